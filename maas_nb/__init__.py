@@ -1,0 +1,48 @@
+"""maas_nb: train, register, deploy and call models from a Jupyter notebook.
+
+Importing maas_nb is cheap: scikit-learn, skops and TensorFlow are imported only when
+a model is saved, loaded or called.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0.dev0"
+
+from . import exceptions
+from .api import (
+    delete_model,
+    delete_version,
+    get,
+    list_models,
+    list_versions,
+    load,
+    register,
+    registry,
+    remove_alias,
+    set_alias,
+    update,
+)
+from .exceptions import MaasError
+from .registry import Deployment, Model, ModelVersion, Registry, Run
+
+__all__ = [
+    "Deployment",
+    "MaasError",
+    "Model",
+    "ModelVersion",
+    "Registry",
+    "Run",
+    "__version__",
+    "delete_model",
+    "delete_version",
+    "exceptions",
+    "get",
+    "list_models",
+    "list_versions",
+    "load",
+    "register",
+    "registry",
+    "remove_alias",
+    "set_alias",
+    "update",
+]

@@ -1,0 +1,95 @@
+"""The Python API: module-level functions over the registry at ``$MAAS_HOME``.
+
+Each call uses the `Registry` for the current home (``$MAAS_HOME``, else ``~/.maas``),
+so changing ``MAAS_HOME`` between calls switches registries.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from . import config
+from .registry import Model, ModelVersion, Registry
+
+_registries: dict[Path, Registry] = {}
+_lock = threading.Lock()
+
+
+def registry(home: str | None = None) -> Registry:
+    """Return the registry for *home* (default: ``$MAAS_HOME``, else ``~/.maas``)."""
+    path = config.home_dir(home)
+    with _lock:
+        if path not in _registries:
+            _registries[path] = Registry(path)
+        return _registries[path]
+
+
+def register(
+    model: Any,
+    name: str,
+    *,
+    sample: Any = None,
+    metrics: Mapping[str, float] | None = None,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    description: str | None = None,
+    alias: str | None = None,
+    lineage: Mapping[str, Any] | None = None,
+    allow_pickle: bool = False,
+) -> ModelVersion:
+    """Register *model* as the next version of *name*; see `Registry.register`."""
+    return registry().register(
+        model,
+        name,
+        sample=sample,
+        metrics=metrics,
+        params=params,
+        tags=tags,
+        description=description,
+        alias=alias,
+        lineage=lineage,
+        allow_pickle=allow_pickle,
+    )
+
+
+def get(uri: str) -> ModelVersion:
+    """Return the version record *uri* refers to (``iris``, ``iris:3``, ``iris@production``)."""
+    return registry().get(uri)
+
+
+def load(uri: str, *, allow_pickle: bool = False, trusted_types: Iterable[str] | None = None) -> Any:
+    """Load the model *uri* refers to, verifying its artifact's digest."""
+    return registry().load(uri, allow_pickle=allow_pickle, trusted_types=trusted_types)
+
+
+def list_models() -> list[Model]:
+    return registry().list_models()
+
+
+def list_versions(name: str) -> list[ModelVersion]:
+    return registry().list_versions(name)
+
+
+def set_alias(uri: str, alias: str) -> ModelVersion:
+    return registry().set_alias(uri, alias)
+
+
+def remove_alias(name: str, alias: str) -> int:
+    return registry().remove_alias(name, alias)
+
+
+def update(
+    uri: str, *, description: str | None = None, tags: Mapping[str, Any] | None = None
+) -> Model | ModelVersion:
+    return registry().update(uri, description=description, tags=tags)
+
+
+def delete_version(uri: str) -> ModelVersion:
+    return registry().delete_version(uri)
+
+
+def delete_model(name: str) -> list[ModelVersion]:
+    return registry().delete_model(name)

@@ -1,0 +1,177 @@
+"""The ``maas`` command: the registry's verbs from a shell.
+
+Human-readable tables by default, ``--json`` for scripts. A user mistake prints one line
+on stderr and exits with status 1; a usage error exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .exceptions import MaasError
+from .registry import Model, ModelVersion, Registry, to_dict
+from .registry.uri import ModelRef
+from .tables import format_size, format_time, text_table
+
+
+def cmd_models(reg: Registry, args: argparse.Namespace) -> Any:
+    models = reg.list_models()
+    if args.json:
+        return [to_dict(m) for m in models]
+    return text_table(
+        ["NAME", "VERSIONS", "LATEST", "ALIASES", "DESCRIPTION"],
+        [
+            [m.name, m.version_count, m.latest_version or "-", _aliases(m), m.description]
+            for m in models
+        ],
+        empty="No models registered. Register one with maas_nb.register(model, 'name').",
+    )
+
+
+def cmd_versions(reg: Registry, args: argparse.Namespace) -> Any:
+    versions = reg.list_versions(args.name)
+    if args.json:
+        return [to_dict(v) for v in versions]
+    return text_table(
+        ["VERSION", "FLAVOR", "ALIASES", "SIZE", "METRICS", "CREATED"],
+        [
+            [
+                v.version,
+                v.flavor,
+                ",".join(v.aliases),
+                format_size(v.size),
+                " ".join(f"{k}={val:.4g}" for k, val in sorted(v.metrics.items())),
+                format_time(v.created_at),
+            ]
+            for v in versions
+        ],
+        empty=f"Model {args.name!r} has no versions.",
+    )
+
+
+def cmd_show(reg: Registry, args: argparse.Namespace) -> Any:
+    version = reg.get(args.uri)
+    if args.json:
+        return to_dict(version)
+    return show_version(version)
+
+
+def cmd_alias(reg: Registry, args: argparse.Namespace) -> Any:
+    version = reg.set_alias(args.uri, args.alias)
+    if args.json:
+        return to_dict(version)
+    return f"{version.name}@{args.alias} -> {version.uri}"
+
+
+def cmd_unalias(reg: Registry, args: argparse.Namespace) -> Any:
+    was = reg.remove_alias(args.name, args.alias)
+    if args.json:
+        return {"name": args.name, "alias": args.alias, "version": was}
+    return f"Removed {args.name}@{args.alias} (was {args.name}:{was})"
+
+
+def cmd_delete(reg: Registry, args: argparse.Namespace) -> Any:
+    ref = ModelRef.parse(args.uri)
+    if ":" in args.uri or "@" in args.uri:
+        deleted = [reg.delete_version(args.uri)]
+    else:
+        if not args.yes:
+            count = reg.get_model(ref.name).version_count
+            raise MaasError(
+                f"Refusing to delete model {ref.name!r} and all {count} of its versions "
+                f"without --yes. To delete one version, name it: maas delete {ref.name}:VERSION"
+            )
+        deleted = reg.delete_model(ref.name)
+    if args.json:
+        return [to_dict(v) for v in deleted]
+    return "\n".join(f"Deleted {v.uri}" for v in deleted) or f"Deleted model {ref.name!r}"
+
+
+def show_version(v: ModelVersion) -> str:
+    """A readable block describing one version."""
+    lines = [
+        ("uri", v.uri),
+        ("flavor", v.flavor),
+        ("aliases", ", ".join(v.aliases) or "-"),
+        ("created", format_time(v.created_at)),
+        ("artifact", f"{v.digest} ({format_size(v.size)})"),
+        ("description", v.description or "-"),
+        ("signature", str(v.signature) if v.signature else "- (register with sample=X[:5])"),
+    ]
+    lines += [(f"metric {k}", f"{val:.6g}") for k, val in sorted(v.metrics.items())]
+    lines += [(f"param {k}", json.dumps(val)) for k, val in sorted(v.params.items())]
+    lines += [(f"tag {k}", val) for k, val in sorted(v.tags.items())]
+    lines += [(f"lineage {k}", json.dumps(val)) for k, val in sorted(v.lineage.items())]
+    if v.run_id:
+        lines.append(("run", v.run_id))
+    width = max(len(k) for k, _ in lines)
+    return "\n".join(f"{k.ljust(width)}  {val}" for k, val in lines)
+
+
+def _aliases(model: Model) -> str:
+    return ", ".join(f"{a}->{v}" for a, v in sorted(model.aliases.items()))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--home", default=argparse.SUPPRESS, help="registry home (default: $MAAS_HOME or ~/.maas)"
+    )
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts"
+    )
+    parser = argparse.ArgumentParser(
+        prog="maas", description="Model-as-a-Service from the shell.", parents=[common]
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"maas_nb {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, func: Callable, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, parents=[common])
+        p.set_defaults(func=func)
+        return p
+
+    add("models", cmd_models, "list registered models")
+    add("versions", cmd_versions, "list the versions of a model").add_argument("name")
+    add("show", cmd_show, "show one version: metrics, signature, lineage").add_argument(
+        "uri", help="iris, iris:3 or iris@production"
+    )
+    p = add("alias", cmd_alias, "point an alias at a version")
+    p.add_argument("uri")
+    p.add_argument("alias")
+    p = add("unalias", cmd_unalias, "remove an alias")
+    p.add_argument("name")
+    p.add_argument("alias")
+    p = add("delete", cmd_delete, "delete a version (iris:3) or a whole model (iris --yes)")
+    p.add_argument("uri")
+    p.add_argument("--yes", action="store_true", help="confirm deleting a whole model")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.json = getattr(args, "json", False)
+    try:
+        reg = Registry(getattr(args, "home", None))
+        result = args.func(reg, args)
+    except MaasError as exc:
+        print(f"maas: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+    elif result:
+        print(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

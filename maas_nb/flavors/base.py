@@ -1,0 +1,62 @@
+"""What a flavor is: how one family of models is saved, loaded and called."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from ..exceptions import SignatureError
+
+
+class Flavor(Protocol):
+    """Saves, loads and calls one family of models.
+
+    A flavor serialises a model to bytes (the registry stores and digests them) and
+    back; loading must never execute code from the artifact unless the caller opted in
+    with ``allow_pickle=True``.
+    """
+
+    name: str
+
+    def owns(self, model: Any) -> bool:
+        """Tell whether this flavor handles *model* (without importing heavy libraries)."""
+
+    def check_fitted(self, model: Any) -> None:
+        """Raise `ModelNotFittedError` if *model* has not been fitted."""
+
+    def save(self, model: Any) -> bytes:
+        """Serialise *model*."""
+
+    def load(self, data: bytes, *, uri: str, trusted: Sequence[str], allow_pickle: bool) -> Any:
+        """Deserialise a model saved by `save`, refusing untrusted content."""
+
+    def predict(self, model: Any, X: Any) -> dict[str, Any]:
+        """Call *model* on *X*; return named outputs, each with one row per input row."""
+
+    def n_features(self, model: Any) -> int | None:
+        """The number of input features the fitted model expects, when it can tell."""
+
+
+def mro_modules(obj: Any) -> list[str]:
+    """The top-level packages of the classes *obj* is an instance of."""
+    return [cls.__module__.partition(".")[0] for cls in type(obj).__mro__]
+
+
+def predict_and_proba(model: Any, X: Any) -> dict[str, Any]:
+    """Outputs of a scikit-learn-style model: predictions, and probabilities if it has them."""
+    outputs = {"predictions": model.predict(X)}
+    if hasattr(model, "predict_proba"):
+        outputs["probabilities"] = model.predict_proba(X)
+    return outputs
+
+
+def check_sample_width(flavor: Flavor, model: Any, sample: Any, *, name: str) -> None:
+    """Raise `SignatureError` if a tabular *sample* has a different width than *model*."""
+    expected = flavor.n_features(model)
+    shape = getattr(sample, "shape", None)
+    if expected is None or shape is None or len(shape) != 2 or shape[1] == expected:
+        return
+    raise SignatureError(
+        f"The sample has {shape[1]} features, but model {name!r} was fitted with {expected}. "
+        "Pass a few rows of the training data as sample=, e.g. sample=X_train[:5]."
+    )

@@ -1,0 +1,13 @@
+"""The registry: the single source of truth for models, versions, aliases, runs and deployments.
+
+It imports nothing from ``maas_nb.serving``, ``maas_nb.notebook`` or ``maas_nb.pipelines``:
+they write to it or read from it, never the other way round.
+"""
+
+from __future__ import annotations
+
+from .records import Deployment, Model, ModelVersion, Run, to_dict
+from .registry import Registry
+from .uri import LATEST, ModelRef
+
+__all__ = ["LATEST", "Deployment", "Model", "ModelRef", "ModelVersion", "Registry", "Run", "to_dict"]

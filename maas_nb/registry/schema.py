@@ -1,0 +1,70 @@
+"""The registry's SQLite schema and its migrations.
+
+The schema version lives in ``PRAGMA user_version``. `MIGRATIONS[i]` upgrades a
+database from version ``i`` to ``i + 1``; add a new entry at the end to change the
+schema, never edit an old one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 0 -> 1: the first schema.
+    """
+    CREATE TABLE models (
+        name        TEXT PRIMARY KEY,
+        description TEXT NOT NULL DEFAULT '',
+        tags        TEXT NOT NULL DEFAULT '{}',
+        created_at  TEXT NOT NULL
+    );
+    -- Outlives its model, so that a version number is never given out twice.
+    CREATE TABLE version_counters (
+        name TEXT PRIMARY KEY,
+        last INTEGER NOT NULL
+    );
+    CREATE TABLE versions (
+        name        TEXT NOT NULL REFERENCES models (name) ON DELETE CASCADE,
+        version     INTEGER NOT NULL,
+        flavor      TEXT NOT NULL,
+        digest      TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        signature   TEXT,
+        params      TEXT NOT NULL DEFAULT '{}',
+        metrics     TEXT NOT NULL DEFAULT '{}',
+        tags        TEXT NOT NULL DEFAULT '{}',
+        description TEXT NOT NULL DEFAULT '',
+        lineage     TEXT NOT NULL DEFAULT '{}',
+        run_id      TEXT,
+        created_at  TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+    );
+    CREATE INDEX versions_by_digest ON versions (digest);
+    CREATE TABLE aliases (
+        name    TEXT NOT NULL,
+        alias   TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (name, alias),
+        FOREIGN KEY (name, version) REFERENCES versions (name, version) ON DELETE CASCADE
+    );
+    CREATE TABLE runs (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        params     TEXT NOT NULL DEFAULT '{}',
+        metrics    TEXT NOT NULL DEFAULT '{}',
+        started_at TEXT NOT NULL,
+        ended_at   TEXT,
+        source     TEXT NOT NULL DEFAULT '',
+        lineage    TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX runs_by_name ON runs (name, started_at);
+    CREATE TABLE deployments (
+        name       TEXT PRIMARY KEY,
+        target     TEXT NOT NULL,
+        config     TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL
+    );
+    """,
+)
+
+#: The schema version this maas_nb writes.
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,527 @@
+"""The registry's metadata in one SQLite database (WAL mode), safe across processes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import (
+    AliasNotFoundError,
+    DeploymentNotFoundError,
+    ModelNotFoundError,
+    RegistryUnavailableError,
+    RunNotFoundError,
+    SchemaVersionError,
+    VersionInUseError,
+    VersionNotFoundError,
+)
+from ..flavors.signature import Signature
+from .records import Deployment, Model, ModelVersion, Run, frozen
+from .schema import MIGRATIONS, SCHEMA_VERSION
+from .uri import ModelRef
+
+#: How long one statement waits for another process's write lock.
+BUSY_TIMEOUT_S = 30.0
+#: How long a write keeps retrying before it gives up with a clear error.
+WRITE_DEADLINE_S = 120.0
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value if value is not None else {}, sort_keys=True)
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+class SqliteStore:
+    """Models, versions, aliases, runs and deployments in ``<home>/registry.db``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        with self._write():
+            pass  # creates or migrates the schema, or refuses a newer one
+
+    # -- connections and transactions -------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA foreign_keys = ON")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise self._unavailable(exc) from exc
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        # One connection per thread and per process: connections must not cross a fork.
+        key = (os.getpid(), threading.get_ident())
+        if getattr(self._local, "key", None) != key:
+            self._local.conn = self._connect()
+            self._local.key = key
+            self._check_schema(self._local.conn)
+        return self._local.conn
+
+    def _unavailable(self, exc: BaseException) -> RegistryUnavailableError:
+        return RegistryUnavailableError(
+            f"Cannot open the registry database '{self.path}': {exc}. Check that MAAS_HOME "
+            "points at a directory you can read and write and that this file is a maas_nb "
+            "registry database."
+        )
+
+    def _retry(self, op: Callable[[], Any]) -> Any:
+        deadline = time.monotonic() + WRITE_DEADLINE_S
+        delay = 0.005
+        while True:
+            try:
+                return op()
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy:
+                    raise self._unavailable(exc) from exc
+                if time.monotonic() > deadline:
+                    raise RegistryUnavailableError(
+                        f"The registry database '{self.path}' stayed locked by another process "
+                        f"for {WRITE_DEADLINE_S:.0f} s. Retry, or find the process holding it."
+                    ) from exc
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 0.2)
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction holding the database's write lock from its start."""
+        conn = self._conn()
+        self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))
+        try:
+            self._migrate(conn)
+            yield conn
+            self._retry(lambda: conn.execute("COMMIT"))
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: one consistent snapshot across several queries."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.DatabaseError as exc:
+            raise self._unavailable(exc) from exc
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def _check_schema(self, conn: sqlite3.Connection) -> int:
+        try:
+            found = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise self._unavailable(exc) from exc
+        if found > SCHEMA_VERSION:
+            from .. import __version__
+
+            raise SchemaVersionError(
+                f"The registry database '{self.path}' has schema version {found}, but this "
+                f"maas_nb ({__version__}) understands versions up to {SCHEMA_VERSION}. Upgrade "
+                "with: pip install -U maas_nb, or point MAAS_HOME at another directory."
+            )
+        return found
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        found = self._check_schema(conn)
+        for version in range(found, SCHEMA_VERSION):
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+
+    # -- models and versions ----------------------------------------------------------
+
+    def create_version(
+        self,
+        name: str,
+        fields: dict[str, Any],
+        *,
+        alias: str | None = None,
+        inside: Callable[[], None] | None = None,
+    ) -> ModelVersion:
+        """Allocate the next version of *name* (creating the model) and store *fields*.
+
+        *inside* runs while the write lock is held, before the commit; the registry uses
+        it to make sure the artifact is in place when the row becomes visible.
+        """
+        with self._write() as conn:
+            stamp = now().isoformat()
+            conn.execute(
+                "INSERT OR IGNORE INTO models (name, created_at) VALUES (?, ?)", (name, stamp)
+            )
+            conn.execute(
+                "INSERT INTO version_counters (name, last) VALUES (?, 1) "
+                "ON CONFLICT (name) DO UPDATE SET last = last + 1",
+                (name,),
+            )
+            (version,) = conn.execute(
+                "SELECT last FROM version_counters WHERE name = ?", (name,)
+            ).fetchone()
+            signature = fields.get("signature")
+            conn.execute(
+                "INSERT INTO versions (name, version, flavor, digest, size, signature, params, "
+                "metrics, tags, description, lineage, run_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    version,
+                    fields["flavor"],
+                    fields["digest"],
+                    fields["size"],
+                    json.dumps(signature.to_dict()) if signature else None,
+                    _dumps(fields.get("params")),
+                    _dumps(fields.get("metrics")),
+                    _dumps(fields.get("tags")),
+                    fields.get("description") or "",
+                    _dumps(fields.get("lineage")),
+                    fields.get("run_id"),
+                    stamp,
+                ),
+            )
+            if alias is not None:
+                self._set_alias(conn, name, alias, version)
+            if inside is not None:
+                inside()
+            return self._version(conn, name, version)
+
+    def get_model(self, name: str) -> Model:
+        with self._read() as conn:
+            return self._model(conn, name)
+
+    def list_models(self) -> list[Model]:
+        with self._read() as conn:
+            names = [r[0] for r in conn.execute("SELECT name FROM models ORDER BY name")]
+            return [self._model(conn, n) for n in names]
+
+    def get_version(self, ref: ModelRef) -> ModelVersion:
+        with self._read() as conn:
+            return self._version(conn, ref.name, self._resolve(conn, ref))
+
+    def resolve(self, ref: ModelRef) -> int:
+        with self._read() as conn:
+            return self._resolve(conn, ref)
+
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        with self._read() as conn:
+            self._model_row(conn, name)
+            aliases = self._aliases_by_version(conn, name)
+            rows = conn.execute(
+                "SELECT * FROM versions WHERE name = ? ORDER BY version", (name,)
+            ).fetchall()
+            return [self._version_record(r, aliases.get(r["version"], ())) for r in rows]
+
+    def set_alias(self, ref: ModelRef, alias: str) -> ModelVersion:
+        with self._write() as conn:
+            version = self._resolve(conn, ref)
+            self._set_alias(conn, ref.name, alias, version)
+            return self._version(conn, ref.name, version)
+
+    def remove_alias(self, name: str, alias: str) -> int:
+        with self._write() as conn:
+            version = self._resolve(conn, ModelRef(name, alias=alias))
+            conn.execute("DELETE FROM aliases WHERE name = ? AND alias = ?", (name, alias))
+            return version
+
+    def update_model(self, name: str, *, description: str | None, tags: dict | None) -> Model:
+        with self._write() as conn:
+            self._model_row(conn, name)
+            if description is not None:
+                conn.execute("UPDATE models SET description = ? WHERE name = ?", (description, name))
+            if tags is not None:
+                conn.execute("UPDATE models SET tags = ? WHERE name = ?", (_dumps(tags), name))
+            return self._model(conn, name)
+
+    def update_version(
+        self, ref: ModelRef, *, description: str | None, tags: dict | None
+    ) -> ModelVersion:
+        with self._write() as conn:
+            version = self._resolve(conn, ref)
+            key = (ref.name, version)
+            if description is not None:
+                conn.execute(
+                    "UPDATE versions SET description = ? WHERE name = ? AND version = ?",
+                    (description, *key),
+                )
+            if tags is not None:
+                conn.execute(
+                    "UPDATE versions SET tags = ? WHERE name = ? AND version = ?",
+                    (_dumps(tags), *key),
+                )
+            return self._version(conn, *key)
+
+    def delete_version(
+        self, ref: ModelRef, *, orphaned: Callable[[str], None]
+    ) -> ModelVersion:
+        """Delete one version; call *orphaned(digest)* if no version uses its artifact now."""
+        with self._write() as conn:
+            version = self._resolve(conn, ref)
+            record = self._version(conn, ref.name, version)
+            self._refuse_if_deployed(conn, ref.name, {version}, what=f"version {record.uri}")
+            conn.execute(
+                "DELETE FROM versions WHERE name = ? AND version = ?", (ref.name, version)
+            )
+            self._collect(conn, [record.digest], orphaned)
+            return record
+
+    def delete_model(self, name: str, *, orphaned: Callable[[str], None]) -> list[ModelVersion]:
+        """Delete a model and all its versions; the version counter is kept."""
+        with self._write() as conn:
+            self._model_row(conn, name)
+            rows = conn.execute("SELECT * FROM versions WHERE name = ?", (name,)).fetchall()
+            records = [self._version_record(r, ()) for r in rows]
+            self._refuse_if_deployed(
+                conn, name, {r.version for r in records}, what=f"model {name!r}", whole=True
+            )
+            conn.execute("DELETE FROM models WHERE name = ?", (name,))
+            self._collect(conn, [r.digest for r in records], orphaned)
+            return records
+
+    def version_count(self, name: str | None = None) -> int:
+        with self._read() as conn:
+            if name is None:
+                return conn.execute("SELECT count(*) FROM versions").fetchone()[0]
+            return conn.execute(
+                "SELECT count(*) FROM versions WHERE name = ?", (name,)
+            ).fetchone()[0]
+
+    # -- runs -------------------------------------------------------------------------
+
+    def create_run(self, run_id: str, name: str, *, params: dict, source: str, lineage: dict) -> Run:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO runs (id, name, status, params, started_at, source, lineage) "
+                "VALUES (?, ?, 'running', ?, ?, ?, ?)",
+                (run_id, name, _dumps(params), now().isoformat(), source, _dumps(lineage)),
+            )
+            return self._run(conn, run_id)
+
+    def end_run(self, run_id: str, *, status: str, metrics: dict | None) -> Run:
+        with self._write() as conn:
+            self._run(conn, run_id)
+            conn.execute(
+                "UPDATE runs SET status = ?, ended_at = ?, metrics = coalesce(?, metrics) "
+                "WHERE id = ?",
+                (status, now().isoformat(), None if metrics is None else _dumps(metrics), run_id),
+            )
+            return self._run(conn, run_id)
+
+    def get_run(self, run_id: str) -> Run:
+        with self._read() as conn:
+            return self._run(conn, run_id)
+
+    def list_runs(self, name: str | None = None) -> list[Run]:
+        with self._read() as conn:
+            query = "SELECT id FROM runs" + (" WHERE name = ?" if name else "")
+            ids = [r[0] for r in conn.execute(query + " ORDER BY started_at", (name,) if name else ())]
+            return [self._run(conn, i) for i in ids]
+
+    # -- deployments ------------------------------------------------------------------
+
+    def put_deployment(self, name: str, target: str, config: dict) -> Deployment:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO deployments (name, target, config, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET target = excluded.target, "
+                "config = excluded.config",
+                (name, target, _dumps(config), now().isoformat()),
+            )
+            return self._deployment(conn, name)
+
+    def delete_deployment(self, name: str) -> Deployment:
+        with self._write() as conn:
+            record = self._deployment(conn, name)
+            conn.execute("DELETE FROM deployments WHERE name = ?", (name,))
+            return record
+
+    def get_deployment(self, name: str) -> Deployment:
+        with self._read() as conn:
+            return self._deployment(conn, name)
+
+    def list_deployments(self) -> list[Deployment]:
+        with self._read() as conn:
+            names = [r[0] for r in conn.execute("SELECT name FROM deployments ORDER BY name")]
+            return [self._deployment(conn, n) for n in names]
+
+    # -- helpers (inside a transaction) -----------------------------------------------
+
+    def _model_row(self, conn: sqlite3.Connection, name: str) -> sqlite3.Row:
+        row = conn.execute("SELECT * FROM models WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            known = [r[0] for r in conn.execute("SELECT name FROM models ORDER BY name LIMIT 20")]
+            hint = f"Registered models: {', '.join(known)}." if known else "No models are registered yet."
+            raise ModelNotFoundError(f"No model named {name!r}. {hint}")
+        return row
+
+    def _model(self, conn: sqlite3.Connection, name: str) -> Model:
+        row = self._model_row(conn, name)
+        latest, count = conn.execute(
+            "SELECT max(version), count(*) FROM versions WHERE name = ?", (name,)
+        ).fetchone()
+        aliases = dict(conn.execute("SELECT alias, version FROM aliases WHERE name = ?", (name,)).fetchall())
+        return Model(
+            name=row["name"],
+            description=row["description"],
+            tags=frozen(json.loads(row["tags"])),
+            created_at=_time(row["created_at"]),
+            latest_version=latest,
+            aliases=frozen(aliases),
+            version_count=count,
+        )
+
+    def _resolve(self, conn: sqlite3.Connection, ref: ModelRef) -> int:
+        self._model_row(conn, ref.name)
+        if ref.alias is not None:
+            row = conn.execute(
+                "SELECT version FROM aliases WHERE name = ? AND alias = ?", (ref.name, ref.alias)
+            ).fetchone()
+            if row is None:
+                known = sorted(r[0] for r in conn.execute("SELECT alias FROM aliases WHERE name = ?", (ref.name,)))
+                hint = f"its aliases are: {', '.join(known)}" if known else "it has no aliases"
+                raise AliasNotFoundError(
+                    f"Model {ref.name!r} has no alias {ref.alias!r}; {hint}. Set one with "
+                    f"set_alias('{ref.name}:VERSION', '{ref.alias}')."
+                )
+            return row[0]
+        if ref.version is not None:
+            row = conn.execute(
+                "SELECT 1 FROM versions WHERE name = ? AND version = ?", (ref.name, ref.version)
+            ).fetchone()
+            if row is None:
+                raise VersionNotFoundError(
+                    f"Model {ref.name!r} has no version {ref.version}; "
+                    f"{self._versions_hint(conn, ref.name)}."
+                )
+            return ref.version
+        (latest,) = conn.execute("SELECT max(version) FROM versions WHERE name = ?", (ref.name,)).fetchone()
+        if latest is None:
+            raise VersionNotFoundError(f"Model {ref.name!r} has no versions left.")
+        return latest
+
+    def _versions_hint(self, conn: sqlite3.Connection, name: str) -> str:
+        versions = [r[0] for r in conn.execute("SELECT version FROM versions WHERE name = ? ORDER BY version", (name,))]
+        if not versions:
+            return "it has no versions"
+        if len(versions) > 10:
+            return f"its versions are {versions[0]}..{versions[-1]} ({len(versions)} in all, with gaps where deleted)"
+        return f"its versions are: {', '.join(map(str, versions))}"
+
+    def _set_alias(self, conn: sqlite3.Connection, name: str, alias: str, version: int) -> None:
+        conn.execute(
+            "INSERT INTO aliases (name, alias, version) VALUES (?, ?, ?) "
+            "ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
+            (name, alias, version),
+        )
+
+    def _aliases_by_version(self, conn: sqlite3.Connection, name: str) -> dict[int, tuple[str, ...]]:
+        by_version: dict[int, list[str]] = {}
+        for alias, version in conn.execute(
+            "SELECT alias, version FROM aliases WHERE name = ? ORDER BY alias", (name,)
+        ):
+            by_version.setdefault(version, []).append(alias)
+        return {v: tuple(a) for v, a in by_version.items()}
+
+    def _version(self, conn: sqlite3.Connection, name: str, version: int) -> ModelVersion:
+        row = conn.execute(
+            "SELECT * FROM versions WHERE name = ? AND version = ?", (name, version)
+        ).fetchone()
+        aliases = self._aliases_by_version(conn, name).get(version, ())
+        return self._version_record(row, aliases)
+
+    @staticmethod
+    def _version_record(row: sqlite3.Row, aliases: tuple[str, ...]) -> ModelVersion:
+        signature = row["signature"]
+        return ModelVersion(
+            name=row["name"],
+            version=row["version"],
+            flavor=row["flavor"],
+            digest=row["digest"],
+            size=row["size"],
+            signature=Signature.from_dict(json.loads(signature)) if signature else None,
+            params=frozen(json.loads(row["params"])),
+            metrics=frozen(json.loads(row["metrics"])),
+            tags=frozen(json.loads(row["tags"])),
+            description=row["description"],
+            lineage=frozen(json.loads(row["lineage"])),
+            created_at=_time(row["created_at"]),
+            run_id=row["run_id"],
+            aliases=aliases,
+        )
+
+    def _refuse_if_deployed(
+        self, conn: sqlite3.Connection, name: str, versions: set[int], *, what: str, whole: bool = False
+    ) -> None:
+        for dep_name, target in conn.execute("SELECT name, target FROM deployments"):
+            ref = ModelRef.parse(target)
+            if ref.name != name:
+                continue
+            if not whole:
+                try:
+                    if self._resolve(conn, ref) not in versions:
+                        continue
+                except LookupError:
+                    continue
+            raise VersionInUseError(
+                f"Cannot delete {what}: deployment {dep_name!r} serves {target!r}. "
+                f"Undeploy it first (maas undeploy {dep_name}) or point it at another version."
+            )
+
+    def _collect(self, conn: sqlite3.Connection, digests: list[str], orphaned: Callable[[str], None]) -> None:
+        for digest in set(digests):
+            used = conn.execute("SELECT 1 FROM versions WHERE digest = ? LIMIT 1", (digest,)).fetchone()
+            if used is None:
+                orphaned(digest)
+
+    def _run(self, conn: sqlite3.Connection, run_id: str) -> Run:
+        row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFoundError(f"No run with id {run_id!r}. List runs with: maas runs")
+        return Run(
+            id=row["id"],
+            name=row["name"],
+            status=row["status"],
+            params=frozen(json.loads(row["params"])),
+            metrics=frozen(json.loads(row["metrics"])),
+            started_at=_time(row["started_at"]),
+            ended_at=_time(row["ended_at"]),
+            source=row["source"],
+            lineage=frozen(json.loads(row["lineage"])),
+        )
+
+    def _deployment(self, conn: sqlite3.Connection, name: str) -> Deployment:
+        row = conn.execute("SELECT * FROM deployments WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise DeploymentNotFoundError(f"No deployment named {name!r}. List them with: maas deployments")
+        return Deployment(
+            name=row["name"],
+            target=row["target"],
+            config=frozen(json.loads(row["config"])),
+            created_at=_time(row["created_at"]),
+        )

@@ -1,0 +1,89 @@
+"""Shared fixtures: every test gets its own registry home and fitted models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import maas_nb.api
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    """Point the registry at a fresh directory; nothing touches ~/.maas."""
+    path = tmp_path / "maas-home"
+    monkeypatch.setenv("MAAS_HOME", str(path))
+    monkeypatch.delenv("MAAS_TRUSTED_TYPES", raising=False)
+    monkeypatch.setattr(maas_nb.api, "_registries", {})
+    return path
+
+
+@pytest.fixture
+def registry(home):
+    return maas_nb.api.registry()
+
+
+@pytest.fixture(scope="session")
+def iris():
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    return X, y
+
+
+@pytest.fixture(scope="session")
+def classifier(iris):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = iris
+    return LogisticRegression(max_iter=1000).fit(X, y)
+
+
+@pytest.fixture(scope="session")
+def regressor(iris):
+    from sklearn.linear_model import Ridge
+
+    X, y = iris
+    return Ridge().fit(X[:, :3], X[:, 3])
+
+
+CORPUS = [
+    ("a wonderful film with great acting", "pos"),
+    ("great story and a wonderful cast", "pos"),
+    ("I loved this movie, truly great", "pos"),
+    ("an excellent and moving film", "pos"),
+    ("terrible plot and awful acting", "neg"),
+    ("a boring, awful movie", "neg"),
+    ("I hated this terrible film", "neg"),
+    ("bad script, boring and dull", "neg"),
+]
+
+
+@pytest.fixture(scope="session")
+def text_pipeline():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.naive_bayes import MultinomialNB
+    from sklearn.pipeline import make_pipeline
+
+    docs, labels = zip(*CORPUS)
+    return make_pipeline(TfidfVectorizer(), MultinomialNB()).fit(list(docs), list(labels))
+
+
+@pytest.fixture(scope="session")
+def keras_mlp():
+    import keras
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 4)).astype("float32")
+    y = (X.sum(axis=1) > 0).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(4,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.fit(X, y, epochs=2, verbose=0)
+    return model, X

@@ -1,0 +1,28 @@
+import maas_nb
+
+
+def test_exported_members():
+    # The supported public surface; changing it is a deliberate, changelogged act.
+    assert maas_nb.__all__ == [
+        "Deployment",
+        "MaasError",
+        "Model",
+        "ModelVersion",
+        "Registry",
+        "Run",
+        "__version__",
+        "delete_model",
+        "delete_version",
+        "exceptions",
+        "get",
+        "list_models",
+        "list_versions",
+        "load",
+        "register",
+        "registry",
+        "remove_alias",
+        "set_alias",
+        "update",
+    ]
+    for name in maas_nb.__all__:
+        assert hasattr(maas_nb, name), name
