@@ -24,7 +24,9 @@ version = maas_nb.register(
     description="Logistic regression on the iris data set",
     alias="production",
 )
-print(f"Registered {version.uri} ({version.flavor}, {version.size} bytes, {version.digest[:19]}...)")
+print(
+    f"Registered {version.uri} ({version.flavor}, {version.size} bytes, {version.digest[:19]}...)"
+)
 print(f"Signature: {version.signature}")
 
 loaded = maas_nb.load("iris@production")  # verifies the artifact's sha256 before loading

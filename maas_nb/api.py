@@ -60,7 +60,9 @@ def get(uri: str) -> ModelVersion:
     return registry().get(uri)
 
 
-def load(uri: str, *, allow_pickle: bool = False, trusted_types: Iterable[str] | None = None) -> Any:
+def load(
+    uri: str, *, allow_pickle: bool = False, trusted_types: Iterable[str] | None = None
+) -> Any:
     """Load the model *uri* refers to, verifying its artifact's digest."""
     return registry().load(uri, allow_pickle=allow_pickle, trusted_types=trusted_types)
 

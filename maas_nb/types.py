@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 #: A model reference: ``"iris"``, ``"iris:3"``, ``"iris@production"``.
 ModelURI = str
@@ -11,5 +11,5 @@ ModelURI = str
 Digest = str
 
 #: A value that survives ``json.dumps``/``json.loads`` unchanged.
-JSON = Union[dict[str, Any], list[Any], str, int, float, bool, None]
+JSON = dict[str, Any] | list[Any] | str | int | float | bool | None
 JSONDict = dict[str, Any]

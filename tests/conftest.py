@@ -43,7 +43,7 @@ def classifier(iris):
 def regressor(iris):
     from sklearn.linear_model import Ridge
 
-    X, y = iris
+    X, _ = iris
     return Ridge().fit(X[:, :3], X[:, 3])
 
 
@@ -65,7 +65,7 @@ def text_pipeline():
     from sklearn.naive_bayes import MultinomialNB
     from sklearn.pipeline import make_pipeline
 
-    docs, labels = zip(*CORPUS)
+    docs, labels = zip(*CORPUS, strict=True)
     return make_pipeline(TfidfVectorizer(), MultinomialNB()).fit(list(docs), list(labels))
 
 

@@ -56,7 +56,9 @@ def test_unknown_flavor_lists_the_known_ones():
     from maas_nb import flavors
     from maas_nb.exceptions import UnsupportedModelError
 
-    with pytest.raises(UnsupportedModelError, match=r"Unknown flavor 'onnx'; known flavors: keras, pickle, sklearn"):
+    with pytest.raises(
+        UnsupportedModelError, match=r"Unknown flavor 'onnx'; known flavors: keras, pickle, sklearn"
+    ):
         flavors.get("onnx")
 
 

@@ -12,7 +12,16 @@ from ..exceptions import UnsupportedModelError
 from .base import Flavor
 from .signature import Signature, TensorSpec, infer_signature
 
-__all__ = ["Flavor", "Signature", "TensorSpec", "for_model", "get", "infer_signature", "names", "register"]
+__all__ = [
+    "Flavor",
+    "Signature",
+    "TensorSpec",
+    "for_model",
+    "get",
+    "infer_signature",
+    "names",
+    "register",
+]
 
 _flavors: dict[str, Flavor] = {}
 

@@ -88,14 +88,13 @@ class Signature:
 
     def check(self, X: Any, *, model: str = "the model") -> None:
         """Raise `SignatureError` if *X* does not fit this signature's inputs."""
-        kind = sample_kind(X)
         if self.kind == TEXT:
-            if kind != TEXT:
+            if not _is_text(X):
                 raise SignatureError(
                     f"Model {model!r} expects a list of strings, but got {_describe(X)}."
                 )
             return
-        if self.kind == DATAFRAME and kind == DATAFRAME:
+        if self.kind == DATAFRAME and _is_dataframe(X):
             missing = [c for c in self.columns if c not in X.columns]
             if missing:
                 raise SignatureError(
@@ -104,22 +103,24 @@ class Signature:
                     f"{', '.join(map(str, X.columns))}."
                 )
             return
-        if kind == TEXT:
+        if _is_text(X):
             raise SignatureError(
                 f"Model {model!r} expects {self.describe_inputs()}, but got a list of strings."
             )
         import numpy as np
 
-        shape = np.shape(X)
+        try:
+            shape = np.shape(X)
+        except ValueError:  # ragged nested lists
+            shape = ()
         if len(shape) != 2:
             raise SignatureError(
                 f"Model {model!r} expects a 2-D input (rows x {self.n_features} features), "
-                f"but got an input of shape {shape}. Reshape a single row with X.reshape(1, -1)."
+                f"but got {_describe(X)}. Reshape a single row with X.reshape(1, -1)."
             )
         if shape[1] != self.n_features:
             raise SignatureError(
-                f"X has {shape[1]} features, but model {model!r} expects "
-                f"{self.describe_inputs()}."
+                f"X has {shape[1]} features, but model {model!r} expects {self.describe_inputs()}."
             )
 
 
@@ -127,13 +128,10 @@ def sample_kind(sample: Any) -> str:
     """Tell which kind of input *sample* is, or raise `SignatureError`."""
     if _is_dataframe(sample):
         return DATAFRAME
-    if isinstance(sample, (list, tuple)) and sample and all(isinstance(s, str) for s in sample):
+    if _is_text(sample):
         return TEXT
     import numpy as np
 
-    if isinstance(sample, np.ndarray) and sample.ndim == 1 and sample.dtype.kind in "OUS":
-        if all(isinstance(s, str) for s in sample.tolist()):
-            return TEXT
     try:
         array = np.asarray(sample)
     except (ValueError, TypeError) as exc:
@@ -176,12 +174,21 @@ def infer_signature(sample: Any, outputs: Mapping[str, Any]) -> Signature:
     return Signature(kind, inputs, output_specs(outputs))
 
 
-def n_rows(sample: Any) -> int:
-    return len(sample)
-
-
 def _is_dataframe(obj: Any) -> bool:
-    return any(c.__module__.startswith("pandas.") and c.__name__ == "DataFrame" for c in type(obj).__mro__)
+    return any(
+        c.__name__ == "DataFrame" and c.__module__.partition(".")[0] == "pandas"
+        for c in type(obj).__mro__
+    )
+
+
+def _is_text(obj: Any) -> bool:
+    """A non-empty list, tuple or 1-D array whose items are all strings."""
+    if isinstance(obj, (list, tuple)):
+        return bool(obj) and all(isinstance(s, str) for s in obj)
+    kind = getattr(getattr(obj, "dtype", None), "kind", None)
+    if kind in ("O", "U", "S") and getattr(obj, "ndim", 0) == 1 and len(obj):
+        return all(isinstance(s, str) for s in obj.tolist())
+    return False
 
 
 def _dtype_name(dtype: Any) -> str:

@@ -26,8 +26,7 @@ class SklearnFlavor:
             check_is_fitted(model)
         except NotFittedError as exc:
             raise ModelNotFittedError(
-                f"This {type(model).__name__} is not fitted yet: call fit() before "
-                "registering it."
+                f"This {type(model).__name__} is not fitted yet: call fit() before registering it."
             ) from exc
 
     def save(self, model: Any) -> bytes:

@@ -10,4 +10,13 @@ from .records import Deployment, Model, ModelVersion, Run, to_dict
 from .registry import Registry
 from .uri import LATEST, ModelRef
 
-__all__ = ["LATEST", "Deployment", "Model", "ModelRef", "ModelVersion", "Registry", "Run", "to_dict"]
+__all__ = [
+    "LATEST",
+    "Deployment",
+    "Model",
+    "ModelRef",
+    "ModelVersion",
+    "Registry",
+    "Run",
+    "to_dict",
+]

@@ -20,7 +20,9 @@ def metrics(values: Mapping[str, Any] | None) -> dict[str, float]:
             )
         value = float(value)
         if not math.isfinite(value):
-            raise InvalidMetadataError(f"Metric {key!r} is {value}; metrics must be finite numbers.")
+            raise InvalidMetadataError(
+                f"Metric {key!r} is {value}; metrics must be finite numbers."
+            )
         out[key] = value
     return out
 

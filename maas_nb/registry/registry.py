@@ -215,10 +215,14 @@ class Registry:
 
     # -- deployments (served by maas_nb.serving, which reads this table) --------------
 
-    def put_deployment(self, name: str, uri: str, config: Mapping[str, Any] | None = None) -> Deployment:
+    def put_deployment(
+        self, name: str, uri: str, config: Mapping[str, Any] | None = None
+    ) -> Deployment:
         validate_name(name, kind="deployment name")
         self.get(uri)  # the target must exist now
-        return self.store.put_deployment(name, str(ModelRef.parse(uri)), metadata.jsonable(config, "config"))
+        return self.store.put_deployment(
+            name, str(ModelRef.parse(uri)), metadata.jsonable(config, "config")
+        )
 
     def delete_deployment(self, name: str) -> Deployment:
         return self.store.delete_deployment(name)

@@ -103,7 +103,7 @@ class SqliteStore:
                         f"The registry database '{self.path}' stayed locked by another process "
                         f"for {WRITE_DEADLINE_S:.0f} s. Retry, or find the process holding it."
                     ) from exc
-                time.sleep(delay * (1 + random.random()))
+                time.sleep(delay * (1 + random.random()))  # noqa: S311 - jitter, not crypto
                 delay = min(delay * 2, 0.2)
 
     @contextlib.contextmanager
@@ -155,7 +155,7 @@ class SqliteStore:
             for statement in MIGRATIONS[version].split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute(f"PRAGMA user_version = {version + 1:d}")
 
     # -- models and versions ----------------------------------------------------------
 
@@ -254,7 +254,9 @@ class SqliteStore:
         with self._write() as conn:
             self._model_row(conn, name)
             if description is not None:
-                conn.execute("UPDATE models SET description = ? WHERE name = ?", (description, name))
+                conn.execute(
+                    "UPDATE models SET description = ? WHERE name = ?", (description, name)
+                )
             if tags is not None:
                 conn.execute("UPDATE models SET tags = ? WHERE name = ?", (_dumps(tags), name))
             return self._model(conn, name)
@@ -277,17 +279,13 @@ class SqliteStore:
                 )
             return self._version(conn, *key)
 
-    def delete_version(
-        self, ref: ModelRef, *, orphaned: Callable[[str], None]
-    ) -> ModelVersion:
+    def delete_version(self, ref: ModelRef, *, orphaned: Callable[[str], None]) -> ModelVersion:
         """Delete one version; call *orphaned(digest)* if no version uses its artifact now."""
         with self._write() as conn:
             version = self._resolve(conn, ref)
             record = self._version(conn, ref.name, version)
             self._refuse_if_deployed(conn, ref.name, {version}, what=f"version {record.uri}")
-            conn.execute(
-                "DELETE FROM versions WHERE name = ? AND version = ?", (ref.name, version)
-            )
+            conn.execute("DELETE FROM versions WHERE name = ? AND version = ?", (ref.name, version))
             self._collect(conn, [record.digest], orphaned)
             return record
 
@@ -308,13 +306,15 @@ class SqliteStore:
         with self._read() as conn:
             if name is None:
                 return conn.execute("SELECT count(*) FROM versions").fetchone()[0]
-            return conn.execute(
-                "SELECT count(*) FROM versions WHERE name = ?", (name,)
-            ).fetchone()[0]
+            return conn.execute("SELECT count(*) FROM versions WHERE name = ?", (name,)).fetchone()[
+                0
+            ]
 
     # -- runs -------------------------------------------------------------------------
 
-    def create_run(self, run_id: str, name: str, *, params: dict, source: str, lineage: dict) -> Run:
+    def create_run(
+        self, run_id: str, name: str, *, params: dict, source: str, lineage: dict
+    ) -> Run:
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO runs (id, name, status, params, started_at, source, lineage) "
@@ -339,8 +339,13 @@ class SqliteStore:
 
     def list_runs(self, name: str | None = None) -> list[Run]:
         with self._read() as conn:
-            query = "SELECT id FROM runs" + (" WHERE name = ?" if name else "")
-            ids = [r[0] for r in conn.execute(query + " ORDER BY started_at", (name,) if name else ())]
+            if name is None:
+                rows = conn.execute("SELECT id FROM runs ORDER BY started_at")
+            else:
+                rows = conn.execute(
+                    "SELECT id FROM runs WHERE name = ? ORDER BY started_at", (name,)
+                )
+            ids = [r[0] for r in rows]
             return [self._run(conn, i) for i in ids]
 
     # -- deployments ------------------------------------------------------------------
@@ -376,7 +381,11 @@ class SqliteStore:
         row = conn.execute("SELECT * FROM models WHERE name = ?", (name,)).fetchone()
         if row is None:
             known = [r[0] for r in conn.execute("SELECT name FROM models ORDER BY name LIMIT 20")]
-            hint = f"Registered models: {', '.join(known)}." if known else "No models are registered yet."
+            hint = (
+                f"Registered models: {', '.join(known)}."
+                if known
+                else "No models are registered yet."
+            )
             raise ModelNotFoundError(f"No model named {name!r}. {hint}")
         return row
 
@@ -385,7 +394,9 @@ class SqliteStore:
         latest, count = conn.execute(
             "SELECT max(version), count(*) FROM versions WHERE name = ?", (name,)
         ).fetchone()
-        aliases = dict(conn.execute("SELECT alias, version FROM aliases WHERE name = ?", (name,)).fetchall())
+        aliases = dict(
+            conn.execute("SELECT alias, version FROM aliases WHERE name = ?", (name,)).fetchall()
+        )
         return Model(
             name=row["name"],
             description=row["description"],
@@ -403,7 +414,10 @@ class SqliteStore:
                 "SELECT version FROM aliases WHERE name = ? AND alias = ?", (ref.name, ref.alias)
             ).fetchone()
             if row is None:
-                known = sorted(r[0] for r in conn.execute("SELECT alias FROM aliases WHERE name = ?", (ref.name,)))
+                known = sorted(
+                    r[0]
+                    for r in conn.execute("SELECT alias FROM aliases WHERE name = ?", (ref.name,))
+                )
                 hint = f"its aliases are: {', '.join(known)}" if known else "it has no aliases"
                 raise AliasNotFoundError(
                     f"Model {ref.name!r} has no alias {ref.alias!r}; {hint}. Set one with "
@@ -420,17 +434,27 @@ class SqliteStore:
                     f"{self._versions_hint(conn, ref.name)}."
                 )
             return ref.version
-        (latest,) = conn.execute("SELECT max(version) FROM versions WHERE name = ?", (ref.name,)).fetchone()
+        (latest,) = conn.execute(
+            "SELECT max(version) FROM versions WHERE name = ?", (ref.name,)
+        ).fetchone()
         if latest is None:
             raise VersionNotFoundError(f"Model {ref.name!r} has no versions left.")
         return latest
 
     def _versions_hint(self, conn: sqlite3.Connection, name: str) -> str:
-        versions = [r[0] for r in conn.execute("SELECT version FROM versions WHERE name = ? ORDER BY version", (name,))]
+        versions = [
+            r[0]
+            for r in conn.execute(
+                "SELECT version FROM versions WHERE name = ? ORDER BY version", (name,)
+            )
+        ]
         if not versions:
             return "it has no versions"
         if len(versions) > 10:
-            return f"its versions are {versions[0]}..{versions[-1]} ({len(versions)} in all, with gaps where deleted)"
+            return (
+                f"its versions are {versions[0]}..{versions[-1]} "
+                f"({len(versions)} in all, with gaps where deleted)"
+            )
         return f"its versions are: {', '.join(map(str, versions))}"
 
     def _set_alias(self, conn: sqlite3.Connection, name: str, alias: str, version: int) -> None:
@@ -440,7 +464,9 @@ class SqliteStore:
             (name, alias, version),
         )
 
-    def _aliases_by_version(self, conn: sqlite3.Connection, name: str) -> dict[int, tuple[str, ...]]:
+    def _aliases_by_version(
+        self, conn: sqlite3.Connection, name: str
+    ) -> dict[int, tuple[str, ...]]:
         by_version: dict[int, list[str]] = {}
         for alias, version in conn.execute(
             "SELECT alias, version FROM aliases WHERE name = ? ORDER BY alias", (name,)
@@ -476,7 +502,13 @@ class SqliteStore:
         )
 
     def _refuse_if_deployed(
-        self, conn: sqlite3.Connection, name: str, versions: set[int], *, what: str, whole: bool = False
+        self,
+        conn: sqlite3.Connection,
+        name: str,
+        versions: set[int],
+        *,
+        what: str,
+        whole: bool = False,
     ) -> None:
         for dep_name, target in conn.execute("SELECT name, target FROM deployments"):
             ref = ModelRef.parse(target)
@@ -493,9 +525,13 @@ class SqliteStore:
                 f"Undeploy it first (maas undeploy {dep_name}) or point it at another version."
             )
 
-    def _collect(self, conn: sqlite3.Connection, digests: list[str], orphaned: Callable[[str], None]) -> None:
+    def _collect(
+        self, conn: sqlite3.Connection, digests: list[str], orphaned: Callable[[str], None]
+    ) -> None:
         for digest in set(digests):
-            used = conn.execute("SELECT 1 FROM versions WHERE digest = ? LIMIT 1", (digest,)).fetchone()
+            used = conn.execute(
+                "SELECT 1 FROM versions WHERE digest = ? LIMIT 1", (digest,)
+            ).fetchone()
             if used is None:
                 orphaned(digest)
 
@@ -518,7 +554,9 @@ class SqliteStore:
     def _deployment(self, conn: sqlite3.Connection, name: str) -> Deployment:
         row = conn.execute("SELECT * FROM deployments WHERE name = ?", (name,)).fetchone()
         if row is None:
-            raise DeploymentNotFoundError(f"No deployment named {name!r}. List them with: maas deployments")
+            raise DeploymentNotFoundError(
+                f"No deployment named {name!r}. List them with: maas deployments"
+            )
         return Deployment(
             name=row["name"],
             target=row["target"],

@@ -40,9 +40,11 @@ def validate_alias(alias: object) -> str:
 
 def _validate(value: object, *, kind: str, max_length: int) -> str:
     if not isinstance(value, str):
-        raise InvalidNameError(f"A {kind} must be a string, got {type(value).__name__}: {value!r}.")
+        raise InvalidNameError(
+            f"{kind.capitalize()} must be a string, got {type(value).__name__}: {value!r}."
+        )
     if not value:
-        raise InvalidNameError(f"A {kind} cannot be empty; use {_ALLOWED}.")
+        raise InvalidNameError(f"{kind.capitalize()} cannot be empty; use {_ALLOWED}.")
     if len(value) > max_length:
         raise InvalidNameError(
             f"{kind.capitalize()} {value[:20]!r}... is {len(value)} characters long; "

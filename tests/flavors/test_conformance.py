@@ -1,0 +1,100 @@
+"""The same save/load/predict round trip, run over every flavor."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+
+import maas_nb
+from maas_nb import flavors
+from tests.conftest import CORPUS
+
+
+@dataclass
+class Case:
+    flavor: str
+    model: Any
+    sample: Any
+    kind: str
+    inputs: list
+    outputs: list
+    allow_pickle: bool = False
+
+
+@pytest.fixture(
+    params=["sklearn-classifier", "sklearn-regressor", "sklearn-text", "keras-mlp", "pickle"]
+)
+def case(request, iris, classifier, regressor, text_pipeline):
+    X, _ = iris
+    if request.param == "sklearn-classifier":
+        return Case(
+            "sklearn",
+            classifier,
+            X[:10],
+            "tensor",
+            [("input", "float64", (-1, 4))],
+            [("predictions", "int64", (-1,)), ("probabilities", "float64", (-1, 3))],
+        )
+    if request.param == "sklearn-regressor":
+        return Case(
+            "sklearn",
+            regressor,
+            X[:10, :3],
+            "tensor",
+            [("input", "float64", (-1, 3))],
+            [("predictions", "float64", (-1,))],
+        )
+    if request.param == "sklearn-text":
+        docs = [doc for doc, _ in CORPUS] + ["a great new film", "awful and boring"]
+        return Case(
+            "sklearn",
+            text_pipeline,
+            docs,
+            "text",
+            [("text", "str", (-1,))],
+            [("predictions", "str", (-1,)), ("probabilities", "float64", (-1, 2))],
+        )
+    if request.param == "keras-mlp":
+        model, data = request.getfixturevalue("keras_mlp")
+        return Case(
+            "keras",
+            model,
+            data[:10],
+            "tensor",
+            [("input", "float32", (-1, 4))],
+            [("output", "float32", (-1, 1))],
+        )
+    return Case(
+        "pickle",
+        classifier,
+        X[:10],
+        "tensor",
+        [("input", "float64", (-1, 4))],
+        [("predictions", "int64", (-1,)), ("probabilities", "float64", (-1, 3))],
+        allow_pickle=True,
+    )
+
+
+def test_round_trip(case):
+    v = maas_nb.register(case.model, "m", sample=case.sample, allow_pickle=case.allow_pickle)
+    assert v.flavor == case.flavor
+    sig = v.signature
+    assert sig.kind == case.kind
+    assert [(s.name, s.dtype, s.shape) for s in sig.inputs] == case.inputs
+    assert [(s.name, s.dtype, s.shape) for s in sig.outputs] == case.outputs
+
+    loaded = maas_nb.load("m", allow_pickle=case.allow_pickle)
+    flavor = flavors.get(v.flavor)
+    expected = flavor.predict(case.model, case.sample)
+    actual = flavor.predict(loaded, case.sample)
+    assert expected.keys() == actual.keys()
+    for name in expected:
+        np.testing.assert_array_equal(np.asarray(actual[name]), np.asarray(expected[name]))
+    # The signature accepts the sample it was inferred from.
+    sig.check(case.sample, model="m:1")
+
+
+def test_record_survives_a_fresh_registry(case, home):
+    v = maas_nb.register(case.model, "m", sample=case.sample, allow_pickle=case.allow_pickle)
+    assert maas_nb.Registry(home).get("m:1") == v

@@ -1,0 +1,158 @@
+"""The `maas` command, in-process through `main()` and once through the installed script."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import maas_nb
+from maas_nb.cli import main
+
+
+@pytest.fixture
+def models(classifier, regressor, iris):
+    X, _ = iris
+    maas_nb.register(
+        classifier, "iris", sample=X[:5], metrics={"accuracy": 0.96}, alias="production"
+    )
+    maas_nb.register(classifier, "iris", description="second")
+    maas_nb.register(regressor, "petal-width")
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_models_table(capsys, models):
+    code, out, err = run(capsys, "models")
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0].split() == ["NAME", "VERSIONS", "LATEST", "ALIASES", "DESCRIPTION"]
+    assert lines[1].split() == ["iris", "2", "2", "production->1"]
+    assert lines[2].split() == ["petal-width", "1", "1"]
+
+
+def test_models_json(capsys, models):
+    _, out, _ = run(capsys, "models", "--json")
+    data = json.loads(out)
+    assert [m["name"] for m in data] == ["iris", "petal-width"]
+    assert data[0]["aliases"] == {"production": 1}
+
+
+def test_global_options_before_the_command(capsys, models, home):
+    code, out, _ = run(capsys, "--home", str(home), "--json", "versions", "iris")
+    assert code == 0
+    assert [v["uri"] for v in json.loads(out)] == ["iris:1", "iris:2"]
+
+
+def test_versions_table(capsys, models):
+    _, out, _ = run(capsys, "versions", "iris")
+    lines = out.splitlines()
+    assert lines[0].split() == ["VERSION", "FLAVOR", "ALIASES", "SIZE", "METRICS", "CREATED"]
+    assert lines[1].split()[:3] == ["1", "sklearn", "production"]
+    assert "accuracy=0.96" in lines[1]
+
+
+def test_show(capsys, models):
+    code, out, _ = run(capsys, "show", "iris@production")
+    assert code == 0
+    fields = dict(
+        line.split(None, 1)
+        for line in out.splitlines()
+        if not line.startswith(("metric", "param", "tag", "lineage"))
+    )
+    assert fields["uri"].strip() == "iris:1"
+    assert fields["aliases"].strip() == "production"
+    assert "(input: float64[N, 4]) -> (predictions: int64[N], probabilities: float64[N, 3])" in out
+    assert fields_with_prefix(out, "metric accuracy") == "0.96"
+    code, out, _ = run(capsys, "show", "iris:2", "--json")
+    assert json.loads(out)["description"] == "second"
+
+
+def test_alias_unalias_delete(capsys, models):
+    assert run(capsys, "alias", "iris:2", "production")[1] == "iris@production -> iris:2\n"
+    assert maas_nb.get("iris@production").version == 2
+    assert (
+        run(capsys, "unalias", "iris", "production")[1] == "Removed iris@production (was iris:2)\n"
+    )
+    assert run(capsys, "delete", "iris:1")[1] == "Deleted iris:1\n"
+    assert [v.version for v in maas_nb.list_versions("iris")] == [2]
+
+
+def test_delete_whole_model_needs_yes(capsys, models):
+    code, out, err = run(capsys, "delete", "iris")
+    assert code == 1 and out == ""
+    assert err == (
+        "maas: error: Refusing to delete model 'iris' and all 2 of its versions without --yes. "
+        "To delete one version, name it: maas delete iris:VERSION\n"
+    )
+    code, out, _ = run(capsys, "delete", "iris", "--yes")
+    assert code == 0 and out == "Deleted iris:1\nDeleted iris:2\n"
+    assert [m.name for m in maas_nb.list_models()] == ["petal-width"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["show", "nope"],
+            "maas: error: No model named 'nope'. Registered models: iris, petal-width.\n",
+        ),
+        (
+            ["show", "iris:7"],
+            "maas: error: Model 'iris' has no version 7; its versions are: 1, 2.\n",
+        ),
+        (["alias", "iris:1", "latest"], "maas: error: Alias 'latest' is reserved"),
+        (["versions", "bad name"], "maas: error: Invalid model name 'bad name'"),
+        (["unalias", "iris", "staging"], "maas: error: Model 'iris' has no alias 'staging'"),
+    ],
+)
+def test_user_mistakes_print_one_line_and_exit_1(capsys, models, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 1 and out == ""
+    assert err.startswith(message)
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_usage_error_exits_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["frobnicate"])
+    assert info.value.code == 2
+    assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
+
+
+def test_empty_registry(capsys):
+    assert (
+        run(capsys, "models")[1]
+        == "No models registered. Register one with maas_nb.register(model, 'name').\n"
+    )
+
+
+def test_installed_maas_script(models, home):
+    script = [sys.executable, "-m", "maas_nb.cli"]
+    ok = subprocess.run(
+        [*script, "--home", str(home), "versions", "iris"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ok.returncode == 0 and "production" in ok.stdout
+    bad = subprocess.run(
+        [*script, "--home", str(home), "show", "iris@nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("maas: error: Model 'iris' has no alias 'nope'")
+    assert "Traceback" not in bad.stderr
+
+
+def fields_with_prefix(out, key):
+    for line in out.splitlines():
+        if line.startswith(key + " "):
+            return line[len(key) :].strip()
+    raise AssertionError(f"{key!r} not in {out!r}")
