@@ -34,20 +34,24 @@ class SklearnFlavor:
 
     def untrusted_types(self, data: bytes, trusted: Sequence[str]) -> list[str]:
         """The types in *data* that neither skops nor the *trusted* patterns trust."""
+        return [t for t in self._skops_untrusted(data) if not is_trusted(t, trusted)]
+
+    def _skops_untrusted(self, data: bytes) -> list[str]:
         sio = require("skops.io", "skops")
         try:
-            found = sio.get_untrusted_types(data=data)
+            return sio.get_untrusted_types(data=data)
         except Exception as exc:
             raise ModelLoadError(f"The artifact is not a readable skops file: {exc}") from exc
-        return [t for t in found if not is_trusted(t, trusted)]
 
     def load(self, data: bytes, *, uri: str, trusted: Sequence[str], allow_pickle: bool) -> Any:
-        refused = self.untrusted_types(data, trusted)
+        found = self._skops_untrusted(data)
+        refused = [t for t in found if not is_trusted(t, trusted)]
         if refused:
             raise untrusted_error(uri, refused)
         sio = require("skops.io", "skops")
-        # Everything skops would refuse has just been approved by our configuration.
-        approved = sio.get_untrusted_types(data=data)
+        # What skops would refuse by itself has just been approved by our configuration;
+        # the list comes from our patterns, never from the artifact alone.
+        approved = [t for t in found if is_trusted(t, trusted)]
         try:
             return sio.loads(data, trusted=approved)
         except Exception as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import random
@@ -41,6 +42,12 @@ def now() -> datetime:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value if value is not None else {}, sort_keys=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _signature(text: str) -> Signature:
+    # Versions of one model usually share a signature: parse each distinct text once.
+    return Signature.from_dict(json.loads(text))
 
 
 def _time(text: str | None) -> datetime | None:
@@ -490,7 +497,7 @@ class SqliteStore:
             flavor=row["flavor"],
             digest=row["digest"],
             size=row["size"],
-            signature=Signature.from_dict(json.loads(signature)) if signature else None,
+            signature=_signature(signature) if signature else None,
             params=frozen(json.loads(row["params"])),
             metrics=frozen(json.loads(row["metrics"])),
             tags=frozen(json.loads(row["tags"])),
