@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .exceptions import MaasError
+from .exceptions import ConflictError, MaasError
 from .registry import Model, ModelVersion, Registry, to_dict
 from .registry.uri import ModelRef
 from .tables import format_size, format_time, text_table
@@ -81,7 +81,7 @@ def cmd_delete(reg: Registry, args: argparse.Namespace) -> Any:
     else:
         if not args.yes:
             count = reg.get_model(ref.name).version_count
-            raise MaasError(
+            raise ConflictError(
                 f"Refusing to delete model {ref.name!r} and all {count} of its versions "
                 f"without --yes. To delete one version, name it: maas delete {ref.name}:VERSION"
             )

@@ -50,8 +50,8 @@ def _signature(text: str) -> Signature:
     return Signature.from_dict(json.loads(text))
 
 
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
 
 class SqliteStore:
@@ -553,7 +553,7 @@ class SqliteStore:
             params=frozen(json.loads(row["params"])),
             metrics=frozen(json.loads(row["metrics"])),
             started_at=_time(row["started_at"]),
-            ended_at=_time(row["ended_at"]),
+            ended_at=_time(row["ended_at"]) if row["ended_at"] else None,
             source=row["source"],
             lineage=frozen(json.loads(row["lineage"])),
         )
