@@ -42,12 +42,19 @@ def mro_modules(obj: Any) -> list[str]:
     return [cls.__module__.partition(".")[0] for cls in type(obj).__mro__]
 
 
-def predict_and_proba(model: Any, X: Any) -> dict[str, Any]:
-    """Outputs of a scikit-learn-style model: predictions, and probabilities if it has them."""
-    outputs = {"predictions": model.predict(X)}
-    if hasattr(model, "predict_proba"):
-        outputs["probabilities"] = model.predict_proba(X)
-    return outputs
+class EstimatorCalls:
+    """`predict` and `n_features` for scikit-learn-style models, shared by their flavors."""
+
+    def predict(self, model: Any, X: Any) -> dict[str, Any]:
+        """Predictions, and class probabilities when the model has ``predict_proba``."""
+        outputs = {"predictions": model.predict(X)}
+        if hasattr(model, "predict_proba"):
+            outputs["probabilities"] = model.predict_proba(X)
+        return outputs
+
+    def n_features(self, model: Any) -> int | None:
+        n = getattr(model, "n_features_in_", None)
+        return n if isinstance(n, int) else None
 
 
 def check_sample_width(flavor: Flavor, model: Any, sample: Any, *, name: str) -> None:

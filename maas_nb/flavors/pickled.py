@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..exceptions import ModelLoadError, ModelNotFittedError, UntrustedModelError
-from .base import mro_modules, predict_and_proba
+from .base import EstimatorCalls, mro_modules
 
 
-class PickleFlavor:
+class PickleFlavor(EstimatorCalls):
     name = "pickle"
 
     def owns(self, model: Any) -> bool:
@@ -40,9 +40,3 @@ class PickleFlavor:
         except Exception as exc:
             raise ModelLoadError(f"Unpickling model {uri!r} failed: {exc!r}") from exc
 
-    def predict(self, model: Any, X: Any) -> dict[str, Any]:
-        return predict_and_proba(model, X)
-
-    def n_features(self, model: Any) -> int | None:
-        n = getattr(model, "n_features_in_", None)
-        return n if isinstance(n, int) else None

@@ -7,11 +7,11 @@ from typing import Any
 
 from ..config import TRUSTED_TYPES_ENV, is_trusted
 from ..exceptions import ModelLoadError, ModelNotFittedError, UntrustedModelError
-from .base import mro_modules, predict_and_proba
+from .base import EstimatorCalls, mro_modules
 from .imports import require
 
 
-class SklearnFlavor:
+class SklearnFlavor(EstimatorCalls):
     name = "sklearn"
 
     def owns(self, model: Any) -> bool:
@@ -57,12 +57,6 @@ class SklearnFlavor:
         except Exception as exc:
             raise ModelLoadError(f"skops failed to load model {uri!r}: {exc}") from exc
 
-    def predict(self, model: Any, X: Any) -> dict[str, Any]:
-        return predict_and_proba(model, X)
-
-    def n_features(self, model: Any) -> int | None:
-        n = getattr(model, "n_features_in_", None)
-        return n if isinstance(n, int) else None
 
 
 def untrusted_error(uri: str, types: Sequence[str]) -> UntrustedModelError:
