@@ -23,10 +23,12 @@ from .api import (
     update,
 )
 from .exceptions import MaasError
-from .registry import Deployment, Model, ModelVersion, Registry, Run
+from .registry import DeploymentRecord, Model, ModelVersion, Registry, Run
+from .serving import Deployment, deploy, deployments, undeploy
 
 __all__ = [
     "Deployment",
+    "DeploymentRecord",
     "MaasError",
     "Model",
     "ModelVersion",
@@ -35,6 +37,8 @@ __all__ = [
     "__version__",
     "delete_model",
     "delete_version",
+    "deploy",
+    "deployments",
     "exceptions",
     "get",
     "list_models",
@@ -44,5 +48,6 @@ __all__ = [
     "registry",
     "remove_alias",
     "set_alias",
+    "undeploy",
     "update",
 ]

@@ -31,6 +31,10 @@ Our exception hierarchy:
     - UntrustedModelError
     - ModelLoadError
   + SignatureError (ValueError)
+  + ServingError
+    - ServerUnavailableError (ConnectionError)
+    - DeploymentFailedError
+    - PredictionError (ValueError)
 
 Errors cross process boundaries (papermill kernels, the model server), so every class
 here survives a pickle round trip: each stores only its message.
@@ -45,6 +49,7 @@ __all__ = [
     "ArtifactMissingError",
     "ConfigurationError",
     "ConflictError",
+    "DeploymentFailedError",
     "DeploymentNotFoundError",
     "FlavorError",
     "InvalidMetadataError",
@@ -55,10 +60,13 @@ __all__ = [
     "ModelNotFittedError",
     "ModelNotFoundError",
     "NotFoundError",
+    "PredictionError",
     "RegistryError",
     "RegistryUnavailableError",
     "RunNotFoundError",
     "SchemaVersionError",
+    "ServerUnavailableError",
+    "ServingError",
     "SignatureError",
     "UnsupportedModelError",
     "UntrustedModelError",
@@ -179,3 +187,19 @@ class ModelLoadError(FlavorError):
 
 class SignatureError(MaasError, ValueError):
     """Input data disagrees with what the model expects."""
+
+
+class ServingError(MaasError):
+    """Deploying a model or calling a deployed model failed."""
+
+
+class ServerUnavailableError(ServingError, ConnectionError):
+    """The model server could not be started or reached."""
+
+
+class DeploymentFailedError(ServingError):
+    """The server could not load the deployed model; the message carries its reason."""
+
+
+class PredictionError(ServingError, ValueError):
+    """The server refused a prediction request; the message is the server's."""

@@ -5,6 +5,7 @@ def test_exported_members():
     # The supported public surface; changing it is a deliberate, changelogged act.
     assert maas_nb.__all__ == [
         "Deployment",
+        "DeploymentRecord",
         "MaasError",
         "Model",
         "ModelVersion",
@@ -13,6 +14,8 @@ def test_exported_members():
         "__version__",
         "delete_model",
         "delete_version",
+        "deploy",
+        "deployments",
         "exceptions",
         "get",
         "list_models",
@@ -22,6 +25,7 @@ def test_exported_members():
         "registry",
         "remove_alias",
         "set_alias",
+        "undeploy",
         "update",
     ]
     for name in maas_nb.__all__:

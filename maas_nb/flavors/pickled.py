@@ -39,4 +39,3 @@ class PickleFlavor(EstimatorCalls):
             return pickle.loads(data)  # noqa: S301 - the caller opted in above
         except Exception as exc:
             raise ModelLoadError(f"Unpickling model {uri!r} failed: {exc!r}") from exc
-

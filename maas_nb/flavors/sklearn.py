@@ -58,7 +58,6 @@ class SklearnFlavor(EstimatorCalls):
             raise ModelLoadError(f"skops failed to load model {uri!r}: {exc}") from exc
 
 
-
 def untrusted_error(uri: str, types: Sequence[str]) -> UntrustedModelError:
     listed = ", ".join(types)
     as_list = ", ".join(repr(t) for t in types)

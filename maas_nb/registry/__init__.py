@@ -6,13 +6,13 @@ they write to it or read from it, never the other way round.
 
 from __future__ import annotations
 
-from .records import Deployment, Model, ModelVersion, Run, to_dict
+from .records import DeploymentRecord, Model, ModelVersion, Run, to_dict
 from .registry import Registry
 from .uri import LATEST, ModelRef
 
 __all__ = [
     "LATEST",
-    "Deployment",
+    "DeploymentRecord",
     "Model",
     "ModelRef",
     "ModelVersion",

@@ -83,7 +83,7 @@ class Run:
 
 
 @dataclass(frozen=True)
-class Deployment:
+class DeploymentRecord:
     """A request to serve a model URI under a name; the server reconciles with these."""
 
     name: str
@@ -92,7 +92,7 @@ class Deployment:
     created_at: datetime
 
 
-def to_dict(record: Model | ModelVersion | Run | Deployment) -> dict[str, Any]:
+def to_dict(record: Model | ModelVersion | Run | DeploymentRecord) -> dict[str, Any]:
     """A JSON-ready dict of *record* (timestamps as ISO 8601 text)."""
     out: dict[str, Any] = {}
     for f in fields(record):

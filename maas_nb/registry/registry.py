@@ -14,7 +14,7 @@ from ..flavors.base import Flavor, check_sample_width
 from ..flavors.signature import Signature, infer_signature, sample_kind
 from . import metadata
 from .artifacts import ArtifactStore, LocalArtifactStore
-from .records import Deployment, Model, ModelVersion, Run
+from .records import DeploymentRecord, Model, ModelVersion, Run
 from .sqlite import SqliteStore
 from .store import MetadataStore
 from .uri import ModelRef, validate_alias, validate_name
@@ -217,20 +217,20 @@ class Registry:
 
     def put_deployment(
         self, name: str, uri: str, config: Mapping[str, Any] | None = None
-    ) -> Deployment:
+    ) -> DeploymentRecord:
         validate_name(name, kind="deployment name")
         self.get(uri)  # the target must exist now
         return self.store.put_deployment(
             name, str(ModelRef.parse(uri)), metadata.jsonable(config, "config")
         )
 
-    def delete_deployment(self, name: str) -> Deployment:
+    def delete_deployment(self, name: str) -> DeploymentRecord:
         return self.store.delete_deployment(name)
 
-    def get_deployment(self, name: str) -> Deployment:
+    def get_deployment(self, name: str) -> DeploymentRecord:
         return self.store.get_deployment(name)
 
-    def list_deployments(self) -> list[Deployment]:
+    def list_deployments(self) -> list[DeploymentRecord]:
         return self.store.list_deployments()
 
 

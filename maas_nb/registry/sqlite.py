@@ -26,7 +26,7 @@ from ..exceptions import (
     VersionNotFoundError,
 )
 from ..flavors.signature import Signature
-from .records import Deployment, Model, ModelVersion, Run, frozen
+from .records import DeploymentRecord, Model, ModelVersion, Run, frozen
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .uri import ModelRef
 
@@ -357,7 +357,7 @@ class SqliteStore:
 
     # -- deployments ------------------------------------------------------------------
 
-    def put_deployment(self, name: str, target: str, config: dict) -> Deployment:
+    def put_deployment(self, name: str, target: str, config: dict) -> DeploymentRecord:
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO deployments (name, target, config, created_at) VALUES (?, ?, ?, ?) "
@@ -367,17 +367,17 @@ class SqliteStore:
             )
             return self._deployment(conn, name)
 
-    def delete_deployment(self, name: str) -> Deployment:
+    def delete_deployment(self, name: str) -> DeploymentRecord:
         with self._write() as conn:
             record = self._deployment(conn, name)
             conn.execute("DELETE FROM deployments WHERE name = ?", (name,))
             return record
 
-    def get_deployment(self, name: str) -> Deployment:
+    def get_deployment(self, name: str) -> DeploymentRecord:
         with self._read() as conn:
             return self._deployment(conn, name)
 
-    def list_deployments(self) -> list[Deployment]:
+    def list_deployments(self) -> list[DeploymentRecord]:
         with self._read() as conn:
             names = [r[0] for r in conn.execute("SELECT name FROM deployments ORDER BY name")]
             return [self._deployment(conn, n) for n in names]
@@ -558,13 +558,13 @@ class SqliteStore:
             lineage=frozen(json.loads(row["lineage"])),
         )
 
-    def _deployment(self, conn: sqlite3.Connection, name: str) -> Deployment:
+    def _deployment(self, conn: sqlite3.Connection, name: str) -> DeploymentRecord:
         row = conn.execute("SELECT * FROM deployments WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise DeploymentNotFoundError(
                 f"No deployment named {name!r}. List them with: maas deployments"
             )
-        return Deployment(
+        return DeploymentRecord(
             name=row["name"],
             target=row["target"],
             config=frozen(json.loads(row["config"])),

@@ -1,0 +1,168 @@
+"""The ASGI application: every protocol on one server, over one model pool."""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..registry import Registry
+from . import mlflow, oip, tfserving
+from .errors import HTTPError
+from .openapi import spec
+from .pool import ModelPool
+from .requests import DEFAULT_MAX_BODY
+
+log = logging.getLogger("maas_nb.serving")
+
+#: Liveness answers without a token, so orchestrators can probe it.
+PUBLIC_PATHS = frozenset({"/v2/health/live", "/ping", "/health"})
+
+
+class TokenAuth:
+    """Require ``Authorization: Bearer TOKEN`` on every route but liveness."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+            return await self.app(scope, receive, send)
+        provided = b""
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                scheme, _, provided = value.partition(b" ")
+                if scheme.lower() != b"bearer":
+                    provided = b""
+                break
+        if not hmac.compare_digest(provided.strip(), self.token):
+            response = JSONResponse(
+                {"error": "Missing or wrong bearer token: send 'Authorization: Bearer <token>'."},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+            return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+def observed(
+    handler: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """Count a prediction request, its latency and whether it failed, per deployment."""
+
+    async def wrapper(request: Request) -> Response:
+        start = time.perf_counter()
+        error = True
+        try:
+            response = await handler(request)
+            error = response.status_code >= 400
+            return response
+        finally:
+            name = request.scope.get("maas.deployment")
+            if name is not None:
+                request.app.state.pool.metrics[name].observe_request(
+                    time.perf_counter() - start, error=error
+                )
+
+    return wrapper
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPError)
+    return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+
+
+async def starlette_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = {
+        404: f"No route {request.url.path!r}; see /openapi.json.",
+        405: f"Method {request.method} is not allowed on {request.url.path!r}.",
+    }.get(exc.status_code, str(exc.detail))
+    return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error serving %s %s", request.method, request.url.path)
+    return JSONResponse(
+        {"error": f"Internal error: {type(exc).__name__}. See the server log."}, status_code=500
+    )
+
+
+async def deployments(request: Request) -> JSONResponse:
+    pool: ModelPool = request.app.state.pool
+    return JSONResponse([slot.describe() for _, slot in sorted(pool.slots.items())])
+
+
+async def reconcile(request: Request) -> JSONResponse:
+    pool: ModelPool = request.app.state.pool
+    await pool.reconcile()
+    return JSONResponse([slot.describe() for _, slot in sorted(pool.slots.items())])
+
+
+async def metrics(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(
+        request.app.state.pool.metrics.render(), media_type="text/plain; version=0.0.4"
+    )
+
+
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(spec())
+
+
+def create_app(
+    registry: Registry,
+    *,
+    token: str | None = None,
+    max_body: int = DEFAULT_MAX_BODY,
+    poll_interval: float = 0.5,
+) -> ASGIApp:
+    """The server's ASGI app for *registry*; loads what its deployments table names."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pool = ModelPool(registry, poll_interval=poll_interval)
+        app.state.pool = pool
+        await pool.start()
+        try:
+            yield
+        finally:
+            await pool.stop()
+
+    predict_routes = {
+        (mlflow.invocations, "POST"),
+        (oip.infer, "POST"),
+        (tfserving.predict_route, "POST"),
+    }
+    routes = []
+    for route in [*oip.routes, *tfserving.routes, *mlflow.routes]:
+        assert isinstance(route, Route)
+        if any(route.endpoint is fn for fn, _ in predict_routes):
+            route = Route(route.path, observed(route.endpoint), methods=route.methods)
+        routes.append(route)
+    routes += [
+        Route("/maas/deployments", deployments),
+        Route("/maas/reconcile", reconcile, methods=["POST"]),
+        Route("/metrics", metrics),
+        Route("/openapi.json", openapi),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            HTTPError: http_error,
+            HTTPException: starlette_error,
+            Exception: unexpected_error,
+        },
+    )
+    app.state.max_body = max_body
+    return TokenAuth(app, token) if token else app

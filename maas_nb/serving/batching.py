@@ -1,0 +1,174 @@
+"""Adaptive batching: requests for one model are queued and predicted together.
+
+A batch counts rows, not requests. The batcher predicts as soon as the model is free:
+when nobody else is waiting a lone request goes straight through, and under load the
+requests that queued up while the model was busy form the next batch. It waits (at most
+``max_latency_ms`` after the oldest request arrived) only while more requests for the
+same model are already being received, and never past ``max_batch_size`` rows. Requests
+bigger than a batch are split and reassembled. Prediction runs on a worker thread, off
+the event loop; the queue is bounded and answers 503 when full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import BadRequest, Unavailable
+from .rows import Rows, concat, slice_outputs
+
+Outputs = dict[str, np.ndarray]
+
+
+@dataclass
+class _Item:
+    rows: Rows
+    future: asyncio.Future
+    queued_at: float = field(default_factory=time.monotonic)
+
+
+class Batcher:
+    """Queues rows for one loaded model and predicts them in batches."""
+
+    def __init__(
+        self,
+        predict: Callable[[Rows], Outputs],
+        *,
+        name: str,
+        max_batch_size: int = 64,
+        max_latency_ms: float = 5.0,
+        max_queue_rows: int | None = None,
+        observe_batch: Callable[[int, float], None] | None = None,
+    ) -> None:
+        self._predict = predict
+        self.name = name
+        self.max_batch_size = max(1, int(max_batch_size))
+        self.max_latency = max(0.0, float(max_latency_ms)) / 1000
+        self.max_queue_rows = max_queue_rows or 16 * self.max_batch_size
+        self._observe_batch = observe_batch
+        self._queue: collections.deque[_Item] = collections.deque()
+        self.queued_rows = 0
+        self.arriving = 0  # requests for this model being received right now
+        self._wakeup = asyncio.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"maas-predict-{name}")
+        self._closing = False
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def predict(self, rows: Rows) -> Outputs:
+        """Predict *rows*; return outputs holding exactly those rows, in order."""
+        if self._closing:
+            raise Unavailable(
+                f"Model {self.name!r} is being replaced; retry.", headers={"Retry-After": "1"}
+            )
+        if self.queued_rows + rows.n > self.max_queue_rows:
+            raise Unavailable(
+                f"Model {self.name!r} has {self.queued_rows} rows queued (limit "
+                f"{self.max_queue_rows}); retry shortly.",
+                headers={"Retry-After": "1"},
+            )
+        loop = asyncio.get_running_loop()
+        futures = []
+        for part in rows.split(self.max_batch_size):
+            item = _Item(part, loop.create_future())
+            self._queue.append(item)
+            self.queued_rows += part.n
+            futures.append(item.future)
+        self._wakeup.set()
+        results = await asyncio.gather(*futures)
+        if len(results) == 1:
+            return results[0]
+        return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
+
+    async def close(self) -> None:
+        """Finish what is queued, then stop."""
+        self._closing = True
+        self._wakeup.set()
+        await self._task
+        self._executor.shutdown(wait=True)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            await self._maybe_wait_for_more()
+            batch = self._take()
+            rows = concat([item.rows for item in batch])
+            start = time.perf_counter()
+            try:
+                outputs = await loop.run_in_executor(self._executor, self._predict, rows)
+            except Exception:
+                # One bad request must not fail the others batched with it.
+                await self._predict_one_by_one(batch)
+                continue
+            finally:
+                if self._observe_batch is not None:
+                    self._observe_batch(rows.n, time.perf_counter() - start)
+            offset = 0
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_result(slice_outputs(outputs, offset, offset + item.rows.n))
+                offset += item.rows.n
+
+    async def _maybe_wait_for_more(self) -> None:
+        deadline = self._queue[0].queued_at + self.max_latency
+        while self.arriving > 0 and self.queued_rows < self.max_batch_size and not self._closing:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), remaining)
+            except TimeoutError:
+                return
+
+    def _take(self) -> list[_Item]:
+        batch = [self._queue.popleft()]
+        rows = batch[0].rows.n
+        while self._queue and rows + self._queue[0].rows.n <= self.max_batch_size:
+            item = self._queue.popleft()
+            batch.append(item)
+            rows += item.rows.n
+        self.queued_rows -= rows
+        return batch
+
+    async def _predict_one_by_one(self, batch: list[_Item]) -> None:
+        loop = asyncio.get_running_loop()
+        for item in batch:
+            try:
+                outputs = await loop.run_in_executor(self._executor, self._predict, item.rows)
+            except Exception as exc:
+                if not item.future.done():
+                    item.future.set_exception(model_failed(self.name, exc))
+            else:
+                if not item.future.done():
+                    item.future.set_result(outputs)
+
+
+def model_failed(name: str, exc: BaseException) -> BadRequest:
+    """The model raised on input that passed validation: the input is the likely cause."""
+    return BadRequest(
+        f"Model {name!r} could not predict on this input: {type(exc).__name__}: {exc}"
+    )
+
+
+def predictor(flavor: Any, model: Any) -> Callable[[Rows], Outputs]:
+    """The function a batcher calls: rows in, named numpy outputs (one row per input) out."""
+    from .rows import model_input
+
+    def predict(rows: Rows) -> Outputs:
+        outputs = flavor.predict(model, model_input(rows))
+        return {k: np.asarray(v) for k, v in outputs.items()}
+
+    return predict

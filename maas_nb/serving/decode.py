@@ -1,0 +1,87 @@
+"""Turning decoded JSON into `Rows`, shared by the TF-Serving and MLflow-style protocols."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..flavors.signature import DATAFRAME, TENSOR, TEXT, Signature, TensorSpec
+from .errors import BadRequest
+from .rows import Rows, column_rows, record_rows, tensor_rows, text_rows
+
+
+def implicit_signature(values: Any) -> Signature:
+    """For a version registered without a signature: text if strings, else a numeric tensor."""
+    first = values
+    while isinstance(first, list) and first:
+        first = first[0]
+    if isinstance(first, str):
+        return Signature(TEXT, (TensorSpec("text", "str", (-1,)),), ())
+    width = (
+        len(values[0])
+        if isinstance(values, list) and values and isinstance(values[0], list)
+        else None
+    )
+    if width is None:
+        raise BadRequest(
+            "This model version has no signature; send rows as a list of lists of numbers "
+            "or a list of strings. Register it with sample= to accept other forms."
+        )
+    return Signature(TENSOR, (TensorSpec("input", "float64", (-1, width)),), ())
+
+
+def rows_from(values: Any, signature: Signature | None, *, model: str, where: str) -> Rows:
+    """Rows from a list of rows (lists, strings or objects) or a dict of columns."""
+    if signature is None:
+        signature = implicit_signature(values)
+    if signature.kind == TEXT:
+        if isinstance(values, dict) and len(values) == 1:
+            values = next(iter(values.values()))
+        if (
+            isinstance(values, list)
+            and values
+            and all(isinstance(v, dict) and len(v) == 1 for v in values)
+        ):
+            values = [next(iter(v.values())) for v in values]
+        return text_rows(values, model=model, where=where)
+    if signature.kind == DATAFRAME:
+        if isinstance(values, dict):
+            return column_rows(values, signature, model=model, where=where)
+        if isinstance(values, list) and values and isinstance(values[0], list):
+            width = len(signature.columns)
+            if not all(isinstance(r, list) and len(r) == width for r in values):
+                raise BadRequest(
+                    f"{where}: model {model!r} expects rows of {width} values "
+                    f"({', '.join(signature.columns)}), or objects keyed by column name."
+                )
+            columns = {c: [r[i] for r in values] for i, c in enumerate(signature.columns)}
+            return column_rows(columns, signature, model=model, where=where)
+        return record_rows(values, signature, model=model, where=where)
+    if isinstance(values, dict) and len(values) == 1:
+        values = next(iter(values.values()))  # {"input": [[...]]}
+    if (
+        isinstance(values, list)
+        and values
+        and all(isinstance(v, dict) and len(v) == 1 for v in values)
+    ):
+        values = [next(iter(v.values())) for v in values]  # [{"input": [...]}, ...]
+    return tensor_rows(values, signature, model=model, where=where)
+
+
+def split_frame(payload: Any, signature: Signature | None, *, model: str) -> Rows:
+    """MLflow's ``dataframe_split``: ``{"columns": [...], "data": [[...], ...]}``."""
+    where = "dataframe_split"
+    if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+        raise BadRequest(
+            f'{where} must be an object with a "data" list of rows (and optional "columns").'
+        )
+    data, columns = payload["data"], payload.get("columns")
+    if signature is not None and signature.kind == DATAFRAME and columns is not None:
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            raise BadRequest(f'{where}: "columns" must be a list of column names.')
+        if not all(isinstance(r, list) and len(r) == len(columns) for r in data):
+            raise BadRequest(
+                f'{where}: every row of "data" needs one value per column ({len(columns)}).'
+            )
+        by_name = {c: [r[i] for r in data] for i, c in enumerate(columns)}
+        return column_rows(by_name, signature, model=model, where=where)
+    return rows_from(data, signature, model=model, where=where)

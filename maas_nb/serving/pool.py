@@ -1,0 +1,259 @@
+"""The model pool: loaded models kept in step with the registry's deployments table.
+
+The server only reads the registry. Each reconcile pass lists the deployments and
+resolves their targets: a new deployment is loaded, a moved alias is loaded and warmed
+*before* it takes traffic (requests in flight finish on the old version), a removed
+deployment is unloaded. A version that fails to load leaves the previous one serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import flavors
+from ..flavors.signature import DATAFRAME, TEXT, Signature
+from ..registry import Registry
+from ..registry.uri import ModelRef
+from .batching import Batcher, predictor
+from .errors import NotFound, Unavailable
+from .metrics import Metrics
+from .rows import Rows
+
+log = logging.getLogger("maas_nb.serving")
+
+LOADING, READY, FAILED = "loading", "ready", "failed"
+DEFAULT_CONFIG = {"max_batch_size": 64, "max_latency_ms": 5.0}
+
+
+@dataclass
+class Loaded:
+    """One model version in memory with its batcher."""
+
+    name: str
+    version: int
+    flavor: str
+    signature: Signature | None
+    batcher: Batcher
+    config: dict[str, Any]
+
+
+@dataclass
+class Slot:
+    """What the server holds for one deployment."""
+
+    name: str
+    target: str
+    config: dict[str, Any]
+    current: Loaded | None = None
+    status: str = LOADING
+    reason: str = ""
+    loading: tuple | None = None  # (version, config key) being loaded
+    failed: tuple | None = None  # (version, config key) that failed to load
+    failed_revision: str | None = None
+    task: asyncio.Task | None = field(default=None, repr=False)
+
+    def ready(self) -> Loaded:
+        if self.current is not None:
+            return self.current
+        if self.status == FAILED:
+            raise Unavailable(f"Deployment {self.name!r} failed to load: {self.reason}")
+        raise Unavailable(
+            f"Deployment {self.name!r} is still loading; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+
+    def describe(self) -> dict[str, Any]:
+        cur = self.current
+        return {
+            "name": self.name,
+            "target": self.target,
+            "model": cur.name if cur else ModelRef.parse(self.target).name,
+            "version": cur.version if cur else None,
+            "status": self.status,
+            "reason": self.reason,
+            "revision": cur.config.get("revision") if cur else None,
+            "failed_revision": self.failed_revision,
+            "config": self.config,
+        }
+
+
+class ModelPool:
+    def __init__(self, registry: Registry, *, poll_interval: float = 0.5) -> None:
+        self.registry = registry
+        self.poll_interval = poll_interval
+        self.slots: dict[str, Slot] = {}
+        self.metrics = Metrics(self.queue_depth)
+        self._poke = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.reconcile()
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for slot in list(self.slots.values()):
+            await self._unload(slot)
+
+    def poke(self) -> None:
+        """Reconcile now rather than at the next poll."""
+        self._poke.set()
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), self.poll_interval)
+            self._poke.clear()
+            try:
+                await self.reconcile()
+            except Exception:  # the registry may be briefly unavailable; keep serving
+                log.exception("reconciling with the registry failed")
+
+    # -- reconcile ----------------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        async with self._lock:
+            wanted = await asyncio.to_thread(self._read_registry)
+            for name in set(self.slots) - set(wanted):
+                await self._unload(self.slots.pop(name))
+            for name, (target, version, config, error) in wanted.items():
+                slot = self.slots.get(name)
+                if slot is None:
+                    slot = self.slots[name] = Slot(name, target, config)
+                slot.target, slot.config = target, config
+                if error is not None:
+                    if slot.current is None:
+                        slot.status, slot.reason = FAILED, error
+                    continue
+                key = (version, _config_key(config))
+                current = slot.current
+                if current is not None and (current.version, _config_key(current.config)) == key:
+                    continue
+                if key in (slot.loading, slot.failed):
+                    continue  # being loaded, or failed as it is: redeploy to retry
+                slot.loading = key
+                slot.task = asyncio.get_running_loop().create_task(
+                    self._load(slot, version, config, key)
+                )
+
+    def _read_registry(self) -> dict[str, tuple[str, int, dict[str, Any], str | None]]:
+        wanted: dict[str, tuple[str, int, dict[str, Any], str | None]] = {}
+        for dep in self.registry.list_deployments():
+            config = {**DEFAULT_CONFIG, **dep.config}
+            try:
+                version = self.registry.get(dep.target).version
+                wanted[dep.name] = (dep.target, version, config, None)
+            except Exception as exc:
+                wanted[dep.name] = (dep.target, 0, config, str(exc))
+        return wanted
+
+    async def _load(self, slot: Slot, version: int, config: dict[str, Any], key: tuple) -> None:
+        name = ModelRef.parse(slot.target).name
+        uri = f"{name}:{version}"
+        if slot.current is None:
+            slot.status = LOADING
+        start = time.perf_counter()
+        try:
+            record, model = await asyncio.to_thread(self._load_model, uri)
+            flavor = flavors.get(record.flavor)
+            predict = predictor(flavor, model)
+            if record.signature is not None:
+                await asyncio.to_thread(predict, warm_rows(record.signature))
+        except Exception as exc:
+            log.warning("deployment %r: loading %s failed: %s", slot.name, uri, exc)
+            slot.reason = f"{type(exc).__name__}: {exc}"
+            slot.failed, slot.failed_revision = key, config.get("revision")
+            if slot.current is None:
+                slot.status = FAILED
+            slot.loading = None
+            return
+        metrics = self.metrics[slot.name]
+        batcher = Batcher(
+            predict,
+            name=uri,
+            max_batch_size=int(config["max_batch_size"]),
+            max_latency_ms=float(config["max_latency_ms"]),
+            max_queue_rows=config.get("max_queue_rows"),
+            observe_batch=metrics.observe_batch,
+        )
+        metrics.load_seconds = time.perf_counter() - start
+        old, slot.current = (
+            slot.current,
+            Loaded(name, version, record.flavor, record.signature, batcher, config),
+        )
+        slot.status, slot.reason, slot.loading, slot.failed = READY, "", None, None
+        log.info("deployment %r now serves %s (%.3f s)", slot.name, uri, metrics.load_seconds)
+        if old is not None:
+            await old.batcher.close()  # requests already queued finish on the old version
+
+    def _load_model(self, uri: str) -> tuple[Any, Any]:
+        return self.registry.get(uri), self.registry.load(uri)
+
+    async def _unload(self, slot: Slot) -> None:
+        if slot.task is not None and not slot.task.done():
+            slot.task.cancel()
+        if slot.current is not None:
+            await slot.current.batcher.close()
+            slot.current = None
+
+    # -- lookups ------------------------------------------------------------------------
+
+    def slot(self, name: str) -> Slot:
+        try:
+            return self.slots[name]
+        except KeyError:
+            known = ", ".join(sorted(self.slots)) or "none"
+            raise NotFound(f"No deployment named {name!r}; deployed: {known}.") from None
+
+    def only_slot(self) -> Slot:
+        if len(self.slots) != 1:
+            known = ", ".join(sorted(self.slots)) or "none"
+            raise NotFound(
+                f"/invocations needs exactly one deployment, but {len(self.slots)} are deployed "
+                f"({known}); use /models/NAME/invocations."
+            )
+        return next(iter(self.slots.values()))
+
+    def queue_depth(self) -> dict[str, int]:
+        return {n: s.current.batcher.queued_rows for n, s in self.slots.items() if s.current}
+
+    def all_ready(self) -> bool:
+        return all(s.current is not None for s in self.slots.values())
+
+
+def _config_key(config: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, str(v)) for k, v in config.items()))
+
+
+def warm_rows(signature: Signature) -> Rows:
+    """A few rows of zeros (or short strings) of the signature's shape, to warm a model."""
+    n = 2
+    if signature.kind == TEXT:
+        data = np.empty(n, dtype=object)
+        data[:] = ["warm up", "warm up"]
+        return Rows(TEXT, data, n)
+    if signature.kind == DATAFRAME:
+        columns = {
+            s.name: (
+                np.array(["warm"] * n, dtype=object)
+                if s.dtype == "str"
+                else np.zeros(n, dtype=s.dtype)
+            )
+            for s in signature.inputs
+        }
+        return Rows(DATAFRAME, columns, n)
+    spec = signature.inputs[0]
+    return Rows("tensor", np.zeros((n, signature.n_features), dtype=spec.dtype), n)

@@ -1,0 +1,218 @@
+"""Request rows in the model's own terms: checked against the signature, batched, split back.
+
+Every protocol decodes its payload into `Rows`: a tensor (2-D array), text (1-D object
+array of str) or columns (name -> 1-D array), already converted to the dtypes the
+signature names. Rows of several requests concatenate into one model input, and the
+model's outputs are sliced back per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..flavors.signature import DATAFRAME, TENSOR, TEXT, Signature
+from .errors import BadRequest
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A batch of input rows of one kind; `data` is an array, or a dict of column arrays."""
+
+    kind: str
+    data: Any
+    n: int
+
+    def split(self, size: int) -> list[Rows]:
+        """Cut into pieces of at most *size* rows (requests bigger than a batch)."""
+        if self.n <= size:
+            return [self]
+        return [self.slice(i, min(i + size, self.n)) for i in range(0, self.n, size)]
+
+    def slice(self, start: int, stop: int) -> Rows:
+        if self.kind == DATAFRAME:
+            return Rows(self.kind, {k: v[start:stop] for k, v in self.data.items()}, stop - start)
+        return Rows(self.kind, self.data[start:stop], stop - start)
+
+
+def concat(parts: Sequence[Rows]) -> Rows:
+    """One `Rows` holding *parts* in order."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    n = sum(p.n for p in parts)
+    if first.kind == DATAFRAME:
+        data = {k: np.concatenate([p.data[k] for p in parts]) for k in first.data}
+        return Rows(first.kind, data, n)
+    return Rows(first.kind, np.concatenate([p.data for p in parts]), n)
+
+
+def model_input(rows: Rows) -> Any:
+    """What the flavor's ``predict`` takes: an array, a list of str, or a DataFrame."""
+    if rows.kind == DATAFRAME:
+        import pandas as pd
+
+        return pd.DataFrame(rows.data)
+    if rows.kind == TEXT:
+        return rows.data.tolist()
+    return rows.data
+
+
+def slice_outputs(outputs: Mapping[str, np.ndarray], start: int, stop: int) -> dict[str, Any]:
+    return {name: value[start:stop] for name, value in outputs.items()}
+
+
+# -- building rows from decoded JSON --------------------------------------------------------
+
+
+def tensor_rows(values: Any, signature: Signature, *, model: str, where: str) -> Rows:
+    """A 2-D numeric input (rows x features) from nested lists."""
+    spec = signature.inputs[0]
+    array = to_array(values, spec.dtype, model=model, where=where)
+    if array.ndim == 1 and array.size == signature.n_features:
+        array = array.reshape(1, -1)  # a single row given flat
+    if array.ndim != 2:
+        raise BadRequest(
+            f"{where}: model {model!r} expects rows of {signature.n_features} features "
+            f"(shape [N, {signature.n_features}]), got an input of shape {list(array.shape)}."
+        )
+    if array.shape[1] != signature.n_features:
+        raise BadRequest(
+            f"{where}: X has {array.shape[1]} features, but model {model!r} expects "
+            f"{signature.describe_inputs()}."
+        )
+    return Rows(TENSOR, array, array.shape[0])
+
+
+def text_rows(values: Any, *, model: str, where: str) -> Rows:
+    """Raw strings, one per row."""
+    if isinstance(values, str):
+        values = [values]
+    if (
+        isinstance(values, list)
+        and values
+        and all(isinstance(v, list) and len(v) == 1 for v in values)
+    ):
+        values = [v[0] for v in values]  # [[text], [text]] from column-shaped clients
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        raise BadRequest(
+            f"{where}: model {model!r} expects a non-empty list of strings, got {_kind(values)}."
+        )
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return Rows(TEXT, array, len(values))
+
+
+def column_rows(
+    columns: Mapping[str, Any], signature: Signature, *, model: str, where: str
+) -> Rows:
+    """Named columns of equal length, converted to the signature's dtypes."""
+    missing = [c for c in signature.columns if c not in columns]
+    if missing:
+        raise BadRequest(
+            f"{where}: missing column(s) {', '.join(map(repr, missing))}; model {model!r} "
+            f"expects {signature.describe_inputs()}, got {', '.join(map(repr, columns)) or 'none'}."
+        )
+    data = {}
+    for spec in signature.inputs:
+        array = to_array(
+            columns[spec.name], spec.dtype, model=model, where=f"{where}, column {spec.name!r}"
+        )
+        if array.ndim == 2 and array.shape[1] == 1:
+            array = array[:, 0]
+        if array.ndim == 0:
+            array = array.reshape(1)
+        if array.ndim != 1:
+            raise BadRequest(
+                f"{where}: column {spec.name!r} must be a list of values, "
+                f"got shape {list(array.shape)}."
+            )
+        data[spec.name] = array
+    lengths = {len(a) for a in data.values()}
+    if len(lengths) != 1:
+        sizes = ", ".join(f"{k}={len(v)}" for k, v in data.items())
+        raise BadRequest(
+            f"{where}: columns have different lengths ({sizes}); "
+            "every column needs one value per row."
+        )
+    n = lengths.pop()
+    if n == 0:
+        raise BadRequest(f"{where}: the request has no rows.")
+    return Rows(DATAFRAME, data, n)
+
+
+def record_rows(records: Any, signature: Signature, *, model: str, where: str) -> Rows:
+    """Rows given as a list of {column: value} objects."""
+    if (
+        not isinstance(records, list)
+        or not records
+        or not all(isinstance(r, dict) for r in records)
+    ):
+        raise BadRequest(
+            f"{where}: expected a non-empty list of objects (one per row), got {_kind(records)}."
+        )
+    columns = {name: [r.get(name) for r in records] for name in signature.columns}
+    for i, record in enumerate(records):
+        absent = [c for c in signature.columns if c not in record]
+        if absent:
+            raise BadRequest(
+                f"{where}: row {i} is missing column(s) {', '.join(map(repr, absent))}; model "
+                f"{model!r} expects {signature.describe_inputs()}."
+            )
+    return column_rows(columns, signature, model=model, where=where)
+
+
+def to_array(values: Any, dtype: str, *, model: str, where: str) -> np.ndarray:
+    """Convert JSON values to *dtype*, refusing strings for numbers and ragged rows."""
+    if dtype == "str":
+        if not _all_strings(values):
+            raise BadRequest(f"{where}: model {model!r} expects strings, got {_kind(values)}.")
+        array = np.empty(len(values), dtype=object)
+        array[:] = values
+        return array
+    try:
+        raw = np.asarray(values)
+    except ValueError:
+        raise BadRequest(
+            f"{where}: rows have different lengths; every row needs the same number of features."
+        ) from None
+    if raw.dtype == object:
+        raise BadRequest(
+            f"{where}: rows have different lengths or mix types; "
+            "send a rectangular list of numbers."
+        )
+    if raw.size == 0:
+        raise BadRequest(f"{where}: the request has no rows.")
+    if raw.dtype.kind not in "biuf":
+        raise BadRequest(
+            f"{where}: model {model!r} expects numbers ({dtype}), got values of type "
+            f"{_json_type(raw)} such as {raw.flat[0].item()!r}."
+        )
+    target = np.dtype(dtype)
+    if target.kind in "iu" and raw.dtype.kind == "f" and not np.all(np.mod(raw, 1) == 0):
+        raise BadRequest(
+            f"{where}: model {model!r} expects integers ({dtype}), got fractional numbers."
+        )
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            return raw.astype(target, casting="unsafe")
+    except (FloatingPointError, OverflowError, ValueError) as exc:
+        raise BadRequest(f"{where}: values do not fit {dtype}: {exc}.") from None
+
+
+def _all_strings(values: Any) -> bool:
+    return isinstance(values, list) and all(isinstance(v, str) for v in values)
+
+
+def _json_type(array: np.ndarray) -> str:
+    return {"U": "string", "S": "string", "b": "boolean"}.get(array.dtype.kind, array.dtype.name)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        inner = sorted({type(v).__name__ for v in value})
+        return f"a list of {len(value)} item(s) of type {', '.join(inner) or 'nothing'}"
+    return f"{type(value).__name__} {str(value)[:60]!r}"

@@ -1,0 +1,148 @@
+"""Running the model server: one uvicorn process per registry home, on 127.0.0.1 by default.
+
+The server records its pid and address in ``<home>/server.json`` (never the token) so
+that `deploy` and ``maas server stop`` can find it. SIGTERM stops it gracefully: it
+stops accepting connections, finishes the requests in flight, and exits 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import ipaddress
+import json
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from ..config import home_dir
+from ..exceptions import ConfigurationError, ServerUnavailableError
+
+SERVER_FILE = "server.json"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+TOKEN_ENV = "MAAS_TOKEN"  # noqa: S105 - the variable's name, not a token
+PORT_ENV = "MAAS_PORT"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def server_file(home: Path) -> Path:
+    return home / SERVER_FILE
+
+
+def bind(host: str, port: int, *, fallback: bool) -> socket.socket:
+    """A listening socket on *host*:*port*; with *fallback*, any free port if that one is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for candidate in (port, 0) if fallback else (port,):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, candidate))
+        except OSError as exc:
+            sock.close()
+            if exc.errno == errno.EADDRINUSE and candidate != 0 and fallback:
+                continue
+            raise ServerUnavailableError(
+                f"Cannot listen on {host}:{candidate}: {exc.strerror}. Choose another --port."
+            ) from exc
+        sock.listen(2048)
+        sock.set_inheritable(True)
+        return sock
+    raise AssertionError("unreachable")
+
+
+def serve(
+    home: str | os.PathLike[str] | None = None,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int | None = None,
+    token: str | None = None,
+    max_body: int | None = None,
+    poll_interval: float = 0.5,
+    log_level: str = "info",
+    port_fallback: bool = False,
+) -> None:
+    """Serve the deployments of the registry at *home* until SIGTERM or SIGINT."""
+    import uvicorn
+
+    from ..registry import Registry
+    from .app import create_app
+    from .requests import DEFAULT_MAX_BODY
+
+    token = token or os.environ.get(TOKEN_ENV) or None
+    if not is_loopback(host) and not token:
+        raise ConfigurationError(
+            f"Refusing to listen on {host} without a token: anyone who can reach it could "
+            f"call your models. Pass --token (or set {TOKEN_ENV}), or listen on 127.0.0.1."
+        )
+    if port is None:
+        port = int(os.environ.get(PORT_ENV, DEFAULT_PORT))
+    registry = Registry(home)
+    sock = bind(host, port, fallback=port_fallback)
+    actual_port = sock.getsockname()[1]
+    app = create_app(
+        registry, token=token, max_body=max_body or DEFAULT_MAX_BODY, poll_interval=poll_interval
+    )
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=30,
+        server_header=False,
+    )
+    logging.getLogger("maas_nb.serving").setLevel(log_level.upper())
+    info = {
+        "pid": os.getpid(),
+        "host": host,
+        "port": actual_port,
+        "url": f"http://{_url_host(host)}:{actual_port}",
+        "token_required": bool(token),
+    }
+    path = server_file(registry.home)
+    _write_atomic(path, info)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(path.read_text()).get("pid") == os.getpid():
+                path.unlink()
+
+
+def read_server_file(home: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
+    """What ``server.json`` says, if it names a process that is still alive."""
+    path = server_file(home_dir(home))
+    try:
+        info = json.loads(path.read_text())
+        pid = int(info["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return info
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):  # noqa: S104 - only used to build the local URL
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _write_atomic(path: Path, info: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(info, indent=2))
+    os.replace(tmp, path)
