@@ -106,6 +106,7 @@ async def deployments(request: Request) -> JSONResponse:
 async def reconcile(request: Request) -> JSONResponse:
     pool: ModelPool = request.app.state.pool
     await pool.reconcile()
+    await pool.settle()
     return JSONResponse([slot.describe() for _, slot in sorted(pool.slots.items())])
 
 

@@ -51,7 +51,7 @@ class Batcher:
         self.name = name
         self.max_batch_size = max(1, int(max_batch_size))
         self.max_latency = max(0.0, float(max_latency_ms)) / 1000
-        self.max_queue_rows = max_queue_rows or 16 * self.max_batch_size
+        self.max_queue_rows = max_queue_rows or max(4096, 16 * self.max_batch_size)
         self._observe_batch = observe_batch
         self._queue: collections.deque[_Item] = collections.deque()
         self.queued_rows = 0

@@ -58,12 +58,11 @@ def rows_from(values: Any, signature: Signature | None, *, model: str, where: st
         return record_rows(values, signature, model=model, where=where)
     if isinstance(values, dict) and len(values) == 1:
         values = next(iter(values.values()))  # {"input": [[...]]}
-    if (
-        isinstance(values, list)
-        and values
-        and all(isinstance(v, dict) and len(v) == 1 for v in values)
-    ):
-        values = [next(iter(v.values())) for v in values]  # [{"input": [...]}, ...]
+    if isinstance(values, list) and values and all(isinstance(v, dict) for v in values):
+        if all(len(v) == 1 and isinstance(next(iter(v.values())), list) for v in values):
+            values = [next(iter(v.values())) for v in values]  # [{"input": [...]}, ...]
+        else:
+            values = [list(v.values()) for v in values]  # records: values in key order
     return tensor_rows(values, signature, model=model, where=where)
 
 

@@ -108,6 +108,12 @@ class ModelPool:
         for slot in list(self.slots.values()):
             await self._unload(slot)
 
+    async def settle(self, timeout: float = 120.0) -> None:
+        """Wait for the loads in progress to finish (or fail)."""
+        pending = [s.task for s in self.slots.values() if s.task is not None and not s.task.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+
     def poke(self) -> None:
         """Reconcile now rather than at the next poll."""
         self._poke.set()
