@@ -206,7 +206,7 @@ def test_one_bad_request_does_not_fail_its_batch_mates():
         await batcher.close()
         return results
 
-    first, good, bad = run(go())
+    _, good, bad = run(go())
     assert good["out"].tolist() == [10.0, 12.0]
     assert isinstance(bad, BadRequest)
     assert str(bad) == "Model 'm:1' could not predict on this input: ValueError: negative input"
