@@ -28,7 +28,7 @@ from ..exceptions import (
 )
 from ..registry import DeploymentRecord, Registry
 from ..registry.uri import ModelRef, validate_name
-from .server import DEFAULT_PORT, PORT_ENV, TOKEN_ENV, read_server_file
+from .server import DEFAULT_PORT, PORT_ENV, TOKEN_ENV, pid_alive, read_server_file
 
 LOG_FILE = "server.log"
 START_TIMEOUT_S = 60.0
@@ -241,29 +241,44 @@ def ensure_server(
     if not explicit:
         command.append("--port-fallback")  # another home's server may hold the default port
     log_path = reg.home / LOG_FILE
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # outlives the kernel or shell that deployed
-            close_fds=True,
-        )
+    pid = _spawn_detached(command, log_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        if not pid_alive(pid):
             raise ServerUnavailableError(
-                f"The model server exited with status {proc.returncode} while starting:\n"
-                f"{_tail(log_path)}"
+                f"The model server exited while starting:\n{_tail(log_path)}"
             )
         info = read_server_file(reg.home)
-        if info is not None and info.get("pid") == proc.pid and _alive(info["url"]):
+        if info is not None and info.get("pid") == pid and _alive(info["url"]):
             return info["url"]
         time.sleep(0.02)
     raise ServerUnavailableError(
         f"The model server did not start within {timeout:.0f} s:\n{_tail(log_path)}"
     )
+
+
+# Started through a short-lived launcher, the server is not our child: it outlives us
+# (the notebook kernel) and is never left a zombie waiting for us to reap it.
+_LAUNCHER = """
+import subprocess, sys
+log = open(sys.argv[1], "ab")
+proc = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                        start_new_session=True, close_fds=True)
+print(proc.pid)
+"""
+
+
+def _spawn_detached(command: list[str], log_path: Path) -> int:
+    launcher = subprocess.run(
+        [sys.executable, "-S", "-c", _LAUNCHER, str(log_path), *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if launcher.returncode != 0:
+        raise ServerUnavailableError(f"Could not start the model server: {launcher.stderr.strip()}")
+    return int(launcher.stdout.strip())
 
 
 def stop_server(*, home: str | None = None, timeout: float = 60.0) -> int | None:
@@ -276,9 +291,7 @@ def stop_server(*, home: str | None = None, timeout: float = 60.0) -> int | None
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not pid_alive(pid):
             return pid
         time.sleep(0.02)
     raise ServerUnavailableError(

@@ -13,6 +13,7 @@ import ipaddress
 import json
 import logging
 import os
+import signal
 import socket
 from pathlib import Path
 from typing import Any
@@ -112,11 +113,27 @@ def serve(
     path = server_file(registry.home)
     _write_atomic(path, info)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        _server_class()(config).run(sockets=[sock])
     finally:
         with contextlib.suppress(OSError, ValueError):
             if json.loads(path.read_text()).get("pid") == os.getpid():
                 path.unlink()
+
+
+def _server_class() -> type:
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        """uvicorn re-raises SIGTERM after its graceful shutdown (exit status -15); a
+        drained SIGTERM is a clean stop for us, so the process exits 0."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            captured = getattr(self, "_captured_signals", None)
+            if sig == signal.SIGTERM and captured and captured[-1] == sig:
+                captured.pop()
+
+    return DrainingServer
 
 
 def read_server_file(home: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
@@ -127,13 +144,22 @@ def read_server_file(home: str | os.PathLike[str] | None = None) -> dict[str, An
         pid = int(info["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    return info if pid_alive(pid) else None
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether *pid* runs (a zombie, exited but not yet reaped, does not count)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return None
+        return False
     except PermissionError:
-        pass
-    return info
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _url_host(host: str) -> str:
