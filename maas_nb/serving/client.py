@@ -262,8 +262,8 @@ def ensure_server(
 _LAUNCHER = """
 import subprocess, sys
 log = open(sys.argv[1], "ab")
-proc = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                        start_new_session=True, close_fds=True)
+proc = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log,
+                        stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
 print(proc.pid)
 """
 
