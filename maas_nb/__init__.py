@@ -24,7 +24,19 @@ from .api import (
 )
 from .exceptions import MaasError
 from .registry import DeploymentRecord, Model, ModelVersion, Registry, Run
-from .serving import Deployment, deploy, deployments, undeploy
+
+_SERVING = ("Deployment", "deploy", "deployments", "undeploy")
+
+
+def __getattr__(name: str) -> object:
+    # Serving names load on first use, so that importing maas_nb.registry (which the
+    # server itself does) never pulls in the serving client.
+    if name in _SERVING:
+        from . import serving
+
+        return getattr(serving, name)
+    raise AttributeError(f"module 'maas_nb' has no attribute {name!r}")
+
 
 __all__ = [
     "Deployment",

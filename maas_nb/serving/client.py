@@ -6,6 +6,7 @@ pid and address live in ``<home>/server.json``. Predictions go over HTTP.
 
 from __future__ import annotations
 
+import atexit
 import html
 import json
 import os
@@ -338,6 +339,7 @@ def _http():
         import httpx
 
         _client = httpx.Client(timeout=30, trust_env=False)
+        atexit.register(_client.close)
     return _client
 
 

@@ -102,7 +102,10 @@ def serve(
         timeout_graceful_shutdown=30,
         server_header=False,
     )
-    logging.getLogger("maas_nb.serving").setLevel(log_level.upper())
+    ours = logging.getLogger("maas_nb.serving")
+    ours.setLevel(log_level.upper())
+    ours.handlers = logging.getLogger("uvicorn").handlers  # same format, same stream
+    ours.propagate = False
     info = {
         "pid": os.getpid(),
         "host": host,

@@ -8,11 +8,13 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 
 import maas_nb
+from maas_nb.registry import Registry
 from maas_nb.serving.server import read_server_file
 from tests.helpers import ROOT, wait_for
 
@@ -44,6 +46,7 @@ class Server:
     proc: subprocess.Popen
     url: str
     token: str | None
+    home: Path
 
     def client(self, **kwargs) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -58,53 +61,52 @@ class Server:
             return response.json()
 
 
+def spawn_server(home: Path, *args: str, token: str | None = None) -> Server:
+    """Start ``maas serve`` for *home* on a free port and wait until it listens."""
+    Registry(home)  # create the home and schema first
+    command = [sys.executable, "-m", "maas_nb.serving", "--home", str(home), "--port", "0", *args]
+    if token:
+        command += ["--token", token]
+    proc = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+    def ready():
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited {proc.returncode}: {proc.stdout.read()}")
+        info = read_server_file(home)
+        return info if info and info["pid"] == proc.pid else None
+
+    info = wait_for(ready, timeout=60, interval=0.02, what="the server to start")
+    return Server(proc, info["url"], token, home)
+
+
+def stop(server: Server) -> str:
+    """SIGTERM the server we started (by its PID), reap it, and return what it printed."""
+    if server.proc.stdout is None or server.proc.stdout.closed:
+        return ""
+    if server.proc.poll() is None:
+        server.proc.send_signal(signal.SIGTERM)
+    try:
+        output, _ = server.proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        output, _ = server.proc.communicate()
+    return output or ""
+
+
 @pytest.fixture
 def start_server(home):
-    """Start ``maas serve`` for the test's home; yields a function taking extra arguments."""
-    started: list[subprocess.Popen] = []
+    """Start ``maas serve`` for the test's home; returns a function taking extra arguments."""
+    started: list[Server] = []
 
-    def start(*args: str, token: str | None = None, env: dict | None = None) -> Server:
-        maas_nb.api.registry()  # create the home and schema first
-        command = [
-            sys.executable,
-            "-m",
-            "maas_nb.serving",
-            "--home",
-            str(home),
-            "--port",
-            "0",
-            *args,
-        ]
-        if token:
-            command += ["--token", token]
-        proc = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
-        started.append(proc)
-
-        def ready():
-            if proc.poll() is not None:
-                raise AssertionError(f"server exited {proc.returncode}: {proc.stdout.read()}")
-            info = read_server_file(home)
-            return info if info and info["pid"] == proc.pid else None
-
-        info = wait_for(ready, timeout=60, interval=0.02, what="the server to start")
-        return Server(proc, info["url"], token)
+    def start(*args: str, token: str | None = None) -> Server:
+        started.append(spawn_server(home, *args, token=token))
+        return started[-1]
 
     yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+    for server in started:
+        stop(server)
 
 
 @pytest.fixture
