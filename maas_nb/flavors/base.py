@@ -37,6 +37,18 @@ class Flavor(Protocol):
         """The number of input features the fitted model expects, when it can tell."""
 
 
+def _predicts_argmax_of_proba(model: Any) -> bool:
+    """Whether ``model.predict`` is exactly ``classes_[argmax(predict_proba)]``."""
+    if "sklearn" not in mro_modules(model) or getattr(model, "n_outputs_", 1) != 1:
+        return False
+    from sklearn.ensemble._forest import ForestClassifier
+    from sklearn.tree import BaseDecisionTree
+
+    if isinstance(model, ForestClassifier):
+        return type(model).predict is ForestClassifier.predict
+    return isinstance(model, BaseDecisionTree) and hasattr(model, "classes_")
+
+
 def mro_modules(obj: Any) -> list[str]:
     """The top-level packages of the classes *obj* is an instance of."""
     return [cls.__module__.partition(".")[0] for cls in type(obj).__mro__]
@@ -47,6 +59,17 @@ class EstimatorCalls:
 
     def predict(self, model: Any, X: Any) -> dict[str, Any]:
         """Predictions, and class probabilities when the model has ``predict_proba``."""
+        if _predicts_argmax_of_proba(model):
+            # Forests and trees predict the most probable class: walk the trees once.
+            from .forests import forest_proba
+
+            proba = forest_proba(model, X)
+            if proba is None:
+                proba = model.predict_proba(X)
+            return {
+                "predictions": model.classes_.take(proba.argmax(axis=1)),
+                "probabilities": proba,
+            }
         outputs = {"predictions": model.predict(X)}
         if hasattr(model, "predict_proba"):
             outputs["probabilities"] = model.predict_proba(X)

@@ -1,12 +1,14 @@
 """Adaptive batching: requests for one model are queued and predicted together.
 
-A batch counts rows, not requests. The batcher predicts as soon as the model is free:
-when nobody else is waiting a lone request goes straight through, and under load the
-requests that queued up while the model was busy form the next batch. It waits (at most
-``max_latency_ms`` after the oldest request arrived) only while more requests for the
-same model are already being received, and never past ``max_batch_size`` rows. Requests
-bigger than a batch are split and reassembled. Prediction runs on a worker thread, off
-the event loop; the queue is bounded and answers 503 when full.
+A batch counts rows, not requests. The batcher predicts as soon as the model is free
+and nobody else is expected: a lone client's request goes straight through, with no
+added wait. Under load, the requests that queued while the model was busy form the next
+batch, and the batcher waits (at most ``max_latency_ms`` after the oldest request
+arrived, never past ``max_batch_size`` rows) while more requests are on their way: ones
+being received right now, or the clients of the batch that has just been answered, who
+typically send their next request within a round trip. Requests bigger than a batch are
+split and reassembled. Prediction runs on a worker thread, off the event loop; the queue
+is bounded and answers 503 when full.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class Batcher:
         self._wakeup = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"maas-predict-{name}")
         self._closing = False
+        self._last_batch_requests = 0  # how many requests the previous batch answered
+        self._last_batch_done = 0.0
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def predict(self, rows: Rows) -> Outputs:
@@ -120,10 +124,21 @@ class Batcher:
                 if not item.future.done():
                     item.future.set_result(slice_outputs(outputs, offset, offset + item.rows.n))
                 offset += item.rows.n
+            self._last_batch_requests = len(batch)
+            self._last_batch_done = time.monotonic()
+
+    def _more_expected(self) -> bool:
+        if self.arriving > 0:
+            return True
+        # The clients answered by the last batch come back within a round trip.
+        recent = time.monotonic() - self._last_batch_done < self.max_latency
+        return recent and len(self._queue) < self._last_batch_requests
 
     async def _maybe_wait_for_more(self) -> None:
         deadline = self._queue[0].queued_at + self.max_latency
-        while self.arriving > 0 and self.queued_rows < self.max_batch_size and not self._closing:
+        while (
+            self._more_expected() and self.queued_rows < self.max_batch_size and not self._closing
+        ):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return

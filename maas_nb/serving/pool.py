@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from dataclasses import dataclass, field
@@ -93,12 +94,15 @@ class ModelPool:
         self._poke = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
+        self._preload: asyncio.Task | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._preload = loop.create_task(asyncio.to_thread(preload))
         await self.reconcile()
-        self._task = asyncio.get_running_loop().create_task(self._loop())
+        self._task = loop.create_task(self._loop())
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -202,6 +206,9 @@ class ModelPool:
         )
         slot.status, slot.reason, slot.loading, slot.failed = READY, "", None, None
         log.info("deployment %r now serves %s (%.3f s)", slot.name, uri, metrics.load_seconds)
+        # What a model load leaves on the heap lives as long as the model: keep the cyclic
+        # GC from rescanning it on every full collection (pauses of ~100 ms under load).
+        gc.freeze()
         if old is not None:
             await old.batcher.close()  # requests already queued finish on the old version
 
@@ -238,6 +245,23 @@ class ModelPool:
 
     def all_ready(self) -> bool:
         return all(s.current is not None for s in self.slots.values())
+
+
+def preload() -> None:
+    """Import the model libraries once, at startup, so a first deploy only loads the model."""
+    import importlib
+
+    for module in (
+        "skops.io",
+        "sklearn.ensemble",
+        "sklearn.linear_model",
+        "sklearn.pipeline",
+        "sklearn.feature_extraction.text",
+        "pandas",
+    ):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+    gc.freeze()
 
 
 def _config_key(config: dict[str, Any]) -> tuple:

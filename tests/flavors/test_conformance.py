@@ -98,3 +98,44 @@ def test_round_trip(case):
 def test_record_survives_a_fresh_registry(case, home):
     v = maas_nb.register(case.model, "m", sample=case.sample, allow_pickle=case.allow_pickle)
     assert maas_nb.Registry(home).get("m:1") == v
+
+
+@pytest.mark.parametrize("estimator", ["forest", "extra-trees", "tree"])
+def test_tree_classifiers_walk_their_trees_once_with_the_same_answers(estimator):
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = make_classification(
+        n_samples=300, n_features=6, n_classes=3, n_informative=4, random_state=0
+    )
+    model = {
+        "forest": RandomForestClassifier(n_estimators=15, random_state=0),
+        "extra-trees": ExtraTreesClassifier(n_estimators=15, random_state=0),
+        "tree": DecisionTreeClassifier(random_state=0),
+    }[estimator].fit(X, y + 10)
+    for rows in (X[:1], X[:7], X, X.astype("float32"), X.astype("int64")):
+        outputs = flavors.get("sklearn").predict(model, rows)
+        # Bit-identical to scikit-learn's own answers, not merely close.
+        np.testing.assert_array_equal(outputs["predictions"], model.predict(rows))
+        np.testing.assert_array_equal(outputs["probabilities"], model.predict_proba(rows))
+
+
+def test_forest_fast_path_leaves_unusual_inputs_to_scikit_learn():
+    import pandas as pd
+    from sklearn.ensemble import RandomForestClassifier
+
+    from maas_nb.flavors.forests import forest_proba
+
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    assert forest_proba(model, X) is not None
+    with_nan = X.copy()
+    with_nan[0, 0] = np.nan
+    assert forest_proba(model, with_nan) is None
+    assert forest_proba(model, X[:, :2]) is None
+    assert forest_proba(model, pd.DataFrame(X)) is None
+    assert forest_proba(model, X[0]) is None
+    two_outputs = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, np.c_[y, y])
+    assert forest_proba(two_outputs, X) is None

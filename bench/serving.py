@@ -1,0 +1,278 @@
+"""Serving benchmark: our server, a hand-written FastAPI baseline, and the HTTP floor.
+
+    python bench/serving.py [--duration 10] [--connections 1,8,64]
+
+All three run on 127.0.0.1 in one run, on the same data: a RandomForestClassifier
+(100 trees, depth 8) and a LogisticRegression on make_classification(5000, 20). Each is
+driven with one-row requests by wrk (Debian's ``wrk``; ``apt-get install wrk``), bounded
+in time. Prints requests/s, p50, p99 and errors, the ratios ours/baseline and
+ours/floor, and the cold start from deploy() to the first prediction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import skops.io as sio
+from sklearn.datasets import make_classification
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_live(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{proc.args} exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1, trust_env=False)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise SystemExit(f"{url} did not come up")
+
+
+def start(args: list[str], env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wrk(url: str, body: str, connections: int, duration: int) -> dict:
+    script = BENCH / "results" / "post.lua"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(body)}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    threads = min(connections, 2)
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--timeout",
+            "5s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+        check=True,
+    ).stdout
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": _ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),
+        "p99": _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1)),
+        "errors": _errors(out),
+    }
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def _errors(out: str) -> int:
+    errors = 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        errors += sum(int(x) for x in m.groups())
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        errors += int(m.group(1))
+    return errors
+
+
+def cold_start(home: Path, uri: str, name: str, X: np.ndarray) -> float:
+    """Seconds from deploy() to the first successful prediction, in a fresh process."""
+    code = (
+        "import time, sys, numpy as np, maas_nb\n"
+        "t = time.perf_counter()\n"
+        f"d = maas_nb.deploy({uri!r}, name={name!r})\n"
+        f"d.predict(np.asarray({X[:1].tolist()!r}))\n"
+        "print(time.perf_counter() - t)\n"
+    )
+    env = {**os.environ, "MAAS_HOME": str(home), "MAAS_PORT": "0"}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", default="1,8,64")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("This benchmark needs wrk: apt-get install wrk")
+    connections = [int(c) for c in args.connections.split(",")]
+
+    from maas_nb.registry import Registry
+
+    tmp = Path(tempfile.mkdtemp(prefix="maas-bench-serving-"))
+    X, y = make_classification(n_samples=5000, n_features=20, random_state=0)
+    models = {
+        "rf": RandomForestClassifier(n_estimators=100, max_depth=8, random_state=0).fit(X, y),
+        "lr": LogisticRegression(max_iter=1000).fit(X, y),
+    }
+    home = tmp / "home"
+    registry = Registry(home)
+    baseline_dir = tmp / "baseline"
+    baseline_dir.mkdir()
+    for name, model in models.items():
+        registry.register(model, name, sample=X[:5])
+        sio.dump(model, baseline_dir / f"{name}.skops")
+
+    ours_port, base_port, floor_port = free_port(), free_port(), free_port()
+    procs = []
+    try:
+        ours = start(
+            [
+                sys.executable,
+                "-m",
+                "maas_nb.serving",
+                "--home",
+                str(home),
+                "--port",
+                str(ours_port),
+                "--log-level",
+                "warning",
+            ]
+        )
+        procs.append(ours)
+        base = start(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                str(BENCH),
+                "baseline_app:app",
+                "--port",
+                str(base_port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env={"MAAS_BENCH_MODELS": str(baseline_dir)},
+        )
+        procs.append(base)
+        floor = start(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                str(BENCH),
+                "floor_app:app",
+                "--port",
+                str(floor_port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ]
+        )
+        procs.append(floor)
+        ours_url, base_url, floor_url = (
+            f"http://127.0.0.1:{p}" for p in (ours_port, base_port, floor_port)
+        )
+        wait_live(ours_url + "/v2/health/live", ours)
+        wait_live(base_url + "/docs", base)
+        wait_live(floor_url + "/", floor)
+
+        env_home = {"MAAS_HOME": str(home)}
+        os.environ.update(env_home)
+        warm = {name: cold_start(home, name, name, X) for name in models}  # server already running
+
+        body = json.dumps({"instances": X[:1].tolist()})
+        print(
+            f"maas_nb serving benchmark: one-row requests, wrk {args.duration} s per cell, 2 cores"
+        )
+        print(
+            f"{'model':<6}{'conns':>6}  {'ours rps':>9} {'p50 ms':>7} {'p99 ms':>7} {'err':>4}  "
+            f"{'baseline rps':>12} {'p50 ms':>7} {'p99 ms':>8} {'err':>5}  {'floor rps':>9} {'p99 ms':>7}  "
+            f"{'ours/base':>9} {'ours/floor':>10}"
+        )
+        for name in models:
+            for c in connections:
+                o = wrk(f"{ours_url}/models/{name}/invocations", body, c, args.duration)
+                b = wrk(f"{base_url}/models/{name}/invocations", body, c, args.duration)
+                f = wrk(f"{floor_url}/", body, c, args.duration)
+                print(
+                    f"{name:<6}{c:>6}  {o['rps']:>9.0f} {o['p50']:>7.2f} {o['p99']:>7.2f} {o['errors']:>4}  "
+                    f"{b['rps']:>12.0f} {b['p50']:>7.2f} {b['p99']:>8.2f} {b['errors']:>5}  {f['rps']:>9.0f} {f['p99']:>7.2f}  "
+                    f"{o['rps'] / b['rps']:>8.2f}x {o['rps'] / f['rps']:>9.2f}x",
+                    flush=True,
+                )
+        print()
+        for name, seconds in warm.items():
+            print(
+                f"cold start {name}: deploy() -> first prediction, server already running: {seconds:.3f} s"
+            )
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    spawned_home = tmp / "spawned"
+    spawned = Registry(spawned_home)
+    spawned.register(models["rf"], "rf", sample=X[:5])
+    try:
+        seconds = cold_start(spawned_home, "rf", "rf", X)
+        print(
+            f"cold start rf: deploy() -> first prediction, server spawned by deploy(): {seconds:.3f} s"
+        )
+    finally:
+        info = (
+            json.loads((spawned_home / "server.json").read_text())
+            if (spawned_home / "server.json").exists()
+            else None
+        )
+        if info:
+            os.kill(info["pid"], signal.SIGTERM)
+
+
+if __name__ == "__main__":
+    main()
