@@ -162,13 +162,17 @@ def deploy(
     name: str | None = None,
     max_batch_size: int = 64,
     max_latency_ms: float = 5.0,
+    max_queue_rows: int | None = None,
     timeout: float = START_TIMEOUT_S,
     home: str | None = None,
 ) -> Deployment:
     """Serve *uri* (``iris@production``) as deployment *name*; wait until it is ready.
 
     Starts a detached local server for the registry home if none runs. An alias target
-    follows the alias: moving it swaps the served version without downtime.
+    follows the alias: moving it swaps the served version without downtime. Batching:
+    at most *max_batch_size* rows per model call, a request waits at most
+    *max_latency_ms* for batch mates, and more than *max_queue_rows* queued rows
+    (default: the larger of 4096 and 16 batches) answer 503.
     """
     reg = default_registry(home)
     reg.get(uri)  # fail here, clearly, if the target does not exist
@@ -179,6 +183,8 @@ def deploy(
         "max_latency_ms": float(max_latency_ms),
         "revision": revision,
     }
+    if max_queue_rows is not None:
+        config["max_queue_rows"] = int(max_queue_rows)
     record = reg.put_deployment(name, uri, config)
     server = ensure_server(reg, timeout=timeout)
     deadline = time.monotonic() + timeout

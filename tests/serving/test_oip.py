@@ -277,3 +277,24 @@ def test_unknown_model_and_malformed_json(iris_server):
             404,
             {"error": "No route '/v2/nowhere'; see /openapi.json."},
         )
+
+
+@pytest.mark.parametrize(
+    ("datatype", "data"),
+    [
+        ("INT64", [5, 3, 1, 0]),
+        ("INT32", [5, 3, 1, 0]),
+        ("UINT8", [5, 3, 1, 0]),
+        ("BOOL", [True, False, True, False]),
+        ("FP16", [5.0, 3.5, 1.5, 0.25]),
+    ],
+)
+def test_integer_and_bool_inputs_are_converted_to_the_signature_dtype(
+    iris_server, classifier, datatype, data
+):
+    body = {"inputs": [{"name": "input", "shape": [1, 4], "datatype": datatype, "data": data}]}
+    with iris_server.client() as c:
+        r = c.post("/v2/models/iris/infer", json=body)
+    assert r.status_code == 200, r.text
+    expected = classifier.predict(np.asarray([data], dtype="float64")).tolist()
+    assert r.json()["outputs"][0]["data"] == expected
