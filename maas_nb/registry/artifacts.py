@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..exceptions import ArtifactCorruptedError, ArtifactMissingError, RegistryUnavailableError
+from ..processes import pid_alive
 
 
 def digest_of(data: bytes) -> str:
@@ -106,19 +107,9 @@ class LocalArtifactStore:
     def _remove_abandoned_temporaries(self) -> None:
         for tmp in self._tmp.glob("*.tmp"):
             pid = tmp.name.partition("-")[0]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 with contextlib.suppress(OSError):
                     tmp.unlink()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _fsync_dir(path: Path) -> None:

@@ -27,9 +27,10 @@ from ..exceptions import (
     PredictionError,
     ServerUnavailableError,
 )
+from ..processes import pid_alive
 from ..registry import DeploymentRecord, Registry
 from ..registry.uri import ModelRef, validate_name
-from .server import DEFAULT_PORT, PORT_ENV, TOKEN_ENV, pid_alive, read_server_file
+from .server import DEFAULT_PORT, PORT_ENV, TOKEN_ENV, read_server_file
 
 LOG_FILE = "server.log"
 START_TIMEOUT_S = 60.0

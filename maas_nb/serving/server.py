@@ -20,6 +20,7 @@ from typing import Any
 
 from ..config import home_dir
 from ..exceptions import ConfigurationError, ServerUnavailableError
+from ..processes import pid_alive
 
 SERVER_FILE = "server.json"
 DEFAULT_HOST = "127.0.0.1"
@@ -148,21 +149,6 @@ def read_server_file(home: str | os.PathLike[str] | None = None) -> dict[str, An
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return info if pid_alive(pid) else None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether *pid* runs (a zombie, exited but not yet reaped, does not count)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _url_host(host: str) -> str:

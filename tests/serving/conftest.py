@@ -120,3 +120,20 @@ def iris_server(start_server, classifier, iris):
     states = server.reconcile()
     assert [s["status"] for s in states] == ["ready"], json.dumps(states)
     return server
+
+
+@pytest.fixture
+def frame_server(start_server, iris):
+    """A server with a model fitted on a DataFrame (columns sl, sw, pl, pw) as 'frame'."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = iris
+    df = pd.DataFrame(X, columns=["sl", "sw", "pl", "pw"])
+    model = LogisticRegression(max_iter=1000).fit(df, y)
+    registry = maas_nb.api.registry()
+    registry.register(model, "frame", sample=df.head())
+    registry.put_deployment("frame", "frame", {})
+    server = start_server()
+    server.reconcile()
+    return server, model, df

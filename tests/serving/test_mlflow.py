@@ -1,6 +1,5 @@
 """MLflow-style scoring over a real server."""
 
-import pandas as pd
 import pytest
 
 import maas_nb
@@ -25,17 +24,8 @@ def test_invocation_formats(iris_server, classifier, iris):
         assert c.get("/health").status_code == 200
 
 
-def test_dataframe_model(start_server, iris):
-    from sklearn.linear_model import LogisticRegression
-
-    X, y = iris
-    df = pd.DataFrame(X, columns=["sl", "sw", "pl", "pw"])
-    model = LogisticRegression(max_iter=1000).fit(df, y)
-    registry = maas_nb.api.registry()
-    registry.register(model, "frame", sample=df.head())
-    registry.put_deployment("frame", "frame", {})
-    server = start_server()
-    server.reconcile()
+def test_dataframe_model(frame_server):
+    server, model, df = frame_server
     expected = model.predict(df[:2]).tolist()
     with server.client() as c:
         split = df[:2][["pw", "pl", "sw", "sl"]].to_dict(orient="split")  # any column order

@@ -144,18 +144,8 @@ def test_text_model_takes_bytes(start_server, text_pipeline):
         assert r.json()["outputs"][0]["data"] == ["pos"]
 
 
-def test_dataframe_model_takes_one_input_per_column(start_server, iris):
-    import pandas as pd
-    from sklearn.linear_model import LogisticRegression
-
-    X, y = iris
-    df = pd.DataFrame(X, columns=["sl", "sw", "pl", "pw"])
-    model = LogisticRegression(max_iter=1000).fit(df, y)
-    registry = maas_nb.api.registry()
-    registry.register(model, "frame", sample=df.head())
-    registry.put_deployment("frame", "frame", {})
-    server = start_server()
-    server.reconcile()
+def test_dataframe_model_takes_one_input_per_column(frame_server):
+    server, model, df = frame_server
     inputs = [
         {"name": c, "shape": [2], "datatype": "FP64", "data": df[c][:2].tolist()}
         for c in df.columns
