@@ -14,8 +14,10 @@ from .api import (
     delete_version,
     get,
     list_models,
+    list_runs,
     list_versions,
     load,
+    predict,
     register,
     registry,
     remove_alias,
@@ -24,8 +26,16 @@ from .api import (
 )
 from .exceptions import MaasError
 from .registry import DeploymentRecord, Model, ModelVersion, Registry, Run
+from .training import training_run
 
 _SERVING = ("Deployment", "deploy", "deployments", "undeploy")
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext maas_nb``: register the ``%maas`` and ``%%maas`` magics."""
+    from .notebook import load_ipython_extension as load
+
+    load(ipython)
 
 
 def __getattr__(name: str) -> object:
@@ -54,12 +64,16 @@ __all__ = [
     "exceptions",
     "get",
     "list_models",
+    "list_runs",
     "list_versions",
     "load",
+    "load_ipython_extension",
+    "predict",
     "register",
     "registry",
     "remove_alias",
     "set_alias",
+    "training_run",
     "undeploy",
     "update",
 ]

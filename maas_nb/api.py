@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config
-from .registry import Model, ModelVersion, Registry
+from .registry import Model, ModelVersion, Registry, Run
 
 _registries: dict[Path, Registry] = {}
 _lock = threading.Lock()
@@ -95,3 +95,15 @@ def delete_version(uri: str) -> ModelVersion:
 
 def delete_model(name: str) -> list[ModelVersion]:
     return registry().delete_model(name)
+
+
+def list_runs(name: str | None = None) -> list[Run]:
+    """Training and pipeline runs, oldest first (only those called *name* if given)."""
+    return registry().list_runs(name)
+
+
+def predict(deployment: str, X: Any) -> Any:
+    """Predict *X* with deployment *deployment* over HTTP (``%maas predict``)."""
+    from .serving import get_deployment
+
+    return get_deployment(deployment).predict(X)

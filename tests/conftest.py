@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import numpy as np
 import pytest
 
 import maas_nb.api
+from maas_nb.serving.server import read_server_file
+from tests.helpers import wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -16,6 +21,28 @@ def home(tmp_path, monkeypatch):
     monkeypatch.delenv("MAAS_TRUSTED_TYPES", raising=False)
     monkeypatch.setattr(maas_nb.api, "_registries", {})
     return path
+
+
+@pytest.fixture(autouse=True)
+def ephemeral_port(monkeypatch):
+    """Servers spawned by deploy() pick a free port; no test depends on 8765."""
+    monkeypatch.setenv("MAAS_PORT", "0")
+    monkeypatch.delenv("MAAS_TOKEN", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def stop_spawned_server(home):
+    """Stop a server that deploy() spawned for this test's home, by its recorded PID."""
+    yield
+    info = read_server_file(home)
+    if info is not None:
+        os.kill(int(info["pid"]), signal.SIGTERM)
+        wait_for(
+            lambda: read_server_file(home) is None,
+            timeout=60,
+            interval=0.02,
+            what="the server to stop",
+        )
 
 
 @pytest.fixture

@@ -330,6 +330,15 @@ class SqliteStore:
             )
             return self._run(conn, run_id)
 
+    def update_run(self, run_id: str, *, params: dict, lineage: dict) -> Run:
+        with self._write() as conn:
+            self._run(conn, run_id)
+            conn.execute(
+                "UPDATE runs SET params = ?, lineage = ? WHERE id = ?",
+                (_dumps(params), _dumps(lineage), run_id),
+            )
+            return self._run(conn, run_id)
+
     def end_run(self, run_id: str, *, status: str, metrics: dict | None) -> Run:
         with self._write() as conn:
             self._run(conn, run_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,28 +16,6 @@ import maas_nb
 from maas_nb.registry import Registry
 from maas_nb.serving.server import read_server_file
 from tests.helpers import ROOT, wait_for
-
-
-@pytest.fixture(autouse=True)
-def ephemeral_port(monkeypatch):
-    """Servers spawned by deploy() pick a free port; no test depends on 8765."""
-    monkeypatch.setenv("MAAS_PORT", "0")
-    monkeypatch.delenv("MAAS_TOKEN", raising=False)
-
-
-@pytest.fixture(autouse=True)
-def stop_spawned_server(home):
-    """Stop a server that deploy() spawned for this test's home, by its recorded PID."""
-    yield
-    info = read_server_file(home)
-    if info is not None:
-        os.kill(int(info["pid"]), signal.SIGTERM)
-        wait_for(
-            lambda: read_server_file(home) is None,
-            timeout=60,
-            interval=0.02,
-            what="the server to stop",
-        )
 
 
 @dataclass

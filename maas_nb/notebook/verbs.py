@@ -1,0 +1,264 @@
+"""The ``%maas`` verbs: each parses its arguments, calls the Python API, returns a Display."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import maas_nb
+
+from ..api import registry
+from ..serving import deploy, deployments, undeploy
+from . import display, training
+from .parsing import Parser, key_values
+
+
+@dataclass(frozen=True)
+class Verb:
+    summary: str
+    parser: Callable[[], Parser]
+    run: Callable[[Any, argparse.Namespace, str | None], Any]
+    cell: bool = False
+    cell_only: bool = False
+    returns_value: bool = False
+
+
+def _train_parser() -> Parser:
+    p = Parser(
+        "train", "Run the cell, find the fitted model, record a run; --register makes a version."
+    )
+    p.add_argument("name", help="model (and run) name")
+    p.add_argument("--register", action="store_true", help="register the model as a new version")
+    p.add_argument("--alias", help="alias to point at the new version (implies --register)")
+    p.add_argument(
+        "--model", help="the variable holding the model (default: the one the cell fitted)"
+    )
+    p.add_argument(
+        "--eval", nargs=2, metavar=("X_TEST", "Y_TEST"), help="held-out data for metrics"
+    )
+    return p
+
+
+def _register_parser() -> Parser:
+    p = Parser("register", "Register a fitted model held in a variable.")
+    p.add_argument("var", help="the variable holding the model")
+    p.add_argument("name", help="model name")
+    p.add_argument("--alias")
+    p.add_argument("--sample", help="expression for a few input rows, e.g. X_train[:5]")
+    p.add_argument("--metric", action="append", metavar="KEY=VALUE", help="a metric (repeatable)")
+    p.add_argument("--description")
+    return p
+
+
+def _simple(verb: str, description: str, *args: tuple[str, str]) -> Callable[[], Parser]:
+    def build() -> Parser:
+        p = Parser(verb, description)
+        for name, help_ in args:
+            if name.startswith("["):
+                p.add_argument(name.strip("[]"), nargs="?", help=help_)
+            else:
+                p.add_argument(name, help=help_)
+        return p
+
+    return build
+
+
+def _deploy_parser() -> Parser:
+    p = Parser(
+        "deploy", "Serve a model version or alias over HTTP (starts a local server if needed)."
+    )
+    p.add_argument("uri", help="iris, iris:3 or iris@production")
+    p.add_argument("--name", help="deployment name (default: the model name)")
+    p.add_argument("--max-batch-size", type=int, default=64)
+    p.add_argument("--max-latency-ms", type=float, default=5.0)
+    return p
+
+
+def run_train(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    assert cell is not None
+    result = training.train_cell(
+        magics.shell,
+        cell,
+        args.name,
+        register=args.register or args.alias is not None,
+        alias=args.alias,
+        model_var=args.model,
+        eval_exprs=args.eval,
+        magics=magics,
+    )
+    return training.result_card(result, verbose=magics.feedback)
+
+
+def run_register(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    model = magics.evaluate(args.var, what="The model variable")
+    sample = magics.evaluate(args.sample, what="--sample") if args.sample else None
+    version = maas_nb.register(
+        model,
+        args.name,
+        sample=sample,
+        metrics=key_values(args.metric, option="--metric"),
+        alias=args.alias,
+        description=args.description,
+    )
+    return display.version_card(version, verbose=magics.feedback)
+
+
+def run_models(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    return display.models_table(maas_nb.list_models())
+
+
+def run_versions(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    return display.versions_table(maas_nb.list_versions(args.name))
+
+
+def run_show(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    return display.version_card(maas_nb.get(args.uri), verbose=magics.feedback)
+
+
+def run_alias(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    version = maas_nb.set_alias(args.uri, args.alias)
+    return display.Display(
+        f"{version.name}@{args.alias} -> {version.uri}",
+        f"<code>{version.name}@{args.alias}</code> &rarr; <code>{version.uri}</code>",
+        version,
+    )
+
+
+def run_unalias(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    was = maas_nb.remove_alias(args.name, args.alias)
+    return display.Display(
+        f"Removed {args.name}@{args.alias} (was {args.name}:{was})",
+        f"Removed <code>{args.name}@{args.alias}</code>",
+        was,
+    )
+
+
+def run_runs(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    return display.runs_table(registry().list_runs(args.name), verbose=magics.feedback)
+
+
+def run_deploy(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    dep = deploy(
+        args.uri,
+        name=args.name,
+        max_batch_size=args.max_batch_size,
+        max_latency_ms=args.max_latency_ms,
+    )
+    return deployment_card(dep, verbose=magics.feedback)
+
+
+def deployment_card(dep: Any, *, verbose: int) -> display.Display:
+    info = dep.describe()
+    fields = [
+        ("target", dep.target),
+        ("version", info.get("version")),
+        ("status", info.get("status")),
+    ]
+    if verbose >= 2:
+        fields += [("url", dep.url), ("curl", dep.curl())]
+    shown = display.card(f"Deployment {dep.name}", fields, value=dep)
+    return display.Display(shown.text, shown.html + dep._repr_html_(), dep)
+
+
+def run_deployments(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    rows = []
+    for dep in deployments():
+        info = dep.describe()
+        rows.append(
+            [dep.name, dep.target, info.get("version") or "-", info.get("status", "stopped")]
+        )
+    return display.table(["name", "target", "version", "status"], rows, empty="No deployments.")
+
+
+def run_undeploy(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    record = undeploy(args.name)
+    return display.Display(
+        f"Undeployed {record.name} ({record.target})",
+        f"Undeployed <code>{record.name}</code>",
+        record,
+    )
+
+
+def run_predict(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    from ..serving import get_deployment
+
+    X = magics.evaluate(args.expr, what="The input expression")
+    return get_deployment(args.name).predict(X)
+
+
+def run_doctor(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    from .doctor import doctor
+
+    return doctor()
+
+
+VERBS: dict[str, Verb] = {
+    "train": Verb(
+        "%%maas train NAME: run the cell, record a run, optionally register",
+        _train_parser,
+        run_train,
+        cell=True,
+        cell_only=True,
+    ),
+    "register": Verb("register a fitted model held in a variable", _register_parser, run_register),
+    "models": Verb(
+        "list registered models", _simple("models", "List registered models."), run_models
+    ),
+    "versions": Verb(
+        "list the versions of a model",
+        _simple("versions", "List the versions of a model.", ("name", "model name")),
+        run_versions,
+    ),
+    "show": Verb(
+        "show a version: metrics, signature, lineage",
+        _simple("show", "Show one version.", ("uri", "iris, iris:3 or iris@production")),
+        run_show,
+    ),
+    "alias": Verb(
+        "point an alias at a version",
+        _simple(
+            "alias", "Point an alias at a version.", ("uri", "the version"), ("alias", "the alias")
+        ),
+        run_alias,
+    ),
+    "unalias": Verb(
+        "remove an alias",
+        _simple("unalias", "Remove an alias.", ("name", "model name"), ("alias", "the alias")),
+        run_unalias,
+    ),
+    "runs": Verb(
+        "list training runs",
+        _simple("runs", "List training runs.", ("[name]", "only runs of this name")),
+        run_runs,
+    ),
+    "deploy": Verb("serve a version or alias over HTTP", _deploy_parser, run_deploy),
+    "deployments": Verb(
+        "list deployments and their status",
+        _simple("deployments", "List deployments."),
+        run_deployments,
+    ),
+    "undeploy": Verb(
+        "stop serving a deployment",
+        _simple("undeploy", "Stop serving a deployment.", ("name", "deployment name")),
+        run_undeploy,
+    ),
+    "predict": Verb(
+        "predict over HTTP: %maas predict NAME EXPR",
+        _simple(
+            "predict",
+            "Call a deployment with the value of EXPR.",
+            ("name", "deployment name"),
+            ("expr", "an expression: array, DataFrame or list of strings"),
+        ),
+        run_predict,
+        returns_value=True,
+    ),
+    "doctor": Verb(
+        "check the environment and explain what is wrong",
+        _simple("doctor", "Check the environment."),
+        run_doctor,
+        returns_value=True,
+    ),
+}

@@ -1,0 +1,221 @@
+"""Recording a training run: parameters, metrics, duration, source, data fingerprint, packages.
+
+`training_run` is what ``%%maas train`` uses; it works the same from plain Python::
+
+    with maas_nb.training_run("iris", source=code) as run:
+        model = LogisticRegression().fit(X_train, y_train)
+        run.complete(model, X_train=X_train, eval=(X_test, y_test), register=True)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import platform
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+from .api import registry
+from .exceptions import InvalidMetadataError
+from .flavors.base import mro_modules
+from .registry import ModelVersion, Run
+
+PACKAGES = ("maas_nb", "numpy", "pandas", "scikit-learn", "skops", "keras", "tensorflow")
+
+
+@dataclass
+class TrainingResult:
+    """What one training run produced: its record and, if registered, the new version."""
+
+    run: Run
+    version: ModelVersion | None = None
+    model_variable: str | None = None
+
+
+@dataclass
+class TrainingRun:
+    name: str
+    source: str = ""
+    started: float = field(default_factory=time.perf_counter)
+    run: Run | None = None
+    result: TrainingResult | None = None
+
+    def complete(
+        self,
+        model: Any,
+        *,
+        X_train: Any = None,
+        y_train: Any = None,
+        eval: tuple[Any, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        register: bool = False,
+        alias: str | None = None,
+        model_variable: str | None = None,
+    ) -> TrainingResult:
+        """Record *model*'s parameters and metrics on this run, and optionally register it."""
+        assert self.run is not None
+        reg = registry()
+        all_metrics = dict(evaluate(model, *eval) if eval is not None else {})
+        all_metrics.update(metrics or {})
+        duration = time.perf_counter() - self.started
+        lineage = {
+            "duration_s": round(duration, 6),
+            "packages": package_versions(),
+            "python": platform.python_version(),
+        }
+        data = fingerprint(X_train, y_train)
+        if data:
+            lineage["training_data"] = data
+        params = model_params(model)
+        run = reg.store.update_run(
+            self.run.id, params=_jsonable(params), lineage=_jsonable(lineage)
+        )
+        run = reg.end_run(run.id, status="finished", metrics=all_metrics)
+        version = None
+        if register:
+            sample = _head(X_train)
+            version = reg.register(
+                model,
+                self.name,
+                sample=sample,
+                metrics=all_metrics,
+                params=params,
+                alias=alias,
+                lineage={"run_id": run.id, **lineage},
+                run_id=run.id,
+            )
+        self.result = TrainingResult(run, version, model_variable)
+        return self.result
+
+
+@contextlib.contextmanager
+def training_run(name: str, *, source: str = "") -> Iterator[TrainingRun]:
+    """A run that is recorded as failed if the block raises (the exception propagates)."""
+    reg = registry()
+    training = TrainingRun(name, source)
+    training.run = reg.start_run(name, source=source)
+    try:
+        yield training
+    except BaseException:
+        reg.end_run(training.run.id, status="failed")
+        raise
+    if training.result is None:
+        reg.end_run(training.run.id, status="failed")
+
+
+def evaluate(model: Any, X: Any, y: Any) -> dict[str, float]:
+    """Accuracy and F1 for classifiers, R2 and MAE for regressors."""
+    import numpy as np
+    from sklearn import metrics as skm
+
+    y_true = np.asarray(y)
+    y_pred = _predict_labels(model, X, y_true)
+    if _is_classification(model, y_true):
+        average = "binary" if len(np.unique(y_true)) <= 2 else "macro"
+        return {
+            "accuracy": float(skm.accuracy_score(y_true, y_pred)),
+            "f1": float(skm.f1_score(y_true, y_pred, average=average)),
+        }
+    return {
+        "r2": float(skm.r2_score(y_true, y_pred)),
+        "mae": float(skm.mean_absolute_error(y_true, y_pred)),
+    }
+
+
+def _predict_labels(model: Any, X: Any, y_true: Any) -> Any:
+    import numpy as np
+
+    if "keras" in mro_modules(model):
+        out = np.asarray(model(np.asarray(X), training=False))
+        if _is_classification(model, y_true):
+            if out.ndim == 2 and out.shape[1] > 1:
+                return out.argmax(axis=1)
+            return (out.reshape(-1) > 0.5).astype(y_true.dtype)
+        return out.reshape(-1)
+    return model.predict(X)
+
+
+def _is_classification(model: Any, y_true: Any) -> bool:
+    if hasattr(model, "classes_") or getattr(model, "_estimator_type", None) == "classifier":
+        return True
+    if "keras" in mro_modules(model):
+        return y_true.dtype.kind in "biu" or (
+            y_true.dtype.kind == "f" and set(y_true.ravel().tolist()) <= {0.0, 1.0}
+        )
+    return False
+
+
+def model_params(model: Any) -> dict[str, Any]:
+    get_params = getattr(model, "get_params", None)
+    if callable(get_params):
+        return dict(get_params(deep=False))
+    get_config = getattr(model, "get_config", None)
+    if callable(get_config):
+        config = get_config()
+        layers = config.get("layers", []) if isinstance(config, dict) else []
+        return {
+            "layers": [layer.get("class_name") for layer in layers],
+            "optimizer": type(getattr(model, "optimizer", None)).__name__,
+        }
+    return {}
+
+
+def fingerprint(X: Any, y: Any = None) -> dict[str, Any]:
+    """sha256 and shape of the training data, when it is an array or a DataFrame."""
+    out = {}
+    for key, value in (("X", X), ("y", y)):
+        digest = _digest(value)
+        if digest:
+            out[key] = digest
+    return out
+
+
+def _digest(value: Any) -> dict[str, Any] | None:
+    import numpy as np
+
+    if value is None:
+        return None
+    if hasattr(value, "to_numpy") and hasattr(value, "columns"):
+        h = hashlib.sha256(",".join(map(str, value.columns)).encode())
+        array = value.to_numpy()
+    else:
+        try:
+            array = np.asarray(value)
+        except Exception:
+            return None
+        h = hashlib.sha256()
+    if array.dtype == object:
+        h.update(repr(array.tolist()).encode())
+    else:
+        h.update(np.ascontiguousarray(array).tobytes())
+    return {"sha256": h.hexdigest(), "shape": list(array.shape)}
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        with contextlib.suppress(importlib_metadata.PackageNotFoundError):
+            versions[name] = importlib_metadata.version(name)
+    return versions
+
+
+def _head(X: Any) -> Any:
+    if X is None:
+        return None
+    if hasattr(X, "head"):
+        return X.head(5)
+    if isinstance(X, (list, tuple)):
+        return list(X[:5])
+    return X[:5]
+
+
+def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
+    from .registry import metadata
+
+    try:
+        return metadata.jsonable(values, "run data")
+    except InvalidMetadataError:
+        return {}
