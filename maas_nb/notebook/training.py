@@ -137,12 +137,14 @@ def _training_data(namespace: dict[str, Any], tree: ast.AST | None, var: str) ->
     """The X and y passed to ``VAR.fit(X, y)`` when they are plain names or subscripts."""
     if tree is None:
         return None, None
-    ours, others = [], []
+    ours: list[ast.Call] = []
+    others: list[ast.Call] = []
     for node in ast.walk(tree):
         assigned = isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == var for t in node.targets
         )
-        for call in _fit_calls(node.value if assigned else node, shallow=not assigned):
+        scope = node.value if isinstance(node, ast.Assign) and assigned else node
+        for call in _fit_calls(scope, shallow=not assigned):
             receiver = call.func.value  # type: ignore[attr-defined]
             mine = assigned or (isinstance(receiver, ast.Name) and receiver.id == var)
             (ours if mine else others).append(call)
