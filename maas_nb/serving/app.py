@@ -55,6 +55,33 @@ class TokenAuth:
         return await self.app(scope, receive, send)
 
 
+class LoopbackHosts:
+    """Answer only requests addressed to this machine (Host: 127.0.0.1, localhost, [::1]).
+
+    A token-less server on 127.0.0.1 is reachable by any web page the user opens; a page
+    on a rebound DNS name reaches it with a foreign Host header, which this refuses."""
+
+    ALLOWED = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if name.lower() not in self.ALLOWED:
+                response = JSONResponse(
+                    {
+                        "error": f"Host {host!r} is not served here: this server answers requests "
+                        "to 127.0.0.1 or localhost only. Start it with --token to serve others."
+                    },
+                    status_code=400,
+                )
+                return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
 def observed(
     handler: Callable[[Request], Awaitable[Response]],
 ) -> Callable[[Request], Awaitable[Response]]:
@@ -166,4 +193,4 @@ def create_app(
         },
     )
     app.state.max_body = max_body
-    return TokenAuth(app, token) if token else app
+    return TokenAuth(app, token) if token else LoopbackHosts(app)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BadRequest, Unavailable
+from .errors import BadRequest, PayloadTooLarge, Unavailable
 from .rows import Rows, concat, slice_outputs
 
 Outputs = dict[str, np.ndarray]
+log = logging.getLogger("maas_nb.serving")
 
 
 @dataclass
@@ -71,6 +73,11 @@ class Batcher:
             raise Unavailable(
                 f"Model {self.name!r} is being replaced; retry.", headers={"Retry-After": "1"}
             )
+        if rows.n > self.max_queue_rows:
+            raise PayloadTooLarge(
+                f"The request has {rows.n} rows; model {self.name!r} queues at most "
+                f"{self.max_queue_rows}. Split it into smaller requests."
+            )
         if self.queued_rows + rows.n > self.max_queue_rows:
             raise Unavailable(
                 f"Model {self.name!r} has {self.queued_rows} rows queued (limit "
@@ -108,24 +115,33 @@ class Batcher:
                 continue
             await self._maybe_wait_for_more()
             batch = self._take()
-            rows = concat([item.rows for item in batch])
-            start = time.perf_counter()
             try:
-                outputs = await loop.run_in_executor(self._executor, self._predict, rows)
-            except Exception:
-                # One bad request must not fail the others batched with it.
-                await self._predict_one_by_one(batch)
-                continue
-            finally:
-                if self._observe_batch is not None:
-                    self._observe_batch(rows.n, time.perf_counter() - start)
-            offset = 0
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_result(slice_outputs(outputs, offset, offset + item.rows.n))
-                offset += item.rows.n
+                await self._predict_batch(loop, batch)
+            except Exception as exc:  # never let the loop die: every waiter gets an answer
+                log.exception("batch for %s failed", self.name)
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(model_failed(self.name, exc))
             self._last_batch_requests = len(batch)
             self._last_batch_done = time.monotonic()
+
+    async def _predict_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
+        rows = concat([item.rows for item in batch])
+        start = time.perf_counter()
+        try:
+            outputs = await loop.run_in_executor(self._executor, self._predict, rows)
+        except Exception:
+            # One bad request must not fail the others batched with it.
+            await self._predict_one_by_one(batch)
+            return
+        finally:
+            if self._observe_batch is not None:
+                self._observe_batch(rows.n, time.perf_counter() - start)
+        offset = 0
+        for item in batch:
+            if not item.future.done():
+                item.future.set_result(slice_outputs(outputs, offset, offset + item.rows.n))
+            offset += item.rows.n
 
     def _more_expected(self) -> bool:
         if self.arriving > 0:
@@ -145,13 +161,23 @@ class Batcher:
             self._wakeup.clear()
             try:
                 await asyncio.wait_for(self._wakeup.wait(), remaining)
-            except TimeoutError:
+            except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
                 return
+
+    def arrived(self) -> None:
+        """A request being received has been queued (or failed): re-check the wait."""
+        self.arriving -= 1
+        self._wakeup.set()
 
     def _take(self) -> list[_Item]:
         batch = [self._queue.popleft()]
         rows = batch[0].rows.n
-        while self._queue and rows + self._queue[0].rows.n <= self.max_batch_size:
+        like = batch[0].rows.layout
+        while (
+            self._queue
+            and rows + self._queue[0].rows.n <= self.max_batch_size
+            and self._queue[0].rows.layout == like  # only rows that concatenate
+        ):
             item = self._queue.popleft()
             batch.append(item)
             rows += item.rows.n
@@ -183,7 +209,11 @@ def predictor(flavor: Any, model: Any) -> Callable[[Rows], Outputs]:
     from .rows import model_input
 
     def predict(rows: Rows) -> Outputs:
-        outputs = flavor.predict(model, model_input(rows))
-        return {k: np.asarray(v) for k, v in outputs.items()}
+        outputs = {k: np.asarray(v) for k, v in flavor.predict(model, model_input(rows)).items()}
+        for name, value in outputs.items():
+            if value.ndim == 0 or len(value) != rows.n:
+                # Slicing would hand one request another's rows: refuse instead.
+                raise ValueError(f"output {name!r} has shape {value.shape} for {rows.n} input rows")
+        return outputs
 
     return predict

@@ -92,7 +92,7 @@ class Deployment:
         sig = self._example()
         if sig is not None:
             body = json.dumps(sig)
-        auth = " -H 'Authorization: Bearer $MAAS_TOKEN'" if os.environ.get(TOKEN_ENV) else ""
+        auth = ' -H "Authorization: Bearer $MAAS_TOKEN"' if os.environ.get(TOKEN_ENV) else ""
         return f"curl -s -X POST {self.url} -H 'Content-Type: application/json'{auth} -d '{body}'"
 
     def _example(self) -> dict[str, Any] | None:
@@ -190,7 +190,7 @@ def deploy(
     server = ensure_server(reg, timeout=timeout)
     deadline = time.monotonic() + timeout
     while True:
-        entry = _reconcile(server, name)
+        entry = _reconcile(server, name, timeout)
         if entry is not None and entry.get("revision") == revision and entry["status"] == "ready":
             return _deployment(record, server, reg)
         if entry is not None and entry.get("failed_revision") == revision:
@@ -313,9 +313,10 @@ def _deployment(record: DeploymentRecord, server: str, reg: Registry) -> Deploym
     )
 
 
-def _reconcile(server: str, name: str) -> dict[str, Any] | None:
+def _reconcile(server: str, name: str, timeout: float = START_TIMEOUT_S) -> dict[str, Any] | None:
     try:
-        response = _http().post(f"{server}/maas/reconcile", headers=_headers())
+        # The server answers once the loads it started have finished (or failed).
+        response = _http().post(f"{server}/maas/reconcile", headers=_headers(), timeout=timeout + 5)
     except Exception as exc:
         raise ServerUnavailableError(
             f"The model server at {server} stopped answering: {exc}"

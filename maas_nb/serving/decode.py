@@ -61,8 +61,11 @@ def rows_from(values: Any, signature: Signature | None, *, model: str, where: st
     if isinstance(values, list) and values and all(isinstance(v, dict) for v in values):
         if all(len(v) == 1 and isinstance(next(iter(v.values())), list) for v in values):
             values = [next(iter(v.values())) for v in values]  # [{"input": [...]}, ...]
-        else:
-            values = [list(v.values()) for v in values]  # records: values in key order
+        else:  # records: the first record's keys give the order, and every record has them
+            keys = list(values[0])
+            if any(set(v) != set(keys) for v in values):
+                raise BadRequest(f"{where}: every record needs the same keys ({', '.join(keys)}).")
+            values = [[v[k] for k in keys] for v in values]
     return tensor_rows(values, signature, model=model, where=where)
 
 

@@ -30,6 +30,10 @@ class PayloadTooLarge(HTTPError):
     status = 413
 
 
+class UnsupportedMediaType(HTTPError):
+    status = 415
+
+
 class Unavailable(HTTPError):
     """The model is not ready, or its queue is full; the client should retry."""
 

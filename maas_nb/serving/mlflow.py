@@ -10,7 +10,7 @@ from ..flavors.signature import Signature
 from .decode import rows_from, split_frame
 from .errors import BadRequest
 from .requests import parse_json, predict
-from .rows import Rows, record_rows
+from .rows import Rows, json_values, record_rows
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
@@ -37,8 +37,8 @@ async def invocations(request: Request) -> JSONResponse:
     name = request.path_params.get("name")
     slot = pool.slot(name) if name is not None else pool.only_slot()
     _, _, outputs = await predict(slot, None, request, decode)
-    first = next(iter(outputs.values()))
-    return JSONResponse({"predictions": first.tolist()})
+    name, first = next(iter(outputs.items()))
+    return JSONResponse({"predictions": json_values(first, output=name)})
 
 
 async def ping(request: Request) -> Response:

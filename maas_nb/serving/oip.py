@@ -16,8 +16,8 @@ from .. import __version__
 from ..flavors.signature import DATAFRAME, TEXT, Signature, TensorSpec
 from .decode import implicit_signature
 from .errors import BadRequest, Unavailable
-from .requests import parse_json, parse_version, predict
-from .rows import Rows, column_rows, tensor_rows, text_rows, to_array
+from .requests import VERSION, check_version, parse_json, parse_version, predict
+from .rows import Rows, column_rows, json_values, tensor_rows, text_rows, to_array
 
 DATATYPES = {
     "BOOL": "bool",
@@ -36,6 +36,7 @@ DATATYPES = {
 }
 _TO_DATATYPE = {v: k for k, v in DATATYPES.items()}
 HEADER_LENGTH = "inference-header-content-length"
+MAX_DIMS = 8
 
 
 def datatype(dtype: str) -> str:
@@ -62,8 +63,6 @@ async def model_metadata(request: Request) -> JSONResponse:
     slot = request.app.state.pool.slot(request.path_params["name"])
     current = slot.ready()
     if "version" in request.path_params:
-        from .requests import check_version
-
         check_version(slot, current, parse_version(request.path_params["version"]))
     sig = current.signature
     return JSONResponse(
@@ -80,7 +79,9 @@ async def model_metadata(request: Request) -> JSONResponse:
 async def model_ready(request: Request) -> JSONResponse:
     slot = request.app.state.pool.slot(request.path_params["name"])
     try:
-        slot.ready()
+        current = slot.ready()
+        if "version" in request.path_params:
+            check_version(slot, current, parse_version(request.path_params["version"]))
     except Unavailable:
         return JSONResponse({"name": slot.name, "ready": False}, status_code=503)
     return JSONResponse({"name": slot.name, "ready": True})
@@ -95,7 +96,10 @@ async def infer(request: Request) -> Response:
 
     def decode(body: bytes, signature: Signature | None, model: str) -> tuple[Rows, dict]:
         payload, binary = _split(body, header_length)
-        return decode_inputs(payload, binary, signature, model=model), payload
+        rows = decode_inputs(payload, binary, signature, model=model)
+        if signature is not None:  # refuse unknown outputs before spending model time
+            requested_outputs(payload, [s.name for s in signature.outputs])
+        return rows, payload
 
     current, payload, outputs = await predict(slot, None, request, decode, version=version)
     return encode_outputs(payload, outputs, model_name=slot.name, version=current.version)
@@ -104,7 +108,7 @@ async def infer(request: Request) -> Response:
 def _split(body: bytes, header_length: str | None) -> tuple[dict[str, Any], bytes]:
     if header_length is None:
         return parse_json(body), b""
-    if not header_length.isdigit() or int(header_length) > len(body):
+    if not VERSION.fullmatch(header_length) or int(header_length) > len(body):
         raise BadRequest(
             f"Inference-Header-Content-Length is {header_length!r}, "
             f"but the body has {len(body)} bytes."
@@ -157,8 +161,10 @@ def _tensor(tensor: dict[str, Any], binary: bytes, *, where: str) -> tuple[np.nd
     name, shape, dtype_name = tensor.get("name"), tensor.get("shape"), tensor.get("datatype")
     if not isinstance(name, str):
         raise BadRequest(f'{where}: "name" must be a string.')
-    if not isinstance(shape, list) or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+    if (
+        not isinstance(shape, list)
+        or len(shape) > MAX_DIMS
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
     ):
         raise BadRequest(
             f'{where} ({name!r}): "shape" must be a list of non-negative integers, got {shape!r}.'
@@ -236,29 +242,34 @@ def _from_binary(raw: bytes, dtype: str, *, where: str) -> np.ndarray:
     return array
 
 
-def encode_outputs(
-    payload: dict[str, Any], outputs: dict[str, np.ndarray], *, model_name: str, version: int
-) -> Response:
+def requested_outputs(payload: dict[str, Any], names: list[str]) -> list[tuple[str, bool]]:
+    """The outputs to return, each with whether to send it as binary data."""
     requested = payload.get("outputs")
     params = payload.get("parameters")
     if not isinstance(params, dict):
         params = {}
     binary_default = bool(params.get("binary_data_output", False))
-    wanted: list[tuple[str, bool]] = []
     if requested is None:
-        wanted = [(name, binary_default) for name in outputs]
-    else:
-        if not isinstance(requested, list) or not all(
-            isinstance(o, dict) and isinstance(o.get("name"), str) for o in requested
-        ):
-            raise BadRequest('"outputs" must be a list of {"name": ...} objects.')
-        for o in requested:
-            if o["name"] not in outputs:
-                raise BadRequest(
-                    f"Unknown output {o['name']!r}; this model returns {', '.join(outputs)}."
-                )
-            p = o.get("parameters") if isinstance(o.get("parameters"), dict) else {}
-            wanted.append((o["name"], bool(p.get("binary_data", binary_default))))
+        return [(name, binary_default) for name in names]
+    if not isinstance(requested, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("name"), str) for o in requested
+    ):
+        raise BadRequest('"outputs" must be a list of {"name": ...} objects.')
+    wanted = []
+    for o in requested:
+        if o["name"] not in names:
+            raise BadRequest(
+                f"Unknown output {o['name']!r}; this model returns {', '.join(names)}."
+            )
+        p = o.get("parameters") if isinstance(o.get("parameters"), dict) else {}
+        wanted.append((o["name"], bool(p.get("binary_data", binary_default))))
+    return wanted
+
+
+def encode_outputs(
+    payload: dict[str, Any], outputs: dict[str, np.ndarray], *, model_name: str, version: int
+) -> Response:
+    wanted = requested_outputs(payload, list(outputs))
     response: dict[str, Any] = {
         "model_name": model_name,
         "model_version": str(version),
@@ -276,7 +287,7 @@ def encode_outputs(
             entry["parameters"] = {"binary_data_size": len(blob)}
             blobs.append(blob)
         else:
-            entry["data"] = value.reshape(-1).tolist()
+            entry["data"] = json_values(value.reshape(-1), output=name)
         response["outputs"].append(entry)
     if not blobs:
         return JSONResponse(response)

@@ -95,6 +95,7 @@ class ModelPool:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
         self._preload: asyncio.Task | None = None
+        self._retiring: set[asyncio.Task] = set()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -111,6 +112,8 @@ class ModelPool:
                 await self._task
         for slot in list(self.slots.values()):
             await self._unload(slot)
+        if self._retiring:
+            await asyncio.wait(list(self._retiring))
 
     async def settle(self, timeout: float = 120.0) -> None:
         """Wait for the loads in progress to finish (or fail)."""
@@ -124,7 +127,7 @@ class ModelPool:
 
     async def _loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(asyncio.TimeoutError):  # not TimeoutError before 3.11
                 await asyncio.wait_for(self._poke.wait(), self.poll_interval)
             self._poke.clear()
             try:
@@ -154,6 +157,8 @@ class ModelPool:
                     continue
                 if key in (slot.loading, slot.failed):
                     continue  # being loaded, or failed as it is: redeploy to retry
+                if slot.task is not None and not slot.task.done():
+                    slot.task.cancel()  # the target moved again: only the newest load counts
                 slot.loading = key
                 slot.task = asyncio.get_running_loop().create_task(
                     self._load(slot, version, config, key)
@@ -184,12 +189,16 @@ class ModelPool:
                 await asyncio.to_thread(predict, warm_rows(record.signature))
         except Exception as exc:
             log.warning("deployment %r: loading %s failed: %s", slot.name, uri, exc)
+            if slot.loading != key:
+                return  # superseded meanwhile: its failure is not the slot's
             slot.reason = f"{type(exc).__name__}: {exc}"
             slot.failed, slot.failed_revision = key, config.get("revision")
             if slot.current is None:
                 slot.status = FAILED
             slot.loading = None
             return
+        if slot.loading != key or self.slots.get(slot.name) is not slot:
+            return  # a newer target (or an undeploy) superseded this load while it ran
         metrics = self.metrics[slot.name]
         batcher = Batcher(
             predict,
@@ -210,7 +219,14 @@ class ModelPool:
         # GC from rescanning it on every full collection (pauses of ~100 ms under load).
         gc.freeze()
         if old is not None:
-            await old.batcher.close()  # requests already queued finish on the old version
+            self._retire(old)
+
+    def _retire(self, loaded: Loaded) -> None:
+        """Close a replaced model's batcher in its own task: the requests it has queued
+        finish on it, even if whatever replaced it is cancelled meanwhile."""
+        task = asyncio.get_running_loop().create_task(loaded.batcher.close())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     def _load_model(self, uri: str) -> tuple[Any, Any]:
         return self.registry.get(uri), self.registry.load(uri)
@@ -219,8 +235,8 @@ class ModelPool:
         if slot.task is not None and not slot.task.done():
             slot.task.cancel()
         if slot.current is not None:
-            await slot.current.batcher.close()
-            slot.current = None
+            current, slot.current = slot.current, None
+            self._retire(current)
 
     # -- lookups ------------------------------------------------------------------------
 

@@ -3,32 +3,47 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from ..flavors.signature import Signature
-from .errors import BadRequest, NotFound, PayloadTooLarge
+from .errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from .pool import Loaded, Slot
 from .rows import Rows
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
+SIMPLE_CONTENT_TYPES = frozenset(
+    {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
+)
+VERSION = re.compile(r"[0-9]{1,18}")  # ASCII digits only: str.isdigit() accepts '²'
 
 
 async def read_body(request: Request) -> bytes:
     """The whole body, refusing more than the server's limit (413) before reading it all."""
     limit: int = request.app.state.max_body
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in SIMPLE_CONTENT_TYPES:
+        # Browsers send these cross-site without asking (CSRF); JSON clients never need them.
+        raise UnsupportedMediaType(
+            f"Content-Type {content_type!r} is not accepted: send 'Content-Type: "
+            "application/json' (or application/octet-stream for binary tensors)."
+        )
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and VERSION.fullmatch(declared) and int(declared) > limit:
         raise PayloadTooLarge(_too_large(int(declared), limit))
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(_too_large(size, limit))
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(_too_large(size, limit))
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise BadRequest("The client disconnected before sending the whole body.") from None
     return b"".join(chunks)
 
 
@@ -64,22 +79,23 @@ async def predict(
 ) -> tuple[Loaded, Any, dict[str, np.ndarray]]:
     """Decode a request for *slot* with *decode* and run it through the slot's batcher.
 
-    *decode* returns the rows (or ``(rows, extra)``); the model version is looked up
-    again just before queueing, so a request never lands on a batcher being retired.
+    *decode* returns the rows (or ``(rows, extra)``).
     """
     request.scope["maas.deployment"] = slot.name
-    current = slot.ready()
-    current.batcher.arriving += 1
+    receiving = slot.ready().batcher
+    receiving.arriving += 1
     try:
         if body is None:
             body = await read_body(request)
     finally:
-        current.batcher.arriving -= 1
+        receiving.arrived()
+    # The version may have been swapped while the body arrived. From here to queueing
+    # there is no await, so the version checked, decoded for and queued on is one.
+    current = slot.ready()
     check_version(slot, current, version)
     decoded = decode(body, current.signature, f"{current.name}:{current.version}")
     rows, extra = decoded if isinstance(decoded, tuple) else (decoded, None)
     assert isinstance(rows, Rows)
-    current = slot.ready()
     outputs = await current.batcher.predict(rows)
     return current, extra, outputs
 
@@ -93,6 +109,6 @@ def check_version(slot: Slot, current: Loaded, version: int | None) -> None:
 
 
 def parse_version(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise NotFound(f"Version {text!r} is not a positive integer.")
+    if not VERSION.fullmatch(text) or int(text) < 1:
+        raise NotFound(f"Version {text[:40]!r} is not a positive integer.")
     return int(text)

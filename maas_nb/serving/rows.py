@@ -26,6 +26,13 @@ class Rows:
     data: Any
     n: int
 
+    @property
+    def layout(self) -> tuple:
+        """What must match for rows to be concatenated: kind, columns or width, dtype."""
+        if self.kind == DATAFRAME:
+            return (self.kind, tuple((k, v.dtype.str) for k, v in self.data.items()))
+        return (self.kind, self.data.shape[1:], self.data.dtype.str)
+
     def split(self, size: int) -> list[Rows]:
         """Cut into pieces of at most *size* rows (requests bigger than a batch)."""
         if self.n <= size:
@@ -59,6 +66,16 @@ def model_input(rows: Rows) -> Any:
     if rows.kind == TEXT:
         return rows.data.tolist()
     return rows.data
+
+
+def json_values(value: np.ndarray, *, output: str) -> list:
+    """``value.tolist()``, refusing inf and NaN, which JSON cannot carry."""
+    if value.dtype.kind in "fc" and not np.isfinite(value).all():
+        raise BadRequest(
+            f"The model's output {output!r} holds inf or NaN for this input, which JSON cannot "
+            "carry; check the input's range."
+        )
+    return value.tolist()
 
 
 def slice_outputs(outputs: Mapping[str, np.ndarray], start: int, stop: int) -> dict[str, Any]:
@@ -192,10 +209,17 @@ def to_array(values: Any, dtype: str, *, model: str, where: str) -> np.ndarray:
             f"{_json_type(raw)} such as {raw.flat[0].item()!r}."
         )
     target = np.dtype(dtype)
-    if target.kind in "iu" and raw.dtype.kind == "f" and not np.all(np.mod(raw, 1) == 0):
-        raise BadRequest(
-            f"{where}: model {model!r} expects integers ({dtype}), got fractional numbers."
-        )
+    if target.kind in "iu":
+        if raw.dtype.kind == "f" and not np.all(np.mod(raw, 1) == 0):
+            raise BadRequest(
+                f"{where}: model {model!r} expects integers ({dtype}), got fractional numbers."
+            )
+        info = np.iinfo(target)
+        if raw.min() < info.min or raw.max() > info.max:
+            raise BadRequest(
+                f"{where}: values must lie in [{info.min}, {info.max}] for {dtype}, got "
+                f"{raw.min().item()}..{raw.max().item()}."
+            )
     try:
         with np.errstate(over="raise", invalid="raise"):
             return raw.astype(target, casting="unsafe")

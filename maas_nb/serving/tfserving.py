@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -12,9 +11,23 @@ from starlette.routing import Route
 from ..flavors.signature import Signature
 from .decode import rows_from
 from .errors import BadRequest, NotFound
-from .oip import datatype
 from .requests import parse_json, parse_version, predict
-from .rows import Rows
+from .rows import Rows, json_values
+
+TF_DTYPES = {
+    "float16": "DT_HALF",
+    "float32": "DT_FLOAT",
+    "float64": "DT_DOUBLE",
+    "int8": "DT_INT8",
+    "int16": "DT_INT16",
+    "int32": "DT_INT32",
+    "int64": "DT_INT64",
+    "uint8": "DT_UINT8",
+    "uint16": "DT_UINT16",
+    "uint32": "DT_UINT32",
+    "uint64": "DT_UINT64",
+    "bool": "DT_BOOL",
+}
 
 
 async def predict_route(request: Request) -> JSONResponse:
@@ -36,16 +49,17 @@ async def predict_route(request: Request) -> JSONResponse:
         return rows_from(payload[key], signature, model=model, where=key), key
 
     _, key, outputs = await predict(slot, None, request, decode, version=version)
+    lists = {k: json_values(v, output=k) for k, v in outputs.items()}
     if key == "instances":
-        if len(outputs) == 1:
-            return JSONResponse({"predictions": next(iter(outputs.values())).tolist()})
-        names = list(outputs)
-        n = len(next(iter(outputs.values())))
-        rows = [{k: _item(outputs[k][i]) for k in names} for i in range(n)]
-        return JSONResponse({"predictions": rows})
-    if len(outputs) == 1:
-        return JSONResponse({"outputs": next(iter(outputs.values())).tolist()})
-    return JSONResponse({"outputs": {k: v.tolist() for k, v in outputs.items()}})
+        if len(lists) == 1:
+            return JSONResponse({"predictions": next(iter(lists.values()))})
+        n = len(next(iter(lists.values())))
+        return JSONResponse(
+            {"predictions": [{k: v[i] for k, v in lists.items()} for i in range(n)]}
+        )
+    if len(lists) == 1:
+        return JSONResponse({"outputs": next(iter(lists.values()))})
+    return JSONResponse({"outputs": lists})
 
 
 async def _label_version(request: Request, model: str, label: str) -> int:
@@ -58,16 +72,6 @@ async def _label_version(request: Request, model: str, label: str) -> int:
         raise NotFound(str(exc)) from None
     except ValueError as exc:
         raise NotFound(str(exc)) from None
-
-
-def _item(value: np.ndarray) -> Any:
-    return (
-        value.tolist()
-        if isinstance(value, np.ndarray)
-        else value.item()
-        if hasattr(value, "item")
-        else value
-    )
 
 
 async def status(request: Request) -> JSONResponse:
@@ -96,7 +100,7 @@ async def metadata(request: Request) -> JSONResponse:
     def tensors(specs: Any) -> dict[str, Any]:
         return {
             s.name: {
-                "dtype": datatype(s.dtype),
+                "dtype": TF_DTYPES.get(s.dtype, "DT_STRING"),
                 "tensor_shape": {"dim": [{"size": str(d)} for d in s.shape]},
                 "name": s.name,
             }

@@ -101,7 +101,7 @@ def test_deploy_client_sends_the_token_from_the_environment(secured, monkeypatch
     monkeypatch.setenv("MAAS_TOKEN", TOKEN)
     dep = maas_nb.serving.get_deployment("iris")
     assert dep.predict(X[:2]).shape == (2,)
-    assert "Authorization: Bearer $MAAS_TOKEN" in dep.curl()
+    assert '-H "Authorization: Bearer $MAAS_TOKEN"' in dep.curl()
 
 
 def test_non_loopback_address_without_a_token_is_refused(home):
@@ -151,3 +151,28 @@ def test_body_over_the_limit_is_413(start_server, classifier, iris):
         streamed = c.post("/v1/models/iris:predict", content=chunks())
         assert streamed.status_code == 413
         assert c.post("/v1/models/iris:predict", json={"instances": rows[:2]}).status_code == 200
+
+
+def test_token_less_server_answers_only_local_host_names(iris_server):
+    with iris_server.client() as c:
+        r = c.get("/v2/models/iris", headers={"Host": "evil.example"})
+        assert r.status_code == 400
+        assert r.json()["error"].startswith("Host 'evil.example' is not served here")
+        assert c.get("/v2/models/iris", headers={"Host": "localhost:1234"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
+)
+def test_cross_site_form_content_types_are_refused(iris_server, content_type):
+    with iris_server.client() as c:
+        r = c.post(
+            "/invocations",
+            content=b'{"instances": [[1, 2, 3, 4]]}',
+            headers={"Content-Type": content_type},
+        )
+    assert r.status_code == 415
+    assert r.json()["error"].endswith(
+        "send 'Content-Type: application/json' (or application/octet-stream for binary tensors)."
+    )
