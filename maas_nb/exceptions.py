@@ -31,6 +31,7 @@ Our exception hierarchy:
     - UntrustedModelError
     - ModelLoadError
   + SignatureError (ValueError)
+  + NoModelFoundError (LookupError)
   + ServingError
     - ServerUnavailableError (ConnectionError)
     - DeploymentFailedError
@@ -59,6 +60,7 @@ __all__ = [
     "ModelLoadError",
     "ModelNotFittedError",
     "ModelNotFoundError",
+    "NoModelFoundError",
     "NotFoundError",
     "PredictionError",
     "RegistryError",
@@ -203,3 +205,7 @@ class DeploymentFailedError(ServingError):
 
 class PredictionError(ServingError, ValueError):
     """The server refused a prediction request; the message is the server's."""
+
+
+class NoModelFoundError(MaasError, LookupError):
+    """A ``%%maas train`` cell fitted no model that maas_nb can store."""

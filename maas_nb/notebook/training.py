@@ -11,16 +11,12 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from ..exceptions import MaasError
+from ..exceptions import MaasError, NoModelFoundError
 from ..flavors import for_model
 from ..training import TrainingResult, training_run
 from .display import Display, card, metrics_text
 
 FIT_METHODS = {"fit", "fit_transform", "partial_fit", "fit_predict"}
-
-
-class NoModelFoundError(MaasError, LookupError):
-    """The cell fitted no model maas_nb can store."""
 
 
 def train_cell(

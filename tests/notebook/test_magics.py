@@ -267,7 +267,7 @@ net.fit(Xk, yk, epochs=3, batch_size=32)
 def test_bad_input_gives_usage_errors(ip, line, cell, message):
     ip.run_cell(TRAIN)
     if message is None:  # a runtime error, not a usage error
-        from maas_nb.notebook.training import NoModelFoundError
+        from maas_nb.exceptions import NoModelFoundError
 
         with pytest.raises(
             NoModelFoundError, match="The cell fitted no model that maas_nb can store"

@@ -288,3 +288,25 @@ def test_integer_and_bool_inputs_are_converted_to_the_signature_dtype(
     assert r.status_code == 200, r.text
     expected = classifier.predict(np.asarray([data], dtype="float64")).tolist()
     assert r.json()["outputs"][0]["data"] == expected
+
+
+@pytest.mark.slow
+def test_keras_model_is_served(start_server, keras_mlp):
+    model, X = keras_mlp
+    registry = maas_nb.api.registry()
+    registry.register(model, "mlp", sample=X[:5])
+    registry.put_deployment("mlp", "mlp", {})
+    server = start_server()
+    assert server.reconcile()[0]["status"] == "ready"
+    body = {
+        "inputs": [
+            {"name": "input", "shape": [3, 4], "datatype": "FP32", "data": X[:3].ravel().tolist()}
+        ]
+    }
+    with server.client() as c:
+        out = c.post("/v2/models/mlp/infer", json=body).json()
+    (output,) = out["outputs"]
+    assert (output["name"], output["datatype"], output["shape"]) == ("output", "FP32", [3, 1])
+    np.testing.assert_allclose(
+        np.reshape(output["data"], (3, 1)), np.asarray(model(X[:3])), rtol=1e-5
+    )
