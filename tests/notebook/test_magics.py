@@ -288,3 +288,17 @@ def test_runtime_errors_render_as_one_line(ip):
     assert info.value._render_traceback_() == [
         "ModelNotFoundError: No model named 'nope'. No models are registered yet."
     ]
+
+
+def test_port_config_and_html_cards(ip, monkeypatch):
+    monkeypatch.delenv("MAAS_PORT", raising=False)
+    ip.run_line_magic("config", "MaasMagics.port = 0")
+    import os
+
+    assert os.environ["MAAS_PORT"] == "0"
+    ip.run_cell(TRAIN)
+    card = ip.run_line_magic("maas", "register model iris --alias production")
+    html = card._repr_html_()
+    assert html.startswith("<div><b>Model version iris:1</b><table>")
+    assert "<code>production</code>" in html
+    assert ip.run_line_magic("maas", "models")._repr_html_().startswith("<table><thead><tr><th>name</th>")
