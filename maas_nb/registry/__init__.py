@@ -6,7 +6,7 @@ they write to it or read from it, never the other way round.
 
 from __future__ import annotations
 
-from .records import DeploymentRecord, Model, ModelVersion, Run, to_dict
+from .records import DeploymentRecord, Model, ModelVersion, PipelineRun, Run, to_dict
 from .registry import Registry
 from .uri import LATEST, ModelRef
 
@@ -16,6 +16,7 @@ __all__ = [
     "Model",
     "ModelRef",
     "ModelVersion",
+    "PipelineRun",
     "Registry",
     "Run",
     "to_dict",

@@ -83,6 +83,23 @@ class Run:
 
 
 @dataclass(frozen=True)
+class PipelineRun:
+    """One papermill execution of a notebook: its input, parameters, outcome and output."""
+
+    id: str
+    name: str
+    notebook: str
+    notebook_digest: str
+    parameters: FrozenDict
+    status: str
+    started_at: datetime
+    ended_at: datetime | None
+    duration_s: float | None
+    output_digest: str | None
+    error: FrozenDict  # cell index, exception name and message when it failed
+
+
+@dataclass(frozen=True)
 class DeploymentRecord:
     """A request to serve a model URI under a name; the server reconciles with these."""
 
@@ -92,7 +109,7 @@ class DeploymentRecord:
     created_at: datetime
 
 
-def to_dict(record: Model | ModelVersion | Run | DeploymentRecord) -> dict[str, Any]:
+def to_dict(record: Model | ModelVersion | Run | PipelineRun | DeploymentRecord) -> dict[str, Any]:
     """A JSON-ready dict of *record* (timestamps as ISO 8601 text)."""
     out: dict[str, Any] = {}
     for f in fields(record):

@@ -64,6 +64,23 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL
     );
     """,
+    # 1 -> 2: papermill-run notebooks (pipelines) and their executed-notebook artifacts.
+    """
+    CREATE TABLE pipeline_runs (
+        id              TEXT PRIMARY KEY,
+        name            TEXT NOT NULL,
+        notebook        TEXT NOT NULL,
+        notebook_digest TEXT NOT NULL,
+        parameters      TEXT NOT NULL DEFAULT '{}',
+        status          TEXT NOT NULL,
+        started_at      TEXT NOT NULL,
+        ended_at        TEXT,
+        duration_s      REAL,
+        output_digest   TEXT,
+        error           TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX pipeline_runs_by_started ON pipeline_runs (started_at);
+    """,
 )
 
 #: The schema version this maas_nb writes.

@@ -26,7 +26,7 @@ from ..exceptions import (
     VersionNotFoundError,
 )
 from ..flavors.signature import Signature
-from .records import DeploymentRecord, Model, ModelVersion, Run, frozen
+from .records import DeploymentRecord, Model, ModelVersion, PipelineRun, Run, frozen
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .uri import ModelRef
 
@@ -364,6 +364,71 @@ class SqliteStore:
             ids = [r[0] for r in rows]
             return [self._run(conn, i) for i in ids]
 
+    # -- pipeline runs ----------------------------------------------------------------
+
+    def create_pipeline_run(
+        self, run_id: str, name: str, *, notebook: str, notebook_digest: str, parameters: dict
+    ) -> PipelineRun:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO pipeline_runs (id, name, notebook, notebook_digest, parameters, "
+                "status, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?)",
+                (run_id, name, notebook, notebook_digest, _dumps(parameters), now().isoformat()),
+            )
+            return self._pipeline_run(conn, run_id)
+
+    def end_pipeline_run(
+        self, run_id: str, *, status: str, output_digest: str | None, error: dict | None
+    ) -> PipelineRun:
+        with self._write() as conn:
+            started = self._pipeline_run(conn, run_id).started_at
+            ended = now()
+            conn.execute(
+                "UPDATE pipeline_runs SET status = ?, ended_at = ?, duration_s = ?, "
+                "output_digest = ?, error = ? WHERE id = ?",
+                (
+                    status,
+                    ended.isoformat(),
+                    (ended - started).total_seconds(),
+                    output_digest,
+                    _dumps(error),
+                    run_id,
+                ),
+            )
+            return self._pipeline_run(conn, run_id)
+
+    def get_pipeline_run(self, run_id: str) -> PipelineRun:
+        with self._read() as conn:
+            return self._pipeline_run(conn, run_id)
+
+    def list_pipeline_runs(self) -> list[PipelineRun]:
+        with self._read() as conn:
+            ids = [r[0] for r in conn.execute("SELECT id FROM pipeline_runs ORDER BY started_at")]
+            return [self._pipeline_run(conn, i) for i in ids]
+
+    def _pipeline_run(self, conn: sqlite3.Connection, run_id: str) -> PipelineRun:
+        row = conn.execute("SELECT * FROM pipeline_runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            matches = conn.execute(
+                "SELECT id FROM pipeline_runs WHERE id LIKE ? LIMIT 2", (run_id + "%",)
+            ).fetchall()
+            if len(run_id) >= 6 and len(matches) == 1:  # a unique prefix, as git allows
+                return self._pipeline_run(conn, matches[0][0])
+            raise RunNotFoundError(f"No pipeline run with id {run_id!r}. List them with: maas runs")
+        return PipelineRun(
+            id=row["id"],
+            name=row["name"],
+            notebook=row["notebook"],
+            notebook_digest=row["notebook_digest"],
+            parameters=frozen(json.loads(row["parameters"])),
+            status=row["status"],
+            started_at=_time(row["started_at"]),
+            ended_at=_time(row["ended_at"]) if row["ended_at"] else None,
+            duration_s=row["duration_s"],
+            output_digest=row["output_digest"],
+            error=frozen(json.loads(row["error"])),
+        )
+
     # -- deployments ------------------------------------------------------------------
 
     def put_deployment(self, name: str, target: str, config: dict) -> DeploymentRecord:
@@ -546,7 +611,9 @@ class SqliteStore:
     ) -> None:
         for digest in set(digests):
             used = conn.execute(
-                "SELECT 1 FROM versions WHERE digest = ? LIMIT 1", (digest,)
+                "SELECT 1 FROM versions WHERE digest = ? UNION ALL SELECT 1 FROM pipeline_runs "
+                "WHERE notebook_digest = ? OR output_digest = ? LIMIT 1",
+                (digest, digest, digest),
             ).fetchone()
             if used is None:
                 orphaned(digest)

@@ -301,4 +301,8 @@ def test_port_config_and_html_cards(ip, monkeypatch):
     html = card._repr_html_()
     assert html.startswith("<div><b>Model version iris:1</b><table>")
     assert "<code>production</code>" in html
-    assert ip.run_line_magic("maas", "models")._repr_html_().startswith("<table><thead><tr><th>name</th>")
+    assert (
+        ip.run_line_magic("maas", "models")
+        ._repr_html_()
+        .startswith("<table><thead><tr><th>name</th>")
+    )
