@@ -6,6 +6,7 @@ so changing ``MAAS_HOME`` between calls switches registries.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -41,6 +42,7 @@ def register(
     allow_pickle: bool = False,
 ) -> ModelVersion:
     """Register *model* as the next version of *name*; see `Registry.register`."""
+    lineage = with_pipeline_run(lineage)
     return registry().register(
         model,
         name,
@@ -53,6 +55,15 @@ def register(
         lineage=lineage,
         allow_pickle=allow_pickle,
     )
+
+
+def with_pipeline_run(lineage: Mapping[str, Any] | None) -> dict[str, Any]:
+    """*lineage*, plus the pipeline run this process runs inside (``MAAS_PIPELINE_RUN``)."""
+    out = dict(lineage or {})
+    pipeline = os.environ.get("MAAS_PIPELINE_RUN")
+    if pipeline:
+        out.setdefault("pipeline_run", pipeline)
+    return out
 
 
 def get(uri: str) -> ModelVersion:

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from .exceptions import ConflictError, MaasError
@@ -54,10 +55,12 @@ def cmd_versions(reg: Registry, args: argparse.Namespace) -> Any:
 
 
 def cmd_show(reg: Registry, args: argparse.Namespace) -> Any:
+    from .pipelines.lineage import describe
+
     version = reg.get(args.uri)
     if args.json:
         return to_dict(version)
-    return show_version(version)
+    return show_version(version, describe(reg, version))
 
 
 def cmd_alias(reg: Registry, args: argparse.Namespace) -> Any:
@@ -171,6 +174,88 @@ def cmd_server(reg: Registry, args: argparse.Namespace) -> Any:
     return result if args.json else text
 
 
+def cmd_run(reg: Registry, args: argparse.Namespace) -> Any:
+    from .pipelines import run
+    from .pipelines.parameters import parse_parameters
+
+    parameters = parse_parameters(args.parameter, args.file)
+    record = run(args.notebook, parameters, name=args.name)
+    if args.json:
+        return to_dict(record)
+    text = show_pipeline_run(record)
+    if record.status == "failed":
+        from .pipelines.run import failure
+
+        raise failure(record)
+    return text
+
+
+def cmd_runs(reg: Registry, args: argparse.Namespace) -> Any:
+    if args.action is None:
+        runs = reg.store.list_pipeline_runs()
+        if args.json:
+            return [to_dict(r) for r in runs]
+        return text_table(
+            ["ID", "NAME", "STATUS", "PARAMETERS", "DURATION", "STARTED"],
+            [
+                [
+                    r.id[:12],
+                    r.name,
+                    r.status,
+                    json.dumps(dict(r.parameters), sort_keys=True),
+                    f"{r.duration_s:.1f} s" if r.duration_s is not None else "-",
+                    format_time(r.started_at),
+                ]
+                for r in runs
+            ],
+            empty="No pipeline runs. Run a notebook with: maas run NOTEBOOK -p KEY VALUE",
+        )
+    if args.id is None:
+        raise MaasError(f"maas runs {args.action} needs a run id: maas runs {args.action} ID")
+    record = reg.store.get_pipeline_run(args.id)
+    if args.action == "show":
+        return to_dict(record) if args.json else show_pipeline_run(record)
+    if args.output is None or record.output_digest is None:
+        raise MaasError(
+            f"maas runs export needs an output path, and run {record.id[:12]} must have "
+            "an executed notebook: maas runs export ID out.ipynb"
+        )
+    Path(args.output).write_bytes(reg.artifacts.get(record.output_digest))
+    return f"Wrote the executed notebook of run {record.id[:12]} to {args.output}"
+
+
+def cmd_rerun(reg: Registry, args: argparse.Namespace) -> Any:
+    from .pipelines.rerun import rerun
+
+    result = rerun(args.id)
+    if args.json:
+        return result.to_dict()
+    return str(result)
+
+
+def show_pipeline_run(r: Any) -> str:
+    lines = [
+        ("id", r.id),
+        ("name", r.name),
+        ("notebook", r.notebook),
+        ("notebook sha256", r.notebook_digest),
+        ("parameters", json.dumps(dict(r.parameters), sort_keys=True)),
+        ("status", r.status),
+        ("started", format_time(r.started_at)),
+        ("duration", f"{r.duration_s:.2f} s" if r.duration_s is not None else "-"),
+        ("executed notebook", r.output_digest or "-"),
+    ]
+    if r.error:
+        lines.append(
+            (
+                "error",
+                f"cell {r.error.get('cell')}: {r.error.get('exception')}: {r.error.get('message')}",
+            )
+        )
+    width = max(len(k) for k, _ in lines)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in lines)
+
+
 def _deployment_dict(dep: Any) -> dict[str, Any]:
     info = dep.describe()
     return {
@@ -183,7 +268,7 @@ def _deployment_dict(dep: Any) -> dict[str, Any]:
     }
 
 
-def show_version(v: ModelVersion) -> str:
+def show_version(v: ModelVersion, pipeline: Any = None) -> str:
     """A readable block describing one version."""
     lines = [
         ("uri", v.uri),
@@ -200,6 +285,13 @@ def show_version(v: ModelVersion) -> str:
     lines += [(f"lineage {k}", json.dumps(val)) for k, val in sorted(v.lineage.items())]
     if v.run_id:
         lines.append(("run", v.run_id))
+    if pipeline is not None:
+        lines += [
+            ("pipeline run", pipeline.id),
+            ("pipeline notebook", f"{pipeline.notebook} ({pipeline.notebook_digest})"),
+            ("pipeline parameters", json.dumps(dict(pipeline.parameters), sort_keys=True)),
+            ("executed notebook", pipeline.output_digest or "-"),
+        ]
     width = max(len(k) for k, _ in lines)
     return "\n".join(f"{k.ljust(width)}  {val}" for k, val in lines)
 
@@ -262,6 +354,24 @@ def build_parser() -> argparse.ArgumentParser:
     add("deployments", cmd_deployments, "list deployments and their status")
     p = add("server", cmd_server, "status of, or stop, this home's model server")
     p.add_argument("action", choices=["status", "stop"])
+    p = add("run", cmd_run, "run a notebook as a recorded pipeline (papermill)")
+    p.add_argument("notebook")
+    p.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUE"),
+        help="a parameter; VALUE is read as YAML (3, 0.5, true, [1, 2], text)",
+    )
+    p.add_argument("-f", "--file", help="a YAML file of parameters")
+    p.add_argument("--name", help="run name (default: the notebook's file name)")
+    p = add("runs", cmd_runs, "list pipeline runs; show one; export its executed notebook")
+    p.add_argument("action", nargs="?", choices=["show", "export"])
+    p.add_argument("id", nargs="?")
+    p.add_argument("output", nargs="?", help="for export: where to write the .ipynb")
+    p = add("rerun", cmd_rerun, "run a recorded pipeline again and compare its metrics")
+    p.add_argument("id")
     return parser
 
 

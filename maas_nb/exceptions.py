@@ -32,6 +32,8 @@ Our exception hierarchy:
     - ModelLoadError
   + SignatureError (ValueError)
   + NoModelFoundError (LookupError)
+  + PipelineError
+    - PipelineFailedError
   + ServingError
     - ServerUnavailableError (ConnectionError)
     - DeploymentFailedError
@@ -62,6 +64,8 @@ __all__ = [
     "ModelNotFoundError",
     "NoModelFoundError",
     "NotFoundError",
+    "PipelineError",
+    "PipelineFailedError",
     "PredictionError",
     "RegistryError",
     "RegistryUnavailableError",
@@ -209,3 +213,11 @@ class PredictionError(ServingError, ValueError):
 
 class NoModelFoundError(MaasError, LookupError):
     """A ``%%maas train`` cell fitted no model that maas_nb can store."""
+
+
+class PipelineError(MaasError):
+    """A notebook pipeline (papermill run, sweep or gate) could not run as asked."""
+
+
+class PipelineFailedError(PipelineError):
+    """The notebook raised; the message names the cell, the exception and the run id."""

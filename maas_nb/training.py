@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from typing import Any
 
-from .api import registry
+from .api import registry, with_pipeline_run
 from .exceptions import InvalidMetadataError
 from .flavors.base import mro_modules
 from .registry import ModelVersion, Run
@@ -62,6 +62,7 @@ class TrainingRun:
         all_metrics.update(metrics or {})
         duration = time.perf_counter() - self.started
         lineage = {
+            **with_pipeline_run(None),
             "duration_s": round(duration, 6),
             "packages": package_versions(),
             "python": platform.python_version(),
@@ -96,7 +97,7 @@ def training_run(name: str, *, source: str = "") -> Iterator[TrainingRun]:
     """A run that is recorded as failed if the block raises (the exception propagates)."""
     reg = registry()
     training = TrainingRun(name, source)
-    training.run = reg.start_run(name, source=source)
+    training.run = reg.start_run(name, source=source, lineage=with_pipeline_run(None))
     try:
         yield training
     except BaseException:

@@ -64,7 +64,7 @@ def metrics_text(metrics: dict[str, float]) -> str:
     return " ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()))
 
 
-def version_card(v: ModelVersion, *, verbose: int = 1) -> Display:
+def version_card(v: ModelVersion, *, verbose: int = 1, pipeline: Any = None) -> Display:
     fields: list[tuple[str, Any]] = [
         ("flavor", v.flavor),
         ("aliases", ", ".join(v.aliases)),
@@ -76,6 +76,13 @@ def version_card(v: ModelVersion, *, verbose: int = 1) -> Display:
     data = lineage.get("training_data", {})
     if data:
         fields.append(("training data", ", ".join(f"{k} {d['shape']}" for k, d in data.items())))
+    if pipeline is not None:
+        params = ", ".join(f"{k}={val!r}" for k, val in sorted(pipeline.parameters.items()))
+        fields += [
+            ("pipeline", f"{pipeline.notebook} ({pipeline.status})"),
+            ("parameters", params),
+            ("executed notebook", f"maas runs export {pipeline.id[:12]} out.ipynb"),
+        ]
     if verbose >= 2:
         fields += [
             ("digest", v.digest),

@@ -188,6 +188,34 @@ def run_predict(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
     return get_deployment(args.name).predict(X)
 
 
+def _run_parser() -> Parser:
+    p = Parser("run", "Run a notebook as a recorded pipeline (papermill, current Python).")
+    p.add_argument("notebook")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"))
+    p.add_argument("-f", "--file", help="a YAML file of parameters")
+    p.add_argument("--name")
+    return p
+
+
+def run_pipeline(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    from ..pipelines.parameters import parse_parameters
+    from ..pipelines.run import failure, run_in_thread
+
+    record = run_in_thread(
+        args.notebook, parse_parameters(args.parameter, args.file), name=args.name
+    )
+    if record.status == "failed":
+        raise failure(record)
+    fields = [
+        ("notebook", record.notebook),
+        ("parameters", ", ".join(f"{k}={v!r}" for k, v in sorted(record.parameters.items()))),
+        ("status", record.status),
+    ]
+    if magics.feedback >= 2:
+        fields += [("id", record.id), ("duration", f"{record.duration_s:.2f} s")]
+    return display.card(f"Pipeline run {record.name}", fields, value=record)
+
+
 def run_doctor(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
     from .doctor import doctor
 
@@ -254,6 +282,11 @@ VERBS: dict[str, Verb] = {
         ),
         run_predict,
         returns_value=True,
+    ),
+    "run": Verb(
+        "run a notebook as a recorded pipeline: %maas run NB -p KEY VALUE",
+        _run_parser,
+        run_pipeline,
     ),
     "doctor": Verb(
         "check the environment and explain what is wrong",

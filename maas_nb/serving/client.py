@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api import registry as default_registry
+from ..api import with_pipeline_run
 from ..exceptions import (
     DeploymentFailedError,
     DeploymentNotFoundError,
@@ -186,6 +187,7 @@ def deploy(
     }
     if max_queue_rows is not None:
         config["max_queue_rows"] = int(max_queue_rows)
+    config.update(with_pipeline_run(None))
     record = reg.put_deployment(name, uri, config)
     server = ensure_server(reg, timeout=timeout)
     deadline = time.monotonic() + timeout

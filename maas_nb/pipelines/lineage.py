@@ -1,0 +1,35 @@
+"""What a pipeline run produced: the runs and versions that name it in their lineage."""
+
+from __future__ import annotations
+
+from ..registry import ModelVersion, PipelineRun, Registry, Run
+
+
+def produced(reg: Registry, pipeline_run: str) -> tuple[list[Run], list[ModelVersion]]:
+    runs = [r for r in reg.list_runs() if r.lineage.get("pipeline_run") == pipeline_run]
+    versions = [
+        v
+        for m in reg.list_models()
+        for v in reg.list_versions(m.name)
+        if v.lineage.get("pipeline_run") == pipeline_run
+    ]
+    return runs, versions
+
+
+def metrics(reg: Registry, pipeline_run: str) -> dict[str, float]:
+    """The metrics recorded by the training runs of a pipeline run (later runs win)."""
+    out: dict[str, float] = {}
+    for r in produced(reg, pipeline_run)[0]:
+        out.update(r.metrics)
+    return out
+
+
+def describe(reg: Registry, version: ModelVersion) -> PipelineRun | None:
+    """The pipeline run that made *version*, if it was made inside one."""
+    run_id = version.lineage.get("pipeline_run")
+    if not run_id:
+        return None
+    try:
+        return reg.store.get_pipeline_run(run_id)
+    except LookupError:
+        return None

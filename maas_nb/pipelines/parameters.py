@@ -1,0 +1,35 @@
+"""Pipeline parameters from the command line (``-p KEY VALUE``, read as YAML) and files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import ConfigurationError
+
+
+def parse_value(text: str) -> Any:
+    """``3`` -> 3, ``0.5`` -> 0.5, ``true`` -> True, ``[1, 2]`` -> [1, 2], else the text."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def parse_parameters(pairs: list[list[str]] | None, file: str | None = None) -> dict[str, Any]:
+    import yaml
+
+    out: dict[str, Any] = {}
+    if file:
+        try:
+            loaded = yaml.safe_load(Path(file).read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigurationError(f"Cannot read parameters from {file!r}: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigurationError(f"{file!r} must hold a mapping of parameter names to values.")
+        out.update(loaded)
+    for key, value in pairs or []:
+        out[key] = parse_value(value)
+    return out

@@ -1,0 +1,215 @@
+"""Running a notebook as a reproducible pipeline: papermill, recorded in the registry.
+
+The notebook runs on the current environment's Python (not whatever kernelspec the file
+names), with parameters checked against its ``parameters`` cell. The registry records
+the input notebook's digest, the parameters, the outcome (and on failure the cell, the
+exception name and message), and stores the executed notebook as an artifact. Runs,
+versions and deployments created inside the notebook carry the pipeline run's id in
+their lineage (through ``MAAS_PIPELINE_RUN``).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import sys
+import tempfile
+import threading
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..api import registry
+from ..exceptions import ConfigurationError, MaasError, PipelineFailedError
+from ..registry import PipelineRun
+
+PIPELINE_ENV = "MAAS_PIPELINE_RUN"
+KERNEL_NAME = "maas-current-python"
+
+
+def declared_parameters(nb: Any) -> dict[str, str]:
+    """Names assigned in the cell tagged ``parameters``, with their default's source."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            tree = ast.parse(cell.source)
+            out = {}
+            for node in tree.body:
+                if isinstance(node, ast.Assign):
+                    for target in node.targets:
+                        if isinstance(target, ast.Name):
+                            out[target.id] = ast.get_source_segment(cell.source, node.value) or ""
+                elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                    value = node.value
+                    segment = ast.get_source_segment(cell.source, value) if value else None
+                    out[node.target.id] = segment or ""
+            return out
+    return {}
+
+
+def check_parameters(notebook: str, nb: Any, parameters: Mapping[str, Any]) -> None:
+    declared = declared_parameters(nb)
+    unknown = [k for k in parameters if k not in declared]
+    if unknown:
+        listed = ", ".join(declared) or "none (it has no cell tagged 'parameters')"
+        raise ConfigurationError(
+            f"{notebook} does not declare the parameter(s) {', '.join(map(repr, unknown))}; "
+            f"its parameters cell declares: {listed}."
+        )
+
+
+def run(
+    notebook: str | os.PathLike[str],
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    name: str | None = None,
+    raise_on_failure: bool = False,
+    cwd: str | os.PathLike[str] | None = None,
+) -> PipelineRun:
+    """Execute *notebook* with *parameters* under papermill and record the run.
+
+    A notebook that fails is recorded (with the failing cell); the returned run has
+    ``status == "failed"``, or `PipelineFailedError` is raised with *raise_on_failure*.
+    """
+    import nbformat
+    import papermill
+
+    path = Path(notebook)
+    try:
+        source = path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"Cannot read the notebook {str(path)!r}: {exc.strerror}."
+        ) from exc
+    nb = nbformat.reads(source.decode("utf-8"), as_version=4)
+    parameters = dict(parameters or {})
+    check_parameters(str(path), nb, parameters)
+    reg = registry()
+    digest = reg.artifacts.put(source)
+    record = reg.store.create_pipeline_run(
+        uuid.uuid4().hex,
+        name or path.stem,
+        notebook=str(path),
+        notebook_digest=digest,
+        parameters=_jsonable(parameters),
+    )
+    error: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="maas-run-") as tmp:
+        output = Path(tmp) / path.name
+        kernels = _current_kernelspec(
+            Path(tmp), {PIPELINE_ENV: record.id, "MAAS_HOME": str(reg.home)}
+        )
+        try:
+            with _jupyter_path(kernels):
+                papermill.execute_notebook(
+                    str(path),
+                    str(output),
+                    parameters=parameters,
+                    kernel_name=KERNEL_NAME,
+                    cwd=str(cwd if cwd is not None else path.parent),
+                    progress_bar=False,
+                    log_output=False,
+                )
+            status = "finished"
+        except papermill.PapermillExecutionError as exc:
+            status = "failed"
+            cell = _input_cell_index(output, exc.cell_index)
+            error = {"cell": cell, "exception": exc.ename, "message": exc.evalue}
+        except Exception as exc:  # kernel died, bad notebook...: still recorded
+            status = "failed"
+            error = {"cell": None, "exception": type(exc).__name__, "message": str(exc)}
+        output_digest = reg.artifacts.put(output.read_bytes()) if output.exists() else None
+    record = reg.store.end_pipeline_run(
+        record.id, status=status, output_digest=output_digest, error=error
+    )
+    if raise_on_failure and status == "failed":
+        raise failure(record)
+    return record
+
+
+def _input_cell_index(executed: Path, index: int) -> int:
+    """The failing cell's index in the input notebook (papermill inserted a cell before
+    it when it injected parameters)."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(executed, 4).cells
+    except Exception:
+        return index
+    injected = [
+        i for i, c in enumerate(cells) if "injected-parameters" in c.metadata.get("tags", [])
+    ]
+    return index - 1 if injected and injected[0] < index else index
+
+
+def failure(record: PipelineRun) -> PipelineFailedError:
+    e = record.error
+    where = f"cell {e.get('cell')}" if e.get("cell") is not None else "the kernel"
+    return PipelineFailedError(
+        f"{record.notebook} failed in {where}: {e.get('exception')}: {e.get('message')} "
+        f"(pipeline run {record.id[:12]}; see it with: maas runs show {record.id[:12]})"
+    )
+
+
+def run_in_thread(*args: Any, **kwargs: Any) -> PipelineRun:
+    """`run` on a fresh thread: papermill needs an event loop of its own, and a notebook
+    kernel's thread already runs one (``%maas run`` from inside a notebook)."""
+    result: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            result["run"] = run(*args, **kwargs)
+        except BaseException as exc:
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, name="maas-pipeline")
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["run"]
+
+
+def _current_kernelspec(root: Path, env: dict[str, str]) -> Path:
+    """A kernelspec for this very interpreter (``sys.executable``), with *env* set."""
+    spec_dir = root / "kernels" / KERNEL_NAME
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "maas_nb (current Python)",
+        "language": "python",
+        "env": {**env, "MAAS_PROGRESS": "lines"},
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    return root
+
+
+class _jupyter_path:
+    """Put *root* first on ``JUPYTER_PATH`` while papermill looks up the kernelspec."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, root: Path) -> None:
+        self.root = str(root)
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self.before = os.environ.get("JUPYTER_PATH")
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [self.root, self.before]))
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.before is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = self.before
+        self._lock.release()
+
+
+def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
+    from ..registry import metadata
+
+    try:
+        return metadata.jsonable(values, "parameters")
+    except MaasError:
+        return {k: repr(v) for k, v in values.items()}

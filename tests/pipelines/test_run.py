@@ -1,0 +1,150 @@
+"""Notebooks as recorded pipelines: papermill on real kernels, lineage in the registry."""
+
+import hashlib
+import json
+
+import nbformat
+import papermill
+import pytest
+
+import maas_nb
+from maas_nb.cli import main
+from maas_nb.exceptions import ConfigurationError, PipelineFailedError
+from maas_nb.pipelines import declared_parameters, run
+
+TRAIN = """%%maas train tiny --register --eval X_test y_test
+from sklearn.linear_model import LogisticRegression
+model = LogisticRegression(C=C, max_iter=max_iter).fit(X_train, y_train)"""
+
+
+def notebook(path, *cells, kernel="python3"):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("C = 1.0\nmax_iter: int = 200", metadata={"tags": ["parameters"]})
+    ]
+    nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+DATA = """%load_ext maas_nb
+from sklearn.datasets import load_iris
+X, y = load_iris(return_X_y=True)
+X_train, y_train, X_test, y_test = X[::2], y[::2], X[1::2], y[1::2]"""
+
+
+@pytest.fixture
+def train_nb(tmp_path):
+    # A kernelspec that does not exist here: the run must use the current Python anyway.
+    return notebook(tmp_path / "train.ipynb", DATA, TRAIN, kernel="no-such-kernel")
+
+
+def test_declared_parameters(train_nb):
+    assert declared_parameters(nbformat.read(train_nb, 4)) == {"C": "1.0", "max_iter": "200"}
+
+
+@pytest.mark.slow
+def test_run_records_everything_and_links_lineage(train_nb, registry, capsys):
+    record = run(train_nb, {"C": 0.5})
+    assert record.status == "finished", record.error
+    assert dict(record.parameters) == {"C": 0.5}
+    assert record.notebook_digest == "sha256:" + hashlib.sha256(train_nb.read_bytes()).hexdigest()
+    assert record.duration_s > 0 and record.error == {}
+    executed = nbformat.reads(registry.artifacts.get(record.output_digest).decode(), 4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+
+    version = maas_nb.get("tiny")
+    assert version.lineage["pipeline_run"] == record.id
+    assert version.params["C"] == 0.5
+    (training,) = maas_nb.list_runs("tiny")
+    assert training.lineage["pipeline_run"] == record.id
+
+    assert main(["show", "tiny:1"]) == 0
+    shown = capsys.readouterr().out
+    fields = {k: v.strip() for k, v in (line.split("  ", 1) for line in shown.splitlines())}
+    assert fields["pipeline run"] == record.id
+    assert fields["pipeline notebook"] == f"{train_nb} ({record.notebook_digest})"
+    assert fields["pipeline parameters"] == '{"C": 0.5}'
+    assert fields["executed notebook"] == record.output_digest
+
+
+def test_undeclared_parameters_are_refused(train_nb):
+    with pytest.raises(ConfigurationError) as info:
+        run(train_nb, {"C": 1, "alpha": 2})
+    assert str(info.value) == (
+        f"{train_nb} does not declare the parameter(s) 'alpha'; its parameters cell declares: C, max_iter."
+    )
+    assert maas_nb.registry().store.list_pipeline_runs() == []
+
+
+@pytest.mark.slow
+def test_a_failing_notebook_is_recorded_with_its_cell(tmp_path, registry):
+    nb = notebook(tmp_path / "bad.ipynb", "x = 1", "raise ValueError(f'C was {C}')")
+    record = run(nb, {"C": 3})
+    assert record.status == "failed"
+    assert dict(record.error) == {"cell": 2, "exception": "ValueError", "message": "C was 3"}
+    assert registry.artifacts.exists(record.output_digest)
+    with pytest.raises(
+        PipelineFailedError,
+        match=r"bad.ipynb failed in cell 2: ValueError: C was 3 \(pipeline run ",
+    ):
+        run(nb, {"C": 3}, raise_on_failure=True)
+
+
+@pytest.mark.slow
+def test_cli_run_runs_show_export_and_rerun(train_nb, tmp_path, capsys):
+    params = tmp_path / "params.yaml"
+    params.write_text("C: 0.25\nmax_iter: 300\n")
+    assert main(["run", str(train_nb), "-f", str(params), "-p", "C", "0.5"]) == 0
+    out = capsys.readouterr().out
+    fields = {k: v.strip() for k, v in (line.split("  ", 1) for line in out.splitlines())}
+    assert fields["status"] == "finished"
+    assert fields["parameters"] == '{"C": 0.5, "max_iter": 300}'
+    record = maas_nb.registry().store.list_pipeline_runs()[0]
+    assert main(["runs"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:4] == ["ID", "NAME", "STATUS", "PARAMETERS"]
+    assert table[1].startswith(f"{record.id[:12]}  train  finished")
+    assert main(["runs", "show", record.id[:12]]) == 0
+    assert f"  {record.notebook_digest}" in capsys.readouterr().out
+    exported = tmp_path / "out.ipynb"
+    assert main(["runs", "export", record.id, str(exported)]) == 0
+    assert (
+        capsys.readouterr().out
+        == f"Wrote the executed notebook of run {record.id[:12]} to {exported}\n"
+    )
+    assert nbformat.read(exported, 4).cells[0].source.startswith("C = 1.0")
+    assert main(["rerun", record.id]) == 0
+    rerun_out = capsys.readouterr().out
+    assert rerun_out.startswith(f"Reran {train_nb} as run ")
+    assert "(finished): metrics match" in rerun_out
+    assert len(maas_nb.registry().store.list_pipeline_runs()) == 2
+    assert main(["run", str(train_nb), "-p", "nope", "1"]) == 1
+    assert "does not declare the parameter(s) 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_maas_run_magic_inside_a_notebook(train_nb, tmp_path):
+    outer = nbformat.v4.new_notebook()
+    outer.cells = [
+        nbformat.v4.new_code_cell("%load_ext maas_nb"),
+        nbformat.v4.new_code_cell(f"result = %maas run {train_nb} -p C 2.0\nresult"),
+    ]
+    outer.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path = tmp_path / "outer.ipynb"
+    nbformat.write(outer, path)
+    papermill.execute_notebook(
+        str(path), str(tmp_path / "outer.out.ipynb"), kernel_name="python3", progress_bar=False
+    )
+    text = nbformat.read(tmp_path / "outer.out.ipynb", 4).cells[1].outputs[0].data["text/plain"]
+    assert (
+        text
+        == f"Pipeline run train\n  notebook    {train_nb}\n  parameters  C=2.0\n  status      finished"
+    )
+    (record,) = maas_nb.registry().store.list_pipeline_runs()
+    assert json.loads(json.dumps(dict(record.parameters))) == {"C": 2.0}
