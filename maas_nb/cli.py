@@ -64,7 +64,12 @@ def cmd_show(reg: Registry, args: argparse.Namespace) -> Any:
 
 
 def cmd_alias(reg: Registry, args: argparse.Namespace) -> Any:
-    version = reg.set_alias(args.uri, args.alias)
+    if args.gate:
+        from .pipelines import promote
+
+        version = promote(args.uri, args.alias, gate=args.gate)
+    else:
+        version = reg.set_alias(args.uri, args.alias)
     if args.json:
         return to_dict(version)
     return f"{version.name}@{args.alias} -> {version.uri}"
@@ -224,6 +229,26 @@ def cmd_runs(reg: Registry, args: argparse.Namespace) -> Any:
     return f"Wrote the executed notebook of run {record.id[:12]} to {args.output}"
 
 
+def cmd_sweep(reg: Registry, args: argparse.Namespace) -> Any:
+    from .pipelines import sweep
+    from .pipelines.parameters import parse_grid
+
+    result = sweep(
+        args.notebook,
+        parse_grid(args.parameter),
+        parallel=args.parallel,
+        metric=args.best,
+        alias_best=args.alias_best,
+        progress=not args.json,
+    )
+    if args.json:
+        return json.loads(result.table.to_json(orient="records"))
+    lines = [repr(result)]
+    if result.best_version is not None and args.alias_best:
+        lines.append(f"{result.best_version.name}@{args.alias_best} -> {result.best_version.uri}")
+    return "\n".join(lines)
+
+
 def cmd_rerun(reg: Registry, args: argparse.Namespace) -> Any:
     from .pipelines.rerun import rerun
 
@@ -329,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("alias", cmd_alias, "point an alias at a version")
     p.add_argument("uri")
     p.add_argument("alias")
+    p.add_argument("--gate", help="a notebook that must pass on the version (gets model_uri)")
     p = add("unalias", cmd_unalias, "remove an alias")
     p.add_argument("name")
     p.add_argument("alias")
@@ -370,6 +396,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", nargs="?", choices=["show", "export"])
     p.add_argument("id", nargs="?")
     p.add_argument("output", nargs="?", help="for export: where to write the .ipynb")
+    p = add("sweep", cmd_sweep, "run a notebook over a parameter grid, in parallel")
+    p.add_argument("notebook")
+    p.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUES"),
+        help="a parameter and its comma-separated values (each read as YAML)",
+    )
+    p.add_argument("--parallel", type=int, default=2)
+    p.add_argument("--best", metavar="METRIC", help="mark the best run by this metric")
+    p.add_argument("--alias-best", metavar="ALIAS", help="point ALIAS at the best run's version")
     p = add("rerun", cmd_rerun, "run a recorded pipeline again and compare its metrics")
     p.add_argument("id")
     return parser

@@ -115,7 +115,10 @@ def evaluate(model: Any, X: Any, y: Any) -> dict[str, float]:
     y_true = np.asarray(y)
     y_pred = _predict_labels(model, X, y_true)
     if _is_classification(model, y_true):
-        average = "binary" if len(np.unique(y_true)) <= 2 else "macro"
+        labels = set(np.unique(y_true).tolist())
+        # F1 of the positive class for 0/1 labels; otherwise (strings, several classes) the
+        # unweighted mean over classes.
+        average = "binary" if labels <= {0, 1} else "macro"
         return {
             "accuracy": float(skm.accuracy_score(y_true, y_pred)),
             "f1": float(skm.f1_score(y_true, y_pred, average=average)),

@@ -28,6 +28,12 @@ class Display:
     def _repr_html_(self) -> str:
         return self.html
 
+    def __getattr__(self, name: str) -> Any:
+        # `dep = %maas deploy ...` then `dep.predict(X)`: the card stands for its value.
+        if name.startswith("_") or self.__dict__.get("value") is None:
+            raise AttributeError(name)
+        return getattr(self.value, name)
+
 
 def table(
     headers: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str, value: Any = None

@@ -117,8 +117,22 @@ def run_show(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
     return display.version_card(maas_nb.get(args.uri), verbose=magics.feedback)
 
 
+def _alias_parser() -> Parser:
+    p = Parser("alias", "Point an alias at a version.")
+    p.add_argument("uri", help="the version")
+    p.add_argument("alias", help="the alias")
+    p.add_argument("--gate", help="a notebook that must pass on the version (gets model_uri)")
+    return p
+
+
 def run_alias(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
-    version = maas_nb.set_alias(args.uri, args.alias)
+    if args.gate:
+        from ..pipelines import promote
+        from ..pipelines.run import run_in_thread
+
+        version = run_in_thread(lambda: promote(args.uri, args.alias, gate=args.gate))
+    else:
+        version = maas_nb.set_alias(args.uri, args.alias)
     return display.Display(
         f"{version.name}@{args.alias} -> {version.uri}",
         f"<code>{version.name}@{args.alias}</code> &rarr; <code>{version.uri}</code>",
@@ -216,6 +230,33 @@ def run_pipeline(magics: Any, args: argparse.Namespace, cell: str | None) -> Any
     return display.card(f"Pipeline run {record.name}", fields, value=record)
 
 
+def _sweep_parser() -> Parser:
+    p = Parser("sweep", "Run a notebook over a parameter grid, in parallel processes.")
+    p.add_argument("notebook")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUES"))
+    p.add_argument("--parallel", type=int, default=2)
+    p.add_argument("--best", metavar="METRIC")
+    p.add_argument("--alias-best", metavar="ALIAS")
+    return p
+
+
+def run_sweep(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    from ..pipelines import sweep
+    from ..pipelines.parameters import parse_grid
+    from ..pipelines.run import run_in_thread
+
+    grid = parse_grid(args.parameter)
+    return run_in_thread(
+        lambda: sweep(
+            args.notebook,
+            grid,
+            parallel=args.parallel,
+            metric=args.best,
+            alias_best=args.alias_best,
+        )
+    )
+
+
 def run_doctor(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
     from .doctor import doctor
 
@@ -245,11 +286,7 @@ VERBS: dict[str, Verb] = {
         run_show,
     ),
     "alias": Verb(
-        "point an alias at a version",
-        _simple(
-            "alias", "Point an alias at a version.", ("uri", "the version"), ("alias", "the alias")
-        ),
-        run_alias,
+        "point an alias at a version (--gate NB: only if it passes)", _alias_parser, run_alias
     ),
     "unalias": Verb(
         "remove an alias",
@@ -287,6 +324,11 @@ VERBS: dict[str, Verb] = {
         "run a notebook as a recorded pipeline: %maas run NB -p KEY VALUE",
         _run_parser,
         run_pipeline,
+    ),
+    "sweep": Verb(
+        "run a notebook over a grid: %maas sweep NB -p C 0.1,1 --best accuracy",
+        _sweep_parser,
+        run_sweep,
     ),
     "doctor": Verb(
         "check the environment and explain what is wrong",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .gate import promote
 from .run import declared_parameters, run
+from .sweep import SweepResult, sweep
 
-__all__ = ["declared_parameters", "run"]
+__all__ = ["SweepResult", "declared_parameters", "promote", "run", "sweep"]

@@ -33,3 +33,14 @@ def parse_parameters(pairs: list[list[str]] | None, file: str | None = None) -> 
     for key, value in pairs or []:
         out[key] = parse_value(value)
     return out
+
+
+def parse_grid(pairs: list[list[str]] | None) -> dict[str, list[Any]]:
+    """``-p C 0.1,1,10`` -> ``{"C": [0.1, 1, 10]}``; a YAML list (``[a, b]``) works too."""
+    grid: dict[str, list[Any]] = {}
+    for key, text in pairs or []:
+        value = parse_value(text) if text.strip().startswith("[") else None
+        if not isinstance(value, list):
+            value = [parse_value(part.strip()) for part in text.split(",") if part.strip()]
+        grid.setdefault(key, []).extend(value)
+    return grid

@@ -152,14 +152,15 @@ def failure(record: PipelineRun) -> PipelineFailedError:
     )
 
 
-def run_in_thread(*args: Any, **kwargs: Any) -> PipelineRun:
-    """`run` on a fresh thread: papermill needs an event loop of its own, and a notebook
-    kernel's thread already runs one (``%maas run`` from inside a notebook)."""
+def run_in_thread(*args: Any, **kwargs: Any) -> Any:
+    """`run` (or a callable given alone) on a fresh thread: papermill needs an event loop
+    of its own, and a notebook kernel's thread already runs one (``%maas run``)."""
     result: dict[str, Any] = {}
+    call = args[0] if len(args) == 1 and callable(args[0]) and not kwargs else None
 
     def target() -> None:
         try:
-            result["run"] = run(*args, **kwargs)
+            result["run"] = call() if call is not None else run(*args, **kwargs)
         except BaseException as exc:
             result["error"] = exc
 

@@ -1,0 +1,127 @@
+"""Parameter sweeps: one pipeline run per grid point, in parallel processes.
+
+A failing run does not stop the others. The result is a table of parameters x metrics
+(a DataFrame, with an HTML repr in notebooks) with the best run marked; ``alias_best``
+points an alias at the version the best run registered.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import multiprocessing
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..api import registry
+from ..exceptions import ConfigurationError, PipelineError
+from ..registry import ModelVersion, PipelineRun
+from . import lineage
+from .run import check_parameters, run
+
+#: Metrics where lower is better; any other metric is maximised.
+LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "rmse", "log_loss")
+
+
+@dataclass
+class SweepResult:
+    runs: list[PipelineRun]
+    table: Any  # pandas.DataFrame: one row per run
+    metric: str | None
+    best: PipelineRun | None
+    best_version: ModelVersion | None
+
+    def __repr__(self) -> str:
+        columns = [c for c in self.table.columns if c != "run"]
+        return self.table[columns].to_string(index=False)
+
+    def _repr_html_(self) -> str:
+        columns = [c for c in self.table.columns if c != "run"]
+        return self.table[columns].to_html(index=False)
+
+
+def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    if not grid:
+        raise ConfigurationError("A sweep needs at least one parameter with a list of values.")
+    for key, values in grid.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise ConfigurationError(
+                f"Sweep parameter {key!r} needs a non-empty list of values, got {values!r}."
+            )
+    keys = list(grid)
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*grid.values())]
+
+
+def sweep(
+    notebook: str | os.PathLike[str],
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    parallel: int = 2,
+    metric: str | None = None,
+    alias_best: str | None = None,
+    progress: bool = True,
+) -> SweepResult:
+    """Run *notebook* once per point of *grid*, *parallel* at a time."""
+    import nbformat
+
+    points = grid_points(grid)
+    nb = nbformat.read(os.fspath(notebook), as_version=4)
+    check_parameters(os.fspath(notebook), nb, points[0])
+    if alias_best is not None and metric is None:
+        raise ConfigurationError("alias_best needs a metric to choose the best run by.")
+    runs = _execute(os.fspath(notebook), points, max(1, parallel), progress)
+    reg = registry()
+    rows = []
+    for point, record in zip(points, runs, strict=True):
+        metrics = lineage.metrics(reg, record.id)
+        rows.append({**point, **metrics, "status": record.status, "run": record.id})
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    best = best_version = None
+    if metric is not None:
+        finished = table[(table["status"] == "finished")]
+        if metric not in table.columns or finished[metric].isna().all():
+            recorded = [c for c in table.columns if c not in (*grid, "status", "run")]
+            raise PipelineError(
+                f"No finished run recorded the metric {metric!r}; recorded: "
+                f"{', '.join(recorded) or 'none'}."
+            )
+        lower = metric.lower().endswith(LOWER_IS_BETTER)
+        index = finished[metric].idxmin() if lower else finished[metric].idxmax()
+        table["best"] = table.index == index
+        best = runs[index]
+        versions = lineage.produced(reg, best.id)[1]
+        best_version = versions[-1] if versions else None
+        if alias_best is not None:
+            if best_version is None:
+                raise PipelineError(
+                    f"The best run ({best.id[:12]}) registered no model version, so alias "
+                    f"{alias_best!r} cannot point at it; register in the notebook."
+                )
+            best_version = reg.set_alias(best_version.uri, alias_best)
+    return SweepResult(runs, table, metric, best, best_version)
+
+
+def _execute(
+    notebook: str, points: list[dict[str, Any]], parallel: int, progress: bool
+) -> list[PipelineRun]:
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(points), desc=f"sweep {os.path.basename(notebook)}", disable=not progress)
+    results: list[PipelineRun | None] = [None] * len(points)
+    # Fresh interpreters, not forks: a notebook kernel has threads that must not be copied.
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
+        futures = {pool.submit(_run_one, notebook, p): i for i, p in enumerate(points)}
+        for future in concurrent.futures.as_completed(futures):
+            results[futures[future]] = future.result()
+            bar.update(1)
+    bar.close()
+    return [r for r in results if r is not None]
+
+
+def _run_one(notebook: str, parameters: dict[str, Any]) -> PipelineRun:
+    return run(notebook, parameters)
