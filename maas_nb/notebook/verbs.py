@@ -114,7 +114,11 @@ def run_versions(magics: Any, args: argparse.Namespace, cell: str | None) -> Any
 
 
 def run_show(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
-    return display.version_card(maas_nb.get(args.uri), verbose=magics.feedback)
+    from ..pipelines.lineage import describe
+
+    version = maas_nb.get(args.uri)
+    pipeline = describe(registry(), version)
+    return display.version_card(version, verbose=magics.feedback, pipeline=pipeline)
 
 
 def _alias_parser() -> Parser:

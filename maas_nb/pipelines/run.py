@@ -97,20 +97,20 @@ def run(
     error: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="maas-run-") as tmp:
         output = Path(tmp) / path.name
-        kernels = _current_kernelspec(
+        manager = _kernel_manager_class(
             Path(tmp), {PIPELINE_ENV: record.id, "MAAS_HOME": str(reg.home)}
         )
         try:
-            with _jupyter_path(kernels):
-                papermill.execute_notebook(
-                    str(path),
-                    str(output),
-                    parameters=parameters,
-                    kernel_name=KERNEL_NAME,
-                    cwd=str(cwd if cwd is not None else path.parent),
-                    progress_bar=False,
-                    log_output=False,
-                )
+            papermill.execute_notebook(
+                str(path),
+                str(output),
+                parameters=parameters,
+                kernel_name=KERNEL_NAME,
+                kernel_manager_class=manager,
+                cwd=str(cwd if cwd is not None else path.parent),
+                progress_bar=False,
+                log_output=False,
+            )
             status = "finished"
         except papermill.PapermillExecutionError as exc:
             status = "failed"
@@ -163,6 +163,8 @@ def run_in_thread(*args: Any, **kwargs: Any) -> Any:
             result["run"] = call() if call is not None else run(*args, **kwargs)
         except BaseException as exc:
             result["error"] = exc
+        finally:
+            _close_thread_loop()
 
     thread = threading.Thread(target=target, name="maas-pipeline")
     thread.start()
@@ -172,8 +174,25 @@ def run_in_thread(*args: Any, **kwargs: Any) -> Any:
     return result["run"]
 
 
-def _current_kernelspec(root: Path, env: dict[str, str]) -> Path:
-    """A kernelspec for this very interpreter (``sys.executable``), with *env* set."""
+def _close_thread_loop() -> None:
+    """Close the event loop papermill (through jupyter_core) made for this thread."""
+    try:
+        from jupyter_core import utils
+
+        loop = utils._loop.get()
+    except (ImportError, AttributeError, LookupError):
+        return
+    if loop is not None and not loop.is_closed():
+        loop.close()
+
+
+def _kernel_manager_class(root: Path, env: dict[str, str]) -> type:
+    """A kernel manager class for this very interpreter (``sys.executable``), with *env*
+    set; the notebook's own kernelspec name is ignored. (A class, not an instance, so that
+    papermill owns the kernel and shuts it down.)"""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+
     spec_dir = root / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
     spec = {
@@ -183,28 +202,13 @@ def _current_kernelspec(root: Path, env: dict[str, str]) -> Path:
         "env": {**env, "MAAS_PROGRESS": "lines"},
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    return root
+    specs = KernelSpecManager(kernel_dirs=[str(root / "kernels")], ensure_native_kernel=False)
 
+    class CurrentPythonKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(kernel_spec_manager=specs, **kwargs)
 
-class _jupyter_path:
-    """Put *root* first on ``JUPYTER_PATH`` while papermill looks up the kernelspec."""
-
-    _lock = threading.Lock()
-
-    def __init__(self, root: Path) -> None:
-        self.root = str(root)
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-        self.before = os.environ.get("JUPYTER_PATH")
-        os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [self.root, self.before]))
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.before is None:
-            os.environ.pop("JUPYTER_PATH", None)
-        else:
-            os.environ["JUPYTER_PATH"] = self.before
-        self._lock.release()
+    return CurrentPythonKernelManager
 
 
 def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:

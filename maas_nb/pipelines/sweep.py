@@ -1,4 +1,4 @@
-"""Parameter sweeps: one pipeline run per grid point, in parallel processes.
+"""Parameter sweeps: one pipeline run per grid point, several kernels (processes) at a time.
 
 A failing run does not stop the others. The result is a table of parameters x metrics
 (a DataFrame, with an HTML repr in notebooks) with the best run marked; ``alias_best``
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import itertools
-import multiprocessing
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from ..api import registry
 from ..exceptions import ConfigurationError, PipelineError
 from ..registry import ModelVersion, PipelineRun
 from . import lineage
-from .run import check_parameters, run
+from .run import _close_thread_loop, check_parameters, run
 
 #: Metrics where lower is better; any other metric is maximised.
 LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "rmse", "log_loss")
@@ -112,9 +111,9 @@ def _execute(
 
     bar = tqdm(total=len(points), desc=f"sweep {os.path.basename(notebook)}", disable=not progress)
     results: list[PipelineRun | None] = [None] * len(points)
-    # Fresh interpreters, not forks: a notebook kernel has threads that must not be copied.
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
+    # Each run's notebook executes in a kernel process of its own; these threads only
+    # drive the kernels and record the results.
+    with concurrent.futures.ThreadPoolExecutor(parallel, thread_name_prefix="maas-sweep") as pool:
         futures = {pool.submit(_run_one, notebook, p): i for i, p in enumerate(points)}
         for future in concurrent.futures.as_completed(futures):
             results[futures[future]] = future.result()
@@ -124,4 +123,7 @@ def _execute(
 
 
 def _run_one(notebook: str, parameters: dict[str, Any]) -> PipelineRun:
-    return run(notebook, parameters)
+    try:
+        return run(notebook, parameters)
+    finally:
+        _close_thread_loop()

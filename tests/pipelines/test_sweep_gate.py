@@ -125,3 +125,18 @@ def test_gate_refusal_says_which_cell_and_why_and_keeps_the_alias(iris_versions,
     assert main(["alias", "iris:2", "production", "--gate", str(GATE)]) == 1
     assert capsys.readouterr().err.startswith("maas: error: Gate ")
     assert main(["alias", "iris:1", "production", "--gate", str(GATE)]) == 0
+
+
+@pytest.mark.slow
+def test_sweep_and_gated_alias_magics(ip, iris_versions):
+    result = ip.run_line_magic("maas", f"sweep {SWEEP} -p C 0.5,1 --parallel 2 --best accuracy")
+    assert list(result.table["C"]) == [0.5, 1] and result.table["best"].sum() == 1
+    with pytest.raises(PipelineFailedError, match="refused to move iris@production to iris:2"):
+        ip.run_line_magic("maas", f"alias iris:2 production --gate {GATE}")
+    assert (
+        repr(ip.run_line_magic("maas", f"alias iris:1 production --gate {GATE}"))
+        == "iris@production -> iris:1"
+    )
+    card = repr(ip.run_line_magic("maas", "show iris-sweep:1"))
+    assert "  pipeline           " in card and "sweep.ipynb (finished)" in card
+    assert "maas runs export " in card
