@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import itertools
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +21,7 @@ from ..api import registry
 from ..exceptions import ConfigurationError, PipelineError
 from ..registry import ModelVersion, PipelineRun
 from . import lineage
-from .run import _close_thread_loop, check_parameters, run
+from .run import check_parameters
 
 #: Metrics where lower is better; any other metric is maximised.
 LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "rmse", "log_loss")
@@ -111,8 +114,8 @@ def _execute(
 
     bar = tqdm(total=len(points), desc=f"sweep {os.path.basename(notebook)}", disable=not progress)
     results: list[PipelineRun | None] = [None] * len(points)
-    # Each run's notebook executes in a kernel process of its own; these threads only
-    # drive the kernels and record the results.
+    # Each point runs in a worker process of its own (which drives the notebook's kernel);
+    # these threads only wait for the workers.
     with concurrent.futures.ThreadPoolExecutor(parallel, thread_name_prefix="maas-sweep") as pool:
         futures = {pool.submit(_run_one, notebook, p): i for i, p in enumerate(points)}
         for future in concurrent.futures.as_completed(futures):
@@ -123,7 +126,16 @@ def _execute(
 
 
 def _run_one(notebook: str, parameters: dict[str, Any]) -> PipelineRun:
-    try:
-        return run(notebook, parameters)
-    finally:
-        _close_thread_loop()
+    worker = subprocess.run(
+        [sys.executable, "-m", "maas_nb.pipelines.worker", notebook, json.dumps(parameters)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = worker.stdout.strip().splitlines()
+    if worker.returncode != 0 or not lines:
+        raise PipelineError(
+            f"The sweep worker for {parameters} exited with status {worker.returncode}:\n"
+            f"{worker.stderr.strip()[-2000:]}"
+        )
+    return registry().store.get_pipeline_run(lines[-1])
