@@ -326,6 +326,8 @@ def _aliases(model: Model) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .pipelines.parameters import add_run_arguments, add_sweep_arguments
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--home", default=argparse.SUPPRESS, help="registry home (default: $MAAS_HOME or ~/.maas)"
@@ -380,35 +382,14 @@ def build_parser() -> argparse.ArgumentParser:
     add("deployments", cmd_deployments, "list deployments and their status")
     p = add("server", cmd_server, "status of, or stop, this home's model server")
     p.add_argument("action", choices=["status", "stop"])
-    p = add("run", cmd_run, "run a notebook as a recorded pipeline (papermill)")
-    p.add_argument("notebook")
-    p.add_argument(
-        "-p",
-        "--parameter",
-        nargs=2,
-        action="append",
-        metavar=("KEY", "VALUE"),
-        help="a parameter; VALUE is read as YAML (3, 0.5, true, [1, 2], text)",
-    )
-    p.add_argument("-f", "--file", help="a YAML file of parameters")
-    p.add_argument("--name", help="run name (default: the notebook's file name)")
+    add_run_arguments(add("run", cmd_run, "run a notebook as a recorded pipeline (papermill)"))
     p = add("runs", cmd_runs, "list pipeline runs; show one; export its executed notebook")
     p.add_argument("action", nargs="?", choices=["show", "export"])
     p.add_argument("id", nargs="?")
     p.add_argument("output", nargs="?", help="for export: where to write the .ipynb")
-    p = add("sweep", cmd_sweep, "run a notebook over a parameter grid, in parallel")
-    p.add_argument("notebook")
-    p.add_argument(
-        "-p",
-        "--parameter",
-        nargs=2,
-        action="append",
-        metavar=("KEY", "VALUES"),
-        help="a parameter and its comma-separated values (each read as YAML)",
+    add_sweep_arguments(
+        add("sweep", cmd_sweep, "run a notebook over a parameter grid, in parallel")
     )
-    p.add_argument("--parallel", type=int, default=2)
-    p.add_argument("--best", metavar="METRIC", help="mark the best run by this metric")
-    p.add_argument("--alias-best", metavar="ALIAS", help="point ALIAS at the best run's version")
     p = add("rerun", cmd_rerun, "run a recorded pipeline again and compare its metrics")
     p.add_argument("id")
     return parser

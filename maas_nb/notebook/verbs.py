@@ -207,11 +207,10 @@ def run_predict(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
 
 
 def _run_parser() -> Parser:
+    from ..pipelines.parameters import add_run_arguments
+
     p = Parser("run", "Run a notebook as a recorded pipeline (papermill, current Python).")
-    p.add_argument("notebook")
-    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"))
-    p.add_argument("-f", "--file", help="a YAML file of parameters")
-    p.add_argument("--name")
+    add_run_arguments(p)
     return p
 
 
@@ -235,12 +234,10 @@ def run_pipeline(magics: Any, args: argparse.Namespace, cell: str | None) -> Any
 
 
 def _sweep_parser() -> Parser:
+    from ..pipelines.parameters import add_sweep_arguments
+
     p = Parser("sweep", "Run a notebook over a parameter grid, in parallel processes.")
-    p.add_argument("notebook")
-    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUES"))
-    p.add_argument("--parallel", type=int, default=2)
-    p.add_argument("--best", metavar="METRIC")
-    p.add_argument("--alias-best", metavar="ALIAS")
+    add_sweep_arguments(p)
     return p
 
 

@@ -44,3 +44,36 @@ def parse_grid(pairs: list[list[str]] | None) -> dict[str, list[Any]]:
             value = [parse_value(part.strip()) for part in text.split(",") if part.strip()]
         grid.setdefault(key, []).extend(value)
     return grid
+
+
+def add_run_arguments(parser: Any) -> None:
+    """The arguments of ``maas run`` and ``%maas run``."""
+    parser.add_argument("notebook")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUE"),
+        help="a parameter; VALUE is read as YAML (3, 0.5, true, [1, 2], text)",
+    )
+    parser.add_argument("-f", "--file", help="a YAML file of parameters")
+    parser.add_argument("--name", help="run name (default: the notebook's file name)")
+
+
+def add_sweep_arguments(parser: Any) -> None:
+    """The arguments of ``maas sweep`` and ``%maas sweep``."""
+    parser.add_argument("notebook")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUES"),
+        help="a parameter and its comma-separated values (each read as YAML)",
+    )
+    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--best", metavar="METRIC", help="mark the best run by this metric")
+    parser.add_argument(
+        "--alias-best", metavar="ALIAS", help="point ALIAS at the best run's version"
+    )
