@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import random
@@ -11,7 +10,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +18,17 @@ from ..exceptions import (
     DeploymentNotFoundError,
     ModelNotFoundError,
     RegistryUnavailableError,
-    RunNotFoundError,
     SchemaVersionError,
     VersionInUseError,
     VersionNotFoundError,
 )
-from ..flavors.signature import Signature
-from .records import DeploymentRecord, Model, ModelVersion, PipelineRun, Run, frozen
+from .columns import dumps as _dumps
+from .columns import now
+from .columns import signature as _signature
+from .columns import time as _time
+from .records import DeploymentRecord, Model, ModelVersion, frozen
 from .schema import MIGRATIONS, SCHEMA_VERSION
+from .sqlite_runs import RunTables
 from .uri import ModelRef
 
 #: How long one statement waits for another process's write lock.
@@ -36,25 +37,7 @@ BUSY_TIMEOUT_S = 30.0
 WRITE_DEADLINE_S = 120.0
 
 
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value if value is not None else {}, sort_keys=True)
-
-
-@functools.lru_cache(maxsize=256)
-def _signature(text: str) -> Signature:
-    # Versions of one model usually share a signature: parse each distinct text once.
-    return Signature.from_dict(json.loads(text))
-
-
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-class SqliteStore:
+class SqliteStore(RunTables):
     """Models, versions, aliases, runs and deployments in ``<home>/registry.db``."""
 
     def __init__(self, path: Path) -> None:
@@ -317,118 +300,6 @@ class SqliteStore:
                 0
             ]
 
-    # -- runs -------------------------------------------------------------------------
-
-    def create_run(
-        self, run_id: str, name: str, *, params: dict, source: str, lineage: dict
-    ) -> Run:
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO runs (id, name, status, params, started_at, source, lineage) "
-                "VALUES (?, ?, 'running', ?, ?, ?, ?)",
-                (run_id, name, _dumps(params), now().isoformat(), source, _dumps(lineage)),
-            )
-            return self._run(conn, run_id)
-
-    def update_run(self, run_id: str, *, params: dict, lineage: dict) -> Run:
-        with self._write() as conn:
-            self._run(conn, run_id)
-            conn.execute(
-                "UPDATE runs SET params = ?, lineage = ? WHERE id = ?",
-                (_dumps(params), _dumps(lineage), run_id),
-            )
-            return self._run(conn, run_id)
-
-    def end_run(self, run_id: str, *, status: str, metrics: dict | None) -> Run:
-        with self._write() as conn:
-            self._run(conn, run_id)
-            conn.execute(
-                "UPDATE runs SET status = ?, ended_at = ?, metrics = coalesce(?, metrics) "
-                "WHERE id = ?",
-                (status, now().isoformat(), None if metrics is None else _dumps(metrics), run_id),
-            )
-            return self._run(conn, run_id)
-
-    def get_run(self, run_id: str) -> Run:
-        with self._read() as conn:
-            return self._run(conn, run_id)
-
-    def list_runs(self, name: str | None = None) -> list[Run]:
-        with self._read() as conn:
-            if name is None:
-                rows = conn.execute("SELECT id FROM runs ORDER BY started_at")
-            else:
-                rows = conn.execute(
-                    "SELECT id FROM runs WHERE name = ? ORDER BY started_at", (name,)
-                )
-            ids = [r[0] for r in rows]
-            return [self._run(conn, i) for i in ids]
-
-    # -- pipeline runs ----------------------------------------------------------------
-
-    def create_pipeline_run(
-        self, run_id: str, name: str, *, notebook: str, notebook_digest: str, parameters: dict
-    ) -> PipelineRun:
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO pipeline_runs (id, name, notebook, notebook_digest, parameters, "
-                "status, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?)",
-                (run_id, name, notebook, notebook_digest, _dumps(parameters), now().isoformat()),
-            )
-            return self._pipeline_run(conn, run_id)
-
-    def end_pipeline_run(
-        self, run_id: str, *, status: str, output_digest: str | None, error: dict | None
-    ) -> PipelineRun:
-        with self._write() as conn:
-            started = self._pipeline_run(conn, run_id).started_at
-            ended = now()
-            conn.execute(
-                "UPDATE pipeline_runs SET status = ?, ended_at = ?, duration_s = ?, "
-                "output_digest = ?, error = ? WHERE id = ?",
-                (
-                    status,
-                    ended.isoformat(),
-                    (ended - started).total_seconds(),
-                    output_digest,
-                    _dumps(error),
-                    run_id,
-                ),
-            )
-            return self._pipeline_run(conn, run_id)
-
-    def get_pipeline_run(self, run_id: str) -> PipelineRun:
-        with self._read() as conn:
-            return self._pipeline_run(conn, run_id)
-
-    def list_pipeline_runs(self) -> list[PipelineRun]:
-        with self._read() as conn:
-            ids = [r[0] for r in conn.execute("SELECT id FROM pipeline_runs ORDER BY started_at")]
-            return [self._pipeline_run(conn, i) for i in ids]
-
-    def _pipeline_run(self, conn: sqlite3.Connection, run_id: str) -> PipelineRun:
-        row = conn.execute("SELECT * FROM pipeline_runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
-            matches = conn.execute(
-                "SELECT id FROM pipeline_runs WHERE id LIKE ? LIMIT 2", (run_id + "%",)
-            ).fetchall()
-            if len(run_id) >= 6 and len(matches) == 1:  # a unique prefix, as git allows
-                return self._pipeline_run(conn, matches[0][0])
-            raise RunNotFoundError(f"No pipeline run with id {run_id!r}. List them with: maas runs")
-        return PipelineRun(
-            id=row["id"],
-            name=row["name"],
-            notebook=row["notebook"],
-            notebook_digest=row["notebook_digest"],
-            parameters=frozen(json.loads(row["parameters"])),
-            status=row["status"],
-            started_at=_time(row["started_at"]),
-            ended_at=_time(row["ended_at"]) if row["ended_at"] else None,
-            duration_s=row["duration_s"],
-            output_digest=row["output_digest"],
-            error=frozen(json.loads(row["error"])),
-        )
-
     # -- deployments ------------------------------------------------------------------
 
     def put_deployment(self, name: str, target: str, config: dict) -> DeploymentRecord:
@@ -617,22 +488,6 @@ class SqliteStore:
             ).fetchone()
             if used is None:
                 orphaned(digest)
-
-    def _run(self, conn: sqlite3.Connection, run_id: str) -> Run:
-        row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
-            raise RunNotFoundError(f"No run with id {run_id!r}. List runs with: maas runs")
-        return Run(
-            id=row["id"],
-            name=row["name"],
-            status=row["status"],
-            params=frozen(json.loads(row["params"])),
-            metrics=frozen(json.loads(row["metrics"])),
-            started_at=_time(row["started_at"]),
-            ended_at=_time(row["ended_at"]) if row["ended_at"] else None,
-            source=row["source"],
-            lineage=frozen(json.loads(row["lineage"])),
-        )
 
     def _deployment(self, conn: sqlite3.Connection, name: str) -> DeploymentRecord:
         row = conn.execute("SELECT * FROM deployments WHERE name = ?", (name,)).fetchone()
