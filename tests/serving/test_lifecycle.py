@@ -230,3 +230,10 @@ def test_sigterm_drains_requests_in_flight_and_exits_0(start_server, registry):
     assert all(r.json()["outputs"][0]["data"] == expected for r in results)
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{server.url}/v2/health/live", trust_env=False, timeout=5)
+
+
+def test_a_deployment_made_inside_a_pipeline_run_names_it(iris_model, monkeypatch):
+    monkeypatch.setenv("MAAS_PIPELINE_RUN", "0123456789abcdef")
+    dep = maas_nb.deploy("iris@production")
+    assert dep.config["pipeline_run"] == "0123456789abcdef"
+    assert maas_nb.registry().get_deployment("iris").config["pipeline_run"] == "0123456789abcdef"
