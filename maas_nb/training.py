@@ -19,7 +19,6 @@ from importlib import metadata as importlib_metadata
 from typing import Any
 
 from .api import registry, with_pipeline_run
-from .exceptions import InvalidMetadataError
 from .flavors.base import mro_modules
 from .registry import ModelVersion, Run
 
@@ -71,9 +70,7 @@ class TrainingRun:
         if data:
             lineage["training_data"] = data
         params = model_params(model)
-        run = reg.store.update_run(
-            self.run.id, params=_jsonable(params), lineage=_jsonable(lineage)
-        )
+        run = reg.update_run(self.run.id, params=params, lineage=lineage)
         run = reg.end_run(run.id, status="finished", metrics=all_metrics)
         version = None
         if register:
@@ -214,12 +211,3 @@ def _head(X: Any) -> Any:
     if isinstance(X, (list, tuple)):
         return list(X[:5])
     return X[:5]
-
-
-def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
-    from .registry import metadata
-
-    try:
-        return metadata.jsonable(values, "run data")
-    except InvalidMetadataError:
-        return {}

@@ -36,6 +36,9 @@ class Flavor(Protocol):
     def n_features(self, model: Any) -> int | None:
         """The number of input features the fitted model expects, when it can tell."""
 
+    def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> None:
+        """Raise `UntrustedModelError` if `load` would refuse *data* (checked at register)."""
+
 
 def _predicts_argmax_of_proba(model: Any) -> bool:
     """Whether ``model.predict`` is exactly ``classes_[argmax(predict_proba)]``."""

@@ -32,9 +32,10 @@ class SklearnFlavor(EstimatorCalls):
     def save(self, model: Any) -> bytes:
         return require("skops.io", "skops").dumps(model)
 
-    def untrusted_types(self, data: bytes, trusted: Sequence[str]) -> list[str]:
-        """The types in *data* that neither skops nor the *trusted* patterns trust."""
-        return [t for t in self._skops_untrusted(data) if not is_trusted(t, trusted)]
+    def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> None:
+        refused = [t for t in self._skops_untrusted(data) if not is_trusted(t, trusted)]
+        if refused:
+            raise untrusted_error(name, refused)
 
     def _skops_untrusted(self, data: bytes) -> list[str]:
         sio = require("skops.io", "skops")

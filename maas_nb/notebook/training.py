@@ -122,9 +122,7 @@ def _is_fitted_model(value: Any) -> bool:
         return False
     try:
         flavor.check_fitted(value)
-    except MaasError:
-        return False
-    except Exception:
+    except Exception:  # not fitted, or not really a model: either way not a candidate
         return False
     return True
 

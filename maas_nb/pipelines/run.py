@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from ..api import registry
-from ..exceptions import ConfigurationError, MaasError, PipelineFailedError
-from ..registry import PipelineRun
+from ..exceptions import ConfigurationError, PipelineFailedError
+from ..registry import PipelineRun, metadata
 
 PIPELINE_ENV = "MAAS_PIPELINE_RUN"
 KERNEL_NAME = "maas-current-python"
@@ -92,7 +92,7 @@ def run(
         name or path.stem,
         notebook=str(path),
         notebook_digest=digest,
-        parameters=_jsonable(parameters),
+        parameters=metadata.jsonable(parameters, "parameters"),
     )
     error: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="maas-run-") as tmp:
@@ -209,12 +209,3 @@ def _kernel_manager_class(root: Path, env: dict[str, str]) -> type:
             super().__init__(kernel_spec_manager=specs, **kwargs)
 
     return CurrentPythonKernelManager
-
-
-def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
-    from ..registry import metadata
-
-    try:
-        return metadata.jsonable(values, "parameters")
-    except MaasError:
-        return {k: repr(v) for k, v in values.items()}

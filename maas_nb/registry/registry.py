@@ -94,11 +94,7 @@ class Registry:
         )
         fields["signature"] = _signature(flavor, model, sample, name)
         data = flavor.save(model)
-        refuse = getattr(flavor, "untrusted_types", None)
-        if refuse is not None and (untrusted := refuse(data, self.trusted_types)):
-            from ..flavors.sklearn import untrusted_error
-
-            raise untrusted_error(name, untrusted)
+        flavor.check_trusted(data, name=name, trusted=self.trusted_types)
         digest = self.artifacts.put(data)
         fields.update(flavor=flavor.name, digest=digest, size=len(data))
 
@@ -195,6 +191,16 @@ class Registry:
             validate_name(name, kind="run name"),
             params=metadata.jsonable(params, "params"),
             source=source,
+            lineage=metadata.jsonable(lineage, "lineage"),
+        )
+
+    def update_run(
+        self, run_id: str, *, params: Mapping[str, Any], lineage: Mapping[str, Any]
+    ) -> Run:
+        """Record what a run learnt while it ran: the model's parameters and its lineage."""
+        return self.store.update_run(
+            run_id,
+            params=metadata.jsonable(params, "params"),
             lineage=metadata.jsonable(lineage, "lineage"),
         )
 

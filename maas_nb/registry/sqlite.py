@@ -215,10 +215,6 @@ class SqliteStore(RunTables):
         with self._read() as conn:
             return self._version(conn, ref.name, self._resolve(conn, ref))
 
-    def resolve(self, ref: ModelRef) -> int:
-        with self._read() as conn:
-            return self._resolve(conn, ref)
-
     def list_versions(self, name: str) -> list[ModelVersion]:
         with self._read() as conn:
             self._model_row(conn, name)

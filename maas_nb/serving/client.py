@@ -98,7 +98,7 @@ class Deployment:
 
     def _example(self) -> dict[str, Any] | None:
         try:
-            sig = Registry(self.home).get(self.target).signature
+            sig = default_registry(self.home).get(self.target).signature
         except Exception:
             return None
         if sig is None:

@@ -18,10 +18,6 @@ class BadRequest(HTTPError):
     status = 400
 
 
-class Unauthorized(HTTPError):
-    status = 401
-
-
 class NotFound(HTTPError):
     status = 404
 

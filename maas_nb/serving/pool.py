@@ -91,7 +91,6 @@ class ModelPool:
         self.poll_interval = poll_interval
         self.slots: dict[str, Slot] = {}
         self.metrics = Metrics(self.queue_depth)
-        self._poke = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
         self._preload: asyncio.Task | None = None
@@ -121,15 +120,9 @@ class ModelPool:
         if pending:
             await asyncio.wait(pending, timeout=timeout)
 
-    def poke(self) -> None:
-        """Reconcile now rather than at the next poll."""
-        self._poke.set()
-
     async def _loop(self) -> None:
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):  # not TimeoutError before 3.11
-                await asyncio.wait_for(self._poke.wait(), self.poll_interval)
-            self._poke.clear()
+            await asyncio.sleep(self.poll_interval)  # POST /maas/reconcile does it sooner
             try:
                 await self.reconcile()
             except Exception:  # the registry may be briefly unavailable; keep serving
