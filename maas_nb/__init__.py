@@ -38,6 +38,13 @@ def load_ipython_extension(ipython: object) -> None:
     load(ipython)
 
 
+def ui(*, home: str | None = None, refresh_s: float = 1.0) -> object:
+    """The ipywidgets control panel: models, deploy, predict, live monitor, pipeline runs."""
+    from .notebook.ui import ui as panel
+
+    return panel(home=home, refresh_s=refresh_s)
+
+
 def __getattr__(name: str) -> object:
     # Serving names load on first use, so that importing maas_nb.registry (which the
     # server itself does) never pulls in the serving client.
@@ -74,6 +81,7 @@ __all__ = [
     "remove_alias",
     "set_alias",
     "training_run",
+    "ui",
     "undeploy",
     "update",
 ]

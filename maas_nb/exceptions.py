@@ -32,6 +32,7 @@ Our exception hierarchy:
     - ModelLoadError
   + SignatureError (ValueError)
   + NoModelFoundError (LookupError)
+  + PanelInputError (ValueError)
   + PipelineError
     - PipelineFailedError
   + ServingError
@@ -64,6 +65,7 @@ __all__ = [
     "ModelNotFoundError",
     "NoModelFoundError",
     "NotFoundError",
+    "PanelInputError",
     "PipelineError",
     "PipelineFailedError",
     "PredictionError",
@@ -213,6 +215,10 @@ class PredictionError(ServingError, ValueError):
 
 class NoModelFoundError(MaasError, LookupError):
     """A ``%%maas train`` cell fitted no model that maas_nb can store."""
+
+
+class PanelInputError(MaasError, ValueError):
+    """What was typed or picked in the control panel (``maas_nb.ui()``) cannot be used."""
 
 
 class PipelineError(MaasError):

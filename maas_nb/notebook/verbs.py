@@ -264,6 +264,12 @@ def run_doctor(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
     return doctor()
 
 
+def run_ui(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    from .ui import ui
+
+    return ui()
+
+
 VERBS: dict[str, Verb] = {
     "train": Verb(
         "%%maas train NAME: run the cell, record a run, optionally register",
@@ -330,6 +336,12 @@ VERBS: dict[str, Verb] = {
         "run a notebook over a grid: %maas sweep NB -p C 0.1,1 --best accuracy",
         _sweep_parser,
         run_sweep,
+    ),
+    "ui": Verb(
+        "the control panel: models, deploy, predict, monitor, runs",
+        _simple("ui", "Show the ipywidgets control panel."),
+        run_ui,
+        returns_value=True,
     ),
     "doctor": Verb(
         "check the environment and explain what is wrong",

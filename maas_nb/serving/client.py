@@ -71,10 +71,18 @@ class Deployment:
 
     def predict(self, X: Any) -> Any:
         """Predict *X* (array, DataFrame or list of strings) over HTTP; returns a numpy array."""
+        return self.invoke(payload(X))
+
+    def invoke(self, body: dict[str, Any]) -> Any:
+        """POST an ``/invocations`` body (``instances``, ``inputs`` or ``dataframe_split``)."""
         import numpy as np
 
+        if not self.server:
+            raise ServerUnavailableError(
+                f"Deployment {self.name!r} has no running server: deploy it again to start one."
+            )
         response = _http().post(
-            f"{self.server}/models/{self.name}/invocations", json=payload(X), headers=_headers()
+            f"{self.server}/models/{self.name}/invocations", json=body, headers=_headers()
         )
         if response.status_code != 200:
             raise PredictionError(
@@ -83,18 +91,18 @@ class Deployment:
         return np.asarray(response.json()["predictions"])
 
     def curl(self) -> str:
-        body = json.dumps(
-            {
-                "inputs": [
-                    {"name": "input", "shape": [1, 4], "datatype": "FP64", "data": [[0, 0, 0, 0]]}
-                ]
-            }
-        )
-        sig = self._example()
-        if sig is not None:
-            body = json.dumps(sig)
+        """A ready-to-run curl command for this deployment's Open Inference Protocol endpoint."""
+        body = json.dumps(self.example())
         auth = ' -H "Authorization: Bearer $MAAS_TOKEN"' if os.environ.get(TOKEN_ENV) else ""
         return f"curl -s -X POST {self.url} -H 'Content-Type: application/json'{auth} -d '{body}'"
+
+    def example(self) -> dict[str, Any]:
+        """An example Open Inference Protocol request body, shaped by the signature."""
+        return self._example() or {
+            "inputs": [
+                {"name": "input", "shape": [1, 4], "datatype": "FP64", "data": [[0, 0, 0, 0]]}
+            ]
+        }
 
     def _example(self) -> dict[str, Any] | None:
         try:
@@ -228,6 +236,22 @@ def get_deployment(name: str, *, home: str | None = None) -> Deployment:
     reg = default_registry(home)
     info = read_server_file(reg.home)
     return _deployment(reg.get_deployment(name), info["url"] if info else "", reg)
+
+
+def server_view(*, home: str | None = None, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The running server's URL, deployments (status, reason) and metrics text; None if none."""
+    info = read_server_file(default_registry(home).home)
+    if info is None:
+        return None
+    url = info["url"]
+    try:
+        listed = _http().get(f"{url}/maas/deployments", headers=_headers(), timeout=timeout)
+        metrics = _http().get(f"{url}/metrics", headers=_headers(), timeout=timeout)
+    except Exception:
+        return None
+    if listed.status_code != 200 or metrics.status_code != 200:
+        return None
+    return {"url": url, "deployments": listed.json(), "metrics": metrics.text}
 
 
 def ensure_server(
@@ -378,6 +402,7 @@ __all__ = [
     "deploy",
     "deployments",
     "get_deployment",
+    "server_view",
     "stop_server",
     "undeploy",
 ]

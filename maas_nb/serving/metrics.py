@@ -129,6 +129,12 @@ class Metrics:
             [f"maas_model_load_seconds{{{label(d)}}} {m.load_seconds:.6f}" for d, m in items],
         )
         family(
+            "maas_busy_seconds_total",
+            "counter",
+            "Seconds spent in model calls (its rate is the utilisation over a window).",
+            [f"maas_busy_seconds_total{{{label(d)}}} {m.busy_seconds:.6f}" for d, m in items],
+        )
+        family(
             "maas_utilisation_ratio",
             "gauge",
             "Time spent predicting over wall time.",

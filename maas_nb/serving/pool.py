@@ -179,7 +179,7 @@ class ModelPool:
             flavor = flavors.get(record.flavor)
             predict = predictor(flavor, model)
             if record.signature is not None:
-                await asyncio.to_thread(predict, warm_rows(record.signature))
+                await asyncio.to_thread(_warm, predict, record.signature, uri)
         except Exception as exc:
             log.warning("deployment %r: loading %s failed: %s", slot.name, uri, exc)
             if slot.loading != key:
@@ -275,6 +275,15 @@ def preload() -> None:
 
 def _config_key(config: dict[str, Any]) -> tuple:
     return tuple(sorted((k, str(v)) for k, v in config.items()))
+
+
+def _warm(predict: Any, signature: Signature, uri: str) -> None:
+    # Warming is only a speed-up: a model may rightly refuse made-up rows (an encoder
+    # meeting an unknown category), and that must not stop it being served.
+    try:
+        predict(warm_rows(signature))
+    except Exception as exc:
+        log.info("%s: warm-up on made-up rows failed (%s); serving it cold", uri, exc)
 
 
 def warm_rows(signature: Signature) -> Rows:

@@ -26,6 +26,7 @@ def test_the_collection_is_complete():
         "gate",
         "text_classifier",
         "keras_mlp",
+        "control_panel",
     }
 
 

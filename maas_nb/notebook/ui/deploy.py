@@ -1,0 +1,201 @@
+"""The Deploy tab: pick a version or alias, set batching, deploy and watch it come up."""
+
+from __future__ import annotations
+
+import html
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from ...exceptions import DeploymentFailedError, PanelInputError
+from ...registry.uri import ModelRef
+from ...serving import client
+from ...serving.server import TOKEN_ENV
+from ..display import table
+from .dropdowns import on_pick, set_options
+from .log import describe
+
+if TYPE_CHECKING:
+    from .panel import Panel
+
+LOADING, READY, FAILED = "loading", "ready", "failed"
+
+
+class DeployTab:
+    title = "Deploy"
+
+    def __init__(self, panel: Panel) -> None:
+        self.panel = panel
+        self.job: threading.Thread | None = None
+        self.pending: dict[str, str] = {}  # deployment -> what this panel last saw of it
+        self._auto_name = ""
+        wide = {"description_width": "110px"}
+        self.target = widgets.Dropdown(description="Model", options=[], style=wide)
+        self.name = widgets.Text(description="Name", placeholder="deployment name", style=wide)
+        self.max_batch_size = widgets.BoundedIntText(
+            value=64, min=1, max=1_000_000, description="Max batch rows", style=wide
+        )
+        self.max_latency_ms = widgets.BoundedFloatText(
+            value=5.0, min=0.0, max=60_000.0, description="Max wait (ms)", style=wide
+        )
+        self.deploy = widgets.Button(description="Deploy", button_style="primary", icon="play")
+        self.undeploy = widgets.Button(description="Undeploy", icon="stop")
+        self.status = widgets.HTML()
+        self.status.add_class("maas-deploy-status")
+        self.deployments = widgets.HTML()
+        self.endpoint = widgets.HTML()
+
+        log = panel.log
+        on_pick(self.target, log.guard("Pick model")(self._target_changed))
+        self.name.observe(log.guard("Show endpoint")(self._show_endpoint), names="value")
+        self.deploy.on_click(log.guard("Deploy")(self._deploy))
+        self.undeploy.on_click(log.guard("Undeploy")(self._undeploy))
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.target, self.name]),
+                widgets.HBox([self.max_batch_size, self.max_latency_ms]),
+                widgets.HBox([self.deploy, self.undeploy]),
+                self.status,
+                self.deployments,
+                self.endpoint,
+            ]
+        )
+
+    def refresh(self) -> None:
+        reg = self.panel.registry
+        targets = []
+        for model in reg.list_models():
+            targets += [f"{model.name}@{alias}" for alias in sorted(model.aliases)]
+            targets += [v.uri for v in reversed(reg.list_versions(model.name))]
+        set_options(self.target, targets, targets[0] if targets else None)
+        self.show_live(self.panel.server)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the running Deploy or Undeploy finishes (for scripts and tests)."""
+        if self.job is not None:
+            self.job.join(timeout)
+
+    # The server's view, refreshed about once a second by the panel's monitor thread.
+    def show_live(self, view: dict[str, Any] | None) -> None:
+        records = self.panel.registry.list_deployments()
+        live = {e["name"]: e for e in (view or {}).get("deployments", [])}
+        rows = []
+        for r in records:
+            entry = live.get(r.name, {})
+            status = entry.get("status") or self.pending.get(r.name) or "not running"
+            rows.append(
+                [r.name, r.target, entry.get("version") or "-", status, entry.get("reason")]
+            )
+        self.deployments.value = table(
+            ["deployment", "target", "serving", "status", "reason"],
+            rows,
+            empty="Nothing deployed yet.",
+        ).html
+        self._show_endpoint()
+
+    def _target_changed(self, _change: object = None) -> None:
+        # Follow the picked model's name, unless the person typed a name of their own.
+        if self.target.value and self.name.value.strip() in ("", self._auto_name):
+            self._auto_name = ModelRef.parse(self.target.value).name
+            self.name.value = self._auto_name
+
+    def _deploy(self, _button: object) -> None:
+        target, name = self.target.value, self.name.value.strip() or None
+        if not target:
+            raise PanelInputError("Pick a model version or alias to deploy (register one first).")
+        if self.job is not None and self.job.is_alive():
+            raise PanelInputError("A deployment is already in progress; wait for it to finish.")
+        label = name or ModelRef.parse(target).name
+        options = {
+            "name": name,
+            "max_batch_size": self.max_batch_size.value,
+            "max_latency_ms": self.max_latency_ms.value,
+            "home": self.panel.home,
+        }
+        self._set_status(label, LOADING, f"deploying {target}")
+        self.panel.log.info(f"Deploying {target} as {label} ...")
+        self._start(self._run_deploy, target, label, options)
+
+    def _run_deploy(self, target: str, label: str, options: dict[str, Any]) -> None:
+        try:
+            dep = client.deploy(target, **options)
+        except DeploymentFailedError as exc:
+            self._set_status(label, FAILED, str(exc))
+            self.panel.log.error(f"Deploy failed: {exc}")
+            return
+        except Exception as exc:
+            self._set_status(label, FAILED, describe(exc))
+            self.panel.log.error(f"Deploy failed: {describe(exc)}")
+            return
+        self.panel.after_deploy(label)  # the other tabs first: "ready" means usable
+        self._set_status(label, READY, f"{dep.url}")
+        self.panel.log.info(f"{label} is ready at {dep.url}")
+
+    def _undeploy(self, _button: object) -> None:
+        name = self.name.value.strip()
+        if not name:
+            raise PanelInputError("Type the name of the deployment to undeploy.")
+        if self.job is not None and self.job.is_alive():
+            raise PanelInputError("A deployment is in progress; wait for it before undeploying.")
+        self._start(self._run_undeploy, name)
+
+    def _run_undeploy(self, name: str) -> None:
+        try:
+            client.undeploy(name, home=self.panel.home)
+        except Exception as exc:
+            self.panel.log.error(f"Undeploy failed: {describe(exc)}")
+            return
+        self.pending.pop(name, None)
+        self.status.value = f"<b>{html.escape(name)}</b>: undeployed"
+        self.panel.log.info(f"Undeployed {name}")
+        self.panel.after_deploy(name)
+
+    def _start(self, fn: Any, *args: Any) -> None:
+        # Deploying waits for the server to load the model: a thread keeps the kernel free.
+        self.deploy.disabled = self.undeploy.disabled = True
+
+        def run() -> None:
+            try:
+                fn(*args)
+            finally:
+                self.deploy.disabled = self.undeploy.disabled = False
+
+        self.job = threading.Thread(target=run, name="maas-ui-deploy", daemon=True)
+        self.job.start()
+
+    def _set_status(self, name: str, status: str, detail: str) -> None:
+        self.pending[name] = status
+        color = {READY: "#1b5e20", FAILED: "#b00020"}.get(status, "inherit")
+        self.status.value = (
+            f"<b>{html.escape(name)}</b>: <span style='color:{color}' class='maas-status'>"
+            f"{status}</span> <code>{html.escape(detail)}</code>"
+        )
+
+    def _show_endpoint(self, _change: object = None) -> None:
+        name = self.name.value.strip()
+        try:
+            dep = client.get_deployment(name, home=self.panel.home) if name else None
+        except LookupError:
+            dep = None
+        if dep is None or not dep.server:
+            self.endpoint.value = ""
+            return
+        body = dep.example()
+        # With a token, the snippets read it from the environment: never show the token.
+        if os.environ.get(TOKEN_ENV):
+            imports = "import os\n\nimport httpx\n\n"
+            auth = f'    headers={{"Authorization": "Bearer " + os.environ["{TOKEN_ENV}"]}},\n'
+        else:
+            imports, auth = "import httpx\n\n", ""
+        snippet = (
+            f"{imports}response = httpx.post(\n    {dep.url!r},\n    json={body!r},\n{auth})\n"
+            'print(response.json()["outputs"][0]["data"])'
+        )
+        self.endpoint.value = (
+            "<div style='line-height:1.4'>"
+            f"<div>Endpoint: <code class='maas-endpoint'>{html.escape(dep.url)}</code></div>"
+            f"<div>curl:</div><pre style='white-space:pre-wrap'>{html.escape(dep.curl())}</pre>"
+            f"<div>Python:</div><pre>{html.escape(snippet)}</pre></div>"
+        )

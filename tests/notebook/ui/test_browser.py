@@ -1,0 +1,160 @@
+"""The panel in a real browser: Voila serves notebooks/control_panel.ipynb (which trains,
+registers and shows the panel), and Debian's chromium, driven by Playwright with no
+browser download, deploys, waits for ready, predicts from the form and reads Monitor.
+
+Screenshots land in test-artifacts/ at the project root.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+
+import pytest
+
+import maas_nb
+from tests.helpers import ROOT, wait_for
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Without the background-networking flags chromium keeps dialling out of this closed network.
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def chromium():
+    if not os.path.exists(CHROMIUM):
+        message = "Debian's chromium is missing: apt-get install chromium (the README does)."
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture
+def voila(tmp_path, home):
+    notebook = tmp_path / "control_panel.ipynb"
+    shutil.copy(ROOT / "notebooks" / "control_panel.ipynb", notebook)
+    port = _free_port()
+    log = open(tmp_path / "voila.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "voila",
+            str(notebook),
+            "--no-browser",
+            f"--Voila.port={port}",
+            "--Voila.ip=127.0.0.1",
+            "--Voila.port_retries=0",
+            "--show_tracebacks=True",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        env={**os.environ, "MAAS_HOME": str(home)},
+    )
+    try:
+        wait_for(lambda: _listening(port) or proc.poll() is not None, timeout=120, interval=0.1)
+        if proc.poll() is not None:
+            pytest.fail(f"voila exited: {(tmp_path / 'voila.log').read_text()}")
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_deploy_and_predict_from_the_panel_in_chromium(chromium, voila, tmp_path):
+    import pandas as pd
+    from playwright.sync_api import expect, sync_playwright
+
+    row = {
+        "sepal length (cm)": 6.7,
+        "sepal width (cm)": 3.0,
+        "petal length (cm)": 5.2,
+        "petal width (cm)": 2.3,
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),  # a fresh, empty profile
+            executable_path=chromium,
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 1280, "height": 1000},
+        )
+        page = browser.new_page()
+        try:
+            page.goto(voila, timeout=120_000)
+            # Buttons are found by title: their icon glyph is part of their accessible name.
+            page.get_by_role("tab", name="Deploy").click(timeout=120_000)
+            expect(page.get_by_role("combobox", name="Model")).to_have_value(
+                "iris_panel@production"
+            )
+            page.get_by_title("Deploy", exact=True).click()
+            status = page.locator(".maas-deploy-status .maas-status")
+            expect(status).to_have_text("ready", timeout=120_000)
+            expect(page.locator(".maas-endpoint")).to_contain_text("/v2/models/iris_panel/infer")
+            page.screenshot(path=ARTIFACTS / "panel-deployed.png", full_page=True)
+
+            # The notebook registered the model the panel deployed: ask it for the answer.
+            model = maas_nb.load("iris_panel@production")
+            expected = model.predict(pd.DataFrame([row]))[0]
+            page.get_by_role("tab", name="Predict").click()
+            for label, value in row.items():
+                page.get_by_label(label).fill(str(value))
+            page.get_by_title("Predict", exact=True).click()
+            cells = page.locator(".maas-answer table tbody tr").first.locator("td")
+            expect(cells).to_have_text(["0", "6.7", "3.0", "5.2", "2.3", str(expected)])
+            page.screenshot(path=ARTIFACTS / "panel-predicted.png", full_page=True)
+
+            # A malformed field: the error shows in the panel's status area.
+            page.get_by_label("petal width (cm)").fill("abc")
+            page.get_by_title("Predict", exact=True).click()
+            expect(page.locator(".maas-log")).to_contain_text(
+                "petal width (cm) must be a number, but got 'abc'"
+            )
+
+            page.get_by_role("tab", name="Monitor").click()
+            expect(page.locator(".maas-monitor")).to_contain_text("ready", timeout=30_000)
+            page.screenshot(path=ARTIFACTS / "panel-monitor.png", full_page=True)
+        except Exception:
+            page.screenshot(path=ARTIFACTS / "panel-failure.png", full_page=True)
+            raise
+        finally:
+            browser.close()
+
+    # What the browser did is real: the registry holds the deployment and the server answers.
+    dep = next(d for d in maas_nb.deployments() if d.name == "iris_panel")
+    assert dep.status == "ready"
+    assert dep.predict(pd.DataFrame([row])).tolist() == [expected]
+    assert (ARTIFACTS / "panel-predicted.png").stat().st_size > 10_000
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listening(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0

@@ -1,0 +1,157 @@
+"""The Deploy tab: Deploy and Undeploy change the registry and the live server; failures say why."""
+
+import contextlib
+import html
+import io
+
+import maas_nb
+from maas_nb.serving.server import read_server_file
+from tests.notebook.ui.conftest import rows_of
+
+
+def test_deploy_from_the_panel_serves_the_picked_alias_with_its_batching(
+    versions, make_panel, classifier, iris, capsys
+):
+    X, _ = iris
+    panel = make_panel()
+    assert panel.deploy.target.options == ("iris@production", "iris:2", "iris:1")
+    assert panel.deploy.name.value == "iris"
+    panel.deploy.name.value = "iris-prod"
+    panel.deploy.max_batch_size.value = 8
+    panel.deploy.max_latency_ms.value = 2.5
+    panel.deploy.deploy.click()
+    assert "loading" in panel.deploy.status.value  # shown at once; the kernel is not blocked
+    panel.deploy.wait(timeout=90)
+
+    assert ">ready</span>" in panel.deploy.status.value
+    record = maas_nb.registry().get_deployment("iris-prod")
+    assert record.target == "iris@production"
+    assert (record.config["max_batch_size"], record.config["max_latency_ms"]) == (8, 2.5)
+    dep = next(d for d in maas_nb.deployments() if d.name == "iris-prod")
+    assert dep.status == "ready"
+    assert dep.predict(X[:3]).tolist() == classifier.predict(X[:3]).tolist()
+
+    panel.tick()  # the watcher's reading: the server's own status
+    assert "<td>iris-prod</td><td>iris@production</td><td>2</td><td>ready</td>" in (
+        panel.deploy.deployments.value
+    )
+    endpoint = panel.deploy.endpoint.value
+    assert f"<code class='maas-endpoint'>{dep.url}</code>" in endpoint
+    assert "curl -s -X POST " + dep.url in endpoint
+    assert "httpx.post(" in endpoint and "[[0, 0, 0, 0]]" not in endpoint
+    # The Python snippet runs as pasted and prints the server's answer.
+    snippet = html.unescape(endpoint.split("<div>Python:</div><pre>")[1].split("</pre>")[0])
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(snippet, {})
+    assert printed.getvalue().strip() == str(classifier.predict(rows_of([0, 0, 0, 0])).tolist())
+    assert panel.predict.deployment.value == "iris-prod"  # ready to predict
+    assert capsys.readouterr().out == ""
+
+
+def test_undeploy_from_the_panel(versions, make_panel):
+    panel = make_panel()
+    panel.deploy.deploy.click()
+    panel.deploy.wait(timeout=90)
+    panel.deploy.undeploy.click()
+    panel.deploy.wait(timeout=90)
+    assert maas_nb.registry().list_deployments() == []
+    assert "undeployed" in panel.deploy.status.value
+    assert panel.predict.deployment.options == ()
+    panel.tick()
+    assert "Nothing deployed yet." in panel.deploy.deployments.value
+    assert panel.deploy.endpoint.value == ""
+    assert read_server_file() is not None  # the server stays up for other deployments
+
+
+def test_deploying_a_version_that_fails_to_load_shows_the_servers_reason(
+    versions, make_panel, registry, classifier, iris
+):
+    X, _ = iris
+    panel = make_panel()
+    panel.deploy.target.value = "iris:1"
+    panel.deploy.name.value = "healthy"
+    panel.deploy.deploy.click()
+    panel.deploy.wait(timeout=90)
+    broken = registry.register(classifier, "broken")
+    path = registry.artifacts.path(broken.digest)
+    path.write_bytes(path.read_bytes()[:-10] + b"corrupted!")
+    panel.refresh()
+
+    panel.deploy.name.value = ""  # follow the picked model's name again
+    panel.deploy.target.value = "broken:1"
+    assert panel.deploy.name.value == "broken"
+    panel.deploy.deploy.click()
+    panel.deploy.wait(timeout=90)
+
+    status = panel.deploy.status.value
+    assert ">failed</span>" in status
+    assert "ArtifactCorruptedError" in status and "is corrupted: its sha256 is sha256:" in status
+    assert panel.log.errors[-1].startswith(
+        "Deploy failed: The server could not load 'broken:1' for deployment 'broken': "
+        "ArtifactCorruptedError: "
+    )
+    panel.tick()
+    live = panel.deploy.deployments.value
+    assert (
+        "<td>broken</td><td>broken:1</td><td>-</td><td>failed</td><td>ArtifactCorruptedError"
+        in live
+    )
+    # The other deployment, and the stored artifacts, are untouched.
+    healthy = next(d for d in maas_nb.deployments() if d.name == "healthy")
+    assert healthy.predict(X[:2]).tolist() == classifier.predict(X[:2]).tolist()
+    assert maas_nb.load("iris:1").predict(X[:2]).tolist() == classifier.predict(X[:2]).tolist()
+    assert not panel.deploy.deploy.disabled
+
+
+def test_deploy_errors_before_anything_starts(make_panel):
+    panel = make_panel()
+    panel.deploy.deploy.click()
+    assert panel.log.errors == [
+        "Deploy failed: Pick a model version or alias to deploy (register one first)."
+    ]
+    panel.deploy.name.value = ""
+    panel.deploy.undeploy.click()
+    assert panel.log.errors[-1] == "Undeploy failed: Type the name of the deployment to undeploy."
+    panel.deploy.name.value = "ghost"
+    panel.deploy.undeploy.click()
+    panel.deploy.wait(timeout=30)
+    assert panel.log.errors[-1].startswith("Undeploy failed: ")
+    assert "ghost" in panel.log.errors[-1]
+    assert read_server_file() is None  # nothing was started
+
+
+def test_with_a_token_the_snippets_read_it_from_the_environment(
+    versions, make_panel, classifier, monkeypatch
+):
+    token = "s3cret-token-value"
+    monkeypatch.setenv("MAAS_TOKEN", token)
+    panel = make_panel()
+    panel.deploy.deploy.click()
+    panel.deploy.wait(timeout=90)
+    panel.tick()
+    assert ">ready</span>" in panel.deploy.status.value
+    assert "<td>ready</td>" in panel.deploy.deployments.value  # the watcher sends the token
+    endpoint = panel.deploy.endpoint.value
+    assert token not in endpoint and token not in panel.log.widget.value
+    assert "Bearer $MAAS_TOKEN" in endpoint
+    snippet = html.unescape(endpoint.split("<div>Python:</div><pre>")[1].split("</pre>")[0])
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(snippet, {})
+    assert printed.getvalue().strip() == str(classifier.predict(rows_of([0, 0, 0, 0])).tolist())
+
+
+def test_a_typed_name_and_pick_survive_refreshes_and_new_versions(versions, make_panel, classifier):
+    panel = make_panel()
+    assert panel.deploy.name.value == "iris"  # follows the picked model
+    panel.deploy.target.value = "iris:1"
+    panel.deploy.name.value = "canary"
+    maas_nb.register(classifier, "iris")
+    panel.refresh()
+    panel.tab.selected_index = 0
+    panel.tab.selected_index = 1
+    assert panel.deploy.target.options == ("iris@production", "iris:3", "iris:2", "iris:1")
+    assert (panel.deploy.target.value, panel.deploy.name.value) == ("iris:1", "canary")
+    panel.deploy.target.value = "iris:2"
+    assert panel.deploy.name.value == "canary"  # typed by the person: kept

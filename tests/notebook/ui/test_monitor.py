@@ -1,0 +1,62 @@
+"""The Monitor tab, fed by the panel's own thread from a real server once a second."""
+
+import contextlib
+import threading
+
+import maas_nb
+
+
+def test_monitor_shows_live_traffic_without_blocking_the_kernel(versions, make_panel, iris):
+    X, _ = iris
+    panel = make_panel(live=True, refresh_s=0.2)
+    panel.deploy.deploy.click()
+    panel.deploy.wait(timeout=90)
+    dep = maas_nb.deployments()[0]
+    assert any(t.name == "maas-ui-watch" for t in threading.enumerate())
+
+    def traffic_seen():
+        history = panel.monitor.history.get("iris", [])
+        return next((f for _, f in history if f.requests_per_s > 0), None)
+
+    # This thread (the kernel's) sends requests; the panel's own thread reads the server.
+    fig = None
+    for _ in range(3000):  # bounded: a few seconds of one-connection traffic at most
+        dep.predict(X[:2])
+        fig = traffic_seen()
+        if fig is not None:
+            break
+    assert fig is not None, "the monitor never showed the traffic"
+    assert fig.p50_ms is not None and fig.p99_ms >= fig.p50_ms > 0
+    assert fig.mean_batch == 2.0  # each request had two rows and came alone
+    assert fig.errors == 0
+    assert 0 <= fig.utilisation <= 1
+    shown = panel.monitor.table.value
+    for header in ("req/s", "p50 ms", "p99 ms", "errors", "mean batch", "utilisation"):
+        assert f"<th>{header}</th>" in shown
+    assert "<td>iris</td><td>ready</td>" in shown
+    assert "<svg" in panel.monitor.charts.value and "iris</b> last minute" in (
+        panel.monitor.charts.value
+    )
+    # The Deploy tab's status comes from the same readings.
+    assert "<td>ready</td>" in panel.deploy.deployments.value
+
+
+def test_errors_are_counted_per_interval(versions, make_panel):
+    panel = make_panel()
+    panel.deploy.deploy.click()
+    panel.deploy.wait(timeout=90)
+    panel.tick()  # the baseline reading
+    dep = maas_nb.deployments()[0]
+    for _ in range(3):
+        with contextlib.suppress(maas_nb.exceptions.PredictionError):
+            dep.invoke({"instances": [[1, 2]]})
+    panel.tick()
+    assert panel.monitor.latest["iris"].errors == 3
+    panel.tick()
+    assert panel.monitor.latest["iris"].errors == 0
+
+
+def test_no_server_says_so(make_panel):
+    panel = make_panel()
+    panel.tick()
+    assert "No model server is running" in panel.monitor.table.value

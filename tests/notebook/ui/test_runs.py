@@ -1,0 +1,58 @@
+"""The Runs tab lists pipeline runs, newest first, with status and parameters."""
+
+
+def test_runs_tab_lists_pipeline_runs_with_status_parameters_and_errors(registry, make_panel):
+    store = registry.store
+    store.create_pipeline_run(
+        "a" * 32,
+        "train",
+        notebook="notebooks/train.ipynb",
+        notebook_digest="sha256:0",
+        parameters={"C": 0.5, "max_iter": 100},
+    )
+    store.end_pipeline_run("a" * 32, status="succeeded", output_digest=None, error=None)
+    store.create_pipeline_run(
+        "b" * 32,
+        "train",
+        notebook="notebooks/train.ipynb",
+        notebook_digest="sha256:0",
+        parameters={"C": -1},
+    )
+    store.end_pipeline_run(
+        "b" * 32,
+        status="failed",
+        output_digest=None,
+        error={"cell": 3, "exception": "ValueError", "message": "C must be positive"},
+    )
+    store.create_pipeline_run(
+        "c" * 32,
+        "sweep",
+        notebook="notebooks/sweep.ipynb",
+        notebook_digest="sha256:1",
+        parameters={},
+    )
+    panel = make_panel()
+    shown = panel.runs.table.value
+    for header in ("run", "notebook", "status", "parameters", "started", "took", "error"):
+        assert f"<th>{header}</th>" in shown
+    assert (
+        "<td>aaaaaaaaaaaa</td><td>train</td><td>notebooks/train.ipynb</td><td>succeeded</td>"
+        "<td>C=0.5, max_iter=100</td>" in shown
+    )
+    assert "<td>failed</td><td>C=-1</td>" in shown
+    assert "<td>ValueError in cell 3: C must be positive</td>" in shown
+    assert (
+        "<td>cccccccccccc</td><td>sweep</td><td>notebooks/sweep.ipynb</td><td>running</td>" in shown
+    )
+    # newest first
+    assert shown.index("cccccccccccc") < shown.index("bbbbbbbbbbbb") < shown.index("aaaaaaaaaaaa")
+
+
+def test_switching_to_the_runs_tab_rereads_the_registry(registry, make_panel):
+    panel = make_panel()
+    assert "No pipeline runs yet" in panel.runs.table.value
+    registry.store.create_pipeline_run(
+        "d" * 32, "later", notebook="n.ipynb", notebook_digest="sha256:2", parameters={}
+    )
+    panel.tab.selected_index = 4
+    assert "<td>later</td>" in panel.runs.table.value
