@@ -6,6 +6,8 @@ a model is saved, loaded or called.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0.dev0"
 
 from . import exceptions
@@ -28,6 +30,9 @@ from .exceptions import MaasError
 from .registry import DeploymentRecord, Model, ModelVersion, Registry, Run
 from .training import training_run
 
+if TYPE_CHECKING:
+    from .notebook.ui import Panel
+
 _SERVING = ("Deployment", "deploy", "deployments", "undeploy")
 
 
@@ -38,7 +43,7 @@ def load_ipython_extension(ipython: object) -> None:
     load(ipython)
 
 
-def ui(*, home: str | None = None, refresh_s: float = 1.0) -> object:
+def ui(*, home: str | None = None, refresh_s: float = 1.0) -> Panel:
     """The ipywidgets control panel: models, deploy, predict, live monitor, pipeline runs."""
     from .notebook.ui import ui as panel
 

@@ -10,6 +10,7 @@ import atexit
 import html
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -92,9 +93,9 @@ class Deployment:
 
     def curl(self) -> str:
         """A ready-to-run curl command for this deployment's Open Inference Protocol endpoint."""
-        body = json.dumps(self.example())
+        body = shlex.quote(json.dumps(self.example()))
         auth = ' -H "Authorization: Bearer $MAAS_TOKEN"' if os.environ.get(TOKEN_ENV) else ""
-        return f"curl -s -X POST {self.url} -H 'Content-Type: application/json'{auth} -d '{body}'"
+        return f"curl -s -X POST {self.url} -H 'Content-Type: application/json'{auth} -d {body}"
 
     def example(self) -> dict[str, Any]:
         """An example Open Inference Protocol request body, shaped by the signature."""
@@ -239,7 +240,11 @@ def get_deployment(name: str, *, home: str | None = None) -> Deployment:
 
 
 def server_view(*, home: str | None = None, timeout: float = 2.0) -> dict[str, Any] | None:
-    """The running server's URL, deployments (status, reason) and metrics text; None if none."""
+    """The running server's URL, deployments (status, reason) and metrics text.
+
+    None when no server runs for the home; `ServerUnavailableError` when one is recorded
+    but cannot be read (not answering, or refusing our token).
+    """
     info = read_server_file(default_registry(home).home)
     if info is None:
         return None
@@ -247,10 +252,21 @@ def server_view(*, home: str | None = None, timeout: float = 2.0) -> dict[str, A
     try:
         listed = _http().get(f"{url}/maas/deployments", headers=_headers(), timeout=timeout)
         metrics = _http().get(f"{url}/metrics", headers=_headers(), timeout=timeout)
-    except Exception:
-        return None
-    if listed.status_code != 200 or metrics.status_code != 200:
-        return None
+    except Exception as exc:
+        raise ServerUnavailableError(
+            f"The model server at {url} did not answer: {type(exc).__name__}: {exc}"
+        ) from exc
+    for response in (listed, metrics):
+        if response.status_code == 401:
+            raise ServerUnavailableError(
+                f"The model server at {url} refused our token (401): set {TOKEN_ENV} to "
+                "the token it was started with."
+            )
+        if response.status_code != 200:
+            raise ServerUnavailableError(
+                f"The model server at {url} answered {response.status_code} to "
+                f"{response.request.url.path}: {_error(response)}"
+            )
     return {"url": url, "deployments": listed.json(), "metrics": metrics.text}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import os
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -40,8 +41,18 @@ class DeployTab:
         self.max_latency_ms = widgets.BoundedFloatText(
             value=5.0, min=0.0, max=60_000.0, description="Max wait (ms)", style=wide
         )
+        self.max_queue_rows = widgets.BoundedIntText(
+            value=0,
+            min=0,
+            max=100_000_000,
+            description="Max queue rows",
+            tooltip="Rows queued before the server answers 503; 0: its default.",
+            style=wide,
+        )
         self.deploy = widgets.Button(description="Deploy", button_style="primary", icon="play")
+        self.deployed = widgets.Dropdown(description="Deployed", options=[], style=wide)
         self.undeploy = widgets.Button(description="Undeploy", icon="stop")
+        self._endpoint_key: tuple[Any, ...] | None = None
         self.status = widgets.HTML()
         self.status.add_class("maas-deploy-status")
         self.deployments = widgets.HTML()
@@ -55,15 +66,17 @@ class DeployTab:
         self.widget = widgets.VBox(
             [
                 widgets.HBox([self.target, self.name]),
-                widgets.HBox([self.max_batch_size, self.max_latency_ms]),
-                widgets.HBox([self.deploy, self.undeploy]),
+                widgets.HBox([self.max_batch_size, self.max_latency_ms, self.max_queue_rows]),
+                self.deploy,
                 self.status,
+                widgets.HBox([self.deployed, self.undeploy]),
                 self.deployments,
                 self.endpoint,
             ]
         )
 
     def refresh(self) -> None:
+        """Offer every alias and version; show the server's view of the deployments."""
         reg = self.panel.registry
         targets = []
         for model in reg.list_models():
@@ -88,6 +101,8 @@ class DeployTab:
             rows.append(
                 [r.name, r.target, entry.get("version") or "-", status, entry.get("reason")]
             )
+        names = [r.name for r in records]
+        set_options(self.deployed, names, names[0] if names else None)
         self.deployments.value = table(
             ["deployment", "target", "serving", "status", "reason"],
             rows,
@@ -112,6 +127,7 @@ class DeployTab:
             "name": name,
             "max_batch_size": self.max_batch_size.value,
             "max_latency_ms": self.max_latency_ms.value,
+            "max_queue_rows": self.max_queue_rows.value or None,
             "home": self.panel.home,
         }
         self._set_status(label, LOADING, f"deploying {target}")
@@ -129,14 +145,15 @@ class DeployTab:
             self._set_status(label, FAILED, describe(exc))
             self.panel.log.error(f"Deploy failed: {describe(exc)}")
             return
-        self.panel.after_deploy(label)  # the other tabs first: "ready" means usable
+        # The other tabs first, so that "ready" means ready to use in Predict too.
+        self.panel.log.call("Show the deployment", self.panel.after_deploy, label, capture=False)
         self._set_status(label, READY, f"{dep.url}")
         self.panel.log.info(f"{label} is ready at {dep.url}")
 
     def _undeploy(self, _button: object) -> None:
-        name = self.name.value.strip()
+        name = self.deployed.value
         if not name:
-            raise PanelInputError("Type the name of the deployment to undeploy.")
+            raise PanelInputError("Nothing is deployed, so there is nothing to undeploy.")
         if self.job is not None and self.job.is_alive():
             raise PanelInputError("A deployment is in progress; wait for it before undeploying.")
         self._start(self._run_undeploy, name)
@@ -150,20 +167,24 @@ class DeployTab:
         self.pending.pop(name, None)
         self.status.value = f"<b>{html.escape(name)}</b>: undeployed"
         self.panel.log.info(f"Undeployed {name}")
-        self.panel.after_deploy(name)
+        self.panel.log.call("Show the deployments", self.panel.after_deploy, name, capture=False)
 
-    def _start(self, fn: Any, *args: Any) -> None:
+    def _start(self, fn: Callable[..., None], *args: Any) -> None:
         # Deploying waits for the server to load the model: a thread keeps the kernel free.
         self.deploy.disabled = self.undeploy.disabled = True
 
         def run() -> None:
             try:
-                fn(*args)
+                self.panel.log.call("Deploy", fn, *args, capture=False)
             finally:
                 self.deploy.disabled = self.undeploy.disabled = False
 
         self.job = threading.Thread(target=run, name="maas-ui-deploy", daemon=True)
-        self.job.start()
+        try:
+            self.job.start()
+        except BaseException:
+            self.deploy.disabled = self.undeploy.disabled = False
+            raise
 
     def _set_status(self, name: str, status: str, detail: str) -> None:
         self.pending[name] = status
@@ -180,8 +201,14 @@ class DeployTab:
         except LookupError:
             dep = None
         if dep is None or not dep.server:
+            self._endpoint_key = None
             self.endpoint.value = ""
             return
+        # The watcher calls this every second: rebuild the snippets only when they change.
+        key = (dep.name, dep.target, dep.server, os.environ.get(TOKEN_ENV) is not None)
+        if key == self._endpoint_key:
+            return
+        self._endpoint_key = key
         body = dep.example()
         # With a token, the snippets read it from the environment: never show the token.
         if os.environ.get(TOKEN_ENV):

@@ -24,6 +24,7 @@ class StatusLog:
 
     def __init__(self) -> None:
         self.lines: list[tuple[str, str]] = []  # (level, text)
+        self._stamps: list[str] = []
         self.widget = widgets.HTML(layout=widgets.Layout(min_height="3em"))
         self.widget.add_class("maas-log")
         self._lock = threading.Lock()
@@ -43,18 +44,21 @@ class StatusLog:
         return self.lines[-1][1] if self.lines else ""
 
     def _add(self, level: str, text: str) -> None:
-        stamp = time.strftime("%H:%M:%S")
+        # Callbacks, the deploy thread and the watcher all log: one writer at a time, so
+        # an older rendering never overwrites a newer one.
         with self._lock:
             self.lines.append((level, text))
-            del self.lines[:-MAX_LINES]
-            shown = self.lines[-SHOWN_LINES:]
-        rows = "".join(
-            f"<div class='maas-log-{lvl}' style='{_STYLE[lvl]}'>{stamp} {html.escape(line)}</div>"
-            for lvl, line in shown
-        )
-        self.widget.value = (
-            f"<div style='font-family:monospace;font-size:12px;line-height:1.4'>{rows}</div>"
-        )
+            self._stamps.append(time.strftime("%H:%M:%S"))
+            del self.lines[:-MAX_LINES], self._stamps[:-MAX_LINES]
+            shown = zip(self._stamps[-SHOWN_LINES:], self.lines[-SHOWN_LINES:], strict=True)
+            rows = "".join(
+                f"<div class='maas-log-{lvl}' style='{_STYLE[lvl]}'>"
+                f"{stamp} {html.escape(line)}</div>"
+                for stamp, (lvl, line) in shown
+            )
+            self.widget.value = (
+                f"<div style='font-family:monospace;font-size:12px;line-height:1.4'>{rows}</div>"
+            )
 
     def guard(self, what: str) -> Callable[[Callable[..., Any]], Callable[..., None]]:
         """Wrap a callback: its prints and any exception go to this log, not to stdout."""
@@ -73,10 +77,12 @@ class StatusLog:
     ) -> Any:
         """Run *fn*; log what it printed and, if it raised, one line saying why.
 
-        Capturing swaps the process-wide sys.stdout, so background threads (which run
-        beside the user's cells) pass ``capture=False``; our own code prints nothing.
+        Capturing swaps the process-wide sys.stdout, so it happens only on the kernel's main
+        thread (between cells, when a widget event is handled), never from the deploy or
+        watcher threads, which run beside the user's cells; our own code prints nothing.
         """
         out = io.StringIO()
+        capture = capture and threading.current_thread() is threading.main_thread()
         try:
             with contextlib.ExitStack() as stack:
                 if capture:

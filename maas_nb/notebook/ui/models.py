@@ -51,6 +51,7 @@ class ModelsTab:
         )
 
     def refresh(self) -> None:
+        """Re-read every model's versions into the table and the version pickers."""
         reg = self.panel.registry
         self.versions = [v for m in reg.list_models() for v in reg.list_versions(m.name)]
         rows = [
@@ -78,6 +79,7 @@ class ModelsTab:
         self._show()
 
     def selected(self) -> ModelVersion:
+        """The picked version, read afresh from the registry."""
         if not self.version.value:
             raise PanelInputError("No version is selected: register a model first.")
         return self.panel.registry.get(self.version.value)
@@ -86,10 +88,10 @@ class ModelsTab:
         if not self.version.value:
             self.detail.value = ""
             return
-        from ...pipelines.lineage import describe
+        from ...pipelines.lineage import describe as pipeline_of
 
         v = self.selected()
-        shown = version_card(v, verbose=2, pipeline=describe(self.panel.registry, v)).html
+        shown = version_card(v, verbose=2, pipeline=pipeline_of(self.panel.registry, v)).html
         signature = v.signature.describe_inputs() if v.signature else "none recorded"
         lineage = {k: val for k, val in v.lineage.items() if k != "training_data"}
         extra = "".join(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import threading
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -30,14 +31,24 @@ class MonitorTab:
         self.history: dict[str, deque[tuple[float, Figures]]] = {}
         self._before: dict[str, Counters] = {}
         self._at: float | None = None
+        self._lock = threading.Lock()
         self.widget = widgets.VBox([self.table, self.charts])
 
     def refresh(self) -> None:
         """Nothing to re-read: the panel's watcher thread feeds `update` once a second."""
 
+    def show_problem(self, message: str) -> None:
+        """The server is recorded but cannot be read: say why instead of stale figures."""
+        with self._lock:
+            self._before, self._at, self.latest = {}, None, {}
+            self.table.value = f"<b style='color:#b00020'>{html.escape(message)}</b>"
+
     def update(self, view: dict[str, Any] | None, now: float | None = None) -> None:
         """Fold one reading of the server (None: no server) into the figures and redraw."""
-        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._update(view, time.monotonic() if now is None else now)
+
+    def _update(self, view: dict[str, Any] | None, now: float) -> None:
         if view is None:
             self._before, self._at, self.latest = {}, None, {}
             self.table.value = "<i>No model server is running: deploy a model to start one.</i>"
@@ -66,7 +77,7 @@ class MonitorTab:
                 f"{fig.requests_per_s:.1f}",
                 _ms(fig.p50_ms),
                 _ms(fig.p99_ms),
-                fig.errors,
+                sum(f.errors for _, f in self.history.get(name, ())),
                 "-" if fig.mean_batch is None else f"{fig.mean_batch:.1f}",
                 f"{fig.utilisation:.0%}",
                 fig.queue_rows,
@@ -74,18 +85,10 @@ class MonitorTab:
             for name, fig in sorted(self.latest.items())
             if name in status
         ]
+        headers = ["deployment", "status", "req/s", "p50 ms", "p99 ms", "errors (1 min)"]
+        headers += ["mean batch", "utilisation", "queued rows"]
         self.table.value = table(
-            [
-                "deployment",
-                "status",
-                "req/s",
-                "p50 ms",
-                "p99 ms",
-                "errors",
-                "mean batch",
-                "utilisation",
-                "queued rows",
-            ],
+            headers,
             rows,
             empty="Nothing is deployed." if not status else "Measuring: figures need two readings.",
         ).html

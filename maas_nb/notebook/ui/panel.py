@@ -9,6 +9,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ...api import registry as open_registry
+from ...exceptions import ServerUnavailableError
 from ...serving import client
 from .deploy import DeployTab
 from .dropdowns import forget
@@ -81,29 +82,45 @@ class Panel:
 
     def refresh(self) -> None:
         """Re-read the registry and the server into every tab."""
-        self.server = client.server_view(home=self.home)
+        try:
+            self.server = self.read_server()
+        except ServerUnavailableError as exc:
+            self.server = None
+            self.log.error(str(exc))
         for tab in self.tabs:
             tab.refresh()
 
+    def read_server(self) -> dict[str, Any] | None:
+        """The server's view (None: no server); a server that cannot be read is shown so."""
+        try:
+            return client.server_view(home=self.home)
+        except ServerUnavailableError as exc:
+            self.monitor.show_problem(str(exc))
+            raise
+
     def tick(self) -> None:
         """One reading of the server: deployment status and the monitor's figures."""
-        self.server = client.server_view(home=self.home)
+        self.server = self.read_server()
         self.deploy.show_live(self.server)
         self.monitor.update(self.server)
 
     def after_deploy(self, name: str) -> None:
         """A deployment came or went: show the server's view, offer it in Predict."""
-        self.tick()
+        # Only the watcher feeds the monitor: its rates need evenly spaced readings.
+        self.server = self.read_server()
+        self.deploy.show_live(self.server)
         self.predict.refresh()
         if name in self.predict.deployment.options:
             self.predict.deployment.value = name
 
     def close(self) -> None:
-        """Stop the background reading and close the widgets."""
+        """Stop the background reading and close every widget of the panel."""
         self._stop.set()
-        if self._thread is not None:
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=10)
-        _close(self.widget)
+        for owner in (self, *self.tabs, self.log):
+            for widget in _widgets_of(owner):
+                _close(widget)
 
     def _watch(self) -> None:
         while not self._stop.wait(self.refresh_s):
@@ -123,18 +140,45 @@ class Panel:
         return PLAIN_TEXT.format(home=self.home)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        if self.widget.comm is None:  # closed: only the text is left
+            return {"text/plain": repr(self)}
         bundle = self.widget._repr_mimebundle_(**kwargs)
         bundle["text/plain"] = repr(self)
         return bundle
 
 
+def _widgets_of(owner: object) -> list[widgets.Widget]:
+    found: list[widgets.Widget] = []
+    for value in vars(owner).values():
+        items = value if isinstance(value, (list, tuple)) else [value]
+        found += [w for w in items if isinstance(w, widgets.Widget)]
+    return found
+
+
 def _close(widget: widgets.Widget) -> None:
     for child in getattr(widget, "children", ()):
         _close(child)
+    for part in ("layout", "style"):
+        sub = getattr(widget, part, None)
+        if isinstance(sub, widgets.Widget):
+            sub.close()
     forget(widget)
     widget.close()
 
 
+_shown: Panel | None = None
+_shown_lock = threading.Lock()
+
+
 def ui(*, home: str | None = None, refresh_s: float = 1.0) -> Panel:
-    """The maas_nb control panel: models, deploy, predict, monitor, runs."""
-    return Panel(home=home, refresh_s=refresh_s)
+    """The maas_nb control panel: models, deploy, predict, monitor, runs.
+
+    Calling it again (re-running the cell) closes the panel it returned before, so
+    stale panels do not keep reading the server.
+    """
+    global _shown
+    with _shown_lock:
+        if _shown is not None:
+            _shown.close()
+        _shown = Panel(home=home, refresh_s=refresh_s)
+        return _shown

@@ -10,7 +10,7 @@ import ipywidgets as widgets
 from ...exceptions import PanelInputError
 from ...flavors.signature import DATAFRAME, TEXT, Signature
 from ...serving import client
-from ..display import table
+from ..display import Display, table
 from .dropdowns import on_pick, set_options
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ class PredictTab:
         )
 
     def refresh(self) -> None:
+        """Offer the current deployments; keep the form (and what was typed) if it stands."""
         names = [r.name for r in self.panel.registry.list_deployments()]
         set_options(self.deployment, names, names[0] if names else None)
         self._build_form()
@@ -67,8 +68,9 @@ class PredictTab:
         if key == self._form_key:
             return
         self._form_key = key
-        for old in self.fields:
-            old.close()
+        for old in self.form.children:
+            if old is not self.text:
+                old.close()
         self.signature, self.fields = signature, []
         sig = self.signature
         if sig is None:
@@ -138,7 +140,7 @@ class PredictTab:
         return [f.description for f in self.fields]
 
 
-def answer_table(answer: Any, rows: list[list[Any]] | None, names: list[str]) -> Any:
+def answer_table(answer: Any, rows: list[list[Any]] | None, names: list[str]) -> Display:
     """Inputs (when the form made them) and outputs, one row per prediction."""
     outputs = [list(a) if isinstance(a, (list, tuple)) else [a] for a in answer.tolist()]
     width = max((len(o) for o in outputs), default=1)

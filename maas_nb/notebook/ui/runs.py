@@ -22,6 +22,7 @@ class RunsTab:
         self.widget = widgets.VBox([self.table])
 
     def refresh(self) -> None:
+        """Re-read the pipeline runs, newest first."""
         runs = sorted(
             self.panel.registry.store.list_pipeline_runs(),
             key=lambda r: r.started_at,

@@ -53,11 +53,25 @@ def test_undeploy_from_the_panel(versions, make_panel):
     panel = make_panel()
     panel.deploy.deploy.click()
     panel.deploy.wait(timeout=90)
+    panel.deploy.target.value = "iris:1"
+    panel.deploy.name.value = "old"
+    panel.deploy.max_queue_rows.value = 128
+    panel.deploy.deploy.click()
+    panel.deploy.wait(timeout=90)
+    assert maas_nb.registry().get_deployment("old").config["max_queue_rows"] == 128
+    assert "max_queue_rows" not in maas_nb.registry().get_deployment("iris").config
+    assert panel.deploy.deployed.options == ("iris", "old")
+    panel.deploy.deployed.value = "old"
+    panel.deploy.undeploy.click()
+    panel.deploy.wait(timeout=90)
+    assert [d.name for d in maas_nb.registry().list_deployments()] == ["iris"]
+    assert panel.deploy.status.value == "<b>old</b>: undeployed"
+    assert panel.deploy.deployed.options == ("iris",)
     panel.deploy.undeploy.click()
     panel.deploy.wait(timeout=90)
     assert maas_nb.registry().list_deployments() == []
-    assert "undeployed" in panel.deploy.status.value
     assert panel.predict.deployment.options == ()
+    assert panel.deploy.deployed.options == ()
     panel.tick()
     assert "Nothing deployed yet." in panel.deploy.deployments.value
     assert panel.deploy.endpoint.value == ""
@@ -110,15 +124,26 @@ def test_deploy_errors_before_anything_starts(make_panel):
     assert panel.log.errors == [
         "Deploy failed: Pick a model version or alias to deploy (register one first)."
     ]
-    panel.deploy.name.value = ""
     panel.deploy.undeploy.click()
-    assert panel.log.errors[-1] == "Undeploy failed: Type the name of the deployment to undeploy."
-    panel.deploy.name.value = "ghost"
+    assert panel.log.errors[-1] == (
+        "Undeploy failed: Nothing is deployed, so there is nothing to undeploy."
+    )
+    assert read_server_file() is None  # nothing was started
+    assert not panel.deploy.deploy.disabled and not panel.deploy.undeploy.disabled
+
+
+def test_undeploying_what_someone_else_removed_meanwhile(versions, make_panel, capsys):
+    panel = make_panel()
+    panel.deploy.deploy.click()
+    panel.deploy.wait(timeout=90)
+    maas_nb.undeploy("iris")  # from another cell, the CLI or another panel
     panel.deploy.undeploy.click()
     panel.deploy.wait(timeout=30)
-    assert panel.log.errors[-1].startswith("Undeploy failed: ")
-    assert "ghost" in panel.log.errors[-1]
-    assert read_server_file() is None  # nothing was started
+    assert panel.log.errors == [
+        "Undeploy failed: No deployment named 'iris'. List them with: maas deployments"
+    ]
+    assert not panel.deploy.deploy.disabled and not panel.deploy.undeploy.disabled
+    assert capsys.readouterr() == ("", "")
 
 
 def test_with_a_token_the_snippets_read_it_from_the_environment(

@@ -29,9 +29,9 @@ def test_monitor_shows_live_traffic_without_blocking_the_kernel(versions, make_p
     assert fig.p50_ms is not None and fig.p99_ms >= fig.p50_ms > 0
     assert fig.mean_batch == 2.0  # each request had two rows and came alone
     assert fig.errors == 0
-    assert 0 <= fig.utilisation <= 1
+    assert 0 < fig.utilisation < 1  # busy, but not saturated by one connection
     shown = panel.monitor.table.value
-    for header in ("req/s", "p50 ms", "p99 ms", "errors", "mean batch", "utilisation"):
+    for header in ("req/s", "p50 ms", "p99 ms", "errors (1 min)", "mean batch", "utilisation"):
         assert f"<th>{header}</th>" in shown
     assert "<td>iris</td><td>ready</td>" in shown
     assert "<svg" in panel.monitor.charts.value and "iris</b> last minute" in (
@@ -54,9 +54,34 @@ def test_errors_are_counted_per_interval(versions, make_panel):
     assert panel.monitor.latest["iris"].errors == 3
     panel.tick()
     assert panel.monitor.latest["iris"].errors == 0
+    # The table sums the last minute, so one error does not flash by in a second.
+    assert "<td>iris</td><td>ready</td>" in panel.monitor.table.value
+    assert "</td><td>3</td><td>-</td><td>" in panel.monitor.table.value
 
 
 def test_no_server_says_so(make_panel):
     panel = make_panel()
     panel.tick()
     assert "No model server is running" in panel.monitor.table.value
+
+
+def test_a_server_that_refuses_our_token_is_reported_not_called_absent(
+    versions, make_panel, monkeypatch
+):
+    monkeypatch.setenv("MAAS_TOKEN", "the-right-token")
+    maas_nb.deploy("iris@production")
+    monkeypatch.setenv("MAAS_TOKEN", "a-wrong-token")
+    panel = make_panel()
+    expected = (
+        f"The model server at {maas_nb.deployments()[0].server} refused our token (401): set MAAS_TOKEN to the token it "
+        "was started with."
+    )
+    assert panel.log.errors == [expected]
+    assert "refused our token (401)" in panel.monitor.table.value
+    try:
+        panel.tick()
+    except maas_nb.exceptions.ServerUnavailableError as exc:
+        assert str(exc) == expected
+    else:
+        raise AssertionError("tick() should raise")
+    assert "a-wrong-token" not in panel.log.widget.value + panel.monitor.table.value

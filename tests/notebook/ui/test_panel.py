@@ -1,5 +1,6 @@
 """The panel as a whole: tabs, plain-text fallback, %maas ui, the status log, the watcher."""
 
+import sys
 import threading
 
 import maas_nb
@@ -91,3 +92,53 @@ def test_the_watcher_reports_a_failing_read_once_and_keeps_going(make_panel, mon
         panel._stop.set()
         thread.join()
     assert panel.log.errors == ["Reading the server failed: OSError: disk gone"]
+
+
+def test_each_log_line_keeps_its_own_time(monkeypatch):
+    log = StatusLog()
+    clock = iter(["10:00:00", "10:00:05"])
+    monkeypatch.setattr("maas_nb.notebook.ui.log.time.strftime", lambda _: next(clock))
+    log.info("first")
+    log.error("<second>")
+    assert "10:00:00 first" in log.widget.value
+    assert "10:00:05 &lt;second&gt;" in log.widget.value
+
+
+def test_worker_threads_never_swap_the_kernels_stdout():
+    log = StatusLog()
+    seen = []
+
+    def callback():
+        seen.append(sys.stdout)
+
+    worker = threading.Thread(target=log.call, args=("Work", callback))
+    worker.start()
+    worker.join()
+    assert seen == [sys.stdout]  # not a StringIO: the user's cell output stays theirs
+    log.call("Work", callback)
+    assert seen[-1] is not sys.stdout  # on the main thread, prints are captured
+
+
+def test_names_and_metrics_are_escaped(make_panel, classifier):
+    maas_nb.register(classifier, "iris", metrics={"<b>acc</b>": 1.0}, description="<script>")
+    panel = make_panel()
+    assert "&lt;b&gt;acc&lt;/b&gt;=1" in panel.models.table.value
+    assert "<b>acc" not in panel.models.table.value
+    assert "<script>" not in panel.models.detail.value
+
+
+def test_a_closed_panel_still_has_its_text(make_panel):
+    panel = make_panel()
+    panel.close()
+    assert panel._repr_mimebundle_() == {"text/plain": repr(panel)}
+    assert panel.deploy.deploy.comm is None and panel.predict.json.comm is None
+
+
+def test_ui_again_replaces_the_previous_panel():
+    first = maas_nb.ui()
+    second = maas_nb.ui()
+    try:
+        assert not first._thread.is_alive() and first.widget.comm is None
+        assert second._thread.is_alive()
+    finally:
+        second.close()

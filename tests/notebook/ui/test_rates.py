@@ -75,3 +75,23 @@ def test_quantile_matches_prometheus_histogram_quantile():
     assert quantile(0.75, buckets) == pytest.approx(0.15)
     assert quantile(0.99, {0.1: 0, 0.2: 0, math.inf: 5}) == 0.2  # beyond the last bound
     assert quantile(0.5, {0.1: 0, math.inf: 0}) is None
+
+
+@pytest.mark.parametrize(
+    ("q", "buckets", "expected"),
+    [
+        (0.5, {0.001: 4, 0.01: 4, math.inf: 4}, 0.0005),  # rank in the first bucket
+        (0.5, {math.inf: 3}, 0.0),  # only +Inf: nothing finite to report
+        (1.0, {0.1: 2, 0.2: 4, math.inf: 4}, 0.2),
+        (0.25, {0.1: 0, 0.2: 4, math.inf: 4}, 0.125),
+    ],
+)
+def test_quantile_edges(q, buckets, expected):
+    assert quantile(q, buckets) == pytest.approx(expected)
+
+
+def test_buckets_missing_from_the_earlier_reading_count_from_zero():
+    before = Counters(requests=1, latency_buckets={math.inf: 1})
+    now = Counters(requests=3, latency_buckets={0.01: 2, math.inf: 3})
+    # A bucket the earlier reading lacked counts from zero: 2 of 2 new requests <= 10 ms.
+    assert figures(before, now, 1.0).p50_ms == pytest.approx(5.0)
