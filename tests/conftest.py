@@ -87,6 +87,24 @@ CORPUS = [
 
 
 @pytest.fixture(scope="session")
+def strict_frame_model(iris):
+    """A DataFrame model (number + text column) whose encoder rejects unseen categories."""
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, y = iris
+    frame = pd.DataFrame({"petal_length": X[:, 2], "colour": np.where(y == 0, "red", "blue")})
+    model = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["colour"]), remainder="passthrough"),
+        LogisticRegression(max_iter=1000),
+    ).fit(frame, y)
+    return model, frame
+
+
+@pytest.fixture(scope="session")
 def text_pipeline():
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.naive_bayes import MultinomialNB

@@ -86,20 +86,9 @@ def test_failed_load_raises_with_the_servers_reason(iris_model, registry, iris):
     assert next(d for d in maas_nb.deployments() if d.name == "broken").status == "failed"
 
 
-def test_a_model_that_refuses_the_warm_up_rows_is_still_served(iris):
+def test_a_model_that_refuses_the_warm_up_rows_is_still_served(strict_frame_model):
     # Warm-up feeds made-up rows ("warm" for a text column): a strict encoder rejects them.
-    import pandas as pd
-    from sklearn.compose import make_column_transformer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder
-
-    X, y = iris
-    frame = pd.DataFrame({"petal_length": X[:, 2], "colour": np.where(y == 0, "red", "blue")})
-    model = make_pipeline(
-        make_column_transformer((OneHotEncoder(), ["colour"]), remainder="passthrough"),
-        LogisticRegression(max_iter=1000),
-    ).fit(frame, y)
+    model, frame = strict_frame_model
     maas_nb.register(model, "strict", sample=frame[:5])
     dep = maas_nb.deploy("strict")
     assert dep.predict(frame[:3]).tolist() == model.predict(frame[:3]).tolist()

@@ -10,6 +10,17 @@ _SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][\w:]*)\{(?P<labels>[^}]*)\}\s+(?P<va
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
+# Sample name -> the Counters field it sets (latency buckets are handled apart).
+_FIELDS = {
+    "maas_requests_total": "requests",
+    "maas_request_errors_total": "errors",
+    "maas_busy_seconds_total": "busy_seconds",
+    "maas_batch_size_rows_sum": "batch_rows",
+    "maas_batch_size_rows_count": "batch_calls",
+    "maas_queue_depth_rows": "queue_rows",
+}
+
+
 @dataclass
 class Counters:
     """One deployment's cumulative counters at one scrape."""
@@ -48,20 +59,10 @@ def parse(text: str) -> dict[str, Counters]:
         if "deployment" not in labels:
             continue
         c = out.setdefault(labels["deployment"], Counters())
-        if name == "maas_requests_total":
-            c.requests = value
-        elif name == "maas_request_errors_total":
-            c.errors = value
-        elif name == "maas_busy_seconds_total":
-            c.busy_seconds = value
-        elif name == "maas_request_latency_seconds_bucket":
+        if name == "maas_request_latency_seconds_bucket":
             c.latency_buckets[float(labels["le"])] = value
-        elif name == "maas_batch_size_rows_sum":
-            c.batch_rows = value
-        elif name == "maas_batch_size_rows_count":
-            c.batch_calls = value
-        elif name == "maas_queue_depth_rows":
-            c.queue_rows = value
+        elif name in _FIELDS:
+            setattr(c, _FIELDS[name], value)
     return out
 
 

@@ -2,7 +2,6 @@
 
 import html
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -132,18 +131,8 @@ def test_a_text_model_gets_a_text_box(text_pipeline, make_panel):
     ]
 
 
-def test_a_dataframe_model_gets_a_field_per_column(make_panel, iris):
-    from sklearn.compose import make_column_transformer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder
-
-    X, y = iris
-    frame = pd.DataFrame({"petal_length": X[:, 2], "colour": np.where(y == 0, "red", "blue")})
-    model = make_pipeline(
-        make_column_transformer((OneHotEncoder(), ["colour"]), remainder="passthrough"),
-        LogisticRegression(max_iter=1000),
-    ).fit(frame, y)
+def test_a_dataframe_model_gets_a_field_per_column(make_panel, strict_frame_model):
+    model, frame = strict_frame_model
     maas_nb.register(model, "frames", sample=frame[:5])
     panel = make_panel()
     panel.deploy.deploy.click()
