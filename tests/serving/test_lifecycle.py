@@ -245,3 +245,24 @@ def test_a_deployment_made_inside_a_pipeline_run_names_it(iris_model, monkeypatc
     dep = maas_nb.deploy("iris@production")
     assert dep.config["pipeline_run"] == "0123456789abcdef"
     assert maas_nb.registry().get_deployment("iris").config["pipeline_run"] == "0123456789abcdef"
+
+
+def test_the_curl_line_quotes_a_body_with_quotes(registry):
+    import shlex
+
+    import pandas as pd
+    from sklearn.linear_model import LinearRegression
+
+    frame = pd.DataFrame({"it's": [1.0, 2.0, 3.0], "b": [0.0, 1.0, 0.0]})
+    maas_nb.register(LinearRegression().fit(frame, [1.0, 2.0, 3.0]), "quoted", sample=frame)
+    dep = maas_nb.serving.client.Deployment(
+        "quoted",
+        "quoted",
+        {},
+        registry.get("quoted").created_at,
+        "http://127.0.0.1:1",
+        str(registry.home),
+    )
+    words = shlex.split(dep.curl())
+    body = json.loads(words[words.index("-d") + 1])
+    assert [i["name"] for i in body["inputs"]] == ["it's", "b"]

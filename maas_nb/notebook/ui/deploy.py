@@ -205,7 +205,11 @@ class DeployTab:
             self.endpoint.value = ""
             return
         # The watcher calls this every second: rebuild the snippets only when they change.
-        key = (dep.name, dep.target, dep.server, os.environ.get(TOKEN_ENV) is not None)
+        try:  # an alias may have moved to a version with another signature
+            serving = self.panel.registry.get(dep.target).uri
+        except LookupError:
+            serving = None
+        key = (dep.name, dep.target, serving, dep.server, os.environ.get(TOKEN_ENV) is not None)
         if key == self._endpoint_key:
             return
         self._endpoint_key = key

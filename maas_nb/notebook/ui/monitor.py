@@ -42,6 +42,7 @@ class MonitorTab:
         with self._lock:
             self._before, self._at, self.latest = {}, None, {}
             self.table.value = f"<b style='color:#b00020'>{html.escape(message)}</b>"
+            self.charts.value = ""
 
     def update(self, view: dict[str, Any] | None, now: float | None = None) -> None:
         """Fold one reading of the server (None: no server) into the figures and redraw."""

@@ -82,36 +82,42 @@ class Panel:
 
     def refresh(self) -> None:
         """Re-read the registry and the server into every tab."""
-        try:
-            self.server = self.read_server()
-        except ServerUnavailableError as exc:
-            self.server = None
-            self.log.error(str(exc))
+        self.server = self._read_server_or_report()
         for tab in self.tabs:
             tab.refresh()
 
-    def read_server(self) -> dict[str, Any] | None:
-        """The server's view (None: no server); a server that cannot be read is shown so."""
-        try:
-            return client.server_view(home=self.home)
-        except ServerUnavailableError as exc:
-            self.monitor.show_problem(str(exc))
-            raise
-
     def tick(self) -> None:
-        """One reading of the server: deployment status and the monitor's figures."""
-        self.server = self.read_server()
+        """One reading of the server: deployment status and the monitor's figures.
+
+        Raises `ServerUnavailableError` when the recorded server cannot be read.
+        """
+        self.server = client.server_view(home=self.home)
         self.deploy.show_live(self.server)
         self.monitor.update(self.server)
 
     def after_deploy(self, name: str) -> None:
         """A deployment came or went: show the server's view, offer it in Predict."""
         # Only the watcher feeds the monitor: its rates need evenly spaced readings.
-        self.server = self.read_server()
+        self.server = self._read_server_or_report()
         self.deploy.show_live(self.server)
         self.predict.refresh()
         if name in self.predict.deployment.options:
             self.predict.deployment.value = name
+
+    def _read_server_or_report(self) -> dict[str, Any] | None:
+        try:
+            return client.server_view(home=self.home)
+        except ServerUnavailableError as exc:
+            self._report(exc)
+            return None
+
+    def _report(self, exc: Exception) -> None:
+        """Say why the server cannot be read: in Monitor, and once in the log."""
+        self.monitor.show_problem(str(exc))
+        message = f"Reading the server failed: {describe(exc)}"
+        if message != self._last_error:
+            self.log.error(message)
+            self._last_error = message
 
     def close(self) -> None:
         """Stop the background reading and close every widget of the panel."""
@@ -123,15 +129,16 @@ class Panel:
                 _close(widget)
 
     def _watch(self) -> None:
+        failures = 0
         while not self._stop.wait(self.refresh_s):
             try:
                 self.tick()
-                self._last_error = ""
-            except Exception as exc:  # keep watching; say so once, not every second
-                message = f"Reading the server failed: {describe(exc)}"
-                if message != self._last_error:
-                    self.log.error(message)
-                    self._last_error = message
+                failures, self._last_error = 0, ""
+            except Exception as exc:  # keep watching
+                # One missed reading is no news (a busy or restarting server); two are.
+                failures += 1
+                if failures >= 2:
+                    self._report(exc)
 
     def _tab_changed(self, change: dict) -> None:
         self.tabs[change["new"]].refresh()
@@ -178,7 +185,8 @@ def ui(*, home: str | None = None, refresh_s: float = 1.0) -> Panel:
     """
     global _shown
     with _shown_lock:
+        panel = Panel(home=home, refresh_s=refresh_s)  # if this raises, the old one stays
         if _shown is not None:
             _shown.close()
-        _shown = Panel(home=home, refresh_s=refresh_s)
-        return _shown
+        _shown = panel
+        return panel

@@ -5,6 +5,7 @@ import html
 import io
 
 import maas_nb
+from maas_nb.exceptions import ServerUnavailableError
 from maas_nb.serving.server import read_server_file
 from tests.notebook.ui.conftest import rows_of
 
@@ -180,3 +181,23 @@ def test_a_typed_name_and_pick_survive_refreshes_and_new_versions(versions, make
     assert (panel.deploy.target.value, panel.deploy.name.value) == ("iris:1", "canary")
     panel.deploy.target.value = "iris:2"
     assert panel.deploy.name.value == "canary"  # typed by the person: kept
+
+
+def test_a_deploy_whose_server_cannot_be_read_afterwards_still_finishes(
+    versions, make_panel, monkeypatch
+):
+    panel = make_panel()
+
+    def unreadable(**_):
+        raise ServerUnavailableError("The model server at http://127.0.0.1:1 did not answer.")
+
+    monkeypatch.setattr("maas_nb.notebook.ui.panel.client.server_view", unreadable)
+    panel.deploy.deploy.click()
+    panel.deploy.wait(timeout=90)
+    assert ">ready</span>" in panel.deploy.status.value
+    assert panel.predict.deployment.value == "iris"
+    assert panel.log.errors == [
+        "Reading the server failed: The model server at http://127.0.0.1:1 did not answer."
+    ]
+    assert not panel.deploy.deploy.disabled and not panel.deploy.undeploy.disabled
+    assert "did not answer" in panel.monitor.table.value

@@ -76,8 +76,10 @@ def test_a_server_that_refuses_our_token_is_reported_not_called_absent(
         f"The model server at {maas_nb.deployments()[0].server} refused our token (401): set MAAS_TOKEN to the token it "
         "was started with."
     )
-    assert panel.log.errors == [expected]
+    assert panel.log.errors == [f"Reading the server failed: {expected}"]
     assert "refused our token (401)" in panel.monitor.table.value
+    panel.reload.click()
+    assert len(panel.log.errors) == 1  # said once, not at every refresh
     try:
         panel.tick()
     except maas_nb.exceptions.ServerUnavailableError as exc:
@@ -85,3 +87,11 @@ def test_a_server_that_refuses_our_token_is_reported_not_called_absent(
     else:
         raise AssertionError("tick() should raise")
     assert "a-wrong-token" not in panel.log.widget.value + panel.monitor.table.value
+
+
+def test_deploying_does_not_feed_the_monitor(versions, make_panel):
+    panel = make_panel()
+    panel.deploy.deploy.click()
+    panel.deploy.wait(timeout=90)
+    # Readings for rates come from the watcher alone, evenly spaced.
+    assert (panel.monitor._at, panel.monitor.history) == (None, {})

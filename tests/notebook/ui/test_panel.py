@@ -4,7 +4,7 @@ import sys
 import threading
 
 import maas_nb
-from maas_nb.notebook.ui import Panel
+from maas_nb.notebook.ui import Panel, dropdowns
 from maas_nb.notebook.ui.log import StatusLog
 from tests.helpers import wait_for
 
@@ -129,7 +129,10 @@ def test_names_and_metrics_are_escaped(make_panel, classifier):
 
 def test_a_closed_panel_still_has_its_text(make_panel):
     panel = make_panel()
+    pickers = [panel.models.version, panel.deploy.target, panel.predict.deployment]
+    assert all(id(d) in dropdowns._handlers for d in pickers)
     panel.close()
+    assert not any(id(d) in dropdowns._handlers for d in pickers)
     assert panel._repr_mimebundle_() == {"text/plain": repr(panel)}
     assert panel.deploy.deploy.comm is None and panel.predict.json.comm is None
 
