@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import os
+import pprint
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -220,13 +221,18 @@ class DeployTab:
             auth = f'    headers={{"Authorization": "Bearer " + os.environ["{TOKEN_ENV}"]}},\n'
         else:
             imports, auth = "import httpx\n\n", ""
+        shown = pprint.pformat(body, width=84, sort_dicts=False).replace("\n", "\n    ")
         snippet = (
-            f"{imports}response = httpx.post(\n    {dep.url!r},\n    json={body!r},\n{auth})\n"
+            f"{imports}response = httpx.post(\n    {dep.url!r},\n    json={shown},\n{auth})\n"
             'print(response.json()["outputs"][0]["data"])'
         )
         self.endpoint.value = (
             "<div style='line-height:1.4'>"
             f"<div>Endpoint: <code class='maas-endpoint'>{html.escape(dep.url)}</code></div>"
-            f"<div>curl:</div><pre style='white-space:pre-wrap'>{html.escape(dep.curl())}</pre>"
-            f"<div>Python:</div><pre>{html.escape(snippet)}</pre></div>"
+            f"<div>curl:</div><pre style='{_CODE};white-space:pre-wrap'>"
+            f"{html.escape(dep.curl())}</pre>"
+            f"<div>Python:</div><pre style='{_CODE}'>{html.escape(snippet)}</pre></div>"
         )
+
+
+_CODE = "font-family:monospace;font-size:12px;line-height:1.3;margin:2px 0 8px 0"

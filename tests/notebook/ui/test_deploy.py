@@ -41,10 +41,7 @@ def test_deploy_from_the_panel_serves_the_picked_alias_with_its_batching(
     assert "curl -s -X POST " + dep.url in endpoint
     assert "httpx.post(" in endpoint and "[[0, 0, 0, 0]]" not in endpoint
     # The Python snippet runs as pasted and prints the server's answer.
-    snippet = html.unescape(endpoint.split("<div>Python:</div><pre>")[1].split("</pre>")[0])
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        exec(snippet, {})
+    printed = run_python_snippet(endpoint)
     assert printed.getvalue().strip() == str(classifier.predict(rows_of([0, 0, 0, 0])).tolist())
     assert panel.predict.deployment.value == "iris-prod"  # ready to predict
     assert capsys.readouterr().out == ""
@@ -161,10 +158,7 @@ def test_with_a_token_the_snippets_read_it_from_the_environment(
     endpoint = panel.deploy.endpoint.value
     assert token not in endpoint and token not in panel.log.widget.value
     assert "Bearer $MAAS_TOKEN" in endpoint
-    snippet = html.unescape(endpoint.split("<div>Python:</div><pre>")[1].split("</pre>")[0])
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        exec(snippet, {})
+    printed = run_python_snippet(endpoint)
     assert printed.getvalue().strip() == str(classifier.predict(rows_of([0, 0, 0, 0])).tolist())
 
 
@@ -201,3 +195,12 @@ def test_a_deploy_whose_server_cannot_be_read_afterwards_still_finishes(
     ]
     assert not panel.deploy.deploy.disabled and not panel.deploy.undeploy.disabled
     assert "did not answer" in panel.monitor.table.value
+
+
+def run_python_snippet(endpoint_html):
+    """Run the Python snippet shown in the Deploy tab, as pasted; return what it printed."""
+    snippet = endpoint_html.split("<div>Python:</div><pre")[1].split(">", 1)[1]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(html.unescape(snippet.split("</pre>")[0]), {})
+    return printed
