@@ -91,8 +91,8 @@ class DeployTab:
         if self.job is not None:
             self.job.join(timeout)
 
-    # The server's view, refreshed about once a second by the panel's monitor thread.
     def show_live(self, view: dict[str, Any] | None) -> None:
+        """Show the server's view of each deployment (the watcher calls this every second)."""
         records = self.panel.registry.list_deployments()
         live = {e["name"]: e for e in (view or {}).get("deployments", [])}
         rows = []
