@@ -16,7 +16,7 @@ from typing import Any
 from .exceptions import ConflictError, MaasError
 from .registry import Model, ModelVersion, Registry, to_dict
 from .registry.uri import ModelRef
-from .tables import format_size, format_time, text_table
+from .tables import format_failure, format_size, format_time, text_table
 
 
 def cmd_models(reg: Registry, args: argparse.Namespace) -> Any:
@@ -271,12 +271,7 @@ def show_pipeline_run(r: Any) -> str:
         ("executed notebook", r.output_digest or "-"),
     ]
     if r.error:
-        lines.append(
-            (
-                "error",
-                f"cell {r.error.get('cell')}: {r.error.get('exception')}: {r.error.get('message')}",
-            )
-        )
+        lines.append(("error", format_failure(r.error)))
     width = max(len(k) for k, _ in lines)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in lines)
 

@@ -1,8 +1,9 @@
-"""Plain-text tables and the formatting of sizes and times, shared by the CLI and notebook."""
+"""Plain-text tables and the formatting of sizes, times and failures, shared by the CLI,
+notebook and pipelines."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,3 +29,9 @@ def format_size(n: int) -> str:
 
 def format_time(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "-"
+
+
+def format_failure(error: Mapping[str, Any]) -> str:
+    """A pipeline run's recorded failure: ``cell 2: ValueError: C was 3``."""
+    where = f"cell {error['cell']}" if error.get("cell") is not None else "the kernel"
+    return f"{where}: {error.get('exception')}: {error.get('message')}"

@@ -7,7 +7,7 @@ feedback level asks for them), so executed notebooks compare equal run after run
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..registry import Model, ModelVersion, Run
@@ -70,6 +70,10 @@ def metrics_text(metrics: dict[str, float]) -> str:
     return " ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()))
 
 
+def params_text(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in sorted(params.items()))
+
+
 def version_card(v: ModelVersion, *, verbose: int = 1, pipeline: Any = None) -> Display:
     fields: list[tuple[str, Any]] = [
         ("flavor", v.flavor),
@@ -83,7 +87,7 @@ def version_card(v: ModelVersion, *, verbose: int = 1, pipeline: Any = None) -> 
     if data:
         fields.append(("training data", ", ".join(f"{k} {d['shape']}" for k, d in data.items())))
     if pipeline is not None:
-        params = ", ".join(f"{k}={val!r}" for k, val in sorted(pipeline.parameters.items()))
+        params = params_text(pipeline.parameters)
         fields += [
             ("pipeline", f"{pipeline.notebook} ({pipeline.status})"),
             ("parameters", params),

@@ -46,16 +46,17 @@ def parse_grid(pairs: list[list[str]] | None) -> dict[str, list[Any]]:
     return grid
 
 
-def add_run_arguments(parser: Any) -> None:
-    """The arguments of ``maas run`` and ``%maas run``."""
+def _notebook_and_parameters(parser: Any, value: str, help: str) -> None:
     parser.add_argument("notebook")
     parser.add_argument(
-        "-p",
-        "--parameter",
-        nargs=2,
-        action="append",
-        metavar=("KEY", "VALUE"),
-        help="a parameter; VALUE is read as YAML (3, 0.5, true, [1, 2], text)",
+        "-p", "--parameter", nargs=2, action="append", metavar=("KEY", value), help=help
+    )
+
+
+def add_run_arguments(parser: Any) -> None:
+    """The arguments of ``maas run`` and ``%maas run``."""
+    _notebook_and_parameters(
+        parser, "VALUE", "a parameter; VALUE is read as YAML (3, 0.5, true, [1, 2], text)"
     )
     parser.add_argument("-f", "--file", help="a YAML file of parameters")
     parser.add_argument("--name", help="run name (default: the notebook's file name)")
@@ -63,14 +64,8 @@ def add_run_arguments(parser: Any) -> None:
 
 def add_sweep_arguments(parser: Any) -> None:
     """The arguments of ``maas sweep`` and ``%maas sweep``."""
-    parser.add_argument("notebook")
-    parser.add_argument(
-        "-p",
-        "--parameter",
-        nargs=2,
-        action="append",
-        metavar=("KEY", "VALUES"),
-        help="a parameter and its comma-separated values (each read as YAML)",
+    _notebook_and_parameters(
+        parser, "VALUES", "a parameter and its comma-separated values (each read as YAML)"
     )
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--best", metavar="METRIC", help="mark the best run by this metric")

@@ -24,6 +24,7 @@ from typing import Any
 from ..api import registry
 from ..exceptions import ConfigurationError, PipelineFailedError
 from ..registry import PipelineRun, metadata
+from ..tables import format_failure
 
 PIPELINE_ENV = "MAAS_PIPELINE_RUN"
 KERNEL_NAME = "maas-current-python"
@@ -144,10 +145,8 @@ def _input_cell_index(executed: Path, index: int) -> int:
 
 
 def failure(record: PipelineRun) -> PipelineFailedError:
-    e = record.error
-    where = f"cell {e.get('cell')}" if e.get("cell") is not None else "the kernel"
     return PipelineFailedError(
-        f"{record.notebook} failed in {where}: {e.get('exception')}: {e.get('message')} "
+        f"{record.notebook} failed in {format_failure(record.error)} "
         f"(pipeline run {record.id[:12]}; see it with: maas runs show {record.id[:12]})"
     )
 

@@ -84,60 +84,51 @@ class Metrics:
         def label(d: str) -> str:
             return f'deployment="{d}"'
 
-        family(
-            "maas_requests_total",
-            "counter",
-            "Prediction requests answered.",
-            [f"maas_requests_total{{{label(d)}}} {m.requests}" for d, m in items],
-        )
-        family(
-            "maas_request_errors_total",
-            "counter",
-            "Prediction requests answered with an error.",
-            [f"maas_request_errors_total{{{label(d)}}} {m.errors}" for d, m in items],
-        )
-        family(
-            "maas_request_latency_seconds",
-            "histogram",
-            "Time from request to response.",
-            [
-                line
-                for d, m in items
-                for line in m.latency.lines("maas_request_latency_seconds", label(d))
-            ],
-        )
-        family(
-            "maas_batch_size_rows",
-            "histogram",
-            "Rows per model call.",
-            [
-                line
-                for d, m in items
-                for line in m.batch_size.lines("maas_batch_size_rows", label(d))
-            ],
-        )
-        family(
-            "maas_queue_depth_rows",
-            "gauge",
-            "Rows waiting for the model.",
-            [f"maas_queue_depth_rows{{{label(d)}}} {depth.get(d, 0)}" for d, _ in items],
-        )
-        family(
-            "maas_model_load_seconds",
-            "gauge",
-            "Seconds the current version took to load and warm.",
-            [f"maas_model_load_seconds{{{label(d)}}} {m.load_seconds:.6f}" for d, m in items],
-        )
-        family(
-            "maas_busy_seconds_total",
-            "counter",
-            "Seconds spent in model calls (its rate is the utilisation over a window).",
-            [f"maas_busy_seconds_total{{{label(d)}}} {m.busy_seconds:.6f}" for d, m in items],
-        )
-        family(
-            "maas_utilisation_ratio",
-            "gauge",
-            "Time spent predicting over wall time.",
-            [f"maas_utilisation_ratio{{{label(d)}}} {m.utilisation:.6f}" for d, m in items],
-        )
+        scalars: list[tuple[str, str, str, Callable[[str, DeploymentMetrics], str]]] = [
+            (
+                "maas_requests_total",
+                "counter",
+                "Prediction requests answered.",
+                lambda d, m: str(m.requests),
+            ),
+            (
+                "maas_request_errors_total",
+                "counter",
+                "Prediction requests answered with an error.",
+                lambda d, m: str(m.errors),
+            ),
+            (
+                "maas_queue_depth_rows",
+                "gauge",
+                "Rows waiting for the model.",
+                lambda d, m: str(depth.get(d, 0)),
+            ),
+            (
+                "maas_model_load_seconds",
+                "gauge",
+                "Seconds the current version took to load and warm.",
+                lambda d, m: f"{m.load_seconds:.6f}",
+            ),
+            (
+                "maas_busy_seconds_total",
+                "counter",
+                "Seconds spent in model calls (its rate is the utilisation over a window).",
+                lambda d, m: f"{m.busy_seconds:.6f}",
+            ),
+            (
+                "maas_utilisation_ratio",
+                "gauge",
+                "Time spent predicting over wall time.",
+                lambda d, m: f"{m.utilisation:.6f}",
+            ),
+        ]
+        for name, kind, help, value in scalars:
+            family(name, kind, help, [f"{name}{{{label(d)}}} {value(d, m)}" for d, m in items])
+        histograms = [
+            ("maas_request_latency_seconds", "Time from request to response.", "latency"),
+            ("maas_batch_size_rows", "Rows per model call.", "batch_size"),
+        ]
+        for name, help, attr in histograms:
+            lines = [line for d, m in items for line in getattr(m, attr).lines(name, label(d))]
+            family(name, "histogram", help, lines)
         return "\n".join(out) + "\n"

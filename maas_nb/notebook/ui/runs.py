@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 
-from ...tables import format_time
-from ..display import table
+from ...tables import format_failure, format_time
+from ..display import params_text, table
 
 if TYPE_CHECKING:
     from .panel import Panel
@@ -34,10 +34,10 @@ class RunsTab:
                 r.name,
                 r.notebook,
                 r.status,
-                ", ".join(f"{k}={v!r}" for k, v in sorted(r.parameters.items())),
+                params_text(r.parameters),
                 format_time(r.started_at),
                 "-" if r.duration_s is None else f"{r.duration_s:.1f} s",
-                _error(dict(r.error)),
+                format_failure(r.error) if r.error else "",
             ]
             for r in runs
         ]
@@ -46,10 +46,3 @@ class RunsTab:
             rows,
             empty="No pipeline runs yet: %maas run NOTEBOOK -p KEY VALUE records one.",
         ).html
-
-
-def _error(error: dict) -> str:
-    if not error:
-        return ""
-    where = f" in cell {error['cell']}" if error.get("cell") is not None else ""
-    return f"{error.get('exception', 'error')}{where}: {error.get('message', '')}"

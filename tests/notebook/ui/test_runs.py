@@ -40,7 +40,7 @@ def test_runs_tab_lists_pipeline_runs_with_status_parameters_and_errors(registry
         "<td>C=0.5, max_iter=100</td>" in shown
     )
     assert "<td>failed</td><td>C=-1</td>" in shown
-    assert "<td>ValueError in cell 3: C must be positive</td>" in shown
+    assert "<td>cell 3: ValueError: C must be positive</td>" in shown
     assert (
         "<td>cccccccccccc</td><td>sweep</td><td>notebooks/sweep.ipynb</td><td>running</td>" in shown
     )
