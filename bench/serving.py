@@ -1,6 +1,10 @@
 """Serving benchmark: our server, a hand-written FastAPI baseline, and the HTTP floor.
 
-    python bench/serving.py [--duration 10] [--connections 1,8,64]
+    python bench/serving.py [--duration 10] [--connections 1,8,64] [--before PATH]
+
+With ``--before PATH`` (another checkout of maas_nb, e.g. ``git worktree add /tmp/old
+<commit>``), that checkout's server runs beside ours on a copy of the same registry, and
+each cell also prints its requests/s and ours/before: a change's cost, measured in one run.
 
 All three run on 127.0.0.1 in one run, on the same data: a RandomForestClassifier
 (100 trees, depth 8) and a LogisticRegression on make_classification(5000, 20). Each is
@@ -54,10 +58,10 @@ def wait_live(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
-def start(args: list[str], env: dict | None = None) -> subprocess.Popen:
+def start(args: list[str], env: dict | None = None, cwd: Path = ROOT) -> subprocess.Popen:
     return subprocess.Popen(
         args,
-        cwd=ROOT,
+        cwd=cwd,
         env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -140,6 +144,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", default="1,8,64")
+    parser.add_argument(
+        "--before", type=Path, default=None, help="another maas_nb checkout to run beside ours"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("This benchmark needs wrk: apt-get install wrk")
@@ -162,22 +169,23 @@ def main() -> None:
         sio.dump(model, baseline_dir / f"{name}.skops")
 
     ours_port, base_port, floor_port = free_port(), free_port(), free_port()
+    before_port = free_port()
     procs = []
+
+    def maas_server(tree: Path, server_home: Path, port: int) -> subprocess.Popen:
+        command = [sys.executable, "-m", "maas_nb.serving", "--home", str(server_home)]
+        command += ["--port", str(port), "--log-level", "warning"]
+        return start(command, env={"PYTHONPATH": str(tree)}, cwd=tree)
+
     try:
-        ours = start(
-            [
-                sys.executable,
-                "-m",
-                "maas_nb.serving",
-                "--home",
-                str(home),
-                "--port",
-                str(ours_port),
-                "--log-level",
-                "warning",
-            ]
-        )
+        ours = maas_server(ROOT, home, ours_port)
         procs.append(ours)
+        before = None
+        if args.before is not None:
+            before_home = tmp / "before-home"
+            shutil.copytree(home, before_home)
+            before = maas_server(args.before.resolve(), before_home, before_port)
+            procs.append(before)
         base = start(
             [
                 sys.executable,
@@ -215,12 +223,18 @@ def main() -> None:
             f"http://127.0.0.1:{p}" for p in (ours_port, base_port, floor_port)
         )
         wait_live(ours_url + "/v2/health/live", ours)
+        before_url = f"http://127.0.0.1:{before_port}"
+        if before is not None:
+            wait_live(before_url + "/v2/health/live", before)
         wait_live(base_url + "/docs", base)
         wait_live(floor_url + "/", floor)
 
         env_home = {"MAAS_HOME": str(home)}
         os.environ.update(env_home)
         warm = {name: cold_start(home, name, name, X) for name in models}  # server already running
+        if before is not None:
+            for name in models:
+                cold_start(before_home, name, name, X)
 
         body = json.dumps({"instances": X[:1].tolist()})
         print(
@@ -230,16 +244,21 @@ def main() -> None:
             f"{'model':<6}{'conns':>6}  {'ours rps':>9} {'p50 ms':>7} {'p99 ms':>7} {'err':>4}  "
             f"{'baseline rps':>12} {'p50 ms':>7} {'p99 ms':>8} {'err':>5}  {'floor rps':>9} {'p99 ms':>7}  "
             f"{'ours/base':>9} {'ours/floor':>10}"
+            + (f"  {'before rps':>10} {'p99 ms':>7} {'ours/before':>11}" if before else "")
         )
         for name in models:
             for c in connections:
                 o = wrk(f"{ours_url}/models/{name}/invocations", body, c, args.duration)
                 b = wrk(f"{base_url}/models/{name}/invocations", body, c, args.duration)
                 f = wrk(f"{floor_url}/", body, c, args.duration)
+                extra = ""
+                if before is not None:
+                    p = wrk(f"{before_url}/models/{name}/invocations", body, c, args.duration)
+                    extra = f"  {p['rps']:>10.0f} {p['p99']:>7.2f} {o['rps'] / p['rps']:>10.2f}x"
                 print(
                     f"{name:<6}{c:>6}  {o['rps']:>9.0f} {o['p50']:>7.2f} {o['p99']:>7.2f} {o['errors']:>4}  "
                     f"{b['rps']:>12.0f} {b['p50']:>7.2f} {b['p99']:>8.2f} {b['errors']:>5}  {f['rps']:>9.0f} {f['p99']:>7.2f}  "
-                    f"{o['rps'] / b['rps']:>8.2f}x {o['rps'] / f['rps']:>9.2f}x",
+                    f"{o['rps'] / b['rps']:>8.2f}x {o['rps'] / f['rps']:>9.2f}x" + extra,
                     flush=True,
                 )
         print()
