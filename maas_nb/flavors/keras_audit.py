@@ -1,0 +1,391 @@
+"""What a ``.keras`` artifact would make Keras build, checked before Keras sees it.
+
+A ``.keras`` file is a zip whose ``config.json`` names every object Keras will construct
+(layers, nested models, initializers, regularizers, constraints, activations, dtype
+policies, ...) by ``module``, ``class_name`` and ``registered_name``. Keras resolves
+those names in ``keras.src.saving.serialization_lib.deserialize_keras_object``:
+
+1. a name in the process's custom-object registry wins (``registered_name`` for a
+   class, the ``config`` string for a function; plain strings anywhere match too);
+2. a ``keras``/``keras.*`` module is looked up as the public API name ``module.name``;
+3. a function whose module is ``builtins`` is looked up as ``keras.<mod>.name`` for
+   Keras's built-in modules (activations, losses, ...);
+4. any other module of the Keras family is imported and ``vars(module)[name]`` taken.
+
+The audit walks every dict that has a ``class_name`` and decides by what each name
+resolves to, never by the string: an object passes only if the resolved class or
+function is one of Keras's own modeling objects, collected from Keras's public API
+registry (and, for classes, their Keras-defined subclasses such as ``Functional``).
+The audit imports nothing the artifact names; a module Keras has not imported itself
+fails closed, and so does every shape it does not know. Custom objects, Keras classes
+that run code from their config (``Lambda``, ``TFSMLayer``, ...) and anything else off
+the allow-list are findings, approvable only by exact name; Python bytecode
+(``__lambda__``), legacy layer entries and unknown shapes are findings nothing approves.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from ..exceptions import ModelLoadError
+
+CONFIG = "config.json"
+METADATA = "metadata.json"
+#: ``config.json`` of a real model is kilobytes; a bigger one is refused before reading.
+MAX_CONFIG_BYTES = 64 * 1024 * 1024
+
+#: Public API namespaces whose classes may be built from a config without approval.
+CLASS_NAMESPACES = frozenset(
+    {
+        "",
+        "constraints",
+        "dtype_policies",
+        "initializers",
+        "layers",
+        "losses",
+        "metrics",
+        "models",
+        "optimizers",
+        "quantizers",
+        "random",
+        "regularizers",
+    }
+)
+#: Public API namespaces whose functions may be named from a config without approval.
+FUNCTION_NAMESPACES = frozenset({"activations", "losses", "metrics", "ops"})
+#: Helpers in those namespaces that deserialise or look things up rather than compute.
+NOT_MODELING_FUNCTIONS = frozenset({"deserialize", "get", "serialize"})
+#: Keras's own layers that run code (or load files) named by their config.
+CODE_LAYERS = (
+    "keras.layers.FlaxLayer",
+    "keras.layers.JaxLayer",
+    "keras.layers.Lambda",
+    "keras.layers.TFSMLayer",
+    "keras.layers.TorchModuleWrapper",
+)
+#: Keras's serialisation of plain data (tensors, arrays, bytes, slices): no lookup.
+DATA_NODES = frozenset(
+    {"__keras_tensor__", "__tensor__", "__numpy__", "__bytes__", "__ellipsis__", "__slice__"}
+)
+#: Keys that add nothing to where an object sits ("Sequential 'inner' > Dense 'out'").
+_UNNAMED_KEYS = frozenset({"config", "layers"})
+#: Packages whose modules Keras imports when a config names them.
+KERAS_FAMILY = frozenset({"keras", "keras_hub", "keras_cv", "keras_nlp"})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One object the artifact names that is not on Keras's allow-list.
+
+    ``name`` is what a user approves (``trusted_types=[name]``); ``None`` when nothing
+    can approve it (bytecode, legacy entries, unknown shapes). ``keras_own`` tells that
+    Keras resolves the name itself; any other name loads only if this process has
+    registered it as a custom object.
+    """
+
+    where: str
+    what: str
+    name: str | None
+    keras_own: bool = False
+
+
+@dataclass(frozen=True)
+class Audit:
+    keras_version: str
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """Keras's own modeling objects, collected from Keras's API registry at run time."""
+
+    classes: frozenset[type]
+    functions: frozenset[Any]
+    gated: dict[type, str]
+
+
+@cache
+def allow_list() -> AllowList:
+    """Build the allow-list from the objects Keras itself exports (imports keras)."""
+    from keras.src import api_export
+    from keras.src.saving import serialization_lib
+
+    exported: dict[str, Any] = dict(api_export.REGISTERED_NAMES_TO_OBJS)
+    classes: set[type] = set()
+    functions: set[Any] = set()
+    for api_name, obj in exported.items():
+        if api_name in serialization_lib.NON_MODELING_APIS or not _defined_by_keras(obj):
+            continue
+        parts = api_name.split(".")
+        namespace = parts[1] if len(parts) > 2 else ""
+        if isinstance(obj, type):
+            if namespace in CLASS_NAMESPACES and hasattr(obj, "from_config"):
+                classes.update(_keras_subclasses(obj))
+        elif namespace in FUNCTION_NAMESPACES and parts[-1] not in NOT_MODELING_FUNCTIONS:
+            functions.add(obj)
+    layers = {api_name: exported.get(api_name) for api_name in CODE_LAYERS}
+    # Each code layer under its own public name; a Keras subclass under its parent's.
+    gated: dict[type, str] = {obj: name for name, obj in layers.items() if isinstance(obj, type)}
+    for api_name, layer in layers.items():
+        if isinstance(layer, type):
+            for cls in _keras_subclasses(layer):
+                gated.setdefault(cls, api_name)
+    return AllowList(frozenset(classes - set(gated)), frozenset(functions), gated)
+
+
+def _defined_by_keras(obj: Any) -> bool:
+    return str(getattr(obj, "__module__", "") or "").startswith("keras.")
+
+
+def _keras_subclasses(cls: type) -> Iterator[type]:
+    seen: set[type] = set()
+    stack = [cls]
+    while stack:
+        current = stack.pop()
+        if current in seen or not _defined_by_keras(current):
+            continue
+        seen.add(current)
+        yield current
+        stack.extend(current.__subclasses__())
+
+
+def _registered_names() -> frozenset[str]:
+    """Names Keras would resolve from this process's custom-object registries."""
+    from keras.src.backend.common import global_state
+    from keras.src.saving import object_registration
+
+    scoped = global_state.get_global_attribute("custom_objects_scope_dict", {}) or {}
+    return frozenset([*object_registration.GLOBAL_CUSTOM_OBJECTS, *scoped])
+
+
+def read_config(data: bytes) -> tuple[Any, str]:
+    """The parsed ``config.json`` and the saving Keras version, read from the zip."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise ModelLoadError(
+            f"The artifact is not a .keras zip file ({exc}); maas_nb stores Keras models "
+            "in the native .keras format: re-register the model."
+        ) from exc
+    with archive:
+        names = [info.filename for info in archive.infolist()]
+        for member in (CONFIG, METADATA):
+            if names.count(member) > 1:
+                raise ModelLoadError(
+                    f"The .keras file holds {names.count(member)} entries named {member!r}; "
+                    "a file Keras wrote holds one. Re-save the model with keras.saving."
+                )
+        if CONFIG not in names:
+            raise ModelLoadError(
+                f"The .keras file has no {CONFIG} (entries: {', '.join(names[:10])}); "
+                "re-save the model with keras.saving."
+            )
+        size = archive.getinfo(CONFIG).file_size
+        if size > MAX_CONFIG_BYTES:
+            raise ModelLoadError(
+                f"The .keras file's {CONFIG} declares {size} bytes, more than the "
+                f"{MAX_CONFIG_BYTES} maas_nb reads; re-save the model with keras.saving."
+            )
+        try:
+            # The same json.loads Keras uses, so duplicate keys resolve the same way.
+            config = json.loads(archive.read(CONFIG))
+            metadata = json.loads(archive.read(METADATA)) if METADATA in names else {}
+        except (ValueError, RecursionError, zipfile.BadZipFile) as exc:
+            raise ModelLoadError(
+                f"The .keras file's {CONFIG} or {METADATA} is not readable JSON: {exc}"
+            ) from exc
+    version = metadata.get("keras_version") if isinstance(metadata, dict) else None
+    return config, str(version or "unknown")
+
+
+def audit(data: bytes) -> Audit:
+    """Read the artifact's config and list every object not on Keras's allow-list."""
+    config, version = read_config(data)
+    walker = _Walker(allow_list(), _registered_names())
+    if not (isinstance(config, dict) and "class_name" in config):
+        walker._refuse(
+            (), f"is not a Keras object ({CONFIG} holds a {type(config).__name__})", None
+        )
+        return Audit(version, tuple(walker.findings))
+    # maas_nb loads with compile=False, and Keras then drops the top-level compile
+    # config unread; a nested model's compile config is still built, so it is audited.
+    config = {**config, "compile_config": None}
+    try:
+        walker.visit(config, ())
+    except RecursionError as exc:
+        raise ModelLoadError(f"The .keras file's {CONFIG} is nested too deeply") from exc
+    unique = tuple(dict.fromkeys(walker.findings))
+    return Audit(version, unique)
+
+
+class _Walker:
+    def __init__(self, allowed: AllowList, registered: frozenset[str]) -> None:
+        self.allowed = allowed
+        self.registered = registered
+        self.findings: list[Finding] = []
+
+    def _refuse(
+        self, path: tuple[str, ...], what: str, name: str | None, *, keras_own: bool = False
+    ) -> None:
+        where = " > ".join(path) or "the model"
+        self.findings.append(Finding(where, what, name, keras_own))
+
+    def visit(self, node: Any, path: tuple[str, ...]) -> None:
+        if isinstance(node, list):
+            for item in node:
+                self.visit(item, path)
+        elif isinstance(node, str):
+            if node in self.registered:
+                self._refuse(path, f"names the registered custom object {node!r}", node)
+        elif isinstance(node, dict):
+            if "class_name" in node:
+                self._object(node, path)
+            else:
+                for key, value in node.items():
+                    self.visit(value, path if key in _UNNAMED_KEYS else (*path, str(key)))
+
+    def _object(self, node: dict[str, Any], path: tuple[str, ...]) -> None:
+        class_name = node["class_name"]
+        module = node.get("module")
+        inner = node.get("config")
+        if not isinstance(class_name, str) or not isinstance(module, (str, type(None))):
+            self._refuse(path, f"is an object of unknown shape ({_shape(node)})", None)
+            return
+        if isinstance(inner, dict) and isinstance(inner.get("name"), str):
+            path = (*path, f"{class_name} {inner['name']!r}")
+        if class_name == "__lambda__":
+            self._refuse(
+                path,
+                "is Python bytecode (a lambda), which maas_nb never loads (Keras safe mode)",
+                None,
+            )
+            return
+        if class_name == "function":
+            self._function(node, module, path)
+            return
+        if class_name.startswith("__") and class_name not in DATA_NODES:
+            self._refuse(path, f"is a {class_name} object, which maas_nb does not load", None)
+            return
+        if class_name not in DATA_NODES:
+            self._class(node, class_name, module, path)
+        for key, value in node.items():
+            if key not in ("class_name", "module", "registered_name"):
+                self.visit(value, path if key in _UNNAMED_KEYS else (*path, str(key)))
+
+    def _function(self, node: dict[str, Any], module: str | None, path: tuple[str, ...]) -> None:
+        fn_name = node.get("config")
+        registered = node.get("registered_name")
+        if not isinstance(fn_name, str) or not isinstance(registered, (str, type(None))):
+            self._refuse(path, f"is a function of unknown shape ({_shape(node)})", None)
+            return
+        # Keras looks a function up by its config string, and a getter (activations.get,
+        # ...) by registered_name outside builtins; Keras writes "function" there for
+        # its own functions, which no lookup uses.
+        names = [fn_name]
+        if registered is not None and registered not in (fn_name, "function"):
+            names.append(registered)
+        for name in names:
+            if name in self.registered or ">" in name or module is None:
+                self._refuse(path, f"names the custom function {name!r}", name)
+            elif module == "builtins":
+                self._builtin_function(name, path)
+            else:
+                qualified = f"{module}.{name}"
+                obj = _public_symbol(qualified) if _in_keras(module) else None
+                if obj is None or obj not in self.allowed.functions:
+                    what = f"names the function {qualified}, {_not_keras(obj)}"
+                    self._refuse(path, what, qualified, keras_own=obj is not None)
+
+    def _builtin_function(self, name: str, path: tuple[str, ...]) -> None:
+        from keras.src.saving.serialization_lib import BUILTIN_MODULES
+
+        found = [_public_symbol(f"keras.{mod}.{name}") for mod in BUILTIN_MODULES]
+        found = [obj for obj in found if obj is not None]
+        if found and all(obj in self.allowed.functions for obj in found):
+            return
+        # Keras's fallback for files saved by Keras <= 3.6: a bare name matches any
+        # registered "package>name".
+        legacy = sorted(key for key in self.registered if key.endswith(f">{name}"))
+        for key in legacy if not found else []:
+            self._refuse(path, f"names the custom function {key!r} (as {name!r})", key)
+        if found or not legacy:
+            what = f"names the function builtins.{name}, {_not_keras(found[0] if found else None)}"
+            self._refuse(path, what, f"builtins.{name}", keras_own=bool(found))
+
+    def _class(
+        self, node: dict[str, Any], class_name: str, module: str | None, path: tuple[str, ...]
+    ) -> None:
+        registered = node.get("registered_name", class_name)
+        if not isinstance(registered, (str, type(None))):
+            self._refuse(path, f"is an object of unknown shape ({_shape(node)})", None)
+            return
+        if "module" not in node:
+            self._refuse(
+                path,
+                f"is a {class_name} without a 'module' (the legacy H5 layer format), which "
+                "maas_nb does not load from a .keras file; re-save the model with Keras 3",
+                None,
+            )
+            return
+        if registered is not None and (
+            registered in self.registered or ">" in registered or registered != class_name
+        ):
+            self._refuse(path, f"names the custom object {registered!r}", registered)
+            return
+        if module is None or class_name in self.registered:
+            self._refuse(path, f"names the custom object {class_name!r}", class_name)
+            return
+        qualified = f"{module}.{class_name}"
+        obj = _resolve_class(module, class_name)
+        if obj in self.allowed.gated:
+            gate = self.allowed.gated[obj]
+            what = f"is a {gate} layer, which runs code from its config"
+            self._refuse(path, what, gate, keras_own=True)
+        elif obj is None or obj not in self.allowed.classes:
+            what = f"names the class {qualified}, {_not_keras(obj)}"
+            self._refuse(path, what, qualified, keras_own=obj is not None)
+
+
+def _in_keras(module: str) -> bool:
+    return module == "keras" or module.startswith("keras.")
+
+
+def _public_symbol(api_name: str) -> Any:
+    from keras.src import api_export
+
+    return api_export.get_symbol_from_name(api_name)
+
+
+def _resolve_class(module: str, class_name: str) -> Any:
+    """What Keras would build for ``module.class_name``, without importing anything."""
+    if _in_keras(module):
+        obj = _public_symbol(f"{module}.{class_name}")
+        if obj is not None:
+            return obj
+    if module.partition(".")[0] not in KERAS_FAMILY:
+        return None
+    loaded = sys.modules.get(module)
+    obj = vars(loaded).get(class_name) if loaded is not None else None
+    # Only a class defined right there: a re-export would be resolved by a name it
+    # does not carry.
+    if isinstance(obj, type) and obj.__module__ == module and obj.__qualname__ == class_name:
+        return obj
+    return None
+
+
+def _not_keras(obj: Any) -> str:
+    if obj is None:
+        return "which is not a modeling object Keras defines"
+    return "which is not one of the Keras modeling objects maas_nb loads without approval"
+
+
+def _shape(node: dict[str, Any]) -> str:
+    fields = ", ".join(f"{k}: {type(v).__name__}" for k, v in list(node.items())[:6])
+    return "{" + fields + "}"
