@@ -16,7 +16,7 @@ from ..config import TRUSTED_TYPES_ENV
 from ..exceptions import ModelLoadError, ModelNotFittedError, UntrustedModelError
 from .base import mro_modules
 from .imports import require
-from .keras_audit import Audit, Finding, audit
+from .keras_audit import Audit, Finding, audit, quoted
 
 _EXTRA = "maas_nb[tensorflow]"
 
@@ -147,7 +147,7 @@ def untrusted_error(uri: str, findings: Sequence[Finding]) -> UntrustedModelErro
     """The refusal: where each object sits, what it names, and how to approve it."""
     listed = "; ".join(f"{f.where} {f.what}" for f in findings)
     names = list(dict.fromkeys(f.name for f in findings if f.name is not None))
-    as_list = ", ".join(repr(n) for n in names)
+    as_list = ", ".join(map(quoted, names))
     if len(names) < len(findings):
         fix = (
             "Python bytecode, legacy layer entries and objects of unknown shape can never be "
@@ -159,8 +159,8 @@ def untrusted_error(uri: str, findings: Sequence[Finding]) -> UntrustedModelErro
     else:
         fix = (
             "If you trust the artifact's source and the code that defines these objects, "
-            f"approve them by exact name: pass trusted_types=[{as_list}] or add "
-            f"{','.join(names)} to the {TRUSTED_TYPES_ENV} environment variable."
+            f"approve them by exact name: pass trusted_types=[{as_list}] or add them "
+            f"(comma-separated) to the {TRUSTED_TYPES_ENV} environment variable."
         )
     return UntrustedModelError(
         f"Model {uri!r} contains Keras objects that maas_nb does not trust: {listed}. "

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 import zipfile
 from collections.abc import Iterator
@@ -184,7 +185,7 @@ def read_config(data: bytes) -> tuple[Any, str]:
                 )
         if CONFIG not in names:
             raise ModelLoadError(
-                f"The .keras file has no {CONFIG} (entries: {', '.join(names[:10])}); "
+                f"The .keras file has no {CONFIG} (entries: {', '.join(map(_shown, names[:10]))}); "
                 "re-save the model with keras.saving."
             )
         size = archive.getinfo(CONFIG).file_size
@@ -243,13 +244,13 @@ class _Walker:
                 self.visit(item, path)
         elif isinstance(node, str):
             if node in self.registered:
-                self._refuse(path, f"names the registered custom object {node!r}", node)
+                self._refuse(path, f"names the registered custom object {quoted(node)}", node)
         elif isinstance(node, dict):
             if "class_name" in node:
                 self._object(node, path)
             else:
                 for key, value in node.items():
-                    self.visit(value, path if key in _UNNAMED_KEYS else (*path, str(key)))
+                    self.visit(value, path if key in _UNNAMED_KEYS else (*path, _shown(str(key))))
 
     def _object(self, node: dict[str, Any], path: tuple[str, ...]) -> None:
         class_name = node["class_name"]
@@ -259,7 +260,7 @@ class _Walker:
             self._refuse(path, f"is an object of unknown shape ({_shape(node)})", None)
             return
         if isinstance(inner, dict) and isinstance(inner.get("name"), str):
-            path = (*path, f"{class_name} {inner['name']!r}")
+            path = (*path, f"{_shown(class_name)} {quoted(inner['name'])}")
         if class_name == "__lambda__":
             self._refuse(
                 path,
@@ -271,13 +272,14 @@ class _Walker:
             self._function(node, module, path)
             return
         if class_name.startswith("__") and class_name not in DATA_NODES:
-            self._refuse(path, f"is a {class_name} object, which maas_nb does not load", None)
+            what = f"is a {_shown(class_name)} object, which maas_nb does not load"
+            self._refuse(path, what, None)
             return
         if class_name not in DATA_NODES:
             self._class(node, class_name, module, path)
         for key, value in node.items():
             if key not in ("class_name", "module", "registered_name"):
-                self.visit(value, path if key in _UNNAMED_KEYS else (*path, str(key)))
+                self.visit(value, path if key in _UNNAMED_KEYS else (*path, _shown(str(key))))
 
     def _function(self, node: dict[str, Any], module: str | None, path: tuple[str, ...]) -> None:
         fn_name = node.get("config")
@@ -293,14 +295,14 @@ class _Walker:
             names.append(registered)
         for name in names:
             if name in self.registered or ">" in name or module is None:
-                self._refuse(path, f"names the custom function {name!r}", name)
+                self._refuse(path, f"names the custom function {quoted(name)}", name)
             elif module == "builtins":
                 self._builtin_function(name, path)
             else:
                 qualified = f"{module}.{name}"
                 obj = _public_symbol(qualified) if _in_keras(module) else None
                 if obj is None or obj not in self.allowed.functions:
-                    what = f"names the function {qualified}, {_not_keras(obj)}"
+                    what = f"names the function {_shown(qualified)}, {_not_keras(obj)}"
                     self._refuse(path, what, qualified, keras_own=obj is not None)
 
     def _builtin_function(self, name: str, path: tuple[str, ...]) -> None:
@@ -314,22 +316,27 @@ class _Walker:
         # registered "package>name".
         legacy = sorted(key for key in self.registered if key.endswith(f">{name}"))
         for key in legacy if not found else []:
-            self._refuse(path, f"names the custom function {key!r} (as {name!r})", key)
+            what = f"names the custom function {quoted(key)} (as {quoted(name)})"
+            self._refuse(path, what, key)
         if found or not legacy:
-            what = f"names the function builtins.{name}, {_not_keras(found[0] if found else None)}"
+            reason = _not_keras(found[0] if found else None)
+            what = f"names the function {_shown('builtins.' + name)}, {reason}"
             self._refuse(path, what, f"builtins.{name}", keras_own=bool(found))
 
     def _class(
         self, node: dict[str, Any], class_name: str, module: str | None, path: tuple[str, ...]
     ) -> None:
         registered = node.get("registered_name", class_name)
-        if not isinstance(registered, (str, type(None))):
+        inner = node.get("config")
+        if not isinstance(registered, (str, type(None))) or not isinstance(
+            inner, (dict, type(None))
+        ):
             self._refuse(path, f"is an object of unknown shape ({_shape(node)})", None)
             return
         if "module" not in node:
             self._refuse(
                 path,
-                f"is a {class_name} without a 'module' (the legacy H5 layer format), which "
+                f"is a {_shown(class_name)} without a 'module' (the legacy H5 layer format), which "
                 "maas_nb does not load from a .keras file; re-save the model with Keras 3",
                 None,
             )
@@ -337,10 +344,10 @@ class _Walker:
         if registered is not None and (
             registered in self.registered or ">" in registered or registered != class_name
         ):
-            self._refuse(path, f"names the custom object {registered!r}", registered)
+            self._refuse(path, f"names the custom object {quoted(registered)}", registered)
             return
         if module is None or class_name in self.registered:
-            self._refuse(path, f"names the custom object {class_name!r}", class_name)
+            self._refuse(path, f"names the custom object {quoted(class_name)}", class_name)
             return
         qualified = f"{module}.{class_name}"
         obj = _resolve_class(module, class_name)
@@ -349,7 +356,7 @@ class _Walker:
             what = f"is a {gate} layer, which runs code from its config"
             self._refuse(path, what, gate, keras_own=True)
         elif obj is None or obj not in self.allowed.classes:
-            what = f"names the class {qualified}, {_not_keras(obj)}"
+            what = f"names the class {_shown(qualified)}, {_not_keras(obj)}"
             self._refuse(path, what, qualified, keras_own=obj is not None)
 
 
@@ -387,5 +394,18 @@ def _not_keras(obj: Any) -> str:
 
 
 def _shape(node: dict[str, Any]) -> str:
-    fields = ", ".join(f"{k}: {type(v).__name__}" for k, v in list(node.items())[:6])
+    fields = ", ".join(f"{_shown(str(k))}: {type(v).__name__}" for k, v in list(node.items())[:6])
     return "{" + fields + "}"
+
+
+#: Names printed as they are; anything else is quoted and cut, so an artifact cannot
+#: write newlines or megabytes into logs and HTTP errors through a refusal message.
+_PLAIN_NAME = re.compile(r"[\w.>-]{1,200}")
+
+
+def _shown(text: str) -> str:
+    return text if _PLAIN_NAME.fullmatch(text) else quoted(text)
+
+
+def quoted(text: str) -> str:
+    return repr(text) if len(text) <= 200 else repr(text[:200]) + "..."

@@ -245,6 +245,16 @@ CRAFTED = {
         "is an object of unknown shape ({module: str, class_name: list",
         None,
     ),
+    "class-config-not-a-dict": (
+        set_key("hidden", "config", "maas_tests>double"),
+        "is an object of unknown shape ({module: str, class_name: str, config: str",
+        None,
+    ),
+    "newline-in-module": (
+        set_activation("hidden", function("os\nERROR forged log line", "system")),
+        "names the function 'os\\nERROR forged log line.system', which is not a modeling",
+        "os\nERROR forged log line.system",
+    ),
     "unknown-function-shape": (
         set_activation("hidden", {"module": "os", "class_name": "function", "config": ["system"]}),
         "activation is a function of unknown shape",
@@ -291,6 +301,7 @@ def test_crafted_artifact_is_refused_at_load(crafted):
         "Model 'crafted:1' contains Keras objects that maas_nb does not trust: "
     )
     assert expected in message
+    assert "\n" not in message
 
 
 def test_crafted_artifact_is_refused_at_register(crafted):
@@ -306,7 +317,7 @@ def test_crafted_artifact_is_refused_at_register(crafted):
         )
     else:
         assert f"approve them by exact name: pass trusted_types=[{name!r}]" in message
-        assert "MAAS_TRUSTED_TYPES environment variable" in message
+        assert "or add them (comma-separated) to the MAAS_TRUSTED_TYPES environment" in message
 
 
 def test_crafted_artifact_lists_what_it_needs(crafted):
