@@ -30,47 +30,17 @@ import json
 import re
 import sys
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from ..exceptions import ModelLoadError
+from .keras_allowlist import AllowList, allow_list
 
 CONFIG = "config.json"
 METADATA = "metadata.json"
 #: ``config.json`` of a real model is kilobytes; a bigger one is refused before reading.
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
 
-#: Public API namespaces whose classes may be built from a config without approval.
-CLASS_NAMESPACES = frozenset(
-    {
-        "",
-        "constraints",
-        "dtype_policies",
-        "initializers",
-        "layers",
-        "losses",
-        "metrics",
-        "models",
-        "optimizers",
-        "quantizers",
-        "random",
-        "regularizers",
-    }
-)
-#: Public API namespaces whose functions may be named from a config without approval.
-FUNCTION_NAMESPACES = frozenset({"activations", "losses", "metrics", "ops"})
-#: Helpers in those namespaces that deserialise or look things up rather than compute.
-NOT_MODELING_FUNCTIONS = frozenset({"deserialize", "get", "serialize"})
-#: Keras's own layers that run code (or load files) named by their config.
-CODE_LAYERS = (
-    "keras.layers.FlaxLayer",
-    "keras.layers.JaxLayer",
-    "keras.layers.Lambda",
-    "keras.layers.TFSMLayer",
-    "keras.layers.TorchModuleWrapper",
-)
 #: Keras's serialisation of plain data (tensors, arrays, bytes, slices): no lookup.
 DATA_NODES = frozenset(
     {"__keras_tensor__", "__tensor__", "__numpy__", "__bytes__", "__ellipsis__", "__slice__"}
@@ -99,62 +69,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class Audit:
-    keras_version: str
     findings: tuple[Finding, ...]
-
-
-@dataclass(frozen=True)
-class AllowList:
-    """Keras's own modeling objects, collected from Keras's API registry at run time."""
-
-    classes: frozenset[type]
-    functions: frozenset[Any]
-    gated: dict[type, str]
-
-
-@cache
-def allow_list() -> AllowList:
-    """Build the allow-list from the objects Keras itself exports (imports keras)."""
-    from keras.src import api_export
-    from keras.src.saving import serialization_lib
-
-    exported: dict[str, Any] = dict(api_export.REGISTERED_NAMES_TO_OBJS)
-    classes: set[type] = set()
-    functions: set[Any] = set()
-    for api_name, obj in exported.items():
-        if api_name in serialization_lib.NON_MODELING_APIS or not _defined_by_keras(obj):
-            continue
-        parts = api_name.split(".")
-        namespace = parts[1] if len(parts) > 2 else ""
-        if isinstance(obj, type):
-            if namespace in CLASS_NAMESPACES and hasattr(obj, "from_config"):
-                classes.update(_keras_subclasses(obj))
-        elif namespace in FUNCTION_NAMESPACES and parts[-1] not in NOT_MODELING_FUNCTIONS:
-            functions.add(obj)
-    layers = {api_name: exported.get(api_name) for api_name in CODE_LAYERS}
-    # Each code layer under its own public name; a Keras subclass under its parent's.
-    gated: dict[type, str] = {obj: name for name, obj in layers.items() if isinstance(obj, type)}
-    for api_name, layer in layers.items():
-        if isinstance(layer, type):
-            for cls in _keras_subclasses(layer):
-                gated.setdefault(cls, api_name)
-    return AllowList(frozenset(classes - set(gated)), frozenset(functions), gated)
-
-
-def _defined_by_keras(obj: Any) -> bool:
-    return str(getattr(obj, "__module__", "") or "").startswith("keras.")
-
-
-def _keras_subclasses(cls: type) -> Iterator[type]:
-    seen: set[type] = set()
-    stack = [cls]
-    while stack:
-        current = stack.pop()
-        if current in seen or not _defined_by_keras(current):
-            continue
-        seen.add(current)
-        yield current
-        stack.extend(current.__subclasses__())
 
 
 def _registered_names() -> frozenset[str]:
@@ -166,8 +81,8 @@ def _registered_names() -> frozenset[str]:
     return frozenset([*object_registration.GLOBAL_CUSTOM_OBJECTS, *scoped])
 
 
-def read_config(data: bytes) -> tuple[Any, str]:
-    """The parsed ``config.json`` and the saving Keras version, read from the zip."""
+def read_config(data: bytes) -> Any:
+    """The parsed ``config.json``, read from the zip after checking its entries."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError) as exc:
@@ -197,24 +112,24 @@ def read_config(data: bytes) -> tuple[Any, str]:
         try:
             # The same json.loads Keras uses, so duplicate keys resolve the same way.
             config = json.loads(archive.read(CONFIG))
-            metadata = json.loads(archive.read(METADATA)) if METADATA in names else {}
+            if METADATA in names:
+                json.loads(archive.read(METADATA))
         except (ValueError, RecursionError, zipfile.BadZipFile) as exc:
             raise ModelLoadError(
                 f"The .keras file's {CONFIG} or {METADATA} is not readable JSON: {exc}"
             ) from exc
-    version = metadata.get("keras_version") if isinstance(metadata, dict) else None
-    return config, str(version or "unknown")
+    return config
 
 
 def audit(data: bytes) -> Audit:
     """Read the artifact's config and list every object not on Keras's allow-list."""
-    config, version = read_config(data)
+    config = read_config(data)
     walker = _Walker(allow_list(), _registered_names())
     if not (isinstance(config, dict) and "class_name" in config):
         walker._refuse(
             (), f"is not a Keras object ({CONFIG} holds a {type(config).__name__})", None
         )
-        return Audit(version, tuple(walker.findings))
+        return Audit(tuple(walker.findings))
     # maas_nb loads with compile=False, and Keras then drops the top-level compile
     # config unread; a nested model's compile config is still built, so it is audited.
     config = {**config, "compile_config": None}
@@ -223,7 +138,7 @@ def audit(data: bytes) -> Audit:
     except RecursionError as exc:
         raise ModelLoadError(f"The .keras file's {CONFIG} is nested too deeply") from exc
     unique = tuple(dict.fromkeys(walker.findings))
-    return Audit(version, unique)
+    return Audit(unique)
 
 
 class _Walker:
