@@ -59,21 +59,21 @@ class KerasFlavor:
         found = audit(data)
         blocked = [f for f in found.findings if f.name is None]
         if blocked:
-            raise _untrusted_error("this artifact", blocked)
+            raise _untrusted_error("The artifact", blocked)
         return sorted({f.name for f in found.findings if f.name is not None})
 
     def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> None:
         _keras()
         refused = _refused(audit(data), trusted)
         if refused:
-            raise _untrusted_error(name, refused)
+            raise _untrusted_error(f"Model {name!r}", refused)
 
     def load(self, data: bytes, *, uri: str, trusted: Sequence[str], allow_pickle: bool) -> Any:
         keras = _keras()
         found = audit(data)
         refused = _refused(found, trusted)
         if refused:
-            raise _untrusted_error(uri, refused)
+            raise _untrusted_error(f"Model {uri!r}", refused)
         _check_registered(found, uri)
         with tempfile.TemporaryDirectory(prefix="maas-keras-") as tmp:
             path = os.path.join(tmp, "model.keras")
@@ -143,7 +143,7 @@ def _check_registered(found: Audit, uri: str) -> None:
         )
 
 
-def _untrusted_error(uri: str, findings: Sequence[Finding]) -> UntrustedModelError:
+def _untrusted_error(subject: str, findings: Sequence[Finding]) -> UntrustedModelError:
     """The refusal: where each object sits, what it names, and how to approve it."""
     listed = "; ".join(f"{f.where} {f.what}" for f in findings)
     names = list(dict.fromkeys(f.name for f in findings if f.name is not None))
@@ -163,6 +163,6 @@ def _untrusted_error(uri: str, findings: Sequence[Finding]) -> UntrustedModelErr
             f"(comma-separated) to the {TRUSTED_TYPES_ENV} environment variable."
         )
     return UntrustedModelError(
-        f"Model {uri!r} contains Keras objects that maas_nb does not trust: {listed}. "
+        f"{subject} contains Keras objects that maas_nb does not trust: {listed}. "
         f"Loading them can run arbitrary code. {fix}"
     )
