@@ -1,4 +1,9 @@
-"""Keras 3 models in the native ``.keras`` format, loaded with ``safe_mode=True``."""
+"""Keras 3 models in the native ``.keras`` format, audited, then loaded in safe mode.
+
+Before Keras reads an artifact, `keras_audit` checks every object its config names
+against Keras's own modeling objects; custom objects and Keras layers that run code
+load only when approved by exact name, and ``safe_mode=True`` stays on regardless.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,11 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
+from ..config import TRUSTED_TYPES_ENV
 from ..exceptions import ModelLoadError, ModelNotFittedError, UntrustedModelError
 from .base import mro_modules
 from .imports import require
+from .keras_audit import Audit, Finding, audit, quoted
 
 _EXTRA = "maas_nb[tensorflow]"
 
@@ -42,17 +49,40 @@ class KerasFlavor:
             with open(path, "rb") as f:
                 return f.read()
 
+    def required_types(self, data: bytes) -> list[str]:
+        """Names of the objects *data* needs beyond Keras's own modeling objects.
+
+        Raises `UntrustedModelError` when the artifact holds something no approval can
+        admit (bytecode, legacy layers, unknown shapes), `ModelLoadError` when unreadable.
+        """
+        _keras()
+        found = audit(data)
+        blocked = [f for f in found.findings if f.name is None]
+        if blocked:
+            raise _untrusted_error("The artifact", blocked)
+        return sorted({f.name for f in found.findings if f.name is not None})
+
     def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> None:
-        return None  # safe_mode, not a type list, guards Keras loading
+        _keras()
+        refused = _refused(audit(data), trusted)
+        if refused:
+            raise _untrusted_error(f"Model {name!r}", refused)
 
     def load(self, data: bytes, *, uri: str, trusted: Sequence[str], allow_pickle: bool) -> Any:
         keras = _keras()
+        found = audit(data)
+        refused = _refused(found, trusted)
+        if refused:
+            raise _untrusted_error(f"Model {uri!r}", refused)
+        _check_registered(found, uri)
         with tempfile.TemporaryDirectory(prefix="maas-keras-") as tmp:
             path = os.path.join(tmp, "model.keras")
             with open(path, "wb") as f:
                 f.write(data)
             try:
-                # safe_mode refuses lambda layers and other deserialised bytecode.
+                # Approved custom objects resolve through Keras's own registry (the
+                # user's process registered them); maas_nb passes no custom_objects and
+                # imports nothing the artifact names.
                 return keras.saving.load_model(path, compile=False, safe_mode=True)
             except ValueError as exc:
                 if "safe_mode" in str(exc):
@@ -83,3 +113,56 @@ class KerasFlavor:
         if isinstance(shape, tuple) and len(shape) == 2 and isinstance(shape[1], int):
             return shape[1]
         return None
+
+
+def _refused(found: Audit, trusted: Sequence[str]) -> list[Finding]:
+    approved = set(trusted)
+    return [f for f in found.findings if f.name is None or f.name not in approved]
+
+
+def _check_registered(found: Audit, uri: str) -> None:
+    """Raise if an approved name is neither Keras's own nor registered in this process."""
+    from keras.src.saving import object_registration
+
+    missing = sorted(
+        {
+            f.name
+            for f in found.findings
+            if f.name is not None
+            and not f.keras_own
+            and object_registration.get_registered_object(f.name) is None
+        }
+    )
+    if missing:
+        raise ModelLoadError(
+            f"Model {uri!r} needs {', '.join(missing)}, approved but not registered in this "
+            "process: Keras builds only its own objects and registered custom objects. "
+            "Import the module that defines them (decorated with "
+            "@keras.saving.register_keras_serializable) before loading; maas_nb never "
+            "imports code an artifact names."
+        )
+
+
+def _untrusted_error(subject: str, findings: Sequence[Finding]) -> UntrustedModelError:
+    """The refusal: where each object sits, what it names, and how to approve it."""
+    listed = "; ".join(f"{f.where} {f.what}" for f in findings)
+    names = list(dict.fromkeys(f.name for f in findings if f.name is not None))
+    as_list = ", ".join(map(quoted, names))
+    if len(names) < len(findings):
+        fix = (
+            "Python bytecode, legacy layer entries and objects of unknown shape can never be "
+            "approved: replace Lambda layers with a registered custom layer "
+            "(@keras.saving.register_keras_serializable) and re-save the model with Keras 3."
+        )
+        if names:
+            fix += f" Approving {as_list} alone would not make this model loadable."
+    else:
+        fix = (
+            "If you trust the artifact's source and the code that defines these objects, "
+            f"approve them by exact name: pass trusted_types=[{as_list}] or add them "
+            f"(comma-separated) to the {TRUSTED_TYPES_ENV} environment variable."
+        )
+    return UntrustedModelError(
+        f"{subject} contains Keras objects that maas_nb does not trust: {listed}. "
+        f"Loading them can run arbitrary code. {fix}"
+    )

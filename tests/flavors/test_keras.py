@@ -13,13 +13,24 @@ def test_unbuilt_keras_model_is_refused():
         maas_nb.register(model, "unbuilt")
 
 
-def test_lambda_layer_is_refused_by_safe_mode(registry):
+def test_lambda_bytecode_is_refused_even_with_lambda_approved(home):
     import keras
 
-    model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Lambda(lambda x: x * 2)])
-    registry.register(model, "lambda")
-    with pytest.raises(UntrustedModelError, match="refuses to load in safe mode"):
-        registry.load("lambda")
+    from maas_nb.registry import Registry
+
+    model = keras.Sequential(
+        [keras.Input(shape=(2,)), keras.layers.Lambda(lambda x: x * 2, name="lambda")]
+    )
+    registry = Registry(home, trusted_types=["keras.layers.Lambda"])
+    with pytest.raises(UntrustedModelError) as info:
+        registry.register(model, "lambda")
+    assert "Lambda 'lambda' > function is Python bytecode (a lambda), which maas_nb never" in (
+        str(info.value)
+    )
+    assert "Python bytecode, legacy layer entries and objects of unknown shape can never be" in (
+        str(info.value)
+    )
+    assert registry.list_models() == []
 
 
 def test_signature_without_sample_uses_the_input_shape(keras_mlp):
