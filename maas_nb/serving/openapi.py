@@ -142,12 +142,23 @@ def spec() -> dict[str, Any]:
         ),
         "/v1/models/{name}": _get("TF Serving model status", "name"),
         "/v1/models/{name}/metadata": _get("TF Serving model metadata", "name"),
+        "/v1/models/{name}/versions/{version}": _get(
+            "TF Serving version status", "name", "version"
+        ),
+        "/v1/models/{name}/versions/{version}/metadata": _get(
+            "TF Serving version metadata", "name", "version"
+        ),
+        "/v1/models/{name}/labels/{label}": _get("TF Serving alias status", "name", "label"),
+        "/v1/models/{name}/labels/{label}/metadata": _get(
+            "TF Serving alias metadata", "name", "label"
+        ),
         "/invocations": _post(
             "MLflow-style scoring (exactly one deployment)", "InvocationsRequest"
         ),
         "/models/{name}/invocations": _post("MLflow-style scoring", "InvocationsRequest", "name"),
         "/ping": _get("Liveness (no token needed)"),
         "/health": _get("Liveness (no token needed)"),
+        "/version": _get("The server's version, as a bare string (MLflow's /version)"),
         "/metrics": _get("Prometheus metrics"),
         "/maas/deployments": _get("Deployments and their load status"),
         "/maas/reconcile": {
