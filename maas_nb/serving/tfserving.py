@@ -45,7 +45,8 @@ TF_DTYPES = {
 def decode_predict(body: bytes, signature: Signature | None, model: str) -> tuple[Rows, str]:
     """The rows of a predict body, and which form (``instances`` or ``inputs``) it used."""
     payload = parse_json(body)
-    check_signature_name(payload.get("signature_name"))
+    if "signature_name" in payload:
+        check_signature_name(payload["signature_name"])
     if ("instances" in payload) == ("inputs" in payload):
         raise BadRequest('Send exactly one of "instances" (a list of rows) or "inputs" (columns).')
     key = "instances" if "instances" in payload else "inputs"
@@ -58,8 +59,8 @@ def decode_predict(body: bytes, signature: Signature | None, model: str) -> tupl
 
 
 def check_signature_name(name: Any) -> None:
-    """Accept the default signature (named, empty or absent), as TF Serving does."""
-    if name is None or name in ("", SIGNATURE):
+    """Accept the default signature, by name or as ``""``, as TF Serving does."""
+    if name in ("", SIGNATURE):
         return
     if not isinstance(name, str):
         raise BadRequest(

@@ -162,6 +162,11 @@ def test_documented_predict_bodies(server, classifier, body):
             '"signature_name" must be a string, got int \'5\'; send "serving_default" or '
             "leave it out.",
         ),
+        (
+            None,
+            '"signature_name" must be a string, got NoneType \'None\'; send "serving_default" '
+            "or leave it out.",
+        ),
     ],
 )
 def test_unknown_signature_name_is_a_400(server, name, message):
