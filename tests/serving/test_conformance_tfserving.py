@@ -34,9 +34,9 @@ def text_model():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, classifier, iris, text_model):
-    """One server for the module: iris@production (iris:1; iris:2 is 'next', not deployed)
-    and a TF-IDF text model as 'reviews'."""
+def server(tmp_path_factory, classifier, iris, text_model, strict_frame_model):
+    """One server for the module: iris@production (iris:1; iris:2 is 'next', not deployed),
+    a TF-IDF text model as 'reviews' and a DataFrame model with a text column as 'frame'."""
     home = tmp_path_factory.mktemp("tfserving")
     registry = Registry(home)
     X, _ = iris
@@ -45,8 +45,11 @@ def server(tmp_path_factory, classifier, iris, text_model):
     registry.put_deployment("iris", "iris@production", {})
     registry.register(text_model, "reviews", sample=TEXTS)
     registry.put_deployment("reviews", "reviews", {})
+    model, frame = strict_frame_model
+    registry.register(model, "frame", sample=frame[:5])
+    registry.put_deployment("frame", "frame", {})
     server = spawn_server(home)
-    assert [s["status"] for s in server.reconcile()] == ["ready", "ready"]
+    assert [s["status"] for s in server.reconcile()] == ["ready"] * 3
     yield server
     stop(server)
 
@@ -82,6 +85,28 @@ def test_b64_values_are_decoded_before_the_model_sees_them(server, text_model, b
     np.testing.assert_allclose(probabilities, text_model.predict_proba(TEXTS))
     if key == "instances":  # the same answer as for the plain strings
         assert r.json() == plain.json()
+
+
+def test_b64_in_a_dataframe_models_text_column(server, strict_frame_model):
+    model, frame = strict_frame_model
+    rows = frame.iloc[[0, 100]]
+    instances = [
+        {"petal_length": r.petal_length, "colour": {"b64": b64(r.colour)}}
+        for r in rows.itertuples()
+    ]
+    columns = {
+        "petal_length": rows.petal_length.tolist(),
+        "colour": [{"b64": b64(c)} for c in rows.colour],
+    }
+    with server.client() as c:
+        r = c.post("/v1/models/frame:predict", json={"instances": instances})
+        assert r.status_code == 200, r.text
+        assert [row["predictions"] for row in r.json()["predictions"]] == model.predict(
+            rows
+        ).tolist()
+        r = c.post("/v1/models/frame:predict", json={"inputs": columns})
+        assert r.status_code == 200, r.text
+        assert r.json()["outputs"]["predictions"] == model.predict(rows).tolist()
 
 
 @pytest.mark.parametrize(
