@@ -6,7 +6,7 @@ import contextlib
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -104,9 +104,18 @@ def observed(
     return wrapper
 
 
+def error_response(
+    request: Request, status: int, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    """``{"error": message}``, or MLflow's error shape on its scoring routes."""
+    if mlflow.is_scoring_path(request.url.path):
+        return mlflow.error_response(status, message, dict(headers or {}))
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPError)
-    return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+    return error_response(request, exc.status, exc.message, exc.headers)
 
 
 async def starlette_error(request: Request, exc: Exception) -> Response:
@@ -115,13 +124,13 @@ async def starlette_error(request: Request, exc: Exception) -> Response:
         404: f"No route {request.url.path!r}; see /openapi.json.",
         405: f"Method {request.method} is not allowed on {request.url.path!r}.",
     }.get(exc.status_code, str(exc.detail))
-    return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+    return error_response(request, exc.status_code, message, exc.headers)
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error serving %s %s", request.method, request.url.path)
-    return JSONResponse(
-        {"error": f"Internal error: {type(exc).__name__}. See the server log."}, status_code=500
+    return error_response(
+        request, 500, f"Internal error: {type(exc).__name__}. See the server log."
     )
 
 

@@ -399,8 +399,10 @@ def _headers() -> dict[str, str]:
 
 
 def _error(response: Any) -> str:
+    """The message of an error response: ``{"error": ...}``, or MLflow's ``{"message": ...}``."""
     try:
-        return response.json()["error"]
+        body = response.json()
+        return body["error"] if "error" in body else body["message"]
     except Exception:
         return response.text[:500]
 

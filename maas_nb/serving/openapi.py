@@ -38,6 +38,16 @@ def _post(summary: str, body: str, *params: str) -> dict[str, Any]:
     }
 
 
+def _scoring(summary: str, *params: str) -> dict[str, Any]:
+    """An MLflow scoring route: its errors take MLflow's shape (401 answers before routing)."""
+    operation = _post(summary, "InvocationsRequest", *params)
+    error = {"description": "Error", **_json({"$ref": "#/components/schemas/MlflowError"})}
+    operation["post"]["responses"].update(
+        {code: error for code in ("400", "404", "413", "415", "503")}
+    )
+    return operation
+
+
 def _path(name: str) -> dict[str, Any]:
     schema = {"type": "string", "pattern": "^[0-9]+$"} if name == "version" else {"type": "string"}
     return {"name": name, "in": "path", "required": True, "schema": schema}
@@ -47,6 +57,11 @@ _ROWS = {"description": "Rows: lists of numbers, strings, or objects keyed by co
 
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]},
+    "MlflowError": {
+        "type": "object",
+        "properties": {"error_code": {"type": "string"}, "message": {"type": "string"}},
+        "required": ["error_code", "message"],
+    },
     "InferenceRequest": {
         "type": "object",
         "required": ["inputs"],
@@ -142,12 +157,21 @@ def spec() -> dict[str, Any]:
         ),
         "/v1/models/{name}": _get("TF Serving model status", "name"),
         "/v1/models/{name}/metadata": _get("TF Serving model metadata", "name"),
-        "/invocations": _post(
-            "MLflow-style scoring (exactly one deployment)", "InvocationsRequest"
+        "/v1/models/{name}/versions/{version}": _get(
+            "TF Serving version status", "name", "version"
         ),
-        "/models/{name}/invocations": _post("MLflow-style scoring", "InvocationsRequest", "name"),
+        "/v1/models/{name}/versions/{version}/metadata": _get(
+            "TF Serving version metadata", "name", "version"
+        ),
+        "/v1/models/{name}/labels/{label}": _get("TF Serving alias status", "name", "label"),
+        "/v1/models/{name}/labels/{label}/metadata": _get(
+            "TF Serving alias metadata", "name", "label"
+        ),
+        "/invocations": _scoring("MLflow scoring (exactly one deployment)"),
+        "/models/{name}/invocations": _scoring("MLflow scoring", "name"),
         "/ping": _get("Liveness (no token needed)"),
         "/health": _get("Liveness (no token needed)"),
+        "/version": _get("The server's version, as a bare string (MLflow's /version)"),
         "/metrics": _get("Prometheus metrics"),
         "/maas/deployments": _get("Deployments and their load status"),
         "/maas/reconcile": {

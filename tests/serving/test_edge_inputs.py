@@ -82,7 +82,7 @@ def test_records_are_read_by_key_not_by_position(iris_server, classifier, iris):
         r = c.post(
             "/invocations", json={"dataframe_records": [{"a": 1, "b": 2, "c": 3, "d": 4}, {"a": 1}]}
         )
-        assert r.status_code == 400 and "every record needs the same keys" in r.json()["error"]
+        assert r.status_code == 400 and "every record needs the same keys" in r.json()["message"]
 
 
 def test_non_finite_outputs_are_a_400(start_server):
@@ -97,7 +97,7 @@ def test_non_finite_outputs_are_a_400(start_server):
     with server.client() as c:
         r = c.post("/invocations", json={"instances": [[1e308] * 4]})
     assert r.status_code == 400
-    assert r.json()["error"].startswith(
+    assert r.json()["message"].startswith(
         "The model's output 'predictions' holds inf or NaN for this input"
     )
 
@@ -113,7 +113,7 @@ def test_request_larger_than_the_queue_is_413_not_a_retry(start_server, classifi
         r = c.post("/invocations", json={"instances": X[:11].tolist()})
         assert r.status_code == 413
         assert (
-            r.json()["error"]
+            r.json()["message"]
             == "The request has 11 rows; model 'iris:1' queues at most 10. Split it into smaller requests."
         )
         assert c.post("/invocations", json={"instances": X[:10].tolist()}).status_code == 200

@@ -39,7 +39,7 @@ def test_dataframe_model(frame_server):
         r = c.post("/invocations", json={"dataframe_records": [{"sl": 1, "sw": 2, "pl": 3}]})
         assert r.status_code == 400
         assert (
-            r.json()["error"]
+            r.json()["message"]
             == "dataframe_records: row 0 is missing column(s) 'pw'; model 'frame:1' expects 4 columns (sl, sw, pl, pw)."
         )
 
@@ -51,7 +51,7 @@ def test_invocations_needs_exactly_one_deployment(iris_server, classifier):
     with iris_server.client() as c:
         r = c.post("/invocations", json={"instances": [[1, 2, 3, 4]]})
         assert r.status_code == 404
-        assert r.json()["error"] == (
+        assert r.json()["message"] == (
             "/invocations needs exactly one deployment, but 2 are deployed (iris, iris-b); use /models/NAME/invocations."
         )
         assert (
@@ -79,4 +79,4 @@ def test_bad_invocations(iris_server, body, message):
     with iris_server.client() as c:
         r = c.post("/invocations", json=body)
     assert r.status_code == 400
-    assert r.json()["error"].startswith(message)
+    assert r.json()["message"].startswith(message)

@@ -168,7 +168,7 @@ def test_token_less_server_answers_only_local_host_names(iris_server):
 def test_cross_site_form_content_types_are_refused(iris_server, content_type):
     with iris_server.client() as c:
         r = c.post(
-            "/invocations",
+            "/v1/models/iris:predict",
             content=b'{"instances": [[1, 2, 3, 4]]}',
             headers={"Content-Type": content_type},
         )
