@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ from .errors import Unavailable
 BIG = 64 * 1024
 WORKERS = 2
 WAIT = 10.0
+SWITCH = 0.001
 
 T = TypeVar("T")
 
@@ -37,6 +39,8 @@ class Decoder:
         self.in_flight = 0
         self._waiting: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
         self._executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="maas-decode")
+        self._running = 0
+        self._interval = sys.getswitchinterval()
 
     async def acquire(self, size: int) -> int:
         """Take *size* bytes of the budget, in arrival order; return what to `release`.
@@ -84,5 +88,18 @@ class Decoder:
                 return
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` on a decoding thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        """``fn(*args)`` on a decoding thread.
+
+        While one runs, the interpreter's switch interval is `SWITCH` instead of 5 ms: the
+        event loop, wanting the GIL back for a health check, waits that long at most for
+        each of the few times it needs it per request."""
+        if not self._running:
+            self._interval = sys.getswitchinterval()
+            sys.setswitchinterval(SWITCH)
+        self._running += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        finally:
+            self._running -= 1
+            if not self._running:
+                sys.setswitchinterval(self._interval)

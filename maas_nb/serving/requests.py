@@ -15,7 +15,14 @@ from starlette.requests import ClientDisconnect, Request
 from ..flavors.signature import Signature
 from . import dense
 from .decoding import BIG, Decoder
-from .errors import BadRequest, NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
+from .errors import (
+    BadRequest,
+    HTTPError,
+    NotFound,
+    PayloadTooLarge,
+    Unavailable,
+    UnsupportedMediaType,
+)
 from .pool import Loaded, Slot
 from .rows import Rows
 
@@ -169,9 +176,15 @@ async def _decode(
         return current, decode(body, current.signature, f"{current.name}:{current.version}")
     decoder = decoder_of(request.app)
     for _ in range(3):
-        decoded = await decoder.run(
-            decode, body, current.signature, f"{current.name}:{current.version}"
-        )
+        model = f"{current.name}:{current.version}"
+        try:
+            decoded = await decoder.run(decode, body, current.signature, model)
+        except HTTPError:
+            if slot.ready() is current:
+                raise
+            current = slot.ready()  # swapped while decoding: the new version may take it
+            check_version(slot, current, version)
+            continue
         # The version may have been swapped during the decode: rows decoded for the
         # same signature still fit it; for another signature, decode again.
         latest = slot.ready()
