@@ -13,6 +13,10 @@ MAX_ALIAS_LENGTH = 64
 
 #: An alias that always means the highest version; it cannot be set or removed.
 LATEST = "latest"
+#: Versions are SQLite INTEGERs, which are 64-bit signed.
+MAX_VERSION = 2**63 - 1
+# ASCII digits only: str.isdigit() accepts '²', which int() then refuses.
+_DIGITS = re.compile(r"[0-9]+")
 
 _ALLOWED = "letters, digits, '_', '.' and '-', starting with a letter or digit"
 
@@ -90,10 +94,16 @@ class ModelRef:
         if sep_version:
             if version == LATEST:
                 return cls(name)
-            if not version.isdigit() or int(version) < 1:
+            if not _DIGITS.fullmatch(version) or not version.strip("0"):
                 raise InvalidNameError(
-                    f"Invalid version {version!r} in model URI {uri!r}: a version is a positive "
-                    "integer (or 'latest'), as in 'iris:3'."
+                    f"Invalid version {version[:40]!r} in model URI {uri[:80]!r}: a version is a "
+                    "positive integer (or 'latest'), as in 'iris:3'."
+                )
+            # Compare the length first: int() refuses strings over 4300 digits.
+            if len(version.lstrip("0")) > len(str(MAX_VERSION)) or int(version) > MAX_VERSION:
+                raise InvalidNameError(
+                    f"Version {version[:40]} in model URI {uri[:80]!r} is out of range: versions "
+                    f"go up to {MAX_VERSION}. Check the number, or use 'NAME:latest'."
                 )
             return cls(name, version=int(version))
         return cls(name)

@@ -1,8 +1,14 @@
-"""Turning decoded JSON into `Rows`, shared by the TF-Serving and MLflow-style protocols."""
+"""Turning decoded JSON into `Rows`, shared by the TF-Serving and MLflow-style protocols.
+
+A big array of numbers arrives as an ndarray rather than nested lists (see `dense`);
+every branch here reads both the same way.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from ..flavors.signature import DATAFRAME, TENSOR, TEXT, Signature, TensorSpec
 from .errors import BadRequest
@@ -16,11 +22,14 @@ def implicit_signature(values: Any) -> Signature:
         first = first[0]
     if isinstance(first, str):
         return Signature(TEXT, (TensorSpec("text", "str", (-1,)),), ())
-    width = (
-        len(values[0])
-        if isinstance(values, list) and values and isinstance(values[0], list)
-        else None
-    )
+    if isinstance(values, np.ndarray):
+        width = values.shape[1] if values.ndim == 2 else None
+    else:
+        width = (
+            len(values[0])
+            if isinstance(values, list) and values and isinstance(values[0], list)
+            else None
+        )
     if width is None:
         raise BadRequest(
             "This model version has no signature; send rows as a list of lists of numbers "
@@ -46,6 +55,15 @@ def rows_from(values: Any, signature: Signature | None, *, model: str, where: st
     if signature.kind == DATAFRAME:
         if isinstance(values, dict):
             return column_rows(values, signature, model=model, where=where)
+        if isinstance(values, np.ndarray) and values.ndim == 2:
+            width = len(signature.columns)
+            if values.shape[1] != width:
+                raise BadRequest(
+                    f"{where}: model {model!r} expects rows of {width} values "
+                    f"({', '.join(signature.columns)}), or objects keyed by column name."
+                )
+            by_name = {c: values[:, i] for i, c in enumerate(signature.columns)}
+            return column_rows(by_name, signature, model=model, where=where)
         if isinstance(values, list) and values and isinstance(values[0], list):
             width = len(signature.columns)
             if not all(isinstance(r, list) and len(r) == width for r in values):
@@ -72,7 +90,7 @@ def rows_from(values: Any, signature: Signature | None, *, model: str, where: st
 def split_frame(payload: Any, signature: Signature | None, *, model: str) -> Rows:
     """MLflow's ``dataframe_split``: ``{"columns": [...], "data": [[...], ...]}``."""
     where = "dataframe_split"
-    if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+    if not isinstance(payload, dict) or not isinstance(payload.get("data"), (list, np.ndarray)):
         raise BadRequest(
             f'{where} must be an object with a "data" list of rows (and optional "columns").'
         )
@@ -80,10 +98,18 @@ def split_frame(payload: Any, signature: Signature | None, *, model: str) -> Row
     if signature is not None and signature.kind == DATAFRAME and columns is not None:
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
             raise BadRequest(f'{where}: "columns" must be a list of column names.')
-        if not all(isinstance(r, list) and len(r) == len(columns) for r in data):
+        if isinstance(data, np.ndarray):
+            rectangular = data.ndim == 2 and data.shape[1] == len(columns)
+        else:
+            rectangular = all(isinstance(r, list) and len(r) == len(columns) for r in data)
+        if not rectangular:
             raise BadRequest(
                 f'{where}: every row of "data" needs one value per column ({len(columns)}).'
             )
-        by_name = {c: [r[i] for r in data] for i, c in enumerate(columns)}
+        by_name: dict[str, Any]
+        if isinstance(data, np.ndarray):
+            by_name = {c: data[:, i] for i, c in enumerate(columns)}
+        else:
+            by_name = {c: [r[i] for r in data] for i, c in enumerate(columns)}
         return column_rows(by_name, signature, model=model, where=where)
     return rows_from(data, signature, model=model, where=where)

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 
 from ..flavors.signature import Signature
-from .errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
+from . import dense
+from .decoding import BIG, Decoder
+from .errors import (
+    BadRequest,
+    HTTPError,
+    NotFound,
+    PayloadTooLarge,
+    Unavailable,
+    UnsupportedMediaType,
+)
 from .pool import Loaded, Slot
 from .rows import Rows
 
@@ -19,12 +30,20 @@ DEFAULT_MAX_BODY = 16 * 1024 * 1024
 SIMPLE_CONTENT_TYPES = frozenset(
     {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
 )
+#: Headers a browser adds to every cross-site request and a page's script cannot remove.
+BROWSER_HEADERS = ("origin", "sec-fetch-site", "sec-fetch-mode")
 VERSION = re.compile(r"[0-9]{1,18}")  # ASCII digits only: str.isdigit() accepts '²'
 
 
-async def read_body(request: Request) -> bytes:
-    """The whole body, refusing more than the server's limit (413) before reading it all."""
-    limit: int = request.app.state.max_body
+def check_content_type(request: Request) -> None:
+    """Refuse the bodies a web page can send cross-site without a CORS preflight (415).
+
+    Those are the simple types and no type at all (``fetch`` of an untyped Blob in
+    ``no-cors`` mode). tritonclient, ``requests.post(data=...)`` and curl also send no
+    Content-Type, but never the headers every browser adds, so only a typeless request
+    from a browser is refused. With a token the same rule holds: it costs real clients
+    nothing, and a page cannot add the token anyway.
+    """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in SIMPLE_CONTENT_TYPES:
         # Browsers send these cross-site without asking (CSRF); JSON clients never need them.
@@ -32,19 +51,53 @@ async def read_body(request: Request) -> bytes:
             f"Content-Type {content_type!r} is not accepted: send 'Content-Type: "
             "application/json' (or application/octet-stream for binary tensors)."
         )
+    if not content_type and any(h in request.headers for h in BROWSER_HEADERS):
+        raise UnsupportedMediaType(
+            "A request body without a Content-Type is not accepted from a web page: send "
+            "'Content-Type: application/json' (or application/octet-stream for binary tensors)."
+        )
+
+
+async def read_body(request: Request, admitted: contextlib.ExitStack) -> bytearray:
+    """The whole body, refusing more than the server's limit (413) before reading it all.
+
+    A big body first takes its share of the decoding budget, given back when *admitted*
+    closes, and is read into one buffer of its declared length so it exists only once."""
+    limit: int = request.app.state.max_body
+    check_content_type(request)
     declared = request.headers.get("content-length")
-    if declared is not None and VERSION.fullmatch(declared) and int(declared) > limit:
-        raise PayloadTooLarge(_too_large(int(declared), limit))
-    chunks, size = [], 0
+    expected = int(declared) if declared is not None and VERSION.fullmatch(declared) else None
+    if expected is not None and expected > limit:
+        raise PayloadTooLarge(_too_large(expected, limit))
+    decoder = decoder_of(request.app)
+    if expected is not None and expected >= BIG:
+        admitted.callback(decoder.release, await decoder.acquire(expected))
+    body, size = bytearray(expected or 0), 0
     try:
         async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(_too_large(size, limit))
-            chunks.append(chunk)
+            end = size + len(chunk)
+            if end > limit:
+                raise PayloadTooLarge(_too_large(end, limit))
+            if expected is None and size < BIG <= end:  # a chunked body that turns out big
+                admitted.callback(decoder.release, await decoder.acquire(limit))
+            if end <= len(body):
+                body[size:end] = chunk
+            else:
+                del body[size:]
+                body += chunk
+            size = end
     except ClientDisconnect:
         raise BadRequest("The client disconnected before sending the whole body.") from None
-    return b"".join(chunks)
+    del body[size:]
+    return body
+
+
+def decoder_of(app: Starlette) -> Decoder:
+    """The app's decoder for big bodies, made on first use (budget: two largest bodies)."""
+    decoder = getattr(app.state, "decoder", None)
+    if decoder is None:
+        decoder = app.state.decoder = Decoder(2 * app.state.max_body)
+    return cast(Decoder, decoder)
 
 
 def _too_large(size: int, limit: int) -> str:
@@ -55,7 +108,13 @@ def _too_large(size: int, limit: int) -> str:
 
 
 def parse_json(body: bytes, *, what: str = "request body") -> dict[str, Any]:
-    """A JSON object, or a 400 that says where the JSON broke."""
+    """A JSON object, or a 400 that says where the JSON broke.
+
+    In a big body, the big arrays of numbers come back as ndarrays (see `dense`)."""
+    if len(body) >= BIG:
+        found = dense.loads(body)
+        if found is not None:
+            return found
     try:
         payload = json.loads(body)
     except json.JSONDecodeError as exc:
@@ -79,25 +138,65 @@ async def predict(
 ) -> tuple[Loaded, Any, dict[str, np.ndarray]]:
     """Decode a request for *slot* with *decode* and run it through the slot's batcher.
 
-    *decode* returns the rows (or ``(rows, extra)``).
+    *decode* returns the rows (or ``(rows, extra)``). It runs on the event loop for a
+    small body and on a decoding thread for a big one (see `decoding`).
     """
     request.scope["maas.deployment"] = slot.name
-    receiving = slot.ready().batcher
-    receiving.arriving += 1
-    try:
-        if body is None:
-            body = await read_body(request)
-    finally:
-        receiving.arrived()
-    # The version may have been swapped while the body arrived. From here to queueing
-    # there is no await, so the version checked, decoded for and queued on is one.
-    current = slot.ready()
-    check_version(slot, current, version)
-    decoded = decode(body, current.signature, f"{current.name}:{current.version}")
+    with contextlib.ExitStack() as admitted:
+        receiving = slot.ready().batcher
+        receiving.arriving += 1
+        try:
+            if body is None:
+                # A bytearray: decoders only slice and parse it, and a copy to bytes would
+                # double the peak memory of a big body.
+                body = cast(bytes, await read_body(request, admitted))
+        finally:
+            receiving.arrived()
+        current, decoded = await _decode(slot, body, request, decode, version)
+        del body
+    # From the version check in _decode to queueing there is no await, so the version
+    # checked, decoded for and queued on is one.
     rows, extra = decoded if isinstance(decoded, tuple) else (decoded, None)
     assert isinstance(rows, Rows)
     outputs = await current.batcher.predict(rows)
     return current, extra, outputs
+
+
+async def _decode(
+    slot: Slot,
+    body: bytes,
+    request: Request,
+    decode: Callable[[bytes, Signature | None, str], Any],
+    version: int | None,
+) -> tuple[Loaded, Any]:
+    """*body* decoded for the version *slot* serves now (which may change while it arrived)."""
+    current = slot.ready()
+    check_version(slot, current, version)
+    if len(body) < BIG:
+        return current, decode(body, current.signature, f"{current.name}:{current.version}")
+    decoder = decoder_of(request.app)
+    for _ in range(3):
+        model = f"{current.name}:{current.version}"
+        try:
+            decoded = await decoder.run(decode, body, current.signature, model)
+        except HTTPError:
+            if slot.ready() is current:
+                raise
+            current = slot.ready()  # swapped while decoding: the new version may take it
+            check_version(slot, current, version)
+            continue
+        # The version may have been swapped during the decode: rows decoded for the
+        # same signature still fit it; for another signature, decode again.
+        latest = slot.ready()
+        check_version(slot, latest, version)
+        if latest is current or latest.signature == current.signature:
+            return latest, decoded
+        current = latest
+    raise Unavailable(
+        f"Deployment {slot.name!r} changed version three times while this request was "
+        "decoded; retry.",
+        headers={"Retry-After": "1"},
+    )
 
 
 def check_version(slot: Slot, current: Loaded, version: int | None) -> None:

@@ -222,7 +222,7 @@ def to_array(values: Any, dtype: str, *, model: str, where: str) -> np.ndarray:
             )
     try:
         with np.errstate(over="raise", invalid="raise"):
-            return raw.astype(target, casting="unsafe")
+            return raw.astype(target, casting="unsafe", copy=False)
     except (FloatingPointError, OverflowError, ValueError) as exc:
         raise BadRequest(f"{where}: values do not fit {dtype}: {exc}.") from None
 
@@ -235,7 +235,13 @@ def _json_type(array: np.ndarray) -> str:
     return {"U": "string", "S": "string", "b": "boolean"}.get(array.dtype.kind, array.dtype.name)
 
 
+_ITEM_TYPES = {"i": "int", "u": "int", "f": "float", "b": "bool"}
+
+
 def _kind(value: Any) -> str:
+    if isinstance(value, np.ndarray) and value.ndim:  # a big JSON array, parsed by `dense`
+        item = "list" if value.ndim > 1 else _ITEM_TYPES.get(value.dtype.kind, "str")
+        return f"a list of {len(value)} item(s) of type {item if len(value) else 'nothing'}"
     if isinstance(value, list):
         inner = sorted({type(v).__name__ for v in value})
         return f"a list of {len(value)} item(s) of type {', '.join(inner) or 'nothing'}"
