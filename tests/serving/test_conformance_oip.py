@@ -1,0 +1,620 @@
+"""Open Inference Protocol conformance: the real ``tritonclient.http`` and the spec's own bodies.
+
+One server holds a tensor model (iris), a DataFrame model with a text column (frame), a text
+model with a signature (reviews) and one without (notes). Each case here once failed: a
+DataFrame's BYTES column was refused, an unhashable datatype was a 500, unknown and
+duplicate inputs, trailing bytes and a non-string id were accepted, compressed bodies were
+a 400 and ``class_count`` was ignored.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shlex
+import struct
+import subprocess
+import zlib
+
+import numpy as np
+import pandas as pd
+import pytest
+import tritonclient.http as httpclient
+
+from maas_nb.registry import Registry
+from maas_nb.serving.client import Deployment
+from tests.conftest import CORPUS
+from tests.serving.conftest import spawn_server, stop
+
+ISSUE_BODY = {
+    "inputs": [
+        {"name": "age", "datatype": "INT64", "shape": [1], "data": [30]},
+        {"name": "income", "datatype": "FP64", "shape": [1], "data": [1e4]},
+        {"name": "city", "datatype": "BYTES", "shape": [1], "data": ["rome"]},
+    ]
+}
+IRIS_ROW = {"name": "input", "shape": [1, 4], "datatype": "FP64", "data": [5.1, 3.5, 1.4, 0.2]}
+
+
+@pytest.fixture(scope="module")
+def people():
+    """A DataFrame model: two numeric columns and a one-hot encoded city, string classes."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    n = 90
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, n),
+            "income": rng.normal(3e4, 1e4, n),
+            "city": rng.choice(["rome", "oslo", "lima"], n),
+        }
+    )
+    y = np.where(frame.income > 3.5e4, "rich", np.where(frame.city == "rome", "roman", "other"))
+    model = make_pipeline(
+        make_column_transformer(
+            (OneHotEncoder(handle_unknown="ignore"), ["city"]),
+            (StandardScaler(), ["age", "income"]),
+        ),
+        LogisticRegression(max_iter=1000),
+    ).fit(frame, y)
+    return model, frame
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, classifier, iris, text_pipeline, people):
+    X, _ = iris
+    model, frame = people
+    home = tmp_path_factory.mktemp("oip")
+    registry = Registry(home)
+    registry.register(classifier, "iris", sample=X[:5])
+    registry.register(model, "frame", sample=frame.head())
+    registry.register(text_pipeline, "reviews", sample=[d for d, _ in CORPUS][:2])
+    registry.register(text_pipeline, "notes")  # no sample: no signature
+    for name in ("iris", "frame", "reviews", "notes"):
+        registry.put_deployment(name, name, {})
+    server = spawn_server(home)
+    assert [s["status"] for s in server.reconcile()] == ["ready"] * 4
+    yield server
+    stop(server)
+
+
+@pytest.fixture
+def triton(server):
+    client = httpclient.InferenceServerClient(url=server.url.removeprefix("http://"))
+    yield client
+    client.close()
+
+
+def frame_inputs(frame: pd.DataFrame, *, binary: bool) -> list:
+    """One tritonclient input per column, as a Triton user sends a DataFrame."""
+    inputs = []
+    for column, kind in [("age", "INT64"), ("income", "FP64"), ("city", "BYTES")]:
+        values = frame[column].to_numpy()
+        values = values.astype(object) if kind == "BYTES" else values
+        inp = httpclient.InferInput(column, [len(frame)], kind)
+        inp.set_data_from_numpy(values, binary_data=binary)
+        inputs.append(inp)
+    return inputs
+
+
+def top_classes(proba: np.ndarray, labels, k: int) -> list[list[str]]:
+    """Triton's classification strings, computed independently of the server."""
+    out = []
+    for row in proba:
+        order = sorted(range(len(row)), key=lambda i: (-row[i], i))[:k]
+        out.append([f"{row[i]:f}:{i}:{labels[i]}" for i in order])
+    return out
+
+
+def with_binary(header: dict, blob: bytes) -> tuple[bytes, dict[str, str]]:
+    head = json.dumps(header).encode()
+    return head + blob, {
+        "Inference-Header-Content-Length": str(len(head)),
+        "Content-Type": "application/octet-stream",
+    }
+
+
+# -- item 2: DataFrame models over OIP --------------------------------------------------------
+
+
+def test_the_issue_body_calls_a_dataframe_model(server, people):
+    model, _ = people
+    with server.client() as c:
+        r = c.post("/v2/models/frame/infer", json=ISSUE_BODY)
+    assert r.status_code == 200, r.text
+    expected = model.predict(pd.DataFrame({"age": [30], "income": [1e4], "city": ["rome"]}))
+    (predictions, probabilities) = r.json()["outputs"]
+    assert predictions == {
+        "name": "predictions",
+        "datatype": "BYTES",
+        "shape": [1],
+        "data": expected.tolist(),
+    }
+    assert probabilities["shape"] == [1, 3]
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_tritonclient_sends_dataframe_columns(triton, people, binary):
+    model, frame = people
+    rows = frame.head(7)
+    result = triton.infer(
+        "frame",
+        frame_inputs(rows, binary=binary),
+        outputs=[
+            httpclient.InferRequestedOutput("predictions", binary_data=binary),
+            httpclient.InferRequestedOutput("probabilities", binary_data=binary),
+        ],
+    )
+    labels = [v.decode() if isinstance(v, bytes) else v for v in result.as_numpy("predictions")]
+    assert labels == model.predict(rows).tolist()
+    np.testing.assert_allclose(result.as_numpy("probabilities"), model.predict_proba(rows))
+
+
+def test_the_printed_curl_line_works_for_a_dataframe_model(server, people):
+    model, _ = people
+    created = Registry(server.home).get("frame").created_at
+    dep = Deployment("frame", "frame", {}, created, server.url, str(server.home))
+    body = json.loads(shlex.split(dep.curl())[-1])
+    assert [(i["name"], i["datatype"]) for i in body["inputs"]] == [
+        ("age", "INT64"),
+        ("income", "FP64"),
+        ("city", "BYTES"),
+    ]
+    run = subprocess.run(
+        ["bash", "-c", dep.curl() + " -w '\\n%{http_code}'"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "NO_PROXY": "*"},
+    )
+    text, status = run.stdout.rsplit("\n", 1)
+    assert status == "200", text
+    sample = pd.DataFrame({i["name"]: i["data"] for i in body["inputs"]})
+    assert json.loads(text)["outputs"][0]["data"] == model.predict(sample).tolist()
+
+
+# -- items 6 and 9: clear 400s for what Triton and MLServer refuse ----------------------------
+
+
+def tensor(**fields) -> dict:
+    return {"inputs": [{**IRIS_ROW, **fields}]}
+
+
+REFUSED = [
+    # The issue's body: an unhashable datatype once reached a dict lookup (500 TypeError).
+    (
+        "iris",
+        {"inputs": [{"name": "input", "shape": [1, 20], "datatype": [], "data": [0]}]},
+        "inputs[0] ('input'): unknown datatype []; use one of BOOL, UINT8,",
+    ),
+    ("iris", tensor(datatype={"FP64": 1}), "inputs[0] ('input'): unknown datatype {'FP64': 1};"),
+    ("iris", tensor(datatype=64), "inputs[0] ('input'): unknown datatype 64;"),
+    ("iris", tensor(datatype=None), "inputs[0] ('input'): unknown datatype None;"),
+    ("iris", tensor(name=[]), 'inputs[0]: "name" must be a string, got [].'),
+    ("iris", tensor(name={"a": 1}), "inputs[0]: \"name\" must be a string, got {'a': 1}."),
+    ("iris", tensor(shape={"a": 1}), '"shape" must be a list of non-negative integers'),
+    ("iris", tensor(shape=[[1], [4]]), '"shape" must be a list of non-negative integers'),
+    ("iris", tensor(parameters=[]), "inputs[0] ('input'): \"parameters\" must be an object"),
+    ("iris", {**tensor(), "parameters": []}, 'request: "parameters" must be an object, got [].'),
+    (
+        "iris",
+        {**tensor(), "parameters": {"binary_data_output": []}},
+        "request: parameter 'binary_data_output' must be true or false, got [].",
+    ),
+    ("iris", {**tensor(), "outputs": [{"name": []}]}, '"outputs" must be a list of {"name": ...}'),
+    ("iris", {**tensor(), "outputs": {"name": "x"}}, '"outputs" must be a list of {"name": ...}'),
+    (
+        "iris",
+        {**tensor(), "outputs": [{"name": "predictions", "parameters": []}]},
+        "outputs[0] ('predictions'): \"parameters\" must be an object, got [].",
+    ),
+    (
+        "iris",
+        {**tensor(), "outputs": [{"name": "predictions", "parameters": {"binary_data": {}}}]},
+        "outputs[0] ('predictions'): parameter 'binary_data' must be true or false, got {}.",
+    ),
+    *[
+        (
+            "iris",
+            {
+                **tensor(),
+                "outputs": [{"name": "probabilities", "parameters": {"classification": bad}}],
+            },
+            "outputs[0] ('probabilities'): classification must be a whole number of classes, "
+            f"got {bad_text}.",
+        )
+        for bad, bad_text in [([], "[]"), ("2", "'2'"), (True, "True"), (-1, "-1"), (1.5, "1.5")]
+    ],
+    *[
+        ("iris", {**tensor(), "id": bad}, f'"id" must be a string, got {bad_text};')
+        for bad, bad_text in [(7, "7"), ([], "[]"), ({"a": 1}, "{'a': 1}")]
+    ],
+    ("iris", {"inputs": {"name": "input"}}, '"inputs" must be a non-empty list'),
+    ("iris", {"inputs": [[]]}, '"inputs" must be a non-empty list'),
+    ("frame", {"inputs": [{**ISSUE_BODY["inputs"][0], "datatype": []}]}, "unknown datatype []"),
+    # Names the model does not take, and inputs given twice (Triton and MLServer refuse them).
+    (
+        "iris",
+        tensor(name="x"),
+        "Unknown input 'x'; model 'iris:1' takes one input named 'input' "
+        "(4 features of float64). See GET /v2/models/NAME for its inputs.",
+    ),
+    (
+        "reviews",
+        {"inputs": [{"name": "input", "shape": [1], "datatype": "BYTES", "data": ["great"]}]},
+        "Unknown input 'input'; model 'reviews:1' takes one input named 'text'",
+    ),
+    (
+        "frame",
+        {"inputs": [*ISSUE_BODY["inputs"], {**ISSUE_BODY["inputs"][0], "name": "zip"}]},
+        "Unknown input(s) 'zip'; model 'frame:1' expects 3 columns (age, income, city), "
+        "one input per column.",
+    ),
+    (
+        "iris",
+        {"inputs": [IRIS_ROW, IRIS_ROW]},
+        "inputs[1]: input 'input' is given twice; send each input once.",
+    ),
+    (
+        "frame",
+        {"inputs": [*ISSUE_BODY["inputs"], ISSUE_BODY["inputs"][2]]},
+        "inputs[3]: input 'city' is given twice; send each input once.",
+    ),
+    (
+        "iris",
+        {**tensor(), "outputs": [{"name": "predictions"}, {"name": "predictions"}]},
+        "outputs[1] ('predictions'): output 'predictions' is requested twice; ask for it once.",
+    ),
+    # Column datatypes that do not match the model's columns.
+    (
+        "frame",
+        {
+            "inputs": [
+                *ISSUE_BODY["inputs"][1:],
+                {**ISSUE_BODY["inputs"][0], "datatype": "BYTES", "data": ["30"]},
+            ]
+        },
+        "input 'age': model 'frame:1' takes numbers (int64) in column 'age', got BYTES.",
+    ),
+    (
+        "frame",
+        {
+            "inputs": [
+                *ISSUE_BODY["inputs"][:2],
+                {**ISSUE_BODY["inputs"][2], "datatype": "FP64", "data": [1.0]},
+            ]
+        },
+        "input 'city': model 'frame:1' takes text in column 'city'; send it as datatype BYTES.",
+    ),
+    (
+        "frame",
+        {"inputs": [*ISSUE_BODY["inputs"][:2], {**ISSUE_BODY["inputs"][2], "data": [3]}]},
+        "inputs[2] ('city'): datatype BYTES takes strings, got values of type int.",
+    ),
+    (
+        "frame",
+        {**ISSUE_BODY, "outputs": [{"name": "predictions", "parameters": {"classification": 2}}]},
+        "Output 'predictions' is BYTES: classification ranks numbers, such as a model's "
+        "probabilities. Ask for it without class_count.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("model", "body", "message"), REFUSED)
+def test_refused_requests_get_a_400_that_says_why(server, model, body, message):
+    with server.client() as c:
+        r = c.post(f"/v2/models/{model}/infer", json=body)
+        assert r.status_code == 400, r.text
+        assert message in r.json()["error"]
+        assert c.post("/v2/models/iris/infer", json=tensor()).status_code == 200
+
+
+BLOB = np.asarray([[5.1, 3.5, 1.4, 0.2]], dtype="<f8").tobytes()
+BINARY_INPUT = {**IRIS_ROW, "parameters": {"binary_data_size": len(BLOB)}}
+del BINARY_INPUT["data"]
+
+
+@pytest.mark.parametrize(
+    ("header", "blob", "message"),
+    [
+        (
+            {"inputs": [BINARY_INPUT]},
+            BLOB + b"xyz",
+            "The body has 3 bytes after the binary tensors (whose binary_data_size values "
+            "add up to 32); send exactly the tensors' bytes.",
+        ),
+        (
+            {"inputs": [IRIS_ROW]},
+            b"\0" * 8,
+            "The body has 8 bytes after the binary tensors (whose binary_data_size values "
+            "add up to 0)",
+        ),
+        (
+            {"inputs": [{**BINARY_INPUT, "data": [1, 2, 3, 4]}]},
+            BLOB,
+            "inputs[0] ('input'): has both \"data\" and a binary_data_size; send its values "
+            "one way.",
+        ),
+        (
+            {"inputs": [{**BINARY_INPUT, "parameters": {"binary_data_size": []}}]},
+            BLOB,
+            "inputs[0] ('input'): binary_data_size must be a non-negative integer, got [].",
+        ),
+        (
+            {"inputs": [{**BINARY_INPUT, "parameters": {"binary_data_size": True}}]},
+            BLOB,
+            "binary_data_size must be a non-negative integer, got True.",
+        ),
+    ],
+)
+def test_binary_bodies_must_hold_exactly_the_tensors(server, header, blob, message):
+    content, headers = with_binary(header, blob)
+    with server.client() as c:
+        r = c.post("/v2/models/iris/infer", content=content, headers=headers)
+        assert r.status_code == 400, r.text
+        assert message in r.json()["error"]
+        ok, headers = with_binary({"inputs": [BINARY_INPUT]}, BLOB)
+        assert c.post("/v2/models/iris/infer", content=ok, headers=headers).status_code == 200
+
+
+def test_a_string_id_is_echoed(server):
+    with server.client() as c:
+        out = c.post("/v2/models/iris/infer", json={**tensor(), "id": "42"}).json()
+    assert out["id"] == "42"
+
+
+def test_a_version_without_a_signature_takes_its_one_input_under_any_name(server, text_pipeline):
+    body = {"inputs": [{"name": "anything", "shape": [1], "datatype": "BYTES", "data": ["great"]}]}
+    with server.client() as c:
+        assert c.get("/v2/models/notes").json()["inputs"] == []
+        r = c.post("/v2/models/notes/infer", json=body)
+        assert r.status_code == 200, r.text
+        assert r.json()["outputs"][0]["data"] == text_pipeline.predict(["great"]).tolist()
+        twice = c.post("/v2/models/notes/infer", json={"inputs": body["inputs"] * 2})
+    assert twice.status_code == 400
+    assert (
+        twice.json()["error"] == "inputs[1]: input 'anything' is given twice; send each input once."
+    )
+
+
+# -- compression: tritonclient's request_ and response_compression_algorithm ------------------
+
+
+@pytest.mark.parametrize("algorithm", ["gzip", "deflate"])
+@pytest.mark.parametrize("binary", [True, False])
+def test_tritonclient_compresses_requests_and_responses(triton, people, algorithm, binary):
+    model, frame = people
+    result = triton.infer(
+        "frame",
+        frame_inputs(frame, binary=binary),
+        outputs=[httpclient.InferRequestedOutput("probabilities", binary_data=binary)],
+        request_compression_algorithm=algorithm,
+        response_compression_algorithm=algorithm,
+    )
+    np.testing.assert_allclose(result.as_numpy("probabilities"), model.predict_proba(frame))
+
+
+@pytest.mark.parametrize(
+    ("coding", "compress"), [("gzip", gzip.compress), ("deflate", zlib.compress)]
+)
+def test_compressed_bodies_over_raw_http(server, iris, classifier, coding, compress):
+    X, _ = iris
+    body = {"inputs": [{**IRIS_ROW, "shape": [150, 4], "data": X.tolist()}]}
+    with server.client() as c:
+        r = c.post(
+            "/v2/models/iris/infer",
+            content=compress(json.dumps(body).encode()),
+            headers={
+                "Content-Type": "application/json",
+                "Content-Encoding": coding,
+                "Accept-Encoding": coding,
+            },
+        )
+        assert r.status_code == 200, r.text
+        assert (r.headers["content-encoding"], r.headers["vary"]) == (coding, "Accept-Encoding")
+        assert r.json()["outputs"][0]["data"] == classifier.predict(X).tolist()
+        small = c.post("/v2/models/iris/infer", json=tensor(), headers={"Accept-Encoding": coding})
+        assert "content-encoding" not in small.headers  # too small to be worth compressing
+
+
+@pytest.mark.parametrize(
+    ("headers", "content", "status", "message"),
+    [
+        (
+            {"Content-Encoding": "gzip"},
+            gzip.compress(b" " * (17 * 1024 * 1024)),  # 17 KB that inflate past the 16 MiB limit
+            413,
+            "The gzip request body inflates to more than 16777216 bytes;",
+        ),
+        (
+            {"Content-Encoding": "deflate"},
+            zlib.compress(b"[" * (17 * 1024 * 1024)),
+            413,
+            "The deflate request body inflates to more than 16777216 bytes;",
+        ),
+        (
+            {"Content-Encoding": "br"},
+            b"{}",
+            415,
+            "Content-Encoding 'br' is not supported: send the body uncompressed, or compressed "
+            "with one of gzip, deflate.",
+        ),
+        ({"Content-Encoding": "gzip"}, b"{}", 400, "The request body is not valid gzip data"),
+        (
+            {"Content-Encoding": "gzip"},
+            gzip.compress(json.dumps(tensor()).encode())[:-12],
+            400,
+            "The gzip request body is truncated",
+        ),
+    ],
+)
+def test_bad_compressed_bodies_are_refused(server, headers, content, status, message):
+    with server.client() as c:
+        r = c.post(
+            "/v2/models/iris/infer",
+            content=content,
+            headers={"Content-Type": "application/json", **headers},
+        )
+        assert r.status_code == status, r.text
+        assert message in r.json()["error"]
+        assert c.post("/v2/models/iris/infer", json=tensor()).status_code == 200
+
+
+# -- the classification extension ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_tritonclient_class_count_returns_triton_strings(triton, people, binary):
+    model, frame = people
+    rows = frame.head(5)
+    result = triton.infer(
+        "frame",
+        frame_inputs(rows, binary=binary),
+        outputs=[
+            httpclient.InferRequestedOutput("probabilities", binary_data=binary, class_count=2)
+        ],
+    )
+    got = result.as_numpy("probabilities")
+    assert got.shape == (5, 2)
+    got = [[v.decode() if isinstance(v, bytes) else v for v in row] for row in got]
+    assert got == top_classes(model.predict_proba(rows), model.classes_, 2)
+    assert got[0][0].endswith(":" + model.predict(rows.head(1))[0])
+
+
+def test_class_count_over_raw_json(server, classifier, iris):
+    X, _ = iris
+    body = {
+        "inputs": [{**IRIS_ROW, "shape": [3, 4], "data": X[[0, 60, 120]].tolist()}],
+        "outputs": [
+            {"name": "probabilities", "parameters": {"classification": 5}},
+            {"name": "predictions", "parameters": {"classification": 1}},
+        ],
+    }
+    with server.client() as c:
+        r = c.post("/v2/models/iris/infer", json=body)
+    assert r.status_code == 200, r.text
+    proba, preds = r.json()["outputs"]
+    # More classes asked than the model has: every class, as Triton does.
+    assert (proba["datatype"], proba["shape"]) == ("BYTES", [3, 3])
+    expected = top_classes(classifier.predict_proba(X[[0, 60, 120]]), ["0", "1", "2"], 3)
+    assert proba["data"] == [s for row in expected for s in row]
+    # An output that is not the probabilities has no labels: "value:index".
+    assert preds == {
+        "name": "predictions",
+        "datatype": "BYTES",
+        "shape": [3, 1],
+        "data": [f"{p}:0" for p in classifier.predict(X[[0, 60, 120]])],
+    }
+
+
+# -- the spec's documented bodies ------------------------------------------------------------
+
+
+def test_server_and_model_metadata_as_the_spec_shows(server):
+    with server.client() as c:
+        meta = c.get("/v2").json()
+        assert set(meta) == {"name", "version", "extensions"}
+        assert {"binary_tensor_data", "classification"} <= set(meta["extensions"])
+        model = c.get("/v2/models/frame").json()
+    assert model["inputs"] == [
+        {"name": "age", "datatype": "INT64", "shape": [-1]},
+        {"name": "income", "datatype": "FP64", "shape": [-1]},
+        {"name": "city", "datatype": "BYTES", "shape": [-1]},
+    ]
+    assert [o["name"] for o in model["outputs"]] == ["predictions", "probabilities"]
+
+
+def test_the_specs_json_request_shapes(server, classifier, iris):
+    X, _ = iris
+    rows = X[:2]
+    for data in (rows.tolist(), rows.ravel().tolist()):  # nested row-major, or flat
+        body = {
+            "id": "42",
+            "inputs": [{"name": "input", "shape": [2, 4], "datatype": "FP32", "data": data}],
+            "outputs": [{"name": "predictions"}],
+        }
+        with server.client() as c:
+            out = c.post("/v2/models/iris/infer", json=body).json()
+        assert out == {
+            "model_name": "iris",
+            "model_version": "1",
+            "id": "42",
+            "outputs": [
+                {
+                    "name": "predictions",
+                    "datatype": "INT64",
+                    "shape": [2],
+                    "data": classifier.predict(rows.astype("float32")).tolist(),
+                }
+            ],
+        }
+
+
+def test_the_specs_binary_request_with_mixed_outputs(server, classifier, iris):
+    """Triton's binary example: binary input, one output binary and one JSON."""
+    X, _ = iris
+    raw = X[:2].astype("<f4").tobytes()
+    header = {
+        "model_name": "iris",
+        "inputs": [
+            {
+                "name": "input",
+                "shape": [2, 4],
+                "datatype": "FP32",
+                "parameters": {"binary_data_size": len(raw)},
+            }
+        ],
+        "outputs": [
+            {"name": "probabilities", "parameters": {"binary_data": True}},
+            {"name": "predictions"},
+        ],
+    }
+    content, headers = with_binary(header, raw)
+    with server.client() as c:
+        r = c.post("/v2/models/iris/infer", content=content, headers=headers)
+    assert r.status_code == 200, r.text
+    n = int(r.headers["inference-header-content-length"])
+    out = json.loads(r.content[:n])
+    proba, preds = out["outputs"]
+    assert proba["parameters"] == {"binary_data_size": 2 * 3 * 8}
+    np.testing.assert_allclose(
+        np.frombuffer(r.content[n:], dtype="<f8").reshape(2, 3),
+        classifier.predict_proba(X[:2].astype("float32")),
+    )
+    assert preds["data"] == classifier.predict(X[:2].astype("float32")).tolist()
+
+
+def test_binary_bytes_columns(server, people):
+    """BYTES in the binary extension: a little-endian uint32 length, then the bytes."""
+    model, _ = people
+    cities = [b"rome", b"oslo"]
+    city = b"".join(struct.pack("<I", len(s)) + s for s in cities)
+    age = np.asarray([30, 40], dtype="<i8").tobytes()
+    header = {
+        "inputs": [
+            {
+                "name": "age",
+                "shape": [2],
+                "datatype": "INT64",
+                "parameters": {"binary_data_size": 16},
+            },
+            {"name": "income", "shape": [2], "datatype": "FP64", "data": [1e4, 5e4]},
+            {
+                "name": "city",
+                "shape": [2, 1],
+                "datatype": "BYTES",
+                "parameters": {"binary_data_size": len(city)},
+            },
+        ],
+        "outputs": [{"name": "predictions"}],
+    }
+    content, headers = with_binary(header, age + city)
+    with server.client() as c:
+        r = c.post("/v2/models/frame/infer", content=content, headers=headers)
+    assert r.status_code == 200, r.text
+    frame = pd.DataFrame({"age": [30, 40], "income": [1e4, 5e4], "city": ["rome", "oslo"]})
+    assert r.json()["outputs"][0]["data"] == model.predict(frame).tolist()
