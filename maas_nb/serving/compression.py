@@ -36,12 +36,12 @@ def request_coding(header: str | None) -> str | None:
     return coding
 
 
-def decompress(body: bytes, coding: str | None, *, limit: int) -> bytes:
+def decompress(body: bytes, coding: str | None, *, limit: int) -> bytes | bytearray:
     """Inflate *body* sent with *coding*, refusing more than *limit* bytes of output (413)."""
     if coding is None:
         return body
     inflater = zlib.decompressobj(CODINGS[coding])
-    parts: list[bytes] = []
+    out = bytearray()  # grown in place: no second copy of the inflated body
     size = 0
     pending = body
     try:
@@ -57,7 +57,7 @@ def decompress(body: bytes, coding: str | None, *, limit: int) -> bytes:
                 )
             if not chunk:  # all input consumed and nothing more to give: the stream is cut
                 break
-            parts.append(chunk)
+            out += chunk
     except zlib.error as exc:
         raise BadRequest(
             f"The request body is not valid {coding} data ({exc}); compress it with {coding} "
@@ -72,7 +72,7 @@ def decompress(body: bytes, coding: str | None, *, limit: int) -> bytes:
             f"The {coding} request body has {len(inflater.unused_data)} bytes after the end "
             "of the compressed stream."
         )
-    return b"".join(parts)
+    return out
 
 
 def response_coding(accept_encoding: str | None) -> str | None:

@@ -618,3 +618,27 @@ def test_binary_bytes_columns(server, people):
     assert r.status_code == 200, r.text
     frame = pd.DataFrame({"age": [30, 40], "income": [1e4, 5e4], "city": ["rome", "oslo"]})
     assert r.json()["outputs"][0]["data"] == model.predict(frame).tolist()
+
+
+def test_mlservers_pandas_codec_body(server, people):
+    """MLServer's PandasCodec: columns of shape [N, 1], content types as parameters."""
+    model, frame = people
+    rows = frame.head(3)
+    body = {
+        "parameters": {"content_type": "pd"},
+        "inputs": [
+            {"name": "age", "shape": [3, 1], "datatype": "INT64", "data": rows.age.tolist()},
+            {"name": "income", "shape": [3, 1], "datatype": "FP64", "data": rows.income.tolist()},
+            {
+                "name": "city",
+                "shape": [3, 1],
+                "datatype": "BYTES",
+                "parameters": {"content_type": "str"},
+                "data": rows.city.tolist(),
+            },
+        ],
+    }
+    with server.client() as c:
+        r = c.post("/v2/models/frame/infer", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["outputs"][0]["data"] == model.predict(rows).tolist()
