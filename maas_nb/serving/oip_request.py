@@ -90,13 +90,15 @@ def read_request(payload: dict[str, Any], outputs: tuple[TensorSpec, ...] | None
     ):
         raise BadRequest('"outputs" must be a list of {"name": ...} objects.')
     wanted: list[Wanted] = []
+    seen: set[str] = set()
     for i, o in enumerate(requested):
         name, where = o["name"], f"outputs[{i}] ({o['name']!r})"
         if outputs is not None and name not in [s.name for s in outputs]:
             known = ", ".join(s.name for s in outputs)
             raise BadRequest(f"Unknown output {name!r}; this model returns {known}.")
-        if any(w.name == name for w in wanted):
+        if name in seen:
             raise BadRequest(f"{where}: output {name!r} is requested twice; ask for it once.")
+        seen.add(name)
         params = parameters(o, where=where)
         count = params.get("classification", 0)
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
