@@ -123,7 +123,12 @@ class Deployment:
         if sig.kind == "dataframe":
             return {
                 "inputs": [
-                    {"name": s.name, "shape": [1], "datatype": datatype(s.dtype), "data": [0]}
+                    {
+                        "name": s.name,
+                        "shape": [1],
+                        "datatype": datatype(s.dtype),
+                        "data": ["some text" if s.dtype == "str" else 0],
+                    }
                     for s in sig.inputs
                 ]
             }

@@ -43,6 +43,7 @@ class Loaded:
     signature: Signature | None
     batcher: Batcher
     config: dict[str, Any]
+    labels: tuple[str, ...] | None = None  # the class of each probabilities column
 
 
 @dataclass
@@ -204,7 +205,9 @@ class ModelPool:
         metrics.load_seconds = time.perf_counter() - start
         old, slot.current = (
             slot.current,
-            Loaded(name, version, record.flavor, record.signature, batcher, config),
+            Loaded(
+                name, version, record.flavor, record.signature, batcher, config, class_labels(model)
+            ),
         )
         slot.status, slot.reason, slot.loading, slot.failed = READY, "", None, None
         log.info("deployment %r now serves %s (%.3f s)", slot.name, uri, metrics.load_seconds)
@@ -271,6 +274,18 @@ def preload() -> None:
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
     gc.freeze()
+
+
+def class_labels(model: Any) -> tuple[str, ...] | None:
+    """The classes a classifier's ``probabilities`` columns stand for, if it names them."""
+    try:
+        classes = model.classes_ if hasattr(model, "predict_proba") else None
+    except Exception:  # a meta-estimator's property may raise anything when a step lacks it
+        return None
+    array = np.asarray(classes) if classes is not None else None
+    if array is None or array.ndim != 1:
+        return None  # multi-output classifiers have one array of classes per output
+    return tuple(str(c) for c in array.tolist())
 
 
 def _config_key(config: dict[str, Any]) -> tuple:

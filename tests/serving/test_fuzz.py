@@ -49,9 +49,9 @@ NUMBERS = (
 )
 OIP_TENSOR = st.fixed_dictionaries(
     {
-        "name": st.sampled_from(["input", "text", "x"]) | st.integers(),
+        "name": st.sampled_from(["input", "text", "x"]) | st.integers() | JSON_VALUES,
         "shape": st.lists(st.integers(-2, 6), max_size=3) | JSON_VALUES,
-        "datatype": DATATYPES,
+        "datatype": DATATYPES | JSON_VALUES,  # a list here was once a 500 (unhashable)
         "data": st.lists(NUMBERS | st.lists(NUMBERS, max_size=5), max_size=12) | JSON_VALUES,
     },
     optional={

@@ -1,0 +1,216 @@
+"""OIP requests that Triton and MLServer refuse get a 400 that says why, never a 500.
+
+An unhashable datatype was once a 500; unknown and duplicate inputs, bytes after the binary
+tensors and a non-string id were once accepted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+# Importing people_fixture and server_fixture is what makes them fixtures of this module.
+from tests.serving.oip_server import (  # noqa: F401
+    IRIS_ROW,
+    ISSUE_BODY,
+    people_fixture,
+    server_fixture,
+    tensor,
+    with_binary,
+)
+
+REFUSED = [
+    # The issue's body: an unhashable datatype once reached a dict lookup (500 TypeError).
+    (
+        "iris",
+        {"inputs": [{"name": "input", "shape": [1, 20], "datatype": [], "data": [0]}]},
+        "inputs[0] ('input'): unknown datatype []; use one of BOOL, UINT8,",
+    ),
+    ("iris", tensor(datatype={"FP64": 1}), "inputs[0] ('input'): unknown datatype {'FP64': 1};"),
+    ("iris", tensor(datatype=64), "inputs[0] ('input'): unknown datatype 64;"),
+    ("iris", tensor(datatype=None), "inputs[0] ('input'): unknown datatype None;"),
+    ("iris", tensor(name=[]), 'inputs[0]: "name" must be a string, got [].'),
+    ("iris", tensor(name={"a": 1}), "inputs[0]: \"name\" must be a string, got {'a': 1}."),
+    ("iris", tensor(shape={"a": 1}), '"shape" must be a list of non-negative integers'),
+    ("iris", tensor(shape=[[1], [4]]), '"shape" must be a list of non-negative integers'),
+    ("iris", tensor(parameters=[]), "inputs[0] ('input'): \"parameters\" must be an object"),
+    ("iris", {**tensor(), "parameters": []}, 'request: "parameters" must be an object, got [].'),
+    (
+        "iris",
+        {**tensor(), "parameters": {"binary_data_output": []}},
+        "request: parameter 'binary_data_output' must be true or false, got [].",
+    ),
+    ("iris", {**tensor(), "outputs": [{"name": []}]}, '"outputs" must be a list of {"name": ...}'),
+    ("iris", {**tensor(), "outputs": {"name": "x"}}, '"outputs" must be a list of {"name": ...}'),
+    (
+        "iris",
+        {**tensor(), "outputs": [{"name": "predictions", "parameters": []}]},
+        "outputs[0] ('predictions'): \"parameters\" must be an object, got [].",
+    ),
+    (
+        "iris",
+        {**tensor(), "outputs": [{"name": "predictions", "parameters": {"binary_data": {}}}]},
+        "outputs[0] ('predictions'): parameter 'binary_data' must be true or false, got {}.",
+    ),
+    *[
+        (
+            "iris",
+            {
+                **tensor(),
+                "outputs": [{"name": "probabilities", "parameters": {"classification": bad}}],
+            },
+            "outputs[0] ('probabilities'): classification must be a whole number of classes, "
+            f"got {bad_text}.",
+        )
+        for bad, bad_text in [([], "[]"), ("2", "'2'"), (True, "True"), (-1, "-1"), (1.5, "1.5")]
+    ],
+    *[
+        ("iris", {**tensor(), "id": bad}, f'"id" must be a string, got {bad_text};')
+        for bad, bad_text in [(7, "7"), ([], "[]"), ({"a": 1}, "{'a': 1}")]
+    ],
+    ("iris", {"inputs": {"name": "input"}}, '"inputs" must be a non-empty list'),
+    ("iris", {"inputs": [[]]}, '"inputs" must be a non-empty list'),
+    ("frame", {"inputs": [{**ISSUE_BODY["inputs"][0], "datatype": []}]}, "unknown datatype []"),
+    # Names the model does not take, and inputs given twice (Triton and MLServer refuse them).
+    (
+        "iris",
+        tensor(name="x"),
+        "Unknown input 'x'; model 'iris:1' takes one input named 'input' "
+        "(4 features of float64). See GET /v2/models/NAME for its inputs.",
+    ),
+    (
+        "reviews",
+        {"inputs": [{"name": "input", "shape": [1], "datatype": "BYTES", "data": ["great"]}]},
+        "Unknown input 'input'; model 'reviews:1' takes one input named 'text'",
+    ),
+    (
+        "frame",
+        {"inputs": [*ISSUE_BODY["inputs"], {**ISSUE_BODY["inputs"][0], "name": "zip"}]},
+        "Unknown input(s) 'zip'; model 'frame:1' expects 3 columns (age, income, city), "
+        "one input per column.",
+    ),
+    (
+        "iris",
+        {"inputs": [IRIS_ROW, IRIS_ROW]},
+        "inputs[1]: input 'input' is given twice; send each input once.",
+    ),
+    (
+        "frame",
+        {"inputs": [*ISSUE_BODY["inputs"], ISSUE_BODY["inputs"][2]]},
+        "inputs[3]: input 'city' is given twice; send each input once.",
+    ),
+    (
+        "iris",
+        {**tensor(), "outputs": [{"name": "predictions"}, {"name": "predictions"}]},
+        "outputs[1] ('predictions'): output 'predictions' is requested twice; ask for it once.",
+    ),
+    # Column datatypes that do not match the model's columns.
+    (
+        "frame",
+        {
+            "inputs": [
+                *ISSUE_BODY["inputs"][1:],
+                {**ISSUE_BODY["inputs"][0], "datatype": "BYTES", "data": ["30"]},
+            ]
+        },
+        "input 'age': model 'frame:1' takes numbers (int64) in column 'age', got BYTES.",
+    ),
+    (
+        "frame",
+        {
+            "inputs": [
+                *ISSUE_BODY["inputs"][:2],
+                {**ISSUE_BODY["inputs"][2], "datatype": "FP64", "data": [1.0]},
+            ]
+        },
+        "input 'city': model 'frame:1' takes text in column 'city'; send it as datatype BYTES.",
+    ),
+    (
+        "frame",
+        {"inputs": [*ISSUE_BODY["inputs"][:2], {**ISSUE_BODY["inputs"][2], "data": [3]}]},
+        "inputs[2] ('city'): datatype BYTES takes strings, got values of type int.",
+    ),
+    (
+        "frame",
+        {**ISSUE_BODY, "outputs": [{"name": "predictions", "parameters": {"classification": 2}}]},
+        "Output 'predictions' is BYTES: classification ranks numbers, such as a model's "
+        "probabilities. Ask for it without class_count.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("model", "body", "message"), REFUSED)
+def test_refused_requests_get_a_400_that_says_why(server, model, body, message):
+    with server.client() as c:
+        r = c.post(f"/v2/models/{model}/infer", json=body)
+        assert r.status_code == 400, r.text
+        assert message in r.json()["error"]
+        assert c.post("/v2/models/iris/infer", json=tensor()).status_code == 200
+
+
+BLOB = np.asarray([[5.1, 3.5, 1.4, 0.2]], dtype="<f8").tobytes()
+BINARY_INPUT = {**IRIS_ROW, "parameters": {"binary_data_size": len(BLOB)}}
+del BINARY_INPUT["data"]
+
+
+@pytest.mark.parametrize(
+    ("header", "blob", "message"),
+    [
+        (
+            {"inputs": [BINARY_INPUT]},
+            BLOB + b"xyz",
+            "The body has 3 bytes after the binary tensors (whose binary_data_size values "
+            "add up to 32); send exactly the tensors' bytes.",
+        ),
+        (
+            {"inputs": [IRIS_ROW]},
+            b"\0" * 8,
+            "The body has 8 bytes after the binary tensors (whose binary_data_size values "
+            "add up to 0)",
+        ),
+        (
+            {"inputs": [{**BINARY_INPUT, "data": [1, 2, 3, 4]}]},
+            BLOB,
+            "inputs[0] ('input'): has both \"data\" and a binary_data_size; send its values "
+            "one way.",
+        ),
+        (
+            {"inputs": [{**BINARY_INPUT, "parameters": {"binary_data_size": []}}]},
+            BLOB,
+            "inputs[0] ('input'): binary_data_size must be a non-negative integer, got [].",
+        ),
+        (
+            {"inputs": [{**BINARY_INPUT, "parameters": {"binary_data_size": True}}]},
+            BLOB,
+            "binary_data_size must be a non-negative integer, got True.",
+        ),
+    ],
+)
+def test_binary_bodies_must_hold_exactly_the_tensors(server, header, blob, message):
+    content, headers = with_binary(header, blob)
+    with server.client() as c:
+        r = c.post("/v2/models/iris/infer", content=content, headers=headers)
+        assert r.status_code == 400, r.text
+        assert message in r.json()["error"]
+        ok, headers = with_binary({"inputs": [BINARY_INPUT]}, BLOB)
+        assert c.post("/v2/models/iris/infer", content=ok, headers=headers).status_code == 200
+
+
+def test_a_string_id_is_echoed(server):
+    with server.client() as c:
+        out = c.post("/v2/models/iris/infer", json={**tensor(), "id": "42"}).json()
+    assert out["id"] == "42"
+
+
+def test_a_version_without_a_signature_takes_its_one_input_under_any_name(server, text_pipeline):
+    body = {"inputs": [{"name": "anything", "shape": [1], "datatype": "BYTES", "data": ["great"]}]}
+    with server.client() as c:
+        assert c.get("/v2/models/notes").json()["inputs"] == []
+        r = c.post("/v2/models/notes/infer", json=body)
+        assert r.status_code == 200, r.text
+        assert r.json()["outputs"][0]["data"] == text_pipeline.predict(["great"]).tolist()
+        twice = c.post("/v2/models/notes/infer", json={"inputs": body["inputs"] * 2})
+    assert twice.status_code == 400
+    assert (
+        twice.json()["error"] == "inputs[1]: input 'anything' is given twice; send each input once."
+    )
