@@ -293,7 +293,7 @@ def test_a_body_is_decoded_for_the_version_it_is_queued_on(same_signature):
         def decode(body, signature, model):
             decoded_for.append(model)
             slot.current = v2  # the pool swaps versions while the first decode runs
-            return mlflow.decode(body, signature, model)
+            return mlflow.decode_json(body, signature, model)
 
         try:
             current, rows = await _decode(slot, body, request(), decode, None)
@@ -339,6 +339,13 @@ def test_an_untyped_cross_site_post_is_refused(iris_server, path, body):
     with httpx.Client(base_url=iris_server.url, trust_env=False) as browser:
         answer = browser.post(path, content=content, headers=BROWSER)
         assert answer.status_code == 415
+        if path.endswith("/invocations"):  # MLflow refuses every untyped body, in its words
+            assert answer.json() == {
+                "error_code": "BAD_REQUEST",
+                "message": "This predictor only supports the following content types: Types: "
+                "['text/csv', 'application/json']. Got no Content-Type.",
+            }
+            return
         assert answer.json() == {
             "error": "A request body without a Content-Type is not accepted from a web page: "
             "send 'Content-Type: application/json' (or application/octet-stream for binary "
