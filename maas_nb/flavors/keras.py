@@ -42,6 +42,9 @@ class KerasFlavor:
             with open(path, "rb") as f:
                 return f.read()
 
+    def required_types(self, data: bytes) -> list[str]:
+        return []  # placeholder on branch trust; the keras branch implements the audit
+
     def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> None:
         return None  # safe_mode, not a type list, guards Keras loading
 
