@@ -78,6 +78,7 @@ class Ref:
     module: str
     attr: str
     method: str | None = None  # a MethodNode's method, looked up on the object
+    bit_generator: bool = False  # a numpy Generator's bit generator, stored by name
 
     @property
     def name(self) -> str:
@@ -87,8 +88,10 @@ class Ref:
     def builtin(self) -> bool:
         if self.method is not None:
             return False  # bound methods are never trusted without a person's approval
-        if self.module == "numpy.random" and self.name in bit_generators():
-            return True
+        if self.bit_generator:
+            # skops resolves it as ``getattr(numpy.random, name)`` and calls only a real
+            # BitGenerator subclass; accept exactly the ones numpy exposes there.
+            return self.name in bit_generators()
         return "." not in self.attr and self.name in builtin_allowlist()
 
 
@@ -132,7 +135,7 @@ def refs(schema: dict[str, Any], *, uri: str) -> list[Ref]:
         if loader == "MethodNode":
             found.append(Ref(module, attr, _method(node, uri)))
         elif loader == "RandomGeneratorNode":
-            found.append(Ref("numpy.random", _bit_generator(node, uri)))
+            found.append(Ref("numpy.random", _bit_generator(node, uri), bit_generator=True))
     return found
 
 

@@ -45,3 +45,22 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:  # no login name (e.g. a container without USER): say so
         return "unknown"
+
+
+def describe(trust: Mapping[str, Any], *, times: bool = False) -> str:
+    """One line: each type the version needs and who approved it ("" if not recorded)."""
+    if not trust:
+        return ""
+    needs = list(trust.get("needs", ()))
+    if not needs:
+        return "built-in allow-list only"
+    by_type = {a["type"]: a for a in trust.get("approved", ()) if isinstance(a, Mapping)}
+    parts = []
+    for name in needs:
+        approval = by_type.get(name)
+        if approval is None:
+            parts.append(f"{name} (not approved)")
+            continue
+        when = f" at {approval['at']}" if times else ""
+        parts.append(f"{name} (approved by {approval['by']} via {approval['via']}{when})")
+    return "; ".join(parts)
