@@ -15,6 +15,7 @@ from . import skops_audit
 from .allowlist import canonical_name
 from .base import EstimatorCalls, mro_modules
 from .imports import require
+from .tree_bounds import check_trees
 
 
 class SklearnFlavor(EstimatorCalls):
@@ -54,6 +55,7 @@ class SklearnFlavor(EstimatorCalls):
         except Exception as exc:
             raise ModelLoadError(f"skops failed to load model {uri!r}: {exc}") from exc
         _check_root(model, skops_audit.read_schema(data), uri)
+        check_trees(model, uri=uri)
         return model
 
 
