@@ -8,7 +8,9 @@ artifact could make a prediction read memory outside the arrays or crash the ser
 skops therefore leaves both types untrusted by default. maas_nb trusts them and checks,
 right after loading, that every index stays in range: each internal node's children
 come after it and inside the array (so walking a tree always ends at a leaf), and each
-split feature is a column the model's input has.
+split feature is a column the model's input has. The neighbour search trees (KDTree,
+BallTree) get the same treatment: their sample index is a permutation of the samples,
+and each node's range and implicit children stay inside the arrays.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..exceptions import UntrustedModelError
 def check_trees(model: Any, *, uri: str) -> None:
     """Raise `UntrustedModelError` if a tree in *model* has an index out of range."""
     from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+    from sklearn.neighbors import BallTree, KDTree
     from sklearn.tree._tree import Tree
 
     for obj, n_features in _walk(model):
@@ -36,6 +39,8 @@ def check_trees(model: Any, *, uri: str) -> None:
                 problem = f"{obj.value.shape[0]} value rows for {obj.node_count} nodes"
         elif isinstance(obj, TreePredictor):
             problem = _predictor_problem(obj, n_features)
+        elif isinstance(obj, (KDTree, BallTree)):
+            problem = _binary_tree_problem(*obj.get_arrays())
         else:
             continue
         if problem is not None:
@@ -111,4 +116,23 @@ def _predictor_problem(predictor: Any, n_features: int | None) -> str | None:
     if wrong.any():
         at = int(np.flatnonzero(wrong)[0])
         return f"node {at} uses category bitset {int(nodes['bitset_idx'][at])} of {bitsets}"
+    return None
+
+
+def _binary_tree_problem(
+    data: np.ndarray, idx_array: np.ndarray, node_data: np.ndarray, node_bounds: np.ndarray
+) -> str | None:
+    n_samples, n_nodes = len(data), len(node_data)
+    if len(idx_array) != n_samples or not np.array_equal(np.sort(idx_array), np.arange(n_samples)):
+        return f"the sample index is not a permutation of the {n_samples} samples"
+    if n_nodes < 1 or node_bounds.shape[1:] != (n_nodes, data.shape[1]):
+        return f"bounds of shape {node_bounds.shape} for {n_nodes} nodes of {data.shape[1]}"
+    start, end = node_data["idx_start"], node_data["idx_end"]
+    wrong = (start < 0) | (start > end) | (end > n_samples)
+    inner = node_data["is_leaf"] == 0
+    # Children of node i are 2i+1 and 2i+2, implicitly.
+    wrong |= inner & (2 * np.arange(n_nodes) + 2 >= n_nodes)
+    if wrong.any():
+        at = int(np.flatnonzero(wrong)[0])
+        return f"node {at} covers samples {int(start[at])}..{int(end[at])} of {n_samples}"
     return None

@@ -94,3 +94,26 @@ def test_categorical_bitsets_are_checked(registry, iris):
     put_version(registry, "bad", flavors.get("sklearn").save(model))
     with pytest.raises(UntrustedModelError, match=r"uses category bitset 7 of \d+\)"):
         maas_nb.load("bad")
+
+
+@pytest.mark.parametrize("kind", ["KDTree", "BallTree"])
+def test_a_neighbour_tree_with_indices_out_of_range_is_refused(registry, iris, kind):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = iris
+    model = KNeighborsClassifier(algorithm=kind.lower().replace("tree", "_tree")).fit(X, y)
+    assert type(model._tree).__name__ == kind
+    ok = flavors.get("sklearn").save(model)
+    _, idx_array, node_data, _ = model._tree.get_arrays()
+    node_data["idx_end"][0] = 10**6
+    put_version(registry, "bad", flavors.get("sklearn").save(model))
+    with pytest.raises(UntrustedModelError, match=r"node 0 covers samples 0\.\.1000000 of 150"):
+        maas_nb.load("bad")
+
+    idx_array[0] = 10**6
+    node_data["idx_end"][0] = len(X)
+    put_version(registry, "bad", flavors.get("sklearn").save(model))
+    with pytest.raises(UntrustedModelError, match="is not a permutation of the 150 samples"):
+        maas_nb.load("bad:2")
+    put_version(registry, "good", ok)
+    assert maas_nb.load("good").predict(X[:3]).tolist() == y[:3].tolist()
