@@ -153,7 +153,7 @@ def audit(data: bytes, *, uri: str, approved: Collection[str]) -> list[str]:
     if refused:
         raise _untrusted(uri, refused)
     # Every name has now passed: importing what a person approved is allowed.
-    impostors = [r for _, r in sorted(outside.items()) if _resolved_name(r) != r.name]
+    impostors = [r for _, r in sorted(outside.items()) if _resolved_name(r, uri) != r.name]
     if impostors:
         raise _untrusted(uri, impostors)
     return sorted({r.name for r in found})
@@ -216,14 +216,17 @@ def _bit_generator(node: dict[str, Any], uri: str) -> str:
     return name
 
 
-def _resolved_name(ref: Ref) -> str | None:
+def _resolved_name(ref: Ref, uri: str) -> str | None:
     """The canonical name of what *ref* resolves to (importing its module)."""
     try:
         obj = getattr(importlib.import_module(ref.module), ref.attr)
         if ref.method is not None:
             obj = getattr(obj, ref.method)
-    except Exception:
-        return None
+    except Exception as exc:
+        raise ModelLoadError(
+            f"Model {uri!r} needs {ref.name}, which was approved, but it cannot be imported "
+            f"here ({type(exc).__name__}: {exc}). Install the package that defines it."
+        ) from exc
     return canonical_name(obj)
 
 

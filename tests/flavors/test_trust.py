@@ -355,3 +355,19 @@ def test_unknown_node_types_and_protocols_fail_closed(registry, base_bytes, edit
     put_version(registry, "evil", data)
     with pytest.raises(UntrustedModelError, match=r"^Model 'evil:1' (uses|declares)"):
         maas_nb.load("evil", trusted_types=["numpy.log1p"])
+
+
+def test_an_approved_type_that_cannot_be_imported_says_so(registry, base_bytes):
+    data = crafted.rewrite(base_bytes, crafted.function("no_such_package.tools", "helper"))
+    put_version(registry, "gone", data)
+    with pytest.raises(
+        UntrustedModelError, match=r"does not trust: no_such_package\.tools\.helper"
+    ):
+        maas_nb.load("gone")
+    with pytest.raises(ModelLoadError) as info:
+        maas_nb.load("gone", trusted_types=["no_such_package.tools.helper"])
+    assert str(info.value) == (
+        "Model 'gone:1' needs no_such_package.tools.helper, which was approved, but it cannot "
+        "be imported here (ModuleNotFoundError: No module named 'no_such_package'). Install "
+        "the package that defines it."
+    )
