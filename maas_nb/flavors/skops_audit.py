@@ -100,7 +100,7 @@ def read_schema(data: bytes) -> dict[str, Any]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             schema = json.loads(archive.read("schema.json"))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, RecursionError) as exc:
         raise ModelLoadError(
             f"The artifact is not a readable skops file ({type(exc).__name__}: {exc}); "
             "maas_nb loads scikit-learn models only from skops files, never with pickle "
@@ -148,12 +148,13 @@ def audit(data: bytes, *, uri: str, approved: Collection[str]) -> list[str]:
     """Check every name *data* uses; return them all (to pass to skops as trusted)."""
     found = refs(read_schema(data), uri=uri)
     approved = set(approved)
-    outside = {r.name: r for r in found if not r.builtin()}
-    refused = [r for name, r in sorted(outside.items()) if name not in approved]
+    # Keyed by the stored parts, not the joined name: "a.B" + "c" and "a" + "B.c" differ.
+    outside = sorted({r for r in found if not r.builtin()}, key=lambda r: r.name)
+    refused = [r for r in outside if r.name not in approved]
     if refused:
         raise _untrusted(uri, refused)
     # Every name has now passed: importing what a person approved is allowed.
-    impostors = [r for _, r in sorted(outside.items()) if _resolved_name(r, uri) != r.name]
+    impostors = [r for r in outside if _resolved_name(r, uri) != r.name]
     if impostors:
         raise _untrusted(uri, impostors)
     return sorted({r.name for r in found})
