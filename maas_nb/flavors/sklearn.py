@@ -15,7 +15,6 @@ from . import skops_audit
 from .allowlist import canonical_name
 from .base import EstimatorCalls, mro_modules
 from .imports import require
-from .tree_bounds import check_trees
 
 
 class SklearnFlavor(EstimatorCalls):
@@ -49,6 +48,8 @@ class SklearnFlavor(EstimatorCalls):
 
     def load(self, data: bytes, *, uri: str, trusted: Sequence[str], allow_pickle: bool) -> Any:
         sio = require("skops.io", "skops")
+        from .tree_bounds import check_trees  # numpy: only once a model is loaded
+
         audited = skops_audit.audit(data, uri=uri, approved=trusted)
         try:
             model = sio.loads(data, trusted=audited)
