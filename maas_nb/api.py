@@ -40,6 +40,7 @@ def register(
     alias: str | None = None,
     lineage: Mapping[str, Any] | None = None,
     allow_pickle: bool = False,
+    trusted_types: Iterable[str] | None = None,
 ) -> ModelVersion:
     """Register *model* as the next version of *name*; see `Registry.register`."""
     lineage = with_pipeline_run(lineage)
@@ -54,6 +55,7 @@ def register(
         alias=alias,
         lineage=lineage,
         allow_pickle=allow_pickle,
+        trusted_types=trusted_types,
     )
 
 

@@ -290,6 +290,8 @@ def _deployment_dict(dep: Any) -> dict[str, Any]:
 
 def show_version(v: ModelVersion, pipeline: Any = None) -> str:
     """A readable block describing one version."""
+    from .registry import trust
+
     lines = [
         ("uri", v.uri),
         ("flavor", v.flavor),
@@ -298,6 +300,7 @@ def show_version(v: ModelVersion, pipeline: Any = None) -> str:
         ("artifact", f"{v.digest} ({format_size(v.size)})"),
         ("description", v.description or "-"),
         ("signature", str(v.signature) if v.signature else "- (register with sample=X[:5])"),
+        ("trust", trust.describe(v.trust, times=True) or "- (not recorded)"),
     ]
     lines += [(f"metric {k}", f"{val:.6g}") for k, val in sorted(v.metrics.items())]
     lines += [(f"param {k}", json.dumps(val)) for k, val in sorted(v.params.items())]

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
+
+from .exceptions import ConfigurationError
 
 HOME_ENV = "MAAS_HOME"
 TRUSTED_TYPES_ENV = "MAAS_TRUSTED_TYPES"
 
-#: Types trusted when loading scikit-learn artifacts, on top of skops' own defaults.
-#: Patterns use shell-style wildcards and match the fully qualified type name.
-#: scikit-learn's own internals (tree structures, histogram-GBM predictors) are safe to
-#: construct; anything else must be trusted explicitly by the user.
-DEFAULT_TRUSTED_TYPES: tuple[str, ...] = ("sklearn.*",)
+# An exact dotted name such as ``mypkg.models.MyClassifier``: no patterns, no spaces.
+_TYPE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
 def home_dir(home: str | os.PathLike[str] | None = None) -> Path:
@@ -24,13 +23,34 @@ def home_dir(home: str | os.PathLike[str] | None = None) -> Path:
     return Path(home).expanduser().absolute()
 
 
+def env_trusted_types() -> tuple[str, ...]:
+    """The exact type names listed in ``$MAAS_TRUSTED_TYPES`` (comma-separated)."""
+    listed = [t.strip() for t in os.environ.get(TRUSTED_TYPES_ENV, "").split(",")]
+    return checked_type_names((t for t in listed if t), source=TRUSTED_TYPES_ENV)
+
+
 def trusted_types(extra: Iterable[str] | None = None) -> tuple[str, ...]:
-    """Return the trusted type patterns: defaults, ``$MAAS_TRUSTED_TYPES``, then *extra*."""
-    from_env = [t.strip() for t in os.environ.get(TRUSTED_TYPES_ENV, "").split(",")]
-    patterns = [*DEFAULT_TRUSTED_TYPES, *(t for t in from_env if t), *(extra or ())]
-    return tuple(dict.fromkeys(patterns))
+    """The type names a person trusts: ``$MAAS_TRUSTED_TYPES``, then *extra*."""
+    explicit = checked_type_names(extra or (), source="trusted_types")
+    return tuple(dict.fromkeys([*env_trusted_types(), *explicit]))
 
 
-def is_trusted(type_name: str, patterns: Iterable[str]) -> bool:
-    """Tell whether the fully qualified *type_name* matches one of *patterns*."""
-    return any(fnmatch.fnmatchcase(type_name, p) for p in patterns)
+def checked_type_names(names: Iterable[str], *, source: str) -> tuple[str, ...]:
+    """*names*, each an exact dotted name; wildcards and anything else are refused."""
+    if isinstance(names, str):
+        names = [names]
+    out = []
+    for name in names:
+        if not isinstance(name, str) or not _TYPE_NAME.fullmatch(name):
+            hint = (
+                "Wildcards are not accepted: a pattern would trust whatever a module re-exports."
+                if isinstance(name, str) and any(c in name for c in "*?[")
+                else "Expected a fully qualified name such as 'mypkg.models.MyClassifier'."
+            )
+            raise ConfigurationError(
+                f"{source} got {name!r}, which is not an exact type name. {hint} List "
+                "each type by its full name, e.g. trusted_types=['mypkg.models.MyClassifier'] "
+                f"or {TRUSTED_TYPES_ENV}=mypkg.models.MyClassifier,mypkg.models.Other."
+            )
+        out.append(name)
+    return tuple(out)

@@ -28,7 +28,11 @@ class Flavor(Protocol):
         """Serialise *model*."""
 
     def load(self, data: bytes, *, uri: str, trusted: Sequence[str], allow_pickle: bool) -> Any:
-        """Deserialise a model saved by `save`, refusing untrusted content."""
+        """Deserialise a model saved by `save`, refusing untrusted content.
+
+        *trusted*: exact names approved beyond the built-in allow-list (the version's
+        recorded approvals plus the loader's own list); never read from *data*.
+        """
 
     def predict(self, model: Any, X: Any) -> dict[str, Any]:
         """Call *model* on *X*; return named outputs, each with one row per input row."""
@@ -36,8 +40,20 @@ class Flavor(Protocol):
     def n_features(self, model: Any) -> int | None:
         """The number of input features the fitted model expects, when it can tell."""
 
+    def required_types(self, data: bytes) -> list[str]:
+        """The type names *data* uses beyond this flavor's built-in allow-list, sorted.
+
+        Raises `ModelLoadError` / `UntrustedModelError` if *data* cannot be read or holds
+        something the flavor does not know (fail closed). The registry records these
+        names with the version, next to the approvals a person gave for them.
+        """
+
     def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> None:
-        """Raise `UntrustedModelError` if `load` would refuse *data* (checked at register)."""
+        """Raise `UntrustedModelError` if `load` would refuse *data* (checked at register).
+
+        *trusted* holds the exact names a person approved; the message names each
+        refused type, what it really is when it is a re-export, and how to trust it.
+        """
 
 
 def _predicts_argmax_of_proba(model: Any) -> bool:

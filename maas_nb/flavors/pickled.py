@@ -29,6 +29,9 @@ class PickleFlavor(EstimatorCalls):
     def save(self, model: Any) -> bytes:
         return pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
 
+    def required_types(self, data: bytes) -> list[str]:
+        return []  # pickle has no type list: allow_pickle=True gates it as a whole
+
     def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> None:
         return None  # the user opted in with allow_pickle=True; loading asks again
 

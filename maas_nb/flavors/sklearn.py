@@ -1,12 +1,18 @@
-"""scikit-learn estimators and pipelines, stored with skops (no pickle)."""
+"""scikit-learn estimators and pipelines, stored with skops (no pickle).
+
+What a skops artifact may contain is decided by `skops_audit` (read that module's
+docstring for the trust model): this flavor audits at register and at every load, then
+lets skops build exactly the audited names.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from ..config import TRUSTED_TYPES_ENV, is_trusted
 from ..exceptions import ModelLoadError, ModelNotFittedError, UntrustedModelError
+from . import skops_audit
+from .allowlist import canonical_name
 from .base import EstimatorCalls, mro_modules
 from .imports import require
 
@@ -32,39 +38,34 @@ class SklearnFlavor(EstimatorCalls):
     def save(self, model: Any) -> bytes:
         return require("skops.io", "skops").dumps(model)
 
-    def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> None:
-        refused = [t for t in self._skops_untrusted(data) if not is_trusted(t, trusted)]
-        if refused:
-            raise untrusted_error(name, refused)
+    def required_types(self, data: bytes) -> list[str]:
+        require("skops.io", "skops")
+        return skops_audit.required_types(data)
 
-    def _skops_untrusted(self, data: bytes) -> list[str]:
-        sio = require("skops.io", "skops")
-        try:
-            return sio.get_untrusted_types(data=data)
-        except Exception as exc:
-            raise ModelLoadError(f"The artifact is not a readable skops file: {exc}") from exc
+    def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> None:
+        require("skops.io", "skops")
+        skops_audit.audit(data, uri=name, approved=trusted)
 
     def load(self, data: bytes, *, uri: str, trusted: Sequence[str], allow_pickle: bool) -> Any:
-        found = self._skops_untrusted(data)
-        refused = [t for t in found if not is_trusted(t, trusted)]
-        if refused:
-            raise untrusted_error(uri, refused)
         sio = require("skops.io", "skops")
-        # What skops would refuse by itself has just been approved by our configuration;
-        # the list comes from our patterns, never from the artifact alone.
-        approved = [t for t in found if is_trusted(t, trusted)]
+        from .tree_bounds import check_trees  # numpy: only once a model is loaded
+
+        audited = skops_audit.audit(data, uri=uri, approved=trusted)
         try:
-            return sio.loads(data, trusted=approved)
+            model = sio.loads(data, trusted=audited)
         except Exception as exc:
             raise ModelLoadError(f"skops failed to load model {uri!r}: {exc}") from exc
+        _check_root(model, skops_audit.read_schema(data), uri)
+        check_trees(model, uri=uri)
+        return model
 
 
-def untrusted_error(uri: str, types: Sequence[str]) -> UntrustedModelError:
-    listed = ", ".join(types)
-    as_list = ", ".join(repr(t) for t in types)
-    return UntrustedModelError(
-        f"Model {uri!r} contains types that maas_nb does not trust: {listed}. Loading "
-        "untrusted types can run arbitrary code. If you trust their source, add them to "
-        f"the {TRUSTED_TYPES_ENV} environment variable (comma-separated, wildcards "
-        f"allowed) or pass trusted_types=[{as_list}]."
-    )
+def _check_root(model: Any, schema: dict[str, Any], uri: str) -> None:
+    """The object skops built is of the class the audited root node names."""
+    stored = f"{schema.get('__module__')}.{schema.get('__class__')}"
+    built = canonical_name(type(model))
+    if built != stored:
+        raise UntrustedModelError(
+            f"Model {uri!r} was stored as a {stored} but loading it built a {built}; "
+            "maas_nb refuses it."
+        )

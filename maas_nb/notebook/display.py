@@ -10,7 +10,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..registry import Model, ModelVersion, Run
+from ..registry import Model, ModelVersion, Run, trust
 from ..tables import text_table
 
 
@@ -81,6 +81,8 @@ def version_card(v: ModelVersion, *, verbose: int = 1, pipeline: Any = None) -> 
         ("description", v.description),
         ("signature", str(v.signature) if v.signature else "-"),
         ("metrics", metrics_text(dict(v.metrics))),
+        # Only what goes beyond the built-in allow-list: most versions need nothing more.
+        ("trust", trust.describe(v.trust, times=verbose >= 2) if v.trust.get("needs") else ""),
     ]
     lineage = dict(v.lineage)
     data = lineage.get("training_data", {})

@@ -61,6 +61,8 @@ class ModelVersion:
     created_at: datetime
     run_id: str | None = None
     aliases: tuple[str, ...] = ()
+    #: ``{"needs": [type names], "approved": [{"type", "by", "at", "via"}]}``
+    trust: FrozenDict = field(default_factory=FrozenDict)
 
     @property
     def uri(self) -> str:

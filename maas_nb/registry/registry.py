@@ -12,7 +12,7 @@ from .. import config, flavors
 from ..exceptions import InvalidNameError, RegistryUnavailableError, SignatureError
 from ..flavors.base import Flavor, check_sample_width
 from ..flavors.signature import Signature, infer_signature, sample_kind
-from . import metadata
+from . import metadata, trust
 from .artifacts import ArtifactStore, LocalArtifactStore
 from .records import DeploymentRecord, Model, ModelVersion, Run
 from .sqlite import SqliteStore
@@ -32,8 +32,8 @@ class Registry:
         The directory holding the database and the artifacts; by default ``$MAAS_HOME``,
         else ``~/.maas``. It is created if missing.
     trusted_types:
-        Extra type names (wildcards allowed) to trust when loading scikit-learn models,
-        on top of maas_nb's defaults and ``$MAAS_TRUSTED_TYPES``.
+        Exact type names (no wildcards) to trust in scikit-learn models when registering
+        and loading, on top of maas_nb's built-in allow-list and ``$MAAS_TRUSTED_TYPES``.
     """
 
     def __init__(
@@ -46,7 +46,7 @@ class Registry:
         _prepare_home(self.home)
         self.store: MetadataStore = SqliteStore(self.home / DATABASE)
         self.artifacts: ArtifactStore = LocalArtifactStore(self.home / ARTIFACTS)
-        self._trusted_types = tuple(trusted_types or ())
+        self._trusted_types = config.checked_type_names(trusted_types or (), source="trusted_types")
 
     def __repr__(self) -> str:
         return f"Registry(home={str(self.home)!r})"
@@ -71,11 +71,14 @@ class Registry:
         lineage: Mapping[str, Any] | None = None,
         run_id: str | None = None,
         allow_pickle: bool = False,
+        trusted_types: Iterable[str] | None = None,
     ) -> ModelVersion:
         """Store *model* as the next version of *name* and return the new version.
 
         *sample* (a few rows of training input) gives the version its signature; without
         it the signature is inferred from the model's fitted feature count where possible.
+        *trusted_types* approves, by exact name, types beyond the built-in allow-list; the
+        version records each approval used (who, when, how) and honours it at every load.
         """
         validate_name(name)
         if alias is not None:
@@ -94,7 +97,10 @@ class Registry:
         )
         fields["signature"] = _signature(flavor, model, sample, name)
         data = flavor.save(model)
-        flavor.check_trusted(data, name=name, trusted=self.trusted_types)
+        fields["trust"] = trust.record(
+            flavor.required_types(data), explicit=[*self._trusted_types, *(trusted_types or ())]
+        )
+        flavor.check_trusted(data, name=name, trusted=trust.approved_types(fields["trust"]))
         digest = self.artifacts.put(data)
         fields.update(flavor=flavor.name, digest=digest, size=len(data))
 
@@ -117,13 +123,18 @@ class Registry:
         allow_pickle: bool = False,
         trusted_types: Iterable[str] | None = None,
     ) -> Any:
-        """Load the model *uri* refers to, after verifying its artifact's sha256 digest."""
+        """Load the model *uri* refers to, after verifying its artifact's sha256 digest.
+
+        The artifact is audited again: it may use the built-in allow-list, the types
+        approved when the version was registered, and *trusted_types*.
+        """
         version = self.get(uri)
         data = self.artifacts.get(version.digest)
+        trusted = config.trusted_types([*self._trusted_types, *(trusted_types or ())])
         return flavors.get(version.flavor).load(
             data,
             uri=version.uri,
-            trusted=config.trusted_types([*self._trusted_types, *(trusted_types or ())]),
+            trusted=[*trust.approved_types(version.trust), *trusted],
             allow_pickle=allow_pickle,
         )
 

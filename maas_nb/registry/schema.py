@@ -81,6 +81,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX pipeline_runs_by_started ON pipeline_runs (started_at);
     """,
+    # 2 -> 3: each version's trust record (types it needs, who approved them).
+    """
+    ALTER TABLE versions ADD COLUMN trust TEXT NOT NULL DEFAULT '{}';
+    """,
 )
 
 #: The schema version this maas_nb writes.

@@ -178,8 +178,8 @@ class SqliteStore(RunTables):
             signature = fields.get("signature")
             conn.execute(
                 "INSERT INTO versions (name, version, flavor, digest, size, signature, params, "
-                "metrics, tags, description, lineage, run_id, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "metrics, tags, description, lineage, run_id, created_at, trust) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     name,
                     version,
@@ -194,6 +194,7 @@ class SqliteStore(RunTables):
                     _dumps(fields.get("lineage")),
                     fields.get("run_id"),
                     stamp,
+                    _dumps(fields.get("trust")),
                 ),
             )
             if alias is not None:
@@ -447,6 +448,7 @@ class SqliteStore(RunTables):
             created_at=_time(row["created_at"]),
             run_id=row["run_id"],
             aliases=aliases,
+            trust=frozen(json.loads(row["trust"])),
         )
 
     def _refuse_if_deployed(

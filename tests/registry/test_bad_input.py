@@ -12,6 +12,7 @@ from maas_nb.exceptions import (
     AliasNotFoundError,
     ArtifactCorruptedError,
     ArtifactMissingError,
+    ConfigurationError,
     InvalidMetadataError,
     InvalidNameError,
     ModelNotFittedError,
@@ -169,23 +170,40 @@ def test_untrusted_type_is_refused_at_register_and_load(monkeypatch, iris):
     assert str(info.value) == (
         "Model 'threshold' contains types that maas_nb does not trust: "
         "tests.custom_models.ThresholdClassifier. Loading untrusted types can run arbitrary "
-        "code. If you trust their source, add them to the MAAS_TRUSTED_TYPES environment "
-        "variable (comma-separated, wildcards allowed) or pass "
-        "trusted_types=['tests.custom_models.ThresholdClassifier']."
+        "code. If you trust their source, pass "
+        "trusted_types=['tests.custom_models.ThresholdClassifier'] or set "
+        "MAAS_TRUSTED_TYPES=tests.custom_models.ThresholdClassifier (exact names, "
+        "comma-separated)."
     )
     assert maas_nb.list_models() == []
 
-    monkeypatch.setenv("MAAS_TRUSTED_TYPES", "tests.custom_models.*")
-    maas_nb.register(model, "threshold")
+    monkeypatch.setenv("MAAS_TRUSTED_TYPES", "tests.custom_models.ThresholdClassifier")
+    v = maas_nb.register(model, "threshold")
+    assert v.trust["needs"] == ["tests.custom_models.ThresholdClassifier"]
+    (approval,) = v.trust["approved"]
+    assert approval["type"] == "tests.custom_models.ThresholdClassifier"
+    assert approval["via"] == "MAAS_TRUSTED_TYPES"
     assert maas_nb.load("threshold").predict(X[:3]).tolist() == model.predict(X[:3]).tolist()
 
+    # The approval is the registry's record of that opt-in: later loads honour it.
     monkeypatch.delenv("MAAS_TRUSTED_TYPES")
-    with pytest.raises(
-        UntrustedModelError, match="Model 'threshold:1' contains types that maas_nb does not trust"
-    ):
-        maas_nb.load("threshold")
-    loaded = maas_nb.load("threshold", trusted_types=["tests.custom_models.ThresholdClassifier"])
-    assert loaded.threshold_ == model.threshold_
+    assert maas_nb.load("threshold").threshold_ == model.threshold_
+
+
+def test_a_wildcard_is_refused(monkeypatch, iris):
+    X, _ = iris
+    model = ThresholdClassifier().fit(X)
+    monkeypatch.setenv("MAAS_TRUSTED_TYPES", "tests.custom_models.*")
+    with pytest.raises(ConfigurationError) as info:
+        maas_nb.register(model, "threshold")
+    assert str(info.value).startswith(
+        "MAAS_TRUSTED_TYPES got 'tests.custom_models.*', which is not an exact type name. "
+        "Wildcards are not accepted"
+    )
+    monkeypatch.delenv("MAAS_TRUSTED_TYPES")
+    with pytest.raises(ConfigurationError, match=r"trusted_types got 'sklearn\.\*'"):
+        maas_nb.register(model, "threshold", trusted_types=["sklearn.*"])
+    assert maas_nb.list_models() == []
 
 
 def test_pickle_needs_opt_in_at_register_and_load(iris):
@@ -260,7 +278,7 @@ def test_database_from_a_newer_schema(registry, classifier):
         Registry(registry.home)
     assert str(info.value) == (
         f"The registry database '{registry.home / 'registry.db'}' has schema version 99, but "
-        f"this maas_nb ({maas_nb.__version__}) understands versions up to 2. Upgrade with: "
+        f"this maas_nb ({maas_nb.__version__}) understands versions up to 3. Upgrade with: "
         "pip install -U maas_nb, or point MAAS_HOME at another directory."
     )
     # Refusing did not touch the newer database.

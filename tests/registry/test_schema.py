@@ -2,17 +2,29 @@
 
 import sqlite3
 
+import pytest
+
+from maas_nb.exceptions import UntrustedModelError
 from maas_nb.registry import Registry
 from maas_nb.registry.schema import MIGRATIONS, SCHEMA_VERSION
+from tests.custom_models import ThresholdClassifier
+
+
+def _downgrade(home, version):
+    """Turn a current database back into exactly what schema *version* had."""
+    conn = sqlite3.connect(home / "registry.db")
+    if version < 3:
+        conn.execute("ALTER TABLE versions DROP COLUMN trust")
+    if version < 2:
+        conn.execute("DROP TABLE pipeline_runs")
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.commit()
+    conn.close()
 
 
 def test_a_version_1_database_is_migrated_with_its_data(home, classifier):
     Registry(home).register(classifier, "iris", alias="production")
-    conn = sqlite3.connect(home / "registry.db")
-    conn.execute("DROP TABLE pipeline_runs")  # back to exactly what version 1 had
-    conn.execute("PRAGMA user_version = 1")
-    conn.commit()
-    conn.close()
+    _downgrade(home, 1)
 
     registry = Registry(home)
     assert registry.get("iris@production").version == 1
@@ -20,4 +32,36 @@ def test_a_version_1_database_is_migrated_with_its_data(home, classifier):
     assert registry.store.list_pipeline_runs() == []
     conn = sqlite3.connect(home / "registry.db")
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == len(MIGRATIONS)
+    conn.close()
+
+
+def test_a_version_2_database_gains_empty_trust_records(home, classifier, iris):
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = iris
+    forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
+    custom = ThresholdClassifier().fit(X)
+    registry = Registry(home)
+    registry.register(classifier, "iris", alias="production")
+    registry.register(forest, "forest")
+    registry.register(
+        custom, "threshold", trusted_types=["tests.custom_models.ThresholdClassifier"]
+    )
+    _downgrade(home, 2)
+
+    registry = Registry(home)
+    assert registry.get("iris@production").version == 1
+    for uri in ("iris:1", "forest:1", "threshold:1"):
+        assert registry.get(uri).trust == {}
+    # Built-in types need no record; a version from before approvals were recorded
+    # needs the loader's own opt-in again.
+    assert registry.load("forest").predict(X[:2]).tolist() == forest.predict(X[:2]).tolist()
+    with pytest.raises(
+        UntrustedModelError, match=r"tests\.custom_models\.ThresholdClassifier\. Loading"
+    ):
+        registry.load("threshold")
+    loaded = registry.load("threshold", trusted_types=["tests.custom_models.ThresholdClassifier"])
+    assert loaded.threshold_ == custom.threshold_
+    conn = sqlite3.connect(home / "registry.db")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     conn.close()

@@ -1,0 +1,138 @@
+"""Bounds checks on the trees inside a loaded scikit-learn model.
+
+The allow-list trusts ``sklearn.tree._tree.Tree`` and the histogram-GBM
+``TreePredictor`` (forests and boosted models are made of them), but a type check says
+nothing about their content: their node arrays hold raw child and feature indices that
+scikit-learn's compiled predict code follows without bounds checks, so a crafted
+artifact could make a prediction read memory outside the arrays or crash the server.
+skops therefore leaves both types untrusted by default. maas_nb trusts them and checks,
+right after loading, that every index stays in range: each internal node's children
+come after it and inside the array (so walking a tree always ends at a leaf), and each
+split feature is a column the model's input has. The neighbour search trees (KDTree,
+BallTree) get the same treatment: their sample index is a permutation of the samples,
+and each node's range and implicit children stay inside the arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import UntrustedModelError
+
+
+def check_trees(model: Any, *, uri: str) -> None:
+    """Raise `UntrustedModelError` if a tree in *model* has an index out of range."""
+    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+    from sklearn.neighbors import BallTree, KDTree
+    from sklearn.tree._tree import Tree
+
+    for obj, n_features in _walk(model):
+        if isinstance(obj, Tree):
+            bound = obj.n_features if n_features is None else min(obj.n_features, n_features)
+            problem = _nodes_problem(
+                obj.children_left, obj.children_right, obj.feature, obj.node_count, bound
+            )
+            if problem is None and obj.value.shape[0] != obj.node_count:
+                problem = f"{obj.value.shape[0]} value rows for {obj.node_count} nodes"
+        elif isinstance(obj, TreePredictor):
+            problem = _predictor_problem(obj, n_features)
+        elif isinstance(obj, (KDTree, BallTree)):
+            problem = _binary_tree_problem(*obj.get_arrays())
+        else:
+            continue
+        if problem is not None:
+            raise UntrustedModelError(
+                f"Model {uri!r} contains a {type(obj).__name__} whose nodes are out of range "
+                f"({problem}); predicting with it could read outside its arrays, so maas_nb "
+                "refuses it. The artifact is corrupted or crafted: register the model again."
+            )
+
+
+def _walk(root: Any) -> Iterator[tuple[Any, int | None]]:
+    """Every object reachable from *root*, with the input width of its nearest estimator."""
+    seen: set[int] = set()
+    stack: list[tuple[Any, int | None]] = [(root, None)]
+    while stack:
+        obj, n_features = stack.pop()
+        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, type)):
+            continue
+        seen.add(id(obj))
+        yield obj, n_features
+        try:
+            width = getattr(obj, "n_features_in_", None) if hasattr(obj, "__dict__") else None
+        except Exception:  # a property that cannot answer: keep the enclosing width
+            width = None
+        if isinstance(width, (int, np.integer)):
+            n_features = int(width)
+        if isinstance(obj, dict):
+            children: Any = obj.values()
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            children = obj
+        elif isinstance(obj, np.ndarray):
+            children = obj.ravel() if obj.dtype == object else ()
+        elif hasattr(obj, "__dict__"):
+            children = vars(obj).values()
+        else:
+            children = ()
+        stack.extend((child, n_features) for child in children)
+
+
+def _nodes_problem(
+    left: np.ndarray, right: np.ndarray, feature: np.ndarray, count: int, n_features: int | None
+) -> str | None:
+    if not len(left) == len(right) == len(feature) == count or count < 1:
+        return f"{len(left)} left, {len(right)} right and {len(feature)} features for {count}"
+    index = np.arange(count)
+    leaf = (left == -1) & (right == -1)
+    inner = ~leaf
+    for name, child in (("left", left), ("right", right)):
+        wrong = inner & ((child <= index) | (child >= count))
+        if wrong.any():
+            at = int(np.flatnonzero(wrong)[0])
+            return f"node {at} has {name} child {int(child[at])} of {count} nodes"
+    limit = np.iinfo(np.int64).max if n_features is None else n_features
+    wrong = inner & ((feature < 0) | (feature >= limit))
+    if wrong.any():
+        at = int(np.flatnonzero(wrong)[0])
+        return f"node {at} splits on feature {int(feature[at])} of {n_features}"
+    return None
+
+
+def _predictor_problem(predictor: Any, n_features: int | None) -> str | None:
+    nodes = predictor.nodes
+    count = len(nodes)
+    leaf = nodes["is_leaf"].astype(bool)
+    left = np.where(leaf, -1, nodes["left"].astype(np.int64))
+    right = np.where(leaf, -1, nodes["right"].astype(np.int64))
+    problem = _nodes_problem(left, right, nodes["feature_idx"].astype(np.int64), count, n_features)
+    if problem is not None:
+        return problem
+    categorical = ~leaf & nodes["is_categorical"].astype(bool)
+    bitsets = min(len(predictor.raw_left_cat_bitsets), len(predictor.binned_left_cat_bitsets))
+    wrong = categorical & (nodes["bitset_idx"].astype(np.int64) >= bitsets)
+    if wrong.any():
+        at = int(np.flatnonzero(wrong)[0])
+        return f"node {at} uses category bitset {int(nodes['bitset_idx'][at])} of {bitsets}"
+    return None
+
+
+def _binary_tree_problem(
+    data: np.ndarray, idx_array: np.ndarray, node_data: np.ndarray, node_bounds: np.ndarray
+) -> str | None:
+    n_samples, n_nodes = len(data), len(node_data)
+    if len(idx_array) != n_samples or not np.array_equal(np.sort(idx_array), np.arange(n_samples)):
+        return f"the sample index is not a permutation of the {n_samples} samples"
+    if n_nodes < 1 or node_bounds.shape[1:] != (n_nodes, data.shape[1]):
+        return f"bounds of shape {node_bounds.shape} for {n_nodes} nodes of {data.shape[1]}"
+    start, end = node_data["idx_start"], node_data["idx_end"]
+    wrong = (start < 0) | (start > end) | (end > n_samples)
+    inner = node_data["is_leaf"] == 0
+    # Children of node i are 2i+1 and 2i+2, implicitly.
+    wrong |= inner & (2 * np.arange(n_nodes) + 2 >= n_nodes)
+    if wrong.any():
+        at = int(np.flatnonzero(wrong)[0])
+        return f"node {at} covers samples {int(start[at])}..{int(end[at])} of {n_samples}"
+    return None

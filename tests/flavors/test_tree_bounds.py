@@ -1,0 +1,119 @@
+"""Trees are trusted types, but their node indices are checked right after loading: a
+crafted forest or boosted model whose nodes point outside their arrays is refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import maas_nb
+from maas_nb import flavors
+from maas_nb.exceptions import UntrustedModelError
+from tests.flavors.test_trust import put_version
+
+
+def _forest(iris):
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = iris
+    return RandomForestClassifier(n_estimators=2, max_depth=3, random_state=0).fit(X, y)
+
+
+def _boosted(iris, **kwargs):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = iris
+    return HistGradientBoostingClassifier(max_iter=2, **kwargs).fit(X, y)
+
+
+def _first_inner(is_leaf):
+    return int(np.flatnonzero(~np.asarray(is_leaf, dtype=bool))[0])
+
+
+def _tree_child(model, value):
+    model.estimators_[0].tree_.children_left[0] = value
+
+
+def _tree_feature(model, value):
+    model.estimators_[0].tree_.feature[0] = value
+
+
+def _predictor_field(field):
+    def corrupt(model, value):
+        nodes = model._predictors[0][0].nodes
+        nodes[field][_first_inner(nodes["is_leaf"])] = value
+
+    return corrupt
+
+
+CASES = [
+    ("tree-child-far-away", _forest, _tree_child, 10**6, "node 0 has left child 1000000 of"),
+    ("tree-child-loops-back", _forest, _tree_child, 0, "node 0 has left child 0 of"),
+    ("tree-feature", _forest, _tree_feature, 4, "node 0 splits on feature 4 of 4"),
+    ("tree-negative-feature", _forest, _tree_feature, -3, "node 0 splits on feature -3 of 4"),
+    ("hgb-child", _boosted, _predictor_field("right"), 60000, "node 0 has right child 60000 of"),
+    (
+        "hgb-feature",
+        _boosted,
+        _predictor_field("feature_idx"),
+        9,
+        "node 0 splits on feature 9 of 4",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "corrupt", "value", "problem"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_a_tree_with_indices_out_of_range_is_refused_at_load(
+    registry, iris, make, corrupt, value, problem
+):
+    model = make(iris)
+    corrupt(model, value)
+    put_version(registry, "bad", flavors.get("sklearn").save(model))
+    with pytest.raises(UntrustedModelError) as info:
+        maas_nb.load("bad")
+    message = str(info.value)
+    assert message.startswith("Model 'bad:1' contains a ")
+    assert f"whose nodes are out of range ({problem}" in message
+    assert message.endswith("The artifact is corrupted or crafted: register the model again.")
+
+
+def test_categorical_bitsets_are_checked(registry, iris):
+    X, y = iris
+    cats = np.c_[y % 2, X]
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    model = HistGradientBoostingClassifier(max_iter=2, categorical_features=[0]).fit(cats, y)
+    for predictors in model._predictors:
+        for predictor in predictors:
+            nodes = predictor.nodes
+            inner = ~nodes["is_leaf"].astype(bool)
+            nodes["is_categorical"][inner] = 1
+            nodes["bitset_idx"][inner] = 7
+    put_version(registry, "bad", flavors.get("sklearn").save(model))
+    with pytest.raises(UntrustedModelError, match=r"uses category bitset 7 of \d+\)"):
+        maas_nb.load("bad")
+
+
+@pytest.mark.parametrize("kind", ["KDTree", "BallTree"])
+def test_a_neighbour_tree_with_indices_out_of_range_is_refused(registry, iris, kind):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = iris
+    model = KNeighborsClassifier(algorithm=kind.lower().replace("tree", "_tree")).fit(X, y)
+    assert type(model._tree).__name__ == kind
+    ok = flavors.get("sklearn").save(model)
+    _, idx_array, node_data, _ = model._tree.get_arrays()
+    node_data["idx_end"][0] = 10**6
+    put_version(registry, "bad", flavors.get("sklearn").save(model))
+    with pytest.raises(UntrustedModelError, match=r"node 0 covers samples 0\.\.1000000 of 150"):
+        maas_nb.load("bad")
+
+    idx_array[0] = 10**6
+    node_data["idx_end"][0] = len(X)
+    put_version(registry, "bad", flavors.get("sklearn").save(model))
+    with pytest.raises(UntrustedModelError, match="is not a permutation of the 150 samples"):
+        maas_nb.load("bad:2")
+    put_version(registry, "good", ok)
+    assert maas_nb.load("good").predict(X[:3]).tolist() == y[:3].tolist()
