@@ -13,7 +13,11 @@ HOME_ENV = "MAAS_HOME"
 TRUSTED_TYPES_ENV = "MAAS_TRUSTED_TYPES"
 
 # An exact dotted name such as ``mypkg.models.MyClassifier``: no patterns, no spaces.
-_TYPE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
+#: A dotted Python name (``mypkg.models.MyClassifier``), or a Keras registered name
+#: (``package>Name``, what ``@keras.saving.register_keras_serializable`` records).
+_TYPE_NAME = re.compile(
+    r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+|[A-Za-z_][A-Za-z0-9_.]*>[A-Za-z_][A-Za-z0-9_]*"
+)
 
 
 def home_dir(home: str | os.PathLike[str] | None = None) -> Path:
@@ -45,7 +49,8 @@ def checked_type_names(names: Iterable[str], *, source: str) -> tuple[str, ...]:
             hint = (
                 "Wildcards are not accepted: a pattern would trust whatever a module re-exports."
                 if isinstance(name, str) and any(c in name for c in "*?[")
-                else "Expected a fully qualified name such as 'mypkg.models.MyClassifier'."
+                else "Expected a fully qualified name such as 'mypkg.models.MyClassifier' "
+                "(or a Keras registered name such as 'mypkg>MyLayer')."
             )
             raise ConfigurationError(
                 f"{source} got {name!r}, which is not an exact type name. {hint} List "
