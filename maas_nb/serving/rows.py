@@ -215,10 +215,11 @@ def to_array(values: Any, dtype: str, *, model: str, where: str) -> np.ndarray:
                 f"{where}: model {model!r} expects integers ({dtype}), got fractional numbers."
             )
         info = np.iinfo(target)
-        if raw.min() < info.min or raw.max() > info.max:
+        low, high = raw.min().item(), raw.max().item()  # Python numbers compare exactly
+        if low < info.min or high > info.max:
             raise BadRequest(
                 f"{where}: values must lie in [{info.min}, {info.max}] for {dtype}, got "
-                f"{raw.min().item()}..{raw.max().item()}."
+                f"{low}..{high}."
             )
     try:
         with np.errstate(over="raise", invalid="raise"):

@@ -144,3 +144,17 @@ def test_rows_of_different_layouts_are_never_batched_together(start_server, text
             c.post("/models/reviews/invocations", json={"instances": ["great film"]}).status_code
             == 200
         )
+
+
+def test_booleans_sent_as_uint64_are_numbers_not_a_500(iris_server, classifier):
+    # Found by schemathesis: NumPy cannot compare a bool with 2**64 - 1 (OverflowError, 500).
+    data = [True, False, True, False]
+    with iris_server.client() as c:
+        r = c.post(INFER, json=tensor([1, 4], data, "UINT64"))
+        assert r.status_code == 200, r.text
+        assert r.json()["outputs"][0]["data"] == classifier.predict([[1, 0, 1, 0]]).tolist()
+        r = c.post(INFER, json=tensor([1, 4], [-1, 0, 1, 2], "UINT64"))
+    assert r.status_code == 400
+    assert r.json()["error"] == (
+        "inputs[0] ('input'): values must lie in [0, 18446744073709551615] for uint64, got -1..2."
+    )

@@ -1,12 +1,6 @@
-"""/metrics in Prometheus text format, and /openapi.json describing every route."""
+"""/metrics in Prometheus text format (/openapi.json is tested in test_schemathesis.py)."""
 
 import re
-
-from starlette.routing import Route
-
-from maas_nb.registry import Registry
-from maas_nb.serving.app import create_app
-from maas_nb.serving.openapi import spec
 
 
 def metric(text, name):
@@ -48,17 +42,3 @@ def test_metrics_count_requests_errors_batches_and_load(iris_server):
     )
     counts = [int(n) for _, n in buckets]
     assert counts == sorted(counts) and buckets[-1] == ("+Inf", "4")
-
-
-def test_openapi_describes_every_route(iris_server, home):
-    with iris_server.client() as c:
-        served = c.get("/openapi.json").json()
-    assert served == spec()
-    assert served["openapi"].startswith("3.")
-    app = create_app(Registry(home)).app  # inside the loopback Host check
-    paths = {r.path for r in app.routes if isinstance(r, Route)}
-    assert paths == set(served["paths"])
-    for path, operations in served["paths"].items():
-        for operation in operations.values():
-            params = {p["name"] for p in operation.get("parameters", [])}
-            assert params == set(re.findall(r"{(\w+)}", path)), path
