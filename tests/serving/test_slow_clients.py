@@ -13,7 +13,10 @@ import httpx
 import numpy as np
 import pytest
 
+import maas_nb
+from maas_nb.cli import main
 from maas_nb.registry import Registry
+from maas_nb.serving import ConnectionLimits
 from maas_nb.serving.server import read_server_file
 from tests.helpers import ROOT, running, wait_for
 from tests.serving.conftest import stop
@@ -344,3 +347,35 @@ def test_the_open_file_limit_is_raised_or_the_cap_fitted_to_it(home):
         "the open-file limit (ulimit -n) is 256 and its hard limit 256: serving at most 128 "
         "connections instead of 1000 (raise the hard limit to allow more)" in output
     )
+
+
+def test_deploy_starts_its_server_with_the_given_limits(home, classifier, iris):
+    X, _ = iris
+    maas_nb.register(classifier, "iris", sample=X[:5])
+    limits = ConnectionLimits(header_timeout=3, max_connections=50)
+    dep = maas_nb.deploy("iris", limits=limits)
+    info = read_server_file(home)
+    assert info["limits"] == {
+        **ConnectionLimits().as_dict(),
+        "header_timeout": 3,
+        "max_connections": 50,
+    }
+    port = int(dep.server.rsplit(":", 1)[1])
+    took, _ = lifetime(socket.create_connection(("127.0.0.1", port), timeout=60))
+    assert 3.0 - 0.5 <= took <= 3.0 + MARGIN_S
+    # A running server keeps its limits, and says so to whoever asks for others.
+    with pytest.warns(UserWarning) as caught:
+        maas_nb.deploy("iris", name="again", limits=ConnectionLimits(header_timeout=7))
+    assert str(caught[0].message).startswith(
+        f"The model server at {dep.server} already runs with other connection limits "
+    )
+    assert str(caught[0].message).endswith("stop it first (maas server stop).")
+    assert read_server_file(home)["pid"] == info["pid"]
+
+
+def test_cli_deploy_passes_the_limits_to_the_server_it_starts(home, classifier, iris, capsys):
+    maas_nb.register(classifier, "iris", sample=iris[0][:5])
+    assert main(["deploy", "iris", "--keep-alive-timeout", "2", "--min-body-rate", "10"]) == 0
+    limits = read_server_file(home)["limits"]
+    assert (limits["keep_alive_timeout"], limits["min_body_rate"]) == (2, 10)
+    assert limits["header_timeout"] == 10
