@@ -1,9 +1,10 @@
 """uvicorn's httptools protocol with deadlines and a connection cap (see `limits`).
 
-uvicorn's protocol hands the parser's callbacks (``on_message_begin``,
-``on_headers_complete``, ``on_body``, ``on_message_complete``) and its own
-``on_response_complete`` to methods this subclass extends; each check is one timer,
-armed and cancelled at those points.
+Fast requests must pay nothing for the checks, so nothing here is armed per request:
+a request's progress is noted in ``data_received`` (its headers are complete once
+uvicorn has made it a new cycle) and ``on_response_complete`` as a deadline in an
+attribute, and one timer per connection, re-armed only when it fires early, compares
+the clock against it.
 """
 
 from __future__ import annotations
@@ -26,14 +27,18 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._header_timer: asyncio.TimerHandle | None = None
-        self._body_timer: asyncio.TimerHandle | None = None
-        self._linger: asyncio.TimerHandle | None = None
         self._refused = False
-        self._partial_request = False  # a request has begun but its headers are incomplete
-        self._body_cycle: RequestResponseCycle | None = None  # whose body is being timed
+        self._linger: asyncio.TimerHandle | None = None
+        # Headers: when the next request's headers must be complete (None: not waiting).
+        self._header_deadline: float | None = None
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._partial_request = False  # bytes came since we started waiting for headers
+        self._seen_cycle: RequestResponseCycle | None = None
+        # Body: the request whose body is arriving, since when, and how much of it.
+        self._body_cycle: RequestResponseCycle | None = None
         self._body_start = 0.0
         self._body_bytes = 0
+        self._body_timer: asyncio.TimerHandle | None = None
 
     # -- connection ---------------------------------------------------------------------
 
@@ -43,27 +48,49 @@ class GuardedProtocol(HttpToolsProtocol):
             self._refuse(transport, cap)
             return
         super().connection_made(transport)
-        self._arm_header_timer()
+        self._expect_headers()
 
     def connection_lost(self, exc: Exception | None) -> None:
         for timer in (self._header_timer, self._body_timer, self._linger):
             if timer is not None:
                 timer.cancel()
-        self._body_cycle = None
+        self._header_deadline = self._body_cycle = None
         if not self._refused:
             super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return  # drained so that the client reads our 503 rather than a reset
+        if self._header_deadline is not None:
+            self._partial_request = True
         super().data_received(data)
+        cycle = self.cycle
+        if cycle is not self._seen_cycle:  # uvicorn made a new request: its headers are in
+            self._seen_cycle = cycle
+            self._header_deadline = None
+            if not cycle.more_body:
+                self._body_cycle = None
+                return  # no body, or all of it came with the headers
+            self._body_cycle, self._body_start = cycle, self.loop.time()
+            self._body_bytes = len(cycle.body)
+        elif self._body_cycle is not None:
+            self._body_bytes += len(data)
+        else:
+            return
         if (
-            self._body_cycle is not None
-            and self._body_timer is None
+            self._body_timer is None
+            and self._body_cycle.more_body
             and self.limits.min_body_rate
             and not self.transport.is_closing()
         ):
             self._body_timer = self.loop.call_at(self._body_deadline(), self._check_body)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.transport.is_closing():
+            return
+        if self.cycle is None or self.cycle.response_complete:  # no request waits: the next one
+            self._expect_headers()
 
     def _refuse(self, transport: asyncio.Transport, cap: int) -> None:
         self.transport, self._refused = transport, True
@@ -93,36 +120,21 @@ class GuardedProtocol(HttpToolsProtocol):
 
     # -- headers ------------------------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._partial_request = True
-
-    def on_headers_complete(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
+    def _expect_headers(self) -> None:
+        if not self.limits.header_timeout:
+            return
+        self._header_deadline = self.loop.time() + self.limits.header_timeout
         self._partial_request = False
-        super().on_headers_complete()
-        self._body_cycle, self._body_start, self._body_bytes = self.cycle, self.loop.time(), 0
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_at(self._header_deadline, self._check_headers)
 
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if self._body_cycle is not None and self._body_cycle.response_complete:
-            self._stop_body_clock()  # answered before its body was read: headers' clock now
-        if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
-            self._arm_header_timer()
-
-    def _arm_header_timer(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-        if self.limits.header_timeout:
-            self._header_timer = self.loop.call_later(
-                self.limits.header_timeout, self._headers_too_slow
-            )
-
-    def _headers_too_slow(self) -> None:
+    def _check_headers(self) -> None:
         self._header_timer = None
-        if self.transport.is_closing():
+        deadline = self._header_deadline
+        if deadline is None or self.transport.is_closing():
+            return  # a request is in, or the connection is going: no deadline now
+        if self.loop.time() < deadline:
+            self._header_timer = self.loop.call_at(deadline, self._check_headers)
             return
         if not self._partial_request:
             self.transport.close()  # an idle connection: nothing to answer
@@ -136,20 +148,6 @@ class GuardedProtocol(HttpToolsProtocol):
 
     # -- body ---------------------------------------------------------------------------
 
-    def on_body(self, body: bytes) -> None:
-        super().on_body(body)
-        self._body_bytes += len(body)
-
-    def on_message_complete(self) -> None:
-        super().on_message_complete()
-        self._stop_body_clock()
-
-    def _stop_body_clock(self) -> None:
-        self._body_cycle = None
-        if self._body_timer is not None:
-            self._body_timer.cancel()
-            self._body_timer = None
-
     def _body_deadline(self) -> float:
         return (
             self._body_start + self.limits.body_grace + self._body_bytes / self.limits.min_body_rate
@@ -158,7 +156,10 @@ class GuardedProtocol(HttpToolsProtocol):
     def _check_body(self) -> None:
         self._body_timer = None
         cycle = self._body_cycle
-        if cycle is None or cycle.response_complete or self.transport.is_closing():
+        if cycle is None or not cycle.more_body or cycle.response_complete:
+            self._body_cycle = None  # all in, or answered: the headers' clock runs now
+            return
+        if self.transport.is_closing():
             return
         now = self.loop.time()
         if self.flow.read_paused or cycle.waiting_for_100_continue:

@@ -17,8 +17,9 @@ forever. `guarded_protocol` returns uvicorn's own httptools protocol with four a
   drops what the client sends for at most a second (so the client sees the answer, not
   a reset) and closes.
 
-A limit of 0 turns that check off. The checks are timers armed per connection and per
-request, not work per byte, so a fast client pays nothing measurable for them.
+A limit of 0 turns that check off. The checks are deadlines kept in attributes and one
+timer per connection that compares against them when it fires, so a fast request pays a
+few attribute writes and no timer of its own.
 """
 
 from __future__ import annotations
