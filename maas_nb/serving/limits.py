@@ -42,11 +42,11 @@ LINGER_S = 1.0
 _REFUSAL_LOG_EVERY_S = 10.0
 
 _FLAGS = {
-    "header_timeout": ("--header-timeout", float, "seconds for a request's headers to arrive"),
-    "min_body_rate": ("--min-body-rate", float, "slowest accepted request body, bytes/s"),
-    "body_grace": ("--body-grace", float, "seconds a body may take before the rate counts"),
-    "keep_alive_timeout": ("--keep-alive-timeout", float, "seconds an idle connection is kept"),
-    "max_connections": ("--max-connections", int, "open connections before refusing with 503"),
+    "header_timeout": ("--header-timeout", float, "S", "seconds for a request's headers"),
+    "min_body_rate": ("--min-body-rate", float, "B", "slowest accepted body, bytes/s"),
+    "body_grace": ("--body-grace", float, "S", "seconds before the body rate counts"),
+    "keep_alive_timeout": ("--keep-alive-timeout", float, "S", "seconds idle before closing"),
+    "max_connections": ("--max-connections", int, "N", "open connections before a 503"),
 }
 
 
@@ -95,12 +95,17 @@ class ConnectionLimits:
         return asdict(self)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare the limits as command-line options (unset ones stay None)."""
+def add_arguments(parser: argparse.ArgumentParser, title: str) -> None:
+    """Declare the limits as command-line options under *title* (unset ones stay None)."""
+    group = parser.add_argument_group(title, "0 turns a check off")
     defaults = ConnectionLimits()
-    for name, (flag, kind, text) in _FLAGS.items():
-        parser.add_argument(
-            flag, type=kind, default=None, help=f"{text} (default {getattr(defaults, name):g})"
+    for name, (flag, kind, metavar, text) in _FLAGS.items():
+        group.add_argument(
+            flag,
+            type=kind,
+            default=None,
+            metavar=metavar,
+            help=f"{text} (default {getattr(defaults, name):g})",
         )
 
 
