@@ -16,6 +16,7 @@ from typing import Any
 from .exceptions import ConflictError, MaasError
 from .registry import Model, ModelVersion, Registry, to_dict
 from .registry.uri import ModelRef
+from .serving.commands import add_serving_commands
 from .tables import format_failure, format_size, format_time, text_table
 
 
@@ -97,86 +98,6 @@ def cmd_delete(reg: Registry, args: argparse.Namespace) -> Any:
     if args.json:
         return [to_dict(v) for v in deleted]
     return "\n".join(f"Deleted {v.uri}" for v in deleted) or f"Deleted model {ref.name!r}"
-
-
-def cmd_serve(reg: Registry, args: argparse.Namespace) -> Any:
-    from .serving.server import serve
-
-    serve(
-        reg.home,
-        host=args.host,
-        port=args.port,
-        token=args.token,
-        max_body=args.max_body,
-        log_level=args.log_level,
-        port_fallback=args.port_fallback,
-    )
-    return None
-
-
-def cmd_deploy(reg: Registry, args: argparse.Namespace) -> Any:
-    from .serving import deploy
-
-    dep = deploy(
-        args.uri,
-        name=args.name,
-        max_batch_size=args.max_batch_size,
-        max_latency_ms=args.max_latency_ms,
-        home=str(reg.home),
-    )
-    if args.json:
-        return _deployment_dict(dep)
-    return f"Deployed {dep.target} as {dep.name!r}: {dep.url}\n{dep.curl()}"
-
-
-def cmd_undeploy(reg: Registry, args: argparse.Namespace) -> Any:
-    from .serving import undeploy
-
-    record = undeploy(args.name, home=str(reg.home))
-    if args.json:
-        return to_dict(record)
-    return f"Undeployed {record.name!r} ({record.target})"
-
-
-def cmd_deployments(reg: Registry, args: argparse.Namespace) -> Any:
-    from .serving import deployments
-
-    deps = deployments(home=str(reg.home))
-    if args.json:
-        return [_deployment_dict(d) for d in deps]
-    rows = []
-    for d in deps:
-        info = d.describe()
-        version = info.get("version")
-        rows.append(
-            [
-                d.name,
-                d.target,
-                version or "-",
-                info.get("status", "stopped"),
-                d.url if d.server else "-",
-            ]
-        )
-    return text_table(
-        ["NAME", "TARGET", "VERSION", "STATUS", "URL"],
-        rows,
-        empty="No deployments. Deploy a model with: maas deploy NAME@ALIAS",
-    )
-
-
-def cmd_server(reg: Registry, args: argparse.Namespace) -> Any:
-    from .serving import stop_server
-    from .serving.server import read_server_file
-
-    if args.action == "stop":
-        pid = stop_server(home=str(reg.home))
-        result = {"stopped": pid}
-        text = f"Stopped the server (pid {pid})" if pid else "No server is running for this home."
-    else:
-        info = read_server_file(reg.home)
-        result = {"running": info is not None, **(info or {})}
-        text = f"Running: {info['url']} (pid {info['pid']})" if info else "No server is running."
-    return result if args.json else text
 
 
 def cmd_run(reg: Registry, args: argparse.Namespace) -> Any:
@@ -276,18 +197,6 @@ def show_pipeline_run(r: Any) -> str:
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in lines)
 
 
-def _deployment_dict(dep: Any) -> dict[str, Any]:
-    info = dep.describe()
-    return {
-        "name": dep.name,
-        "target": dep.target,
-        "url": dep.url,
-        "status": info.get("status", "stopped"),
-        "version": info.get("version"),
-        "config": dep.config,
-    }
-
-
 def show_version(v: ModelVersion, pipeline: Any = None) -> str:
     """A readable block describing one version."""
     from .registry import trust
@@ -362,24 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("uri")
     p.add_argument("--yes", action="store_true", help="confirm deleting a whole model")
 
-    p = add("serve", cmd_serve, "run the model server for this registry home")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=None, help="default $MAAS_PORT or 8765")
-    p.add_argument("--token", default=None, help="bearer token (default $MAAS_TOKEN)")
-    p.add_argument(
-        "--max-body", type=int, default=None, help="largest request body in bytes (16 MiB)"
-    )
-    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    p.add_argument("--port-fallback", action="store_true", help=argparse.SUPPRESS)
-    p = add("deploy", cmd_deploy, "serve a model version or alias, starting a server if needed")
-    p.add_argument("uri", help="iris, iris:3 or iris@production")
-    p.add_argument("--name", default=None, help="deployment name (default: the model name)")
-    p.add_argument("--max-batch-size", type=int, default=64)
-    p.add_argument("--max-latency-ms", type=float, default=5.0)
-    add("undeploy", cmd_undeploy, "stop serving a deployment").add_argument("name")
-    add("deployments", cmd_deployments, "list deployments and their status")
-    p = add("server", cmd_server, "status of, or stop, this home's model server")
-    p.add_argument("action", choices=["status", "stop"])
+    add_serving_commands(add)
     add_run_arguments(add("run", cmd_run, "run a notebook as a recorded pipeline (papermill)"))
     p = add("runs", cmd_runs, "list pipeline runs; show one; export its executed notebook")
     p.add_argument("action", nargs="?", choices=["show", "export"])

@@ -8,5 +8,14 @@ only when a server starts.
 from __future__ import annotations
 
 from .client import Deployment, deploy, deployments, get_deployment, stop_server, undeploy
+from .limits import ConnectionLimits
 
-__all__ = ["Deployment", "deploy", "deployments", "get_deployment", "stop_server", "undeploy"]
+__all__ = [
+    "ConnectionLimits",
+    "Deployment",
+    "deploy",
+    "deployments",
+    "get_deployment",
+    "stop_server",
+    "undeploy",
+]

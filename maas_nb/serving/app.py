@@ -162,12 +162,15 @@ def create_app(
     token: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     poll_interval: float = 0.5,
+    on_home_gone: Callable[[str], None] | None = None,
 ) -> ASGIApp:
-    """The server's ASGI app for *registry*; loads what its deployments table names."""
+    """The server's ASGI app for *registry*; loads what its deployments table names.
+
+    *on_home_gone* is called (with the reason) if the registry's home is deleted."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        pool = ModelPool(registry, poll_interval=poll_interval)
+        pool = ModelPool(registry, poll_interval=poll_interval, on_home_gone=on_home_gone)
         app.state.pool = pool
         await pool.start()
         try:

@@ -6,7 +6,6 @@ pid and address live in ``<home>/server.json``. Predictions go over HTTP.
 
 from __future__ import annotations
 
-import atexit
 import html
 import json
 import os
@@ -16,6 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,10 +32,12 @@ from ..exceptions import (
 from ..processes import pid_alive
 from ..registry import DeploymentRecord, Registry
 from ..registry.uri import ModelRef, validate_name
+from . import remote
+from .limits import ConnectionLimits
+from .remote import START_TIMEOUT_S, server_states, server_view
 from .server import DEFAULT_PORT, PORT_ENV, TOKEN_ENV, read_server_file
 
 LOG_FILE = "server.log"
-START_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -56,19 +58,19 @@ class Deployment:
 
     @property
     def status(self) -> str:
-        """``ready``, ``loading``, ``failed`` or ``stopped`` (no server)."""
+        """``ready``, ``loading``, ``failed``, ``stopped`` (no server) or ``unknown`` (the
+        server would not say: see `describe`'s ``reason``)."""
         return self.describe().get("status", "stopped")
 
     def describe(self) -> dict[str, Any]:
         """The server's view of this deployment (status, version, reason)."""
         try:
-            response = _http().get(f"{self.server}/maas/deployments", headers=_headers())
+            states = remote.states(self.server)
+        except ServerUnavailableError as exc:
+            return {"status": "unknown", "reason": str(exc)}
         except Exception:
             return {"status": "stopped"}
-        for entry in response.json():
-            if entry["name"] == self.name:
-                return entry
-        return {"status": "stopped"}
+        return states.get(self.name, {"status": "stopped"})
 
     def predict(self, X: Any) -> Any:
         """Predict *X* (array, DataFrame or list of strings) over HTTP; returns a numpy array."""
@@ -82,12 +84,15 @@ class Deployment:
             raise ServerUnavailableError(
                 f"Deployment {self.name!r} has no running server: deploy it again to start one."
             )
-        response = _http().post(
-            f"{self.server}/models/{self.name}/invocations", json=body, headers=_headers()
+        response = remote.http().post(
+            f"{self.server}/models/{self.name}/invocations",
+            json=body,
+            headers=remote.auth_headers(),
         )
         if response.status_code != 200:
+            reason = remote.error_text(response)
             raise PredictionError(
-                f"Deployment {self.name!r} answered {response.status_code}: {_error(response)}"
+                f"Deployment {self.name!r} answered {response.status_code}: {reason}"
             )
         return np.asarray(response.json()["predictions"])
 
@@ -181,18 +186,22 @@ def deploy(
     max_queue_rows: int | None = None,
     timeout: float = START_TIMEOUT_S,
     home: str | None = None,
+    limits: ConnectionLimits | None = None,
 ) -> Deployment:
     """Serve *uri* (``iris@production``) as deployment *name*; wait until it is ready.
 
-    Starts a detached local server for the registry home if none runs. An alias target
-    follows the alias: moving it swaps the served version without downtime. Batching:
-    at most *max_batch_size* rows per model call, a request waits at most
-    *max_latency_ms* for batch mates, and more than *max_queue_rows* queued rows
-    (default: the larger of 4096 and 16 batches) answer 503.
+    Starts a detached local server for the registry home if none runs, with *limits*
+    (`maas_nb.serving.ConnectionLimits`: header and body timeouts, idle keep-alive, the
+    connection cap) if given. An alias target follows the alias: moving it swaps the
+    served version without downtime. Batching: at most *max_batch_size* rows per model
+    call, a request waits at most *max_latency_ms* for batch mates, and more than
+    *max_queue_rows* queued rows (default: the larger of 4096 and 16 batches) answer 503.
     """
     reg = default_registry(home)
     reg.get(uri)  # fail here, clearly, if the target does not exist
     name = validate_name(name or ModelRef.parse(uri).name, kind="deployment name")
+    server = ensure_server(reg, timeout=timeout, limits=limits)
+    remote.check_access(server)  # a server that refuses us must not get a deployment it then serves
     revision = uuid.uuid4().hex
     config = {
         "max_batch_size": int(max_batch_size),
@@ -203,10 +212,9 @@ def deploy(
         config["max_queue_rows"] = int(max_queue_rows)
     config.update(with_pipeline_run(None))
     record = reg.put_deployment(name, uri, config)
-    server = ensure_server(reg, timeout=timeout)
     deadline = time.monotonic() + timeout
     while True:
-        entry = _reconcile(server, name, timeout)
+        entry = remote.reconcile(server, name, timeout)
         if entry is not None and entry.get("revision") == revision and entry["status"] == "ready":
             return _deployment(record, server, reg)
         if entry is not None and entry.get("failed_revision") == revision:
@@ -224,10 +232,13 @@ def deploy(
 def undeploy(name: str, *, home: str | None = None) -> DeploymentRecord:
     """Stop serving deployment *name* (the server unloads it)."""
     reg = default_registry(home)
-    record = reg.delete_deployment(name)
+    reg.get_deployment(name)  # fail here, clearly, if there is no such deployment
     info = read_server_file(reg.home)
     if info is not None:
-        _reconcile(info["url"], name)
+        remote.check_access(info["url"])
+    record = reg.delete_deployment(name)
+    if info is not None:
+        remote.reconcile(info["url"], name)
     return record
 
 
@@ -244,43 +255,27 @@ def get_deployment(name: str, *, home: str | None = None) -> Deployment:
     return _deployment(reg.get_deployment(name), info["url"] if info else "", reg)
 
 
-def server_view(*, home: str | None = None, timeout: float = 2.0) -> dict[str, Any] | None:
-    """The running server's URL, deployments (status, reason) and metrics text.
-
-    None when no server runs for the home; `ServerUnavailableError` when one is recorded
-    but cannot be read (not answering, or refusing our token).
-    """
-    info = read_server_file(default_registry(home).home)
-    if info is None:
-        return None
-    url = info["url"]
-    try:
-        listed = _http().get(f"{url}/maas/deployments", headers=_headers(), timeout=timeout)
-        metrics = _http().get(f"{url}/metrics", headers=_headers(), timeout=timeout)
-    except Exception as exc:
-        raise ServerUnavailableError(
-            f"The model server at {url} did not answer: {type(exc).__name__}: {exc}"
-        ) from exc
-    for response in (listed, metrics):
-        if response.status_code == 401:
-            raise ServerUnavailableError(
-                f"The model server at {url} refused our token (401): set {TOKEN_ENV} to "
-                "the token it was started with."
-            )
-        if response.status_code != 200:
-            raise ServerUnavailableError(
-                f"The model server at {url} answered {response.status_code} to "
-                f"{response.request.url.path}: {_error(response)}"
-            )
-    return {"url": url, "deployments": listed.json(), "metrics": metrics.text}
-
-
 def ensure_server(
-    reg: Registry, *, port: int | None = None, timeout: float = START_TIMEOUT_S
+    reg: Registry,
+    *,
+    port: int | None = None,
+    timeout: float = START_TIMEOUT_S,
+    limits: ConnectionLimits | None = None,
 ) -> str:
-    """The URL of the server for *reg*'s home, starting a detached one if none answers."""
+    """The URL of the server for *reg*'s home, starting a detached one if none answers.
+
+    A server started here gets *limits*; one already running keeps its own (a warning
+    says so when they differ from *limits*).
+    """
     info = read_server_file(reg.home)
-    if info is not None and _alive(info["url"]):
+    if info is not None and remote.alive(info["url"]):
+        if limits is not None and info.get("limits") != limits.as_dict():
+            warnings.warn(
+                f"The model server at {info['url']} already runs with other connection "
+                f"limits ({info.get('limits')}); it keeps them. To apply {limits}, stop it "
+                "first (maas server stop).",
+                stacklevel=3,
+            )
         return info["url"]
     explicit = port is not None or PORT_ENV in os.environ
     port = port if port is not None else int(os.environ.get(PORT_ENV, DEFAULT_PORT))
@@ -293,6 +288,8 @@ def ensure_server(
         "--port",
         str(port),
     ]
+    if limits is not None:
+        command += limits.as_args()
     if not explicit:
         command.append("--port-fallback")  # another home's server may hold the default port
     log_path = reg.home / LOG_FILE
@@ -304,7 +301,7 @@ def ensure_server(
                 f"The model server exited while starting:\n{_tail(log_path)}"
             )
         info = read_server_file(reg.home)
-        if info is not None and info.get("pid") == pid and _alive(info["url"]):
+        if info is not None and info.get("pid") == pid and remote.alive(info["url"]):
             return info["url"]
         time.sleep(0.02)
     raise ServerUnavailableError(
@@ -360,58 +357,6 @@ def _deployment(record: DeploymentRecord, server: str, reg: Registry) -> Deploym
     )
 
 
-def _reconcile(server: str, name: str, timeout: float = START_TIMEOUT_S) -> dict[str, Any] | None:
-    try:
-        # The server answers once the loads it started have finished (or failed).
-        response = _http().post(f"{server}/maas/reconcile", headers=_headers(), timeout=timeout + 5)
-    except Exception as exc:
-        raise ServerUnavailableError(
-            f"The model server at {server} stopped answering: {exc}"
-        ) from exc
-    if response.status_code == 401:
-        raise ServerUnavailableError(
-            f"The model server at {server} wants a token: set {TOKEN_ENV}."
-        )
-    for entry in response.json():
-        if entry["name"] == name:
-            return entry
-    return None
-
-
-def _alive(url: str) -> bool:
-    try:
-        return _http().get(f"{url}/v2/health/live", timeout=2).status_code == 200
-    except Exception:
-        return False
-
-
-_client = None
-
-
-def _http():
-    global _client
-    if _client is None:
-        import httpx
-
-        _client = httpx.Client(timeout=30, trust_env=False)
-        atexit.register(_client.close)
-    return _client
-
-
-def _headers() -> dict[str, str]:
-    token = os.environ.get(TOKEN_ENV)
-    return {"Authorization": f"Bearer {token}"} if token else {}
-
-
-def _error(response: Any) -> str:
-    """The message of an error response: ``{"error": ...}``, or MLflow's ``{"message": ...}``."""
-    try:
-        body = response.json()
-        return body["error"] if "error" in body else body["message"]
-    except Exception:
-        return response.text[:500]
-
-
 def _tail(path: Path, lines: int = 20) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -420,11 +365,13 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 __all__ = [
+    "ConnectionLimits",
     "Deployment",
     "DeploymentNotFoundError",
     "deploy",
     "deployments",
     "get_deployment",
+    "server_states",
     "server_view",
     "stop_server",
     "undeploy",

@@ -4,6 +4,11 @@ The server only reads the registry. Each reconcile pass lists the deployments an
 resolves their targets: a new deployment is loaded, a moved alias is loaded and warmed
 *before* it takes traffic (requests in flight finish on the old version), a removed
 deployment is unloaded. A version that fails to load leaves the previous one serving.
+
+A server outlives nothing it reads: if its registry home is deleted, or its database
+file removed or replaced by another file, the pool stops polling and calls
+*on_home_gone*, which stops the server (it would otherwise hold its port forever,
+serving a registry that no longer exists).
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +28,7 @@ import numpy as np
 from .. import flavors
 from ..flavors.signature import DATAFRAME, TEXT, Signature
 from ..registry import Registry
+from ..registry.registry import DATABASE
 from ..registry.uri import ModelRef
 from .batching import Batcher, predictor
 from .errors import NotFound, Unavailable
@@ -87,9 +95,18 @@ class Slot:
 
 
 class ModelPool:
-    def __init__(self, registry: Registry, *, poll_interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        poll_interval: float = 0.5,
+        on_home_gone: Callable[[str], None] | None = None,
+    ) -> None:
         self.registry = registry
         self.poll_interval = poll_interval
+        self.on_home_gone = on_home_gone
+        self._database = registry.home / DATABASE
+        self._identity = _file_identity(self._database)
         self.slots: dict[str, Slot] = {}
         self.metrics = Metrics(self.queue_depth)
         self._lock = asyncio.Lock()
@@ -124,10 +141,28 @@ class ModelPool:
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(self.poll_interval)  # POST /maas/reconcile does it sooner
+            gone = self.home_gone()
+            if gone is not None:
+                if self.on_home_gone is not None:
+                    self.on_home_gone(gone)
+                return
             try:
                 await self.reconcile()
             except Exception:  # the registry may be briefly unavailable; keep serving
                 log.exception("reconciling with the registry failed")
+
+    def home_gone(self) -> str | None:
+        """Why the registry this pool was started on is no longer there (None if it is)."""
+        if not self.registry.home.is_dir():
+            return f"the registry home {self.registry.home} was deleted"
+        if self._identity is None:
+            return None  # a store without a database file here: only the home counts
+        identity = _file_identity(self._database)
+        if identity is None:
+            return f"the registry database {self._database} was deleted"
+        if identity != self._identity:
+            return f"the registry database {self._database} was replaced by another file"
+        return None
 
     # -- reconcile ----------------------------------------------------------------------
 
@@ -286,6 +321,14 @@ def class_labels(model: Any) -> tuple[str, ...] | None:
     if array is None or array.ndim != 1:
         return None  # multi-output classifiers have one array of classes per output
     return tuple(str(c) for c in array.tolist())
+
+
+def _file_identity(path: os.PathLike[str]) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _config_key(config: dict[str, Any]) -> tuple:

@@ -2,7 +2,11 @@
 
 The server records its pid and address in ``<home>/server.json`` (never the token) so
 that `deploy` and ``maas server stop`` can find it. SIGTERM stops it gracefully: it
-stops accepting connections, finishes the requests in flight, and exits 0.
+stops accepting connections, finishes the requests in flight, and exits 0. It stops the
+same way, saying why in its log, when its registry home is deleted.
+
+The token comes from ``$MAAS_TOKEN`` or a file (``--token-file``), never from the
+command line, where every user of the machine could read it in the process list.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ import logging
 import os
 import signal
 import socket
+import stat
 from pathlib import Path
 from typing import Any
 
 from ..config import home_dir
 from ..exceptions import ConfigurationError, ServerUnavailableError
 from ..processes import pid_alive
+from .limits import ConnectionLimits
 
 SERVER_FILE = "server.json"
 DEFAULT_HOST = "127.0.0.1"
@@ -63,6 +69,28 @@ def bind(host: str, port: int, *, fallback: bool) -> socket.socket:
     raise AssertionError("unreachable")
 
 
+def read_token_file(path: str | os.PathLike[str]) -> str:
+    """The token in *path*, stripped; the file must be private to its owner (like ssh keys)."""
+    try:
+        mode = os.stat(path).st_mode
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        raise ConfigurationError(f"Cannot read the token file '{path}': {reason}.") from exc
+    if mode & 0o077:
+        raise ConfigurationError(
+            f"The token file '{path}' is accessible to other users (mode "
+            f"{stat.S_IMODE(mode):04o}): anyone who can read it can call your models. "
+            f"Make it private with: chmod 600 '{path}'"
+        )
+    if not text or any(c.isspace() or not c.isprintable() for c in text):
+        raise ConfigurationError(
+            f"The token file '{path}' must hold one token: printable characters without "
+            "spaces, on one line."
+        )
+    return text
+
+
 def serve(
     home: str | os.PathLike[str] | None = None,
     *,
@@ -73,27 +101,40 @@ def serve(
     poll_interval: float = 0.5,
     log_level: str = "info",
     port_fallback: bool = False,
+    limits: ConnectionLimits | None = None,
 ) -> None:
     """Serve the deployments of the registry at *home* until SIGTERM or SIGINT."""
     import uvicorn
 
     from ..registry import Registry
     from .app import create_app
+    from .limits import fit_open_files, guarded_protocol
     from .requests import DEFAULT_MAX_BODY
 
     token = token or os.environ.get(TOKEN_ENV) or None
     if not is_loopback(host) and not token:
         raise ConfigurationError(
             f"Refusing to listen on {host} without a token: anyone who can reach it could "
-            f"call your models. Pass --token (or set {TOKEN_ENV}), or listen on 127.0.0.1."
+            f"call your models. Set {TOKEN_ENV} (or pass --token-file PATH), or listen on "
+            "127.0.0.1."
         )
     if port is None:
         port = int(os.environ.get(PORT_ENV, DEFAULT_PORT))
     registry = Registry(home)
     sock = bind(host, port, fallback=port_fallback)
     actual_port = sock.getsockname()[1]
+    server: Any = None
+
+    def home_gone(reason: str) -> None:
+        logging.getLogger("maas_nb.serving").warning("%s: stopping the server", reason)
+        server.should_exit = True
+
     app = create_app(
-        registry, token=token, max_body=max_body or DEFAULT_MAX_BODY, poll_interval=poll_interval
+        registry,
+        token=token,
+        max_body=max_body or DEFAULT_MAX_BODY,
+        poll_interval=poll_interval,
+        on_home_gone=home_gone,
     )
     config = uvicorn.Config(
         app,
@@ -107,17 +148,22 @@ def serve(
     ours.setLevel(log_level.upper())
     ours.handlers = logging.getLogger("uvicorn").handlers  # same format, same stream
     ours.propagate = False
+    limits = fit_open_files(limits or ConnectionLimits())
+    config.http = guarded_protocol(limits)
+    config.timeout_keep_alive = limits.keep_alive_timeout  # type: ignore[assignment]
     info = {
         "pid": os.getpid(),
         "host": host,
         "port": actual_port,
         "url": f"http://{_url_host(host)}:{actual_port}",
         "token_required": bool(token),
+        "limits": limits.as_dict(),
     }
     path = server_file(registry.home)
     _write_atomic(path, info)
+    server = _server_class()(config)
     try:
-        _server_class()(config).run(sockets=[sock])
+        server.run(sockets=[sock])
     finally:
         with contextlib.suppress(OSError, ValueError):
             if json.loads(path.read_text()).get("pid") == os.getpid():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -42,10 +43,11 @@ def spawn_server(home: Path, *args: str, token: str | None = None) -> Server:
     """Start ``maas serve`` for *home* on a free port and wait until it listens."""
     Registry(home)  # create the home and schema first
     command = [sys.executable, "-m", "maas_nb.serving", "--home", str(home), "--port", "0", *args]
+    env = {k: v for k, v in os.environ.items() if k != "MAAS_TOKEN"}
     if token:
-        command += ["--token", token]
+        env["MAAS_TOKEN"] = token  # never on the command line: see test_token.py
     proc = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
 
     def ready():

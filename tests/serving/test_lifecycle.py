@@ -4,7 +4,9 @@ zero-downtime alias moves and graceful SIGTERM."""
 import asyncio
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -266,3 +268,32 @@ def test_the_curl_line_quotes_a_body_with_quotes(registry):
     words = shlex.split(dep.curl())
     body = json.loads(words[words.index("-d") + 1])
     assert [i["name"] for i in body["inputs"]] == ["it's", "b"]
+
+
+def replace_database(home):
+    """Put another file where the registry database was (a restore, a clean-up script)."""
+    database = home / "registry.db"
+    other = home / "other.db"
+    other.write_bytes(database.read_bytes())
+    os.replace(other, database)
+
+
+@pytest.mark.parametrize(
+    ("remove", "reason"),
+    [
+        (shutil.rmtree, "the registry home {home} was deleted"),
+        (replace_database, "the registry database {home}/registry.db was replaced by another file"),
+    ],
+)
+def test_a_server_whose_home_is_gone_stops_and_frees_its_port(start_server, home, remove, reason):
+    server = start_server()
+    server.reconcile()  # started: its pool polls the registry
+    port = int(server.url.rsplit(":", 1)[1])
+    remove(home)
+    # Before, it polled a registry that no longer existed, forever, holding its port.
+    server.proc.wait(timeout=10)  # a few poll intervals (0.5 s) and a graceful stop
+    output, _ = server.proc.communicate(timeout=60)
+    assert server.proc.returncode == 0, output
+    assert f"{reason.format(home=home)}: stopping the server" in output
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))  # the port is free again

@@ -126,7 +126,7 @@ def test_non_loopback_address_without_a_token_is_refused(home):
     assert result.returncode == 1
     assert result.stderr == (
         "maas: error: Refusing to listen on 0.0.0.0 without a token: anyone who can reach it could "
-        "call your models. Pass --token (or set MAAS_TOKEN), or listen on 127.0.0.1.\n"
+        "call your models. Set MAAS_TOKEN (or pass --token-file PATH), or listen on 127.0.0.1.\n"
     )
 
 

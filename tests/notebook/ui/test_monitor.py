@@ -73,11 +73,11 @@ def test_a_server_that_refuses_our_token_is_reported_not_called_absent(
     monkeypatch.setenv("MAAS_TOKEN", "a-wrong-token")
     panel = make_panel()
     expected = (
-        f"The model server at {maas_nb.deployments()[0].server} refused our token (401): set MAAS_TOKEN to the token it "
-        "was started with."
+        f"The model server at {maas_nb.deployments()[0].server} refused the token in MAAS_TOKEN "
+        "(401): set MAAS_TOKEN to the token the server was started with."
     )
     assert panel.log.errors == [f"Reading the server failed: {expected}"]
-    assert "refused our token (401)" in panel.monitor.table.value
+    assert "refused the token in MAAS_TOKEN (401)" in panel.monitor.table.value
     panel.reload.click()
     assert len(panel.log.errors) == 1  # said once, not at every refresh
     try:

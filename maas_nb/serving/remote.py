@@ -1,0 +1,158 @@
+"""Talking to the running model server over HTTP: its view of the deployments, whether
+it accepts our token, and asking it to reconcile now.
+
+The token is ``$MAAS_TOKEN``, sent as ``Authorization: Bearer``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from typing import Any
+
+from ..api import registry as default_registry
+from ..exceptions import ServerUnavailableError
+from .server import TOKEN_ENV, read_server_file
+
+START_TIMEOUT_S = 60.0
+
+
+def server_states(*, home: str | None = None) -> dict[str, dict[str, Any]] | None:
+    """The running server's view of each deployment by name; None when no server runs.
+
+    `ServerUnavailableError` when one is recorded but cannot be read (not answering, or
+    refusing our token).
+    """
+    info = read_server_file(default_registry(home).home)
+    return None if info is None else states(info["url"])
+
+
+def check_access(server: str) -> None:
+    """Raise `ServerUnavailableError` if the server at *server* refuses our token.
+
+    Called before any change to the registry, so that a refusal changes nothing.
+    """
+    try:
+        response = http().get(f"{server}/maas/deployments", headers=auth_headers(), timeout=10)
+    except Exception:
+        return  # not answering: what follows says so, as before
+    if response.status_code == 401:
+        raise ServerUnavailableError(refused_message(server) + " Nothing was changed.")
+
+
+def states(server: str) -> dict[str, dict[str, Any]]:
+    """The server at *server*'s view of each deployment, by name."""
+    try:
+        response = http().get(f"{server}/maas/deployments", headers=auth_headers(), timeout=10)
+    except Exception as exc:
+        raise ServerUnavailableError(
+            f"The model server at {server} did not answer: {type(exc).__name__}: {exc}"
+        ) from exc
+    if response.status_code == 401:
+        raise ServerUnavailableError(refused_message(server))
+    if response.status_code != 200:
+        raise ServerUnavailableError(
+            f"The model server at {server} answered {response.status_code} to "
+            f"/maas/deployments: {error_text(response)}"
+        )
+    return {entry["name"]: entry for entry in response.json()}
+
+
+def refused_message(server: str) -> str:
+    if os.environ.get(TOKEN_ENV):
+        return (
+            f"The model server at {server} refused the token in {TOKEN_ENV} (401): set "
+            f"{TOKEN_ENV} to the token the server was started with."
+        )
+    return (
+        f"The model server at {server} wants a token (401) and {TOKEN_ENV} is not set: "
+        f"set {TOKEN_ENV} to the token the server was started with."
+    )
+
+
+def server_view(*, home: str | None = None, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The running server's URL, deployments (status, reason) and metrics text.
+
+    None when no server runs for the home; `ServerUnavailableError` when one is recorded
+    but cannot be read (not answering, or refusing our token).
+    """
+    info = read_server_file(default_registry(home).home)
+    if info is None:
+        return None
+    url = info["url"]
+    try:
+        listed = http().get(f"{url}/maas/deployments", headers=auth_headers(), timeout=timeout)
+        metrics = http().get(f"{url}/metrics", headers=auth_headers(), timeout=timeout)
+    except Exception as exc:
+        raise ServerUnavailableError(
+            f"The model server at {url} did not answer: {type(exc).__name__}: {exc}"
+        ) from exc
+    for response in (listed, metrics):
+        if response.status_code == 401:
+            raise ServerUnavailableError(refused_message(url))
+        if response.status_code != 200:
+            raise ServerUnavailableError(
+                f"The model server at {url} answered {response.status_code} to "
+                f"{response.request.url.path}: {error_text(response)}"
+            )
+    return {"url": url, "deployments": listed.json(), "metrics": metrics.text}
+
+
+def reconcile(server: str, name: str, timeout: float = START_TIMEOUT_S) -> dict[str, Any] | None:
+    """Have the server reconcile now; its entry for deployment *name* afterwards."""
+    try:
+        # The server answers once the loads it started have finished (or failed).
+        response = http().post(
+            f"{server}/maas/reconcile", headers=auth_headers(), timeout=timeout + 5
+        )
+    except Exception as exc:
+        raise ServerUnavailableError(
+            f"The model server at {server} stopped answering: {exc}"
+        ) from exc
+    if response.status_code == 401:
+        raise ServerUnavailableError(refused_message(server))
+    if response.status_code != 200:
+        raise ServerUnavailableError(
+            f"The model server at {server} answered {response.status_code} to "
+            f"/maas/reconcile: {error_text(response)}"
+        )
+    for entry in response.json():
+        if entry["name"] == name:
+            return entry
+    return None
+
+
+def alive(url: str) -> bool:
+    """Whether the server at *url* answers its liveness probe."""
+    try:
+        return http().get(f"{url}/v2/health/live", timeout=2).status_code == 200
+    except Exception:
+        return False
+
+
+_client = None
+
+
+def http() -> Any:
+    """One shared HTTP client (no proxies from the environment: the server is local)."""
+    global _client
+    if _client is None:
+        import httpx
+
+        _client = httpx.Client(timeout=30, trust_env=False)
+        atexit.register(_client.close)
+    return _client
+
+
+def auth_headers() -> dict[str, str]:
+    token = os.environ.get(TOKEN_ENV)
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def error_text(response: Any) -> str:
+    """The message of an error response: ``{"error": ...}``, or MLflow's ``{"message": ...}``."""
+    try:
+        body = response.json()
+        return body["error"] if "error" in body else body["message"]
+    except Exception:
+        return response.text[:500]
