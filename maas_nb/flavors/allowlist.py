@@ -26,6 +26,7 @@ from __future__ import annotations
 import collections
 import functools
 import sys
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -110,9 +111,20 @@ def lookup(module: str, name: str) -> Any:
     return vars(found).get(name)
 
 
-@functools.cache
+_building = threading.Lock()
+
+
 def builtin_allowlist() -> Mapping[str, Any]:
     """The allow-list: canonical name -> the object that name resolves to."""
+    # The server loads several models at once on worker threads; building the list walks
+    # and imports scikit-learn's modules, and concurrent first imports of a module that
+    # fails to import (an optional backend) race inside importlib (a KeyError).
+    with _building:
+        return _build()
+
+
+@functools.cache
+def _build() -> Mapping[str, Any]:
     entries: dict[str, Any] = {}
     for obj in _candidates():
         name = canonical_name(obj)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import functools
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -16,6 +17,7 @@ from maas_nb import flavors
 from maas_nb.flavors.allowlist import builtin_allowlist, canonical_name
 from maas_nb.flavors.skops_audit import Ref
 from tests.flavors import crafted
+from tests.helpers import ROOT
 
 LIBRARIES = ("sklearn", "numpy", "scipy")
 #: The builtin and stdlib types the allow-list names on purpose: plain data containers.
@@ -161,3 +163,30 @@ def test_crafted_exploit_is_live_without_the_audit(iris, tmp_path):
     with pytest.raises(ValueError):  # the command has run; its bytes are no features
         model.predict(["touch", str(sentinel)])
     assert os.path.exists(sentinel)
+
+
+def test_the_allow_list_is_built_once_when_many_threads_ask_at_first():
+    """The server loads several models at once; the first build imports scikit-learn's
+    modules, and concurrent first imports raced inside importlib (a KeyError naming
+    'sklearn.externals.array_api_compat.torch' failed a deployment)."""
+    code = (
+        "import threading\n"
+        "from maas_nb.flavors.allowlist import builtin_allowlist\n"
+        "barrier, got, errors = threading.Barrier(8), [], []\n"
+        "def build():\n"
+        "    barrier.wait()\n"
+        "    try:\n"
+        "        got.append(builtin_allowlist())\n"
+        "    except Exception as exc:\n"
+        "        errors.append(repr(exc))\n"
+        "threads = [threading.Thread(target=build) for _ in range(8)]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "assert not errors, errors\n"
+        "assert len(got) == 8 and all(g is got[0] for g in got)\n"
+    )
+    for _ in range(3):
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT
+        )
+        assert done.returncode == 0, done.stderr

@@ -68,7 +68,8 @@ def server_fixture(tmp_path_factory, classifier, iris, text_pipeline, people):
     for name in ("iris", "frame", "reviews", "notes"):
         registry.put_deployment(name, name, {})
     server = spawn_server(home)
-    assert [s["status"] for s in server.reconcile()] == ["ready"] * 4
+    states = server.reconcile()
+    assert [s["status"] for s in states] == ["ready"] * 4, states
     yield server
     stop(server)
 
