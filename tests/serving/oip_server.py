@@ -68,10 +68,12 @@ def server_fixture(tmp_path_factory, classifier, iris, text_pipeline, people):
     for name in ("iris", "frame", "reviews", "notes"):
         registry.put_deployment(name, name, {})
     server = spawn_server(home)
-    states = server.reconcile()
-    assert [s["status"] for s in states] == ["ready"] * 4, states
-    yield server
-    stop(server)
+    try:
+        states = server.reconcile()
+        assert [s["status"] for s in states] == ["ready"] * 4, states
+        yield server
+    finally:
+        stop(server)
 
 
 def with_binary(header: dict, blob: bytes) -> tuple[bytes, dict[str, str]]:
