@@ -119,6 +119,28 @@ def _errors(out: str) -> int:
     return errors
 
 
+def register_with(tree: Path, home: Path, models_dir: Path, names: list[str], sample) -> None:
+    """Register the benchmark's models with another checkout's own code (its own schema)."""
+    np.save(models_dir / "sample.npy", sample)
+    code = (
+        "import sys, numpy as np, skops.io as sio\n"
+        "from maas_nb.registry import Registry\n"
+        "home, models, names = sys.argv[1], sys.argv[2], sys.argv[3:]\n"
+        "sample = np.load(f'{models}/sample.npy')\n"
+        "registry = Registry(home)\n"
+        "for name in names:\n"
+        "    path = f'{models}/{name}.skops'\n"
+        "    model = sio.load(path, trusted=sio.get_untrusted_types(file=path))\n"
+        "    registry.register(model, name, sample=sample)\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, str(home), str(models_dir), *names],
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        check=True,
+    )
+
+
 def cold_start(home: Path, uri: str, name: str, X: np.ndarray) -> float:
     """Seconds from deploy() to the first successful prediction, in a fresh process."""
     code = (
@@ -183,7 +205,7 @@ def main() -> None:
         before = None
         if args.before is not None:
             before_home = tmp / "before-home"
-            shutil.copytree(home, before_home)
+            register_with(args.before.resolve(), before_home, baseline_dir, list(models), X[:5])
             before = maas_server(args.before.resolve(), before_home, before_port)
             procs.append(before)
         base = start(

@@ -183,12 +183,17 @@ def create_app(
         (oip.infer, "POST"),
         (tfserving.predict_route, "POST"),
     }
-    routes = []
+    # The router tries routes in order: prediction routes go first, so the hot path does
+    # not pay a path match for every metadata route. A GET on a predict path still falls
+    # through to the route that takes GET.
+    predicting, describing = [], []
     for route in [*oip.routes, *tfserving.routes, *mlflow.routes]:
         assert isinstance(route, Route)
         if any(route.endpoint is fn for fn, _ in predict_routes):
-            route = Route(route.path, observed(route.endpoint), methods=route.methods)
-        routes.append(route)
+            predicting.append(Route(route.path, observed(route.endpoint), methods=route.methods))
+        else:
+            describing.append(route)
+    routes = [*predicting, *describing]
     routes += [
         Route("/maas/deployments", deployments),
         Route("/maas/reconcile", reconcile, methods=["POST"]),

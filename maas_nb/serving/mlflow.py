@@ -55,6 +55,8 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 
 def body_format(content_type: str | None) -> str:
     """``"json"`` or ``"csv"`` from a Content-Type header, or a 415 with MLflow's reason."""
+    if content_type == CONTENT_TYPE_JSON:  # what nearly every client sends
+        return "json"
     if not content_type:
         raise UnsupportedMediaType(_unsupported("no Content-Type"))
     mime, *rest = (part.strip() for part in content_type.split(";"))

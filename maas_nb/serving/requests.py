@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from collections.abc import Callable
@@ -58,20 +57,31 @@ def check_content_type(request: Request) -> None:
         )
 
 
-async def read_body(request: Request, admitted: contextlib.ExitStack) -> bytearray:
+async def read_body(request: Request, admitted: list[int]) -> bytes | bytearray:
     """The whole body, refusing more than the server's limit (413) before reading it all.
 
-    A big body first takes its share of the decoding budget, given back when *admitted*
-    closes, and is read into one buffer of its declared length so it exists only once."""
+    A small body is read as it comes (usually one chunk, used as is). A big body first
+    takes its share of the decoding budget (appended to *admitted*, for the caller to give
+    back) and is read into one buffer of its declared length so it exists only once."""
     limit: int = request.app.state.max_body
     check_content_type(request)
     declared = request.headers.get("content-length")
     expected = int(declared) if declared is not None and VERSION.fullmatch(declared) else None
     if expected is not None and expected > limit:
         raise PayloadTooLarge(_too_large(expected, limit))
-    decoder = decoder_of(request.app)
-    if expected is not None and expected >= BIG:
-        admitted.callback(decoder.release, await decoder.acquire(expected))
+    if expected is not None and expected < BIG:  # the hot path
+        chunks, size = [], 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(_too_large(size, limit))
+                chunks.append(chunk)
+        except ClientDisconnect:
+            raise BadRequest("The client disconnected before sending the whole body.") from None
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    if expected is not None:
+        admitted.append(await decoder_of(request.app).acquire(expected))
     body, size = bytearray(expected or 0), 0
     try:
         async for chunk in request.stream():
@@ -79,7 +89,7 @@ async def read_body(request: Request, admitted: contextlib.ExitStack) -> bytearr
             if end > limit:
                 raise PayloadTooLarge(_too_large(end, limit))
             if expected is None and size < BIG <= end:  # a chunked body that turns out big
-                admitted.callback(decoder.release, await decoder.acquire(limit))
+                admitted.append(await decoder_of(request.app).acquire(limit))
             if end <= len(body):
                 body[size:end] = chunk
             else:
@@ -142,18 +152,22 @@ async def predict(
     small body and on a decoding thread for a big one (see `decoding`).
     """
     request.scope["maas.deployment"] = slot.name
-    with contextlib.ExitStack() as admitted:
+    admitted: list[int] = []  # decoding budget taken by a big body, given back below
+    try:
         receiving = slot.ready().batcher
         receiving.arriving += 1
         try:
             if body is None:
-                # A bytearray: decoders only slice and parse it, and a copy to bytes would
-                # double the peak memory of a big body.
+                # A big body is a bytearray: decoders only slice and parse it, and a copy
+                # to bytes would double its peak memory.
                 body = cast(bytes, await read_body(request, admitted))
         finally:
             receiving.arrived()
         current, decoded = await _decode(slot, body, request, decode, version)
         del body
+    finally:
+        if admitted:  # synchronous: no await between the version check and queueing
+            decoder_of(request.app).release(sum(admitted))
     # From the version check in _decode to queueing there is no await, so the version
     # checked, decoded for and queued on is one.
     rows, extra = decoded if isinstance(decoded, tuple) else (decoded, None)
