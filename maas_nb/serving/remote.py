@@ -42,8 +42,15 @@ def check_access(server: str) -> None:
 
 def states(server: str) -> dict[str, dict[str, Any]]:
     """The server at *server*'s view of each deployment, by name."""
+    listed = call("GET", server, "/maas/deployments", timeout=10)
+    return {entry["name"]: entry for entry in listed.json()}
+
+
+def call(method: str, server: str, path: str, *, timeout: float) -> Any:
+    """The server's 200 answer to *method* *path*, or a `ServerUnavailableError` saying why."""
     try:
-        response = http().get(f"{server}/maas/deployments", headers=auth_headers(), timeout=10)
+        url = f"{server}{path}"
+        response = http().request(method, url, headers=auth_headers(), timeout=timeout)
     except Exception as exc:
         raise ServerUnavailableError(
             f"The model server at {server} did not answer: {type(exc).__name__}: {exc}"
@@ -53,9 +60,9 @@ def states(server: str) -> dict[str, dict[str, Any]]:
     if response.status_code != 200:
         raise ServerUnavailableError(
             f"The model server at {server} answered {response.status_code} to "
-            f"/maas/deployments: {error_text(response)}"
+            f"{path}: {error_text(response)}"
         )
-    return {entry["name"]: entry for entry in response.json()}
+    return response
 
 
 def refused_message(server: str) -> str:
@@ -80,42 +87,15 @@ def server_view(*, home: str | None = None, timeout: float = 2.0) -> dict[str, A
     if info is None:
         return None
     url = info["url"]
-    try:
-        listed = http().get(f"{url}/maas/deployments", headers=auth_headers(), timeout=timeout)
-        metrics = http().get(f"{url}/metrics", headers=auth_headers(), timeout=timeout)
-    except Exception as exc:
-        raise ServerUnavailableError(
-            f"The model server at {url} did not answer: {type(exc).__name__}: {exc}"
-        ) from exc
-    for response in (listed, metrics):
-        if response.status_code == 401:
-            raise ServerUnavailableError(refused_message(url))
-        if response.status_code != 200:
-            raise ServerUnavailableError(
-                f"The model server at {url} answered {response.status_code} to "
-                f"{response.request.url.path}: {error_text(response)}"
-            )
+    listed = call("GET", url, "/maas/deployments", timeout=timeout)
+    metrics = call("GET", url, "/metrics", timeout=timeout)
     return {"url": url, "deployments": listed.json(), "metrics": metrics.text}
 
 
 def reconcile(server: str, name: str, timeout: float = START_TIMEOUT_S) -> dict[str, Any] | None:
     """Have the server reconcile now; its entry for deployment *name* afterwards."""
-    try:
-        # The server answers once the loads it started have finished (or failed).
-        response = http().post(
-            f"{server}/maas/reconcile", headers=auth_headers(), timeout=timeout + 5
-        )
-    except Exception as exc:
-        raise ServerUnavailableError(
-            f"The model server at {server} stopped answering: {exc}"
-        ) from exc
-    if response.status_code == 401:
-        raise ServerUnavailableError(refused_message(server))
-    if response.status_code != 200:
-        raise ServerUnavailableError(
-            f"The model server at {server} answered {response.status_code} to "
-            f"/maas/reconcile: {error_text(response)}"
-        )
+    # The server answers once the loads it started have finished (or failed).
+    response = call("POST", server, "/maas/reconcile", timeout=timeout + 5)
     for entry in response.json():
         if entry["name"] == name:
             return entry
