@@ -74,7 +74,8 @@ class LoopbackHosts:
                 response = JSONResponse(
                     {
                         "error": f"Host {host!r} is not served here: this server answers requests "
-                        "to 127.0.0.1 or localhost only. Start it with --token to serve others."
+                        "to 127.0.0.1 or localhost only. Start it with a token (MAAS_TOKEN or "
+                        "--token-file) to serve others."
                     },
                     status_code=400,
                 )
