@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
 
@@ -11,16 +10,11 @@ from .columns import dumps as _dumps
 from .columns import now
 from .columns import time as _time
 from .records import PipelineRun, Run, frozen
+from .sqlite_database import SqliteDatabase
 
 
-class RunTables:
-    """The ``runs`` and ``pipeline_runs`` tables; `SqliteStore` supplies the transactions."""
-
-    def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError
-
-    def _read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError
+class RunTables(SqliteDatabase):
+    """The ``runs`` and ``pipeline_runs`` tables."""
 
     def create_run(
         self, run_id: str, name: str, *, params: dict, source: str, lineage: dict
