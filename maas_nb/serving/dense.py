@@ -37,6 +37,10 @@ import numpy as np
 import orjson
 
 MIN_ARRAY = 64 * 1024
+#: The deepest array taken here: a batch of rows of OIP's deepest tensor (8 dimensions).
+#: Anything deeper goes to the standard parser, which refuses it cleanly; orjson before
+#: 3.9.15 had no recursion limit and crashed the process on deep brackets (CVE-2024-27454).
+MAX_DEPTH = 9
 WINDOW = 64 * 1024
 
 _NUMERIC = np.zeros(256, dtype=bool)
@@ -114,6 +118,8 @@ def _arrays_in(
         if scanned is None:
             return found
         closing, count, splits, floats, depth = scanned
+        if depth > MAX_DEPTH:
+            return found
         if closing + 1 - opening < MIN_ARRAY or not _value_ends(body, closing + 1):
             return found
         array = _convert(body, view, opening, closing, count, splits, floats, depth)

@@ -131,8 +131,17 @@ def parse_json(body: bytes, *, what: str = "request body") -> dict[str, Any]:
         raise BadRequest(
             f"Malformed JSON in the {what}: {exc.msg} at line {exc.lineno} column {exc.colno}."
         ) from None
-    except (UnicodeDecodeError, RecursionError) as exc:
-        raise BadRequest(f"Malformed JSON in the {what}: {type(exc).__name__}.") from None
+    except RecursionError:
+        raise BadRequest(
+            f"Malformed JSON in the {what}: arrays or objects nested too deeply for this "
+            "server; a tensor has at most 8 dimensions."
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise BadRequest(
+            f"Malformed JSON in the {what}: it is not UTF-8 (byte {exc.start} is "
+            f"{exc.object[exc.start : exc.start + 1]!r}). Send the body as UTF-8 JSON, "
+            "uncompressed (or with a Content-Encoding the route accepts)."
+        ) from None
     if not isinstance(payload, dict):
         raise BadRequest(f"The {what} must be a JSON object, got {type(payload).__name__}.")
     return payload

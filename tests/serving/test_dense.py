@@ -122,3 +122,22 @@ def test_big_bodies_parse_to_arrays_and_keep_the_object_check():
     with pytest.raises(BadRequest) as info:
         parse_json(b"[" + ROWS + b"[1, 2]]")
     assert info.value.message == "The request body must be a JSON object, got list."
+
+
+def test_deep_brackets_are_left_to_the_standard_parser():
+    """orjson before 3.9.15 crashed the server on deep brackets (CVE-2024-27454): a body
+    deeper than any tensor never reaches it."""
+    depth = 150_000
+    body = b'{"instances": ' + b"[" * depth + b"]" * depth + b"}"
+    assert dense.loads(body) is None
+
+
+def test_deep_brackets_get_a_clear_400(iris_server):
+    depth = 150_000
+    body = b'{"instances": ' + b"[" * depth + b"]" * depth + b"}"
+    with iris_server.client() as client:
+        for path in ("/v1/models/iris:predict", "/models/iris/invocations"):
+            answer = client.post(path, content=body, headers={"Content-Type": "application/json"})
+            assert answer.status_code == 400
+            assert "nested too deeply" in answer.text
+        assert client.get("/v2/health/live").status_code == 200
