@@ -196,6 +196,15 @@ def to_array(values: Any, dtype: str, *, model: str, where: str) -> np.ndarray:
         raise BadRequest(
             f"{where}: rows have different lengths; every row needs the same number of features."
         ) from None
+    huge = next((v for v in raw.flat if _beyond_64_bits(v)), None) if raw.dtype == object else None
+    if huge is not None and np.dtype(dtype).kind == "f":
+        # JSON integers beyond 64 bits are still numbers a float input can take.
+        raw = _as_floats(values, where=where)
+    elif huge is not None:
+        raise BadRequest(
+            f"{where}: {str(huge)[:40]} does not fit in 64 bits; model {model!r} expects "
+            f"integers ({dtype}). Send values within the range of {dtype}."
+        )
     if raw.dtype == object:
         raise BadRequest(
             f"{where}: rows have different lengths or mix types; "
@@ -226,6 +235,26 @@ def to_array(values: Any, dtype: str, *, model: str, where: str) -> np.ndarray:
             return raw.astype(target, casting="unsafe", copy=False)
     except (FloatingPointError, OverflowError, ValueError) as exc:
         raise BadRequest(f"{where}: values do not fit {dtype}: {exc}.") from None
+
+
+def _as_floats(values: Any, *, where: str) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except OverflowError:
+        raise BadRequest(
+            f"{where}: a value is beyond the range of float64 (about 1.8e308); send smaller "
+            "numbers."
+        ) from None
+    except (ValueError, TypeError):
+        raise BadRequest(
+            f"{where}: rows have different lengths or mix types; "
+            "send a rectangular list of numbers."
+        ) from None
+
+
+def _beyond_64_bits(value: Any) -> bool:
+    """An integer numpy cannot hold (it makes an object array of such JSON numbers)."""
+    return type(value) is int and not -(2**63) <= value < 2**64
 
 
 def _all_strings(values: Any) -> bool:

@@ -46,6 +46,15 @@ def tensor(shape, data, datatype="FP64"):
         (
             "POST",
             INFER,
+            tensor([1, 4], [99999999999999999999999999, 2, 3, 4], "INT64"),
+            {},
+            400,
+            "inputs[0] ('input'): 99999999999999999999999999 does not fit in 64 bits; model 'iris:1' expects "
+            "integers (int64). Send values within the range of int64.",
+        ),
+        (
+            "POST",
+            INFER,
             tensor([1, 4], [300, 2, 3, 4], "UINT8"),
             {},
             400,
