@@ -156,3 +156,61 @@ def fields_with_prefix(out, key):
         if line.startswith(key + " "):
             return line[len(key) :].strip()
     raise AssertionError(f"{key!r} not in {out!r}")
+
+
+def serve_refusal(home, *args: str, token: str | None = None) -> str:
+    """What ``maas serve`` *args* prints on stderr when it refuses to start (exit 1)."""
+    import os
+
+    from tests.helpers import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "MAAS_TOKEN"}
+    if token is not None:
+        env["MAAS_TOKEN"] = token
+    result = subprocess.run(
+        [sys.executable, "-m", "maas_nb.serving", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+        env=env,
+    )
+    assert result.returncode == 1, result.stderr
+    return result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "token", "message"),
+    [
+        (
+            ["--port", "99999"],
+            None,
+            "--port is 99999; a TCP port is a number from 0 to 65535 (0 picks a free one).",
+        ),
+        (
+            ["--port", "-1"],
+            None,
+            "--port is -1; a TCP port is a number from 0 to 65535 (0 picks a free one).",
+        ),
+        (
+            ["--port", "0", "--max-body", "-1"],
+            None,
+            "--max-body is -1; give the largest request body in bytes, a positive number "
+            "(the default is 16 MiB).",
+        ),
+        (
+            ["--port", "0", "--max-body", "0"],
+            None,
+            "--max-body is 0; give the largest request body in bytes, a positive number "
+            "(the default is 16 MiB).",
+        ),
+        (
+            ["--port", "0"],
+            "a b",
+            "$MAAS_TOKEN must hold one token: printable characters without spaces, on one line.",
+        ),
+    ],
+    ids=["port-too-big", "port-negative", "max-body-negative", "max-body-zero", "token-spaces"],
+)
+def test_serve_refuses_bad_settings_in_one_line(home, args, token, message):
+    assert serve_refusal(home, *args, token=token) == f"maas: error: {message}\n"

@@ -20,7 +20,7 @@ from . import mlflow, oip, tfserving
 from .errors import HTTPError
 from .openapi import spec
 from .pool import ModelPool
-from .requests import DEFAULT_MAX_BODY
+from .requests import DEFAULT_MAX_BODY, check_content_type
 
 log = logging.getLogger("maas_nb.serving")
 
@@ -141,6 +141,7 @@ async def deployments(request: Request) -> JSONResponse:
 
 
 async def reconcile(request: Request) -> JSONResponse:
+    check_content_type(request)  # a web page must not make the server reload its models
     pool: ModelPool = request.app.state.pool
     await pool.reconcile()
     await pool.settle()

@@ -9,6 +9,8 @@ which is what tritonclient sends.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
@@ -102,3 +104,17 @@ def compress(body: bytes, coding: str) -> bytes:
     """*body* compressed with *coding* (``gzip`` or ``deflate``)."""
     deflater = zlib.compressobj(wbits=CODINGS[coding])
     return deflater.compress(body) + deflater.flush()
+
+
+Decode = TypeVar("Decode", bound=Callable[..., Any])
+
+
+def inflating(decode: Decode, coding: str | None, *, limit: int) -> Decode:
+    """*decode* taking a body sent with *coding*: inflated first (within *limit*, else 413)."""
+    if coding is None:
+        return decode
+
+    def inflate_then_decode(body: bytes, *args: Any) -> Any:
+        return decode(decompress(body, coding, limit=limit), *args)
+
+    return cast(Decode, inflate_then_decode)

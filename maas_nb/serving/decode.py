@@ -40,16 +40,21 @@ def implicit_signature(values: Any) -> Signature:
 
 def rows_from(values: Any, signature: Signature | None, *, model: str, where: str) -> Rows:
     """Rows from a list of rows (lists, strings or objects) or a dict of columns."""
+    named = signature is not None  # an implicit signature's input name is ours, not the client's
     if signature is None:
         signature = implicit_signature(values)
     if signature.kind == TEXT:
         if isinstance(values, dict) and len(values) == 1:
+            if named:
+                check_input_names(values, signature, model=model, where=where)
             values = next(iter(values.values()))
         if (
             isinstance(values, list)
             and values
             and all(isinstance(v, dict) and len(v) == 1 for v in values)
         ):
+            if named:
+                check_input_names(_keys(values), signature, model=model, where=where)
             values = [next(iter(v.values())) for v in values]
         return text_rows(values, model=model, where=where)
     if signature.kind == DATAFRAME:
@@ -75,9 +80,13 @@ def rows_from(values: Any, signature: Signature | None, *, model: str, where: st
             return column_rows(columns, signature, model=model, where=where)
         return record_rows(values, signature, model=model, where=where)
     if isinstance(values, dict) and len(values) == 1:
+        if named:
+            check_input_names(values, signature, model=model, where=where)
         values = next(iter(values.values()))  # {"input": [[...]]}
     if isinstance(values, list) and values and all(isinstance(v, dict) for v in values):
         if all(len(v) == 1 and isinstance(next(iter(v.values())), list) for v in values):
+            if named:
+                check_input_names(_keys(values), signature, model=model, where=where)
             values = [next(iter(v.values())) for v in values]  # [{"input": [...]}, ...]
         else:  # records: the first record's keys give the order, and every record has them
             keys = list(values[0])
@@ -85,6 +94,23 @@ def rows_from(values: Any, signature: Signature | None, *, model: str, where: st
                 raise BadRequest(f"{where}: every record needs the same keys ({', '.join(keys)}).")
             values = [[v[k] for k in keys] for v in values]
     return tensor_rows(values, signature, model=model, where=where)
+
+
+def check_input_names(names: Any, signature: Signature, *, model: str, where: str) -> None:
+    """Refuse input names the signature does not have, as TF Serving and MLflow do."""
+    known = [spec.name for spec in signature.inputs]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise BadRequest(
+            f"{where}: unknown input name(s) {', '.join(repr(str(n)[:60]) for n in unknown[:10])}; "
+            f"model {model!r} takes {', '.join(map(repr, known))}. Name the inputs as its "
+            "signature does, or send plain rows without names."
+        )
+
+
+def _keys(records: list[dict]) -> dict[Any, None]:
+    """The keys of *records*, each once, in order of appearance."""
+    return {k: None for record in records for k in record}
 
 
 def split_frame(payload: Any, signature: Signature | None, *, model: str) -> Rows:
@@ -95,7 +121,7 @@ def split_frame(payload: Any, signature: Signature | None, *, model: str) -> Row
             f'{where} must be an object with a "data" list of rows (and optional "columns").'
         )
     data, columns = payload["data"], payload.get("columns")
-    if signature is not None and signature.kind == DATAFRAME and columns is not None:
+    if columns is not None:  # pandas refuses a frame whose rows do not fit its columns
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
             raise BadRequest(f'{where}: "columns" must be a list of column names.')
         if isinstance(data, np.ndarray):
@@ -106,6 +132,7 @@ def split_frame(payload: Any, signature: Signature | None, *, model: str) -> Row
             raise BadRequest(
                 f'{where}: every row of "data" needs one value per column ({len(columns)}).'
             )
+    if signature is not None and signature.kind == DATAFRAME and columns is not None:
         by_name: dict[str, Any]
         if isinstance(data, np.ndarray):
             by_name = {c: data[:, i] for i, c in enumerate(columns)}

@@ -10,6 +10,7 @@ accepted and ignored, as MLflow does for a model whose signature has no params s
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -20,11 +21,14 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..flavors.signature import DATAFRAME, TEXT, Signature
+from .compression import inflating, request_coding
 from .decode import rows_from, split_frame
-from .errors import BadRequest, UnsupportedMediaType
+from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from .requests import parse_json, predict
 from .rows import Rows, json_values, record_rows
 
+#: The most CSV header columns read for a version without a signature to bound them by.
+MAX_CSV_COLUMNS = 1024
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 CONTENT_TYPE_CSV, CONTENT_TYPE_JSON = "text/csv", "application/json"
 
@@ -107,11 +111,18 @@ def decode_json(body: bytes, signature: Signature | None, model: str) -> Rows:
     return rows_from(value, signature, model=model, where=key)
 
 
-def decode_csv(body: bytes, signature: Signature | None, model: str) -> Rows:
-    """A CSV body read as MLflow reads it (pandas, header row), then as ``dataframe_split``."""
+def decode_csv(body: bytes, signature: Signature | None, model: str, *, max_rows: int) -> Rows:
+    """A CSV body read as MLflow reads it (pandas, header row), then as ``dataframe_split``.
+
+    pandas takes seconds and hundreds of MiB for a header of 100k columns, so the header's
+    columns and the body's lines are counted first and a body the model cannot take is
+    refused before pandas sees it.
+    """
     import io
 
     import pandas as pd
+
+    check_csv_size(body, signature, model, max_rows=max_rows)
 
     # MLflow passes the signature's column types to read_csv; ours only need string
     # columns kept as text ("007" stays "007"), numbers are converted like JSON ones.
@@ -136,7 +147,37 @@ def decode_csv(body: bytes, signature: Signature | None, model: str) -> Rows:
     )
 
 
-DECODERS: dict[str, Callable[[bytes, Signature | None, str], Rows]] = {
+def check_csv_size(body: bytes, signature: Signature | None, model: str, *, max_rows: int) -> None:
+    """Refuse a CSV body with more header columns than *model* takes, or too many rows."""
+    end = body.find(b"\n")
+    header = body if end < 0 else body[:end]
+    # Commas inside quoted names do not split columns: count only those between quotes.
+    columns = sum(part.count(b",") for part in header.split(b'"')[::2]) + 1
+    if signature is None:
+        limit, takes = (
+            MAX_CSV_COLUMNS,
+            (
+                f"this server reads at most {MAX_CSV_COLUMNS} for model {model!r}, which has no "
+                "signature"
+            ),
+        )
+    else:
+        limit = signature.n_features
+        takes = f"model {model!r} expects {signature.describe_inputs()}"
+    if columns > limit:
+        raise BadRequest(
+            f"The CSV header has {columns} columns; {takes}. Send one column per model "
+            "input, with a header row naming them (DataFrame.to_csv(index=False))."
+        )
+    rows = body.count(b"\n") - (1 if body.endswith(b"\n") else 0)  # lines after the header
+    if rows > max_rows:
+        raise PayloadTooLarge(
+            f"The CSV body has {rows} lines after its header; model {model!r} takes at most "
+            f"{max_rows} rows per request. Split it into smaller requests."
+        )
+
+
+DECODERS: dict[str, Callable[..., Rows]] = {
     "json": decode_json,
     "csv": decode_csv,
 }
@@ -147,6 +188,10 @@ async def invocations(request: Request) -> JSONResponse:
     name = request.path_params.get("name")
     slot = pool.slot(name) if name is not None else pool.only_slot()
     decode = DECODERS[body_format(request.headers.get("content-type"))]
+    if decode is decode_csv:
+        decode = functools.partial(decode_csv, max_rows=slot.ready().batcher.max_queue_rows)
+    coding = request_coding(request.headers.get("content-encoding"))
+    decode = inflating(decode, coding, limit=request.app.state.max_body)
     _, _, outputs = await predict(slot, None, request, decode)
     name, first = next(iter(outputs.items()))
     return JSONResponse({"predictions": json_values(first, output=name)})

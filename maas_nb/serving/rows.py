@@ -133,6 +133,12 @@ def column_rows(
             f"{where}: missing column(s) {', '.join(map(repr, missing))}; model {model!r} "
             f"expects {signature.describe_inputs()}, got {', '.join(map(repr, columns)) or 'none'}."
         )
+    unknown = [c for c in columns if c not in signature.columns]
+    if unknown:
+        raise BadRequest(
+            f"{where}: unknown column(s) {', '.join(repr(str(c)[:60]) for c in unknown[:10])}; "
+            f"model {model!r} expects {signature.describe_inputs()}. Leave them out."
+        )
     data = {}
     for spec in signature.inputs:
         array = to_array(
@@ -178,6 +184,12 @@ def record_rows(records: Any, signature: Signature, *, model: str, where: str) -
             raise BadRequest(
                 f"{where}: row {i} is missing column(s) {', '.join(map(repr, absent))}; model "
                 f"{model!r} expects {signature.describe_inputs()}."
+            )
+        if len(record) > len(signature.columns):  # every column is there: the rest are extra
+            extra = [repr(str(c)[:60]) for c in record if c not in columns][:10]
+            raise BadRequest(
+                f"{where}: row {i} has unknown column(s) {', '.join(extra)}; model {model!r} "
+                f"expects {signature.describe_inputs()}. Leave them out."
             )
     return column_rows(columns, signature, model=model, where=where)
 

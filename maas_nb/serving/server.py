@@ -83,12 +83,25 @@ def read_token_file(path: str | os.PathLike[str]) -> str:
             f"{stat.S_IMODE(mode):04o}): anyone who can read it can call your models. "
             f"Make it private with: chmod 600 '{path}'"
         )
-    if not text or any(c.isspace() or not c.isprintable() for c in text):
+    return check_token(text, f"The token file '{path}'")
+
+
+def check_token(token: str, source: str) -> str:
+    """*token* if it is one token (printable, no spaces), whichever *source* gave it."""
+    if not token or any(c.isspace() or not c.isprintable() for c in token):
         raise ConfigurationError(
-            f"The token file '{path}' must hold one token: printable characters without "
-            "spaces, on one line."
+            f"{source} must hold one token: printable characters without spaces, on one line."
         )
-    return text
+    return token
+
+
+def check_port(port: int, source: str) -> int:
+    """*port* if a TCP port (0 to 65535, 0 for any free one), else a `ConfigurationError`."""
+    if not 0 <= port <= 65535:
+        raise ConfigurationError(
+            f"{source} is {port}; a TCP port is a number from 0 to 65535 (0 picks a free one)."
+        )
+    return port
 
 
 def serve(
@@ -111,7 +124,12 @@ def serve(
     from .limits import fit_open_files, guarded_protocol
     from .requests import DEFAULT_MAX_BODY
 
-    token = token or os.environ.get(TOKEN_ENV) or None
+    if token:
+        check_token(token, "The token")
+    elif os.environ.get(TOKEN_ENV):
+        token = check_token(os.environ[TOKEN_ENV], f"${TOKEN_ENV}")
+    else:
+        token = None
     if not is_loopback(host) and not token:
         raise ConfigurationError(
             f"Refusing to listen on {host} without a token: anyone who can reach it could "
@@ -119,7 +137,19 @@ def serve(
             "127.0.0.1."
         )
     if port is None:
-        port = int(os.environ.get(PORT_ENV, DEFAULT_PORT))
+        text = os.environ.get(PORT_ENV, str(DEFAULT_PORT))
+        if not text.strip().isascii() or not text.strip().isdigit():
+            raise ConfigurationError(
+                f"${PORT_ENV} is {text[:40]!r}; set it to a port number from 0 to 65535."
+            )
+        port = check_port(int(text), f"${PORT_ENV}")
+    else:
+        check_port(port, "--port")
+    if max_body is not None and max_body <= 0:
+        raise ConfigurationError(
+            f"--max-body is {max_body}; give the largest request body in bytes, a positive "
+            "number (the default is 16 MiB)."
+        )
     registry = Registry(home)
     sock = bind(host, port, fallback=port_fallback)
     actual_port = sock.getsockname()[1]

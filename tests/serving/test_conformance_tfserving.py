@@ -258,3 +258,79 @@ def test_version_and_label_metadata(server):
         r = c.get("/v1/models/iris/versions/x/metadata")
         assert r.status_code == 404
         assert r.json() == {"error": "Version 'x' is not a positive integer."}
+
+
+@pytest.mark.parametrize(
+    ("model", "body", "message"),
+    [
+        (
+            "iris",
+            {"instances": [{"inpu": [1, 2, 3, 4]}]},
+            "instances: unknown input name(s) 'inpu'; model 'iris:1' takes 'input'. Name the "
+            "inputs as its signature does, or send plain rows without names.",
+        ),
+        (
+            "iris",
+            {"inputs": {"inpu": [[1, 2, 3, 4]]}},
+            "inputs: unknown input name(s) 'inpu'; model 'iris:1' takes 'input'. Name the "
+            "inputs as its signature does, or send plain rows without names.",
+        ),
+        (
+            "reviews",
+            {"instances": [{"txt": "good"}]},
+            "instances: unknown input name(s) 'txt'; model 'reviews:1' takes 'text'. Name the "
+            "inputs as its signature does, or send plain rows without names.",
+        ),
+        (
+            "reviews",
+            {"inputs": {"txt": ["good"]}},
+            "inputs: unknown input name(s) 'txt'; model 'reviews:1' takes 'text'. Name the "
+            "inputs as its signature does, or send plain rows without names.",
+        ),
+        (
+            "frame",
+            {"instances": [{"petal_length": 1.4, "colour": "red", "zzz": 1}]},
+            "instances: row 0 has unknown column(s) 'zzz'; model 'frame:1' expects 2 columns "
+            "(petal_length, colour). Leave them out.",
+        ),
+        (
+            "frame",
+            {"inputs": {"petal_length": [1.4], "colour": ["red"], "zzz": [1]}},
+            "inputs: unknown column(s) 'zzz'; model 'frame:1' expects 2 columns "
+            "(petal_length, colour). Leave them out.",
+        ),
+    ],
+    ids=["rows", "columns", "text-rows", "text-columns", "frame-rows", "frame-columns"],
+)
+def test_unknown_input_names_are_a_400(server, model, body, message):
+    with server.client() as c:
+        r = c.post(f"/v1/models/{model}:predict", json=body)
+    assert (r.status_code, r.json()) == (400, {"error": message})
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+def test_compressed_predict_bodies_are_inflated(server, classifier, coding):
+    from maas_nb.serving.compression import compress
+
+    body = compress(b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}', coding)
+    with server.client() as c:
+        r = c.post(
+            "/v1/models/iris:predict",
+            content=body,
+            headers={"Content-Type": "application/json", "Content-Encoding": coding},
+        )
+        assert r.status_code == 200, r.text
+        predictions = [row["predictions"] for row in r.json()["predictions"]]
+        assert predictions == classifier.predict([[5.1, 3.5, 1.4, 0.2]]).tolist()
+        r = c.post(
+            "/v1/models/iris:predict",
+            content=body,
+            headers={"Content-Type": "application/json", "Content-Encoding": "compress"},
+        )
+    assert (r.status_code, r.json()) == (
+        415,
+        {
+            "error": "Content-Encoding 'compress' is not supported: send the body uncompressed, "
+            "or compressed with one of gzip, deflate."
+        },
+    )

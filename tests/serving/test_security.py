@@ -176,3 +176,28 @@ def test_cross_site_form_content_types_are_refused(iris_server, content_type):
     assert r.json()["error"].endswith(
         "send 'Content-Type: application/json' (or application/octet-stream for binary tensors)."
     )
+
+
+def test_reconcile_from_a_web_page_is_refused(iris_server):
+    # A page may POST text/plain (or an untyped body) cross-site without a preflight.
+    from maas_nb.serving.remote import reconcile
+
+    with iris_server.client() as c:
+        for headers in (
+            {"Content-Type": "text/plain", "Origin": "https://evil.example"},
+            {"Origin": "https://evil.example"},
+        ):
+            r = c.post(
+                "/maas/reconcile",
+                content=b"x" if "Content-Type" in headers else b"",
+                headers=headers,
+            )
+            assert r.status_code == 415, (headers, r.text)
+            assert r.json()["error"].startswith(
+                (
+                    "Content-Type 'text/plain' is not accepted",
+                    "A request body without a Content-Type is not",
+                )
+            )
+        assert c.post("/maas/reconcile").status_code == 200  # as curl and our client send it
+    assert reconcile(iris_server.url, "iris")["status"] == "ready"
