@@ -15,12 +15,12 @@ and each node's range and implicit children stay inside the arrays.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from ..exceptions import UntrustedModelError
+from .object_graph import walk
 
 
 def check_trees(model: Any, *, uri: str) -> None:
@@ -29,7 +29,8 @@ def check_trees(model: Any, *, uri: str) -> None:
     from sklearn.neighbors import BallTree, KDTree
     from sklearn.tree._tree import Tree
 
-    for obj, n_features in _walk(model):
+    for obj, widths in walk(model):
+        n_features = widths[-1] if widths else None
         if isinstance(obj, Tree):
             bound = obj.n_features if n_features is None else min(obj.n_features, n_features)
             problem = _nodes_problem(
@@ -49,35 +50,6 @@ def check_trees(model: Any, *, uri: str) -> None:
                 f"({problem}); predicting with it could read outside its arrays, so maas_nb "
                 "refuses it. The artifact is corrupted or crafted: register the model again."
             )
-
-
-def _walk(root: Any) -> Iterator[tuple[Any, int | None]]:
-    """Every object reachable from *root*, with the input width of its nearest estimator."""
-    seen: set[int] = set()
-    stack: list[tuple[Any, int | None]] = [(root, None)]
-    while stack:
-        obj, n_features = stack.pop()
-        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, type)):
-            continue
-        seen.add(id(obj))
-        yield obj, n_features
-        try:
-            width = getattr(obj, "n_features_in_", None) if hasattr(obj, "__dict__") else None
-        except Exception:  # a property that cannot answer: keep the enclosing width
-            width = None
-        if isinstance(width, (int, np.integer)):
-            n_features = int(width)
-        if isinstance(obj, dict):
-            children: Any = obj.values()
-        elif isinstance(obj, (list, tuple, set, frozenset)):
-            children = obj
-        elif isinstance(obj, np.ndarray):
-            children = obj.ravel() if obj.dtype == object else ()
-        elif hasattr(obj, "__dict__"):
-            children = vars(obj).values()
-        else:
-            children = ()
-        stack.extend((child, n_features) for child in children)
 
 
 def _nodes_problem(

@@ -1,5 +1,6 @@
-"""Trees are trusted types, but their node indices are checked right after loading: a
-crafted forest or boosted model whose nodes point outside their arrays is refused."""
+"""Trusted types with dangerous values are refused right after loading: a crafted forest
+or boosted model whose nodes point outside their arrays, a sparse matrix whose indices
+do, a text vectorizer that would open the files a request names."""
 
 from __future__ import annotations
 
@@ -117,3 +118,49 @@ def test_a_neighbour_tree_with_indices_out_of_range_is_refused(registry, iris, k
         maas_nb.load("bad:2")
     put_version(registry, "good", ok)
     assert maas_nb.load("good").predict(X[:3]).tolist() == y[:3].tolist()
+
+
+@pytest.mark.parametrize("source", ["filename", "file"])
+@pytest.mark.parametrize("kind", ["CountVectorizer", "TfidfVectorizer", "HashingVectorizer"])
+def test_a_vectorizer_reading_files_named_in_requests_is_refused(registry, kind, source):
+    import sklearn.feature_extraction.text as text
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    docs, y = ["root x", "daemon bin", "hello world", "nobody home"], [0, 1, 0, 1]
+    model = make_pipeline(getattr(text, kind)(), LogisticRegression()).fit(docs, y)
+    model[0].set_params(input=source)  # fitted on content, then made to open paths
+    expected = (
+        f"contains a {kind} with input={source!r}: it would read files named in requests "
+        "on the server, so maas_nb refuses it. Set input='content' (the default) and "
+        "register the model again."
+    )
+    with pytest.raises(UntrustedModelError) as info:
+        maas_nb.register(model, "reader")
+    assert str(info.value) == f"Model 'reader' {expected}"
+    assert maas_nb.list_models() == []
+    put_version(registry, "reader", flavors.get("sklearn").save(model))
+    with pytest.raises(UntrustedModelError) as info:
+        maas_nb.load("reader")
+    assert str(info.value) == f"Model 'reader:1' {expected}"
+
+
+def test_a_sparse_matrix_with_indices_out_of_range_is_refused(registry, iris):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = iris
+    model = LogisticRegression(max_iter=1000).fit(X, y).sparsify()
+    model.coef_.indices[:] = 2**31 - 1000  # columns far past the 4 features
+    expected = (
+        "contains a sparse csr_matrix of shape (3, 4) whose structure is invalid (indices "
+        "must be < 4); using it could read outside its arrays, so maas_nb refuses it."
+    )
+    data = flavors.get("sklearn").save(model)
+    # (register() itself would predict on a sample first: this is the attacker's file)
+    with pytest.raises(UntrustedModelError) as info:
+        flavors.get("sklearn").check_trusted(data, name="sparse", trusted=())
+    assert str(info.value).startswith(f"Model 'sparse' {expected}")
+    put_version(registry, "sparse", data)
+    with pytest.raises(UntrustedModelError) as info:
+        maas_nb.load("sparse")
+    assert str(info.value).startswith(f"Model 'sparse:1' {expected}")
