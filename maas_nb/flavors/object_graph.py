@@ -10,7 +10,13 @@ import numpy as np
 
 def walk(root: Any) -> Iterator[tuple[Any, tuple[int, ...]]]:
     """Every object reachable from *root*, with the ``n_features_in_`` of each estimator
-    enclosing it (outermost first, the object's own included)."""
+    enclosing it (outermost first, the object's own included).
+
+    The chain restarts inside a pipeline or a stacking estimator: they hand their inner
+    estimators a transformed input through the public, width-checking methods, so an
+    inner estimator may be wider than they are. Elsewhere (forests, boosting) the outer
+    estimator checks the input once and its parts are trusted with it."""
+    restart = _restarting_types()
     seen: set[int] = set()
     stack: list[tuple[Any, tuple[int, ...]]] = [(root, ())]
     while stack:
@@ -37,4 +43,12 @@ def walk(root: Any) -> Iterator[tuple[Any, tuple[int, ...]]]:
             children = vars(obj).values()
         else:
             children = ()
-        stack.extend((child, widths) for child in children)
+        inner = () if isinstance(obj, restart) else widths
+        stack.extend((child, inner) for child in children)
+
+
+def _restarting_types() -> tuple[type, ...]:
+    from sklearn.ensemble._stacking import _BaseStacking
+    from sklearn.pipeline import Pipeline
+
+    return (Pipeline, _BaseStacking)

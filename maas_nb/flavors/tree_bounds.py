@@ -30,20 +30,24 @@ def check_trees(model: Any, *, uri: str) -> None:
     from sklearn.tree._tree import Tree
 
     for obj, widths in walk(model):
-        n_features = widths[-1] if widths else None
-        if isinstance(obj, Tree):
-            bound = obj.n_features if n_features is None else min(obj.n_features, n_features)
+        if not isinstance(obj, (Tree, TreePredictor, KDTree, BallTree)):
+            continue
+        # The narrowest enclosing estimator: an inner one's width is the artifact's word.
+        n_features = min(widths) if widths else None
+        if isinstance(obj, (KDTree, BallTree)):
+            problem = _binary_tree_problem(*obj.get_arrays())
+        elif n_features is None:
+            problem = "no enclosing estimator says how many features its input has"
+        elif isinstance(obj, TreePredictor):
+            problem = _predictor_problem(obj, n_features)
+        elif obj.n_features != widths[-1]:
+            problem = f"it has {obj.n_features} features in an estimator of {widths[-1]}"
+        else:
             problem = _nodes_problem(
-                obj.children_left, obj.children_right, obj.feature, obj.node_count, bound
+                obj.children_left, obj.children_right, obj.feature, obj.node_count, n_features
             )
             if problem is None and obj.value.shape[0] != obj.node_count:
                 problem = f"{obj.value.shape[0]} value rows for {obj.node_count} nodes"
-        elif isinstance(obj, TreePredictor):
-            problem = _predictor_problem(obj, n_features)
-        elif isinstance(obj, (KDTree, BallTree)):
-            problem = _binary_tree_problem(*obj.get_arrays())
-        else:
-            continue
         if problem is not None:
             raise UntrustedModelError(
                 f"Model {uri!r} contains a {type(obj).__name__} whose nodes are out of range "

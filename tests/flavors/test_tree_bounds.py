@@ -164,3 +164,75 @@ def test_a_sparse_matrix_with_indices_out_of_range_is_refused(registry, iris):
     with pytest.raises(UntrustedModelError) as info:
         maas_nb.load("sparse")
     assert str(info.value).startswith(f"Model 'sparse:1' {expected}")
+
+
+def _widen(estimator, width):
+    """Give *estimator* a Tree of *width* features (same nodes) that splits on its last."""
+    from sklearn.tree._tree import Tree
+
+    old = estimator.tree_
+    tree = Tree(width, old.n_classes, old.n_outputs)
+    tree.__setstate__(old.__getstate__())
+    tree.feature[0] = width - 1
+    estimator.tree_, estimator.n_features_in_ = tree, width
+
+
+def _without_width(iris):
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = iris
+    model = DecisionTreeClassifier(max_depth=2).fit(X, y)
+    _widen(model, 10**9)
+    del model.n_features_in_  # scikit-learn then skips its input-width check
+    return model
+
+
+def _inner_width(iris):
+    model = _forest(iris)
+    _widen(model.estimators_[0], 10**9)  # the forest checks 4 columns, then trusts its trees
+    return model
+
+
+def _tree_width(iris):
+    model = _forest(iris)
+    _widen(model.estimators_[0], 10**9)
+    model.estimators_[0].n_features_in_ = 4
+    return model
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (_without_width, "no enclosing estimator says how many features its input has"),
+        (_inner_width, "node 0 splits on feature 999999999 of 4"),
+        (_tree_width, "it has 1000000000 features in an estimator of 4"),
+    ],
+    ids=["no-n_features_in_", "inner-estimator-wider", "tree-wider-than-its-estimator"],
+)
+def test_a_tree_is_bounded_by_the_narrowest_enclosing_estimator(registry, iris, make, problem):
+    put_version(registry, "wide", flavors.get("sklearn").save(make(iris)))
+    with pytest.raises(UntrustedModelError) as info:
+        maas_nb.load("wide")
+    assert f"contains a Tree whose nodes are out of range ({problem});" in str(info.value)
+
+
+def test_pipelines_and_stacking_may_widen_the_input_of_their_trees(registry, iris):
+    from sklearn.ensemble import RandomForestClassifier, StackingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = iris
+    models = {
+        "poly": make_pipeline(PolynomialFeatures(3), DecisionTreeClassifier(random_state=0)),
+        "stack": StackingClassifier(
+            [("lr", LogisticRegression(max_iter=1000))],
+            final_estimator=RandomForestClassifier(3, random_state=0),
+            passthrough=True,
+        ),
+    }
+    for name, model in models.items():
+        model.fit(X, y)
+        maas_nb.register(model, name)
+        assert maas_nb.load(name).predict(X[:5]).tolist() == model.predict(X[:5]).tolist()
