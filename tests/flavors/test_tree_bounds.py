@@ -4,6 +4,8 @@ do, a text vectorizer that would open the files a request names."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -236,3 +238,74 @@ def test_pipelines_and_stacking_may_widen_the_input_of_their_trees(registry, iri
         model.fit(X, y)
         maas_nb.register(model, name)
         assert maas_nb.load(name).predict(X[:5]).tolist() == model.predict(X[:5]).tolist()
+
+
+def _categorical_boosted(iris):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = iris
+    return HistGradientBoostingClassifier(max_iter=2, categorical_features=[0]).fit(
+        np.c_[y % 2, X], y
+    )
+
+
+def _unmark_categories(model):
+    model._bin_mapper.is_categorical_[:] = 0
+
+
+def _huge_category(model):
+    model._bin_mapper.bin_thresholds_[0] = np.array([0.0, 300.0])
+
+
+def _short_mapper(model):
+    model._bin_mapper.is_categorical_ = model._bin_mapper.is_categorical_[:1]
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "problem"),
+    [
+        (_unmark_categories, "a categorical split on feature 0, which the bin mapper does not"),
+        (_huge_category, "feature 0 has known categories outside 0..255"),
+        (_short_mapper, "the bin mapper describes 1 and 5 features for an input of 5"),
+    ],
+    ids=["split-on-a-numeric-feature", "category-past-the-bitset", "bin-mapper-too-short"],
+)
+def test_a_boosted_model_whose_bins_do_not_match_its_trees_is_refused(
+    registry, iris, corrupt, problem
+):
+    model = _categorical_boosted(iris)
+    corrupt(model)
+    put_version(registry, "bins", flavors.get("sklearn").save(model))
+    with pytest.raises(UntrustedModelError) as info:
+        maas_nb.load("bins")
+    assert str(info.value).startswith(
+        f"Model 'bins:1' contains a HistGradientBoostingClassifier whose bins do not match "
+        f"its trees ({problem}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("metric", "params", "state", "problem"),
+    [
+        ("seuclidean", {"V": np.ones(4)}, (2.0, np.ones(1), np.zeros((1, 1))), "weighs (1,)"),
+        ("minkowski", {"w": np.ones(4)}, (3.0, np.ones(2), np.zeros((1, 1))), "(2,)"),
+        ("mahalanobis", {"VI": np.eye(4)}, (2.0, np.ones(1), np.eye(2)), "shape (2, 2) for 4"),
+    ],
+)
+def test_a_neighbour_tree_metric_sized_for_other_data_is_refused(
+    registry, iris, metric, params, state, problem
+):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = iris
+    model = KNeighborsClassifier(algorithm="ball_tree", metric=metric, metric_params=params)
+    model.fit(X, y)
+    ok = flavors.get("sklearn").save(model)
+    next(s for s in model._tree.__getstate__() if "Distance" in type(s).__name__).__setstate__(
+        state
+    )
+    put_version(registry, "metric", flavors.get("sklearn").save(model))
+    with pytest.raises(UntrustedModelError, match=re.escape(problem)):
+        maas_nb.load("metric")
+    put_version(registry, "good", ok)
+    assert maas_nb.load("good").predict(X[:3]).tolist() == y[:3].tolist()
