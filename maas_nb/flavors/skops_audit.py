@@ -69,7 +69,7 @@ NAMED_NODES = frozenset(
 )
 #: Node types skops builds by calling the class they name (``cls.__new__(cls)`` or
 #: ``cls(*args)`` with artifact-chosen args): they may name only ordinary classes.
-CONSTRUCTOR_NODES = frozenset({"ConstructorFromReduceNode", "ObjectNode"})
+CONSTRUCTOR_NODES = frozenset({"ConstructorFromReduceNode", "LossNode", "ObjectNode", "TreeNode"})
 #: A reference to a node met earlier in the file: it names nothing itself.
 CACHED_NODE = "CachedNode"
 
@@ -171,6 +171,8 @@ def _check_constructor(ref: Ref, uri: str) -> None:
     the artifact's) and never an array type, which numpy or scipy would build from raw
     artifact bytes (an object-dtype ndarray made that way holds forged pointers). Arrays
     come only from their own node types, which load them without pickle and check them."""
+    import functools
+
     import numpy as np
     import scipy.sparse as sp
 
@@ -178,8 +180,8 @@ def _check_constructor(ref: Ref, uri: str) -> None:
     if not isinstance(obj, type):
         what = "function" if callable(obj) else type(obj).__name__
         reason = f"is a {what}, not a class"
-    elif issubclass(obj, (np.ndarray, sp.spmatrix, sp.sparray)):
-        reason = "is an array type, which skops stores with its own node type"
+    elif issubclass(obj, (np.ndarray, sp.spmatrix, sp.sparray, functools.partial)):
+        reason = "is an array or partial type, which skops stores with its own node type"
     else:
         return
     raise UntrustedModelError(

@@ -421,6 +421,14 @@ def _ndarray_from_bytes(schema):
     [
         (_ndarray_from_bytes, "numpy.ndarray from stored arguments, but numpy.ndarray is an array"),
         (
+            crafted.reduce_constructor("numpy", "ndarray", [2], "O"),
+            "numpy.ndarray from stored arguments, but numpy.ndarray is an array",
+        ),
+        (
+            crafted.called_at_load("ConstructorFromReduceNode", "functools", "partial", "x"),
+            "functools.partial from stored arguments, but functools.partial is an array or partial",
+        ),
+        (
             crafted.called_at_load("ObjectNode", "numpy", "log1p"),
             "numpy.log1p from stored arguments, but numpy.log1p is a function, not a class",
         ),
@@ -429,7 +437,13 @@ def _ndarray_from_bytes(schema):
             "scipy.sparse._csr.csr_matrix from stored arguments, but scipy.sparse._csr",
         ),
     ],
-    ids=["ndarray-from-raw-bytes", "object-node-function", "sparse-from-reduce"],
+    ids=[
+        "ndarray-from-raw-bytes",
+        "ndarray-from-a-loss-node",
+        "partial-from-reduce",
+        "object-node-function",
+        "sparse-from-reduce",
+    ],
 )
 def test_constructor_nodes_build_only_ordinary_classes(registry, base_bytes, edit, refused):
     buffer = io.BytesIO(crafted.rewrite(base_bytes, edit))
