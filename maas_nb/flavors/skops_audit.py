@@ -67,6 +67,9 @@ NAMED_NODES = frozenset(
         "TypeNode",
     }
 )
+#: Node types skops builds by calling the class they name (``cls.__new__(cls)`` or
+#: ``cls(*args)`` with artifact-chosen args): they may name only ordinary classes.
+CONSTRUCTOR_NODES = frozenset({"ConstructorFromReduceNode", "LossNode", "ObjectNode", "TreeNode"})
 #: A reference to a node met earlier in the file: it names nothing itself.
 CACHED_NODE = "CachedNode"
 
@@ -78,6 +81,7 @@ class Ref:
     module: str
     attr: str
     method: str | None = None  # a MethodNode's method, looked up on the object
+    constructor: bool = False  # named by a node in CONSTRUCTOR_NODES
     bit_generator: bool = False  # a numpy Generator's bit generator, stored by name
 
     @property
@@ -131,7 +135,7 @@ def refs(schema: dict[str, Any], *, uri: str) -> list[Ref]:
                 f"Model {uri!r} has a {loader} node without a proper module and class name "
                 f"(got {module!r} and {attr!r}); the file is corrupted or crafted."
             )
-        found.append(Ref(module, attr))
+        found.append(Ref(module, attr, constructor=loader in CONSTRUCTOR_NODES))
         if loader == "MethodNode":
             found.append(Ref(module, attr, _method(node, uri)))
         elif loader == "RandomGeneratorNode":
@@ -157,7 +161,34 @@ def audit(data: bytes, *, uri: str, approved: Collection[str]) -> list[str]:
     impostors = [r for r in outside if _resolved_name(r, uri) != r.name]
     if impostors:
         raise _untrusted(uri, impostors)
+    for ref in sorted({r for r in found if r.constructor}, key=lambda r: r.name):
+        _check_constructor(ref, uri)
     return sorted({r.name for r in found})
+
+
+def _check_constructor(ref: Ref, uri: str) -> None:
+    """A constructor node builds an ordinary class: never a function (its args would be
+    the artifact's) and never an array type, which numpy or scipy would build from raw
+    artifact bytes (an object-dtype ndarray made that way holds forged pointers). Arrays
+    come only from their own node types, which load them without pickle and check them."""
+    import functools
+
+    import numpy as np
+    import scipy.sparse as sp
+
+    obj = _resolve(ref, uri)
+    if not isinstance(obj, type):
+        what = "function" if callable(obj) else type(obj).__name__
+        reason = f"is a {what}, not a class"
+    elif issubclass(obj, (np.ndarray, sp.spmatrix, sp.sparray, functools.partial)):
+        reason = "is an array or partial type, which skops stores with its own node type"
+    else:
+        return
+    raise UntrustedModelError(
+        f"Model {uri!r} makes skops construct {ref.name} from stored arguments, but "
+        f"{ref.name} {reason}; the file is corrupted or crafted, so maas_nb refuses it. "
+        "Register the model again with maas_nb."
+    )
 
 
 def _protocol(schema: dict[str, Any], uri: str) -> int:
@@ -219,6 +250,11 @@ def _bit_generator(node: dict[str, Any], uri: str) -> str:
 
 def _resolved_name(ref: Ref, uri: str) -> str | None:
     """The canonical name of what *ref* resolves to (importing its module)."""
+    return canonical_name(_resolve(ref, uri))
+
+
+def _resolve(ref: Ref, uri: str) -> Any:
+    """What *ref* resolves to, importing its module (only names that passed the audit)."""
     try:
         obj = getattr(importlib.import_module(ref.module), ref.attr)
         if ref.method is not None:
@@ -228,7 +264,7 @@ def _resolved_name(ref: Ref, uri: str) -> str | None:
             f"Model {uri!r} needs {ref.name}, which was approved, but it cannot be imported "
             f"here ({type(exc).__name__}: {exc}). Install the package that defines it."
         ) from exc
-    return canonical_name(obj)
+    return obj
 
 
 def _really(ref: Ref) -> str:

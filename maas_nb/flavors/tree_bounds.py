@@ -8,76 +8,64 @@ artifact could make a prediction read memory outside the arrays or crash the ser
 skops therefore leaves both types untrusted by default. maas_nb trusts them and checks,
 right after loading, that every index stays in range: each internal node's children
 come after it and inside the array (so walking a tree always ends at a leaf), and each
-split feature is a column the model's input has. The neighbour search trees (KDTree,
-BallTree) get the same treatment: their sample index is a permutation of the samples,
-and each node's range and implicit children stay inside the arrays.
+split feature is a column the model's input has: the narrowest width of any estimator
+around the tree, since a forest checks the input once and trusts its inner trees. A
+histogram-GBM's bin mapper must describe exactly those features, its categorical splits
+fall only on features it marks categorical, and its known categories fit a 256-bit set.
+The neighbour search trees (KDTree, BallTree) get the same treatment: their sample
+index is a permutation of the samples, each node's range and implicit children stay
+inside the arrays, and their distance metric's weights are sized for the data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from ..exceptions import UntrustedModelError
+from .object_graph import walk
 
 
 def check_trees(model: Any, *, uri: str) -> None:
     """Raise `UntrustedModelError` if a tree in *model* has an index out of range."""
+    from sklearn.ensemble._hist_gradient_boosting.gradient_boosting import (
+        BaseHistGradientBoosting,
+    )
     from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
     from sklearn.neighbors import BallTree, KDTree
     from sklearn.tree._tree import Tree
 
-    for obj, n_features in _walk(model):
-        if isinstance(obj, Tree):
-            bound = obj.n_features if n_features is None else min(obj.n_features, n_features)
+    boosted = []
+    for obj, widths in walk(model):
+        if isinstance(obj, BaseHistGradientBoosting):
+            boosted.append(obj)  # checked once its trees are known to be in range
+        if not isinstance(obj, (Tree, TreePredictor, KDTree, BallTree)):
+            continue
+        # The narrowest enclosing estimator: an inner one's width is the artifact's word.
+        n_features = min(widths) if widths else None
+        if isinstance(obj, (KDTree, BallTree)):
+            problem = _binary_tree_problem(*obj.get_arrays()) or _metric_problem(obj)
+        elif n_features is None:
+            problem = "no enclosing estimator says how many features its input has"
+        elif isinstance(obj, TreePredictor):
+            problem = _predictor_problem(obj, n_features)
+        elif obj.n_features != widths[-1]:
+            problem = f"it has {obj.n_features} features in an estimator of {widths[-1]}"
+        else:
             problem = _nodes_problem(
-                obj.children_left, obj.children_right, obj.feature, obj.node_count, bound
+                obj.children_left, obj.children_right, obj.feature, obj.node_count, n_features
             )
             if problem is None and obj.value.shape[0] != obj.node_count:
                 problem = f"{obj.value.shape[0]} value rows for {obj.node_count} nodes"
-        elif isinstance(obj, TreePredictor):
-            problem = _predictor_problem(obj, n_features)
-        elif isinstance(obj, (KDTree, BallTree)):
-            problem = _binary_tree_problem(*obj.get_arrays())
-        else:
-            continue
         if problem is not None:
             raise UntrustedModelError(
                 f"Model {uri!r} contains a {type(obj).__name__} whose nodes are out of range "
                 f"({problem}); predicting with it could read outside its arrays, so maas_nb "
                 "refuses it. The artifact is corrupted or crafted: register the model again."
             )
-
-
-def _walk(root: Any) -> Iterator[tuple[Any, int | None]]:
-    """Every object reachable from *root*, with the input width of its nearest estimator."""
-    seen: set[int] = set()
-    stack: list[tuple[Any, int | None]] = [(root, None)]
-    while stack:
-        obj, n_features = stack.pop()
-        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, type)):
-            continue
-        seen.add(id(obj))
-        yield obj, n_features
-        try:
-            width = getattr(obj, "n_features_in_", None) if hasattr(obj, "__dict__") else None
-        except Exception:  # a property that cannot answer: keep the enclosing width
-            width = None
-        if isinstance(width, (int, np.integer)):
-            n_features = int(width)
-        if isinstance(obj, dict):
-            children: Any = obj.values()
-        elif isinstance(obj, (list, tuple, set, frozenset)):
-            children = obj
-        elif isinstance(obj, np.ndarray):
-            children = obj.ravel() if obj.dtype == object else ()
-        elif hasattr(obj, "__dict__"):
-            children = vars(obj).values()
-        else:
-            children = ()
-        stack.extend((child, n_features) for child in children)
+    for obj in boosted:
+        _check_bin_mapper(obj, uri)
 
 
 def _nodes_problem(
@@ -135,4 +123,66 @@ def _binary_tree_problem(
     if wrong.any():
         at = int(np.flatnonzero(wrong)[0])
         return f"node {at} covers samples {int(start[at])}..{int(end[at])} of {n_samples}"
+    return None
+
+
+def _check_bin_mapper(model: Any, uri: str) -> None:
+    """Predicting maps each categorical split's feature through the bin mapper and sets
+    one bit of a 256-bit set per known category: both must fit the model's features."""
+    mapper, width = getattr(model, "_bin_mapper", None), getattr(model, "n_features_in_", None)
+    if mapper is None or width is None:
+        return  # not fitted: scikit-learn refuses to predict
+    categorical = np.asarray(mapper.is_categorical_, dtype=bool)
+    thresholds = mapper.bin_thresholds_
+    problem = None
+    if categorical.shape != (width,) or len(thresholds) != width:
+        problem = (
+            f"the bin mapper describes {categorical.size} and {len(thresholds)} features "
+            f"for an input of {width}"
+        )
+    else:
+        for f in np.flatnonzero(categorical):
+            known = np.asarray(thresholds[f])
+            if known.ndim != 1 or ((known < 0) | (known > 255) | (known != np.floor(known))).any():
+                problem = f"feature {f} has known categories outside 0..255"
+                break
+        for predictors in model._predictors if problem is None else ():
+            for predictor in predictors:
+                nodes = predictor.nodes
+                split = ~nodes["is_leaf"].astype(bool) & nodes["is_categorical"].astype(bool)
+                features = nodes["feature_idx"][split].astype(np.int64)
+                wrong = (features >= width) | ~categorical[np.clip(features, 0, width - 1)]
+                if wrong.any():
+                    problem = f"a categorical split on feature {int(features[wrong][0])}, "
+                    problem += "which the bin mapper does not mark categorical"
+    if problem is not None:
+        raise UntrustedModelError(
+            f"Model {uri!r} contains a {type(model).__name__} whose bins do not match its "
+            f"trees ({problem}); predicting with it could read outside its arrays, so "
+            "maas_nb refuses it. The artifact is corrupted or crafted: register the model "
+            "again."
+        )
+
+
+#: Distance metrics that read a weight vector (length ``size``) or a matrix per feature.
+_VECTOR_METRICS = ("SEuclideanDistance", "MinkowskiDistance", "WMinkowskiDistance")
+_MATRIX_METRICS = ("MahalanobisDistance",)
+
+
+def _metric_problem(tree: Any) -> str | None:
+    from sklearn.metrics import DistanceMetric
+
+    width = tree.data.shape[1]
+    for metric in tree.__getstate__():
+        if not isinstance(metric, DistanceMetric):
+            continue
+        kind = type(metric).__name__.rstrip("0123456789")
+        _, vec, mat = metric.__getstate__()[:3]
+        vec, mat = np.asarray(vec), np.asarray(mat)
+        # Minkowski without weights has an empty vector, which it does not read.
+        empty_ok = kind == "MinkowskiDistance" and vec.shape == (0,)
+        if kind in _VECTOR_METRICS and vec.shape != (width,) and not empty_ok:
+            return f"its {kind} weighs {vec.shape} features of {width}"
+        if kind in _MATRIX_METRICS and mat.shape != (width, width):
+            return f"its {kind} matrix has shape {mat.shape} for {width} features"
     return None

@@ -80,9 +80,16 @@ def tuple_node(*items: Any) -> dict[str, Any]:
     }
 
 
-def estimator_attrs(schema: Schema) -> dict[str, Any]:
-    """The attribute dict of the pipeline's LogisticRegression (a DictNode's content)."""
-    return node(schema, "ObjectNode", "sklearn.linear_model._logistic")["content"]["content"]
+def add_attribute(schema: Schema, name: str, value: dict[str, Any]) -> None:
+    """Give the pipeline's LogisticRegression the attribute *name* built from *value*.
+
+    skops pairs a DictNode's keys with its ``key_types`` in order, and drops a key that
+    has no type: so the key type is appended too, or the payload would never be built.
+    """
+    attrs = node(schema, "ObjectNode", "sklearn.linear_model._logistic")["content"]
+    attrs["content"][name] = value
+    str_type = {"__class__": "str", "__module__": "builtins", "__loader__": "TypeNode"}
+    attrs["key_types"]["content"].append(str_type)
 
 
 def function(module: str, name: str) -> Callable[[Schema], None]:
@@ -130,12 +137,16 @@ def called_at_load(loader: str, module: str, name: str, *args: Any) -> Callable[
     """Add an attribute that skops builds by calling ``module.name(*args)`` at load."""
 
     def edit(schema: Schema) -> None:
-        estimator_attrs(schema)["evil_"] = {
-            "__class__": name,
-            "__module__": module,
-            "__loader__": loader,
-            "content": tuple_node(*args),
-        }
+        add_attribute(
+            schema,
+            "evil_",
+            {
+                "__class__": name,
+                "__module__": module,
+                "__loader__": loader,
+                "content": tuple_node(*args),
+            },
+        )
 
     return edit
 
@@ -144,24 +155,28 @@ def reduce_constructor(module: str, name: str, *args: Any) -> Callable[[Schema],
     """A LossNode (a ``__reduce__`` node) whose constructor is ``module.name(*args)``."""
 
     def edit(schema: Schema) -> None:
-        estimator_attrs(schema)["evil_"] = {
-            "__class__": name,
-            "__module__": module,
-            "__loader__": "LossNode",
-            "__reduce__": {"args": tuple_node(*args)},
-            "content": {
-                "__class__": "dict",
-                "__module__": "builtins",
-                "__loader__": "DictNode",
-                "content": {},
-                "key_types": {
-                    "__class__": "list",
+        add_attribute(
+            schema,
+            "evil_",
+            {
+                "__class__": name,
+                "__module__": module,
+                "__loader__": "LossNode",
+                "__reduce__": {"args": tuple_node(*args)},
+                "content": {
+                    "__class__": "dict",
                     "__module__": "builtins",
-                    "__loader__": "ListNode",
-                    "content": [],
+                    "__loader__": "DictNode",
+                    "content": {},
+                    "key_types": {
+                        "__class__": "list",
+                        "__module__": "builtins",
+                        "__loader__": "ListNode",
+                        "content": [],
+                    },
                 },
             },
-        }
+        )
 
     return edit
 
@@ -170,18 +185,24 @@ def dict_key_type(module: str, name: str, key: str) -> Callable[[Schema], None]:
     """A dict whose key type is ``module.name``: skops calls it on the key at load."""
 
     def edit(schema: Schema) -> None:
-        estimator_attrs(schema)["evil_"] = {
-            "__class__": "dict",
-            "__module__": "builtins",
-            "__loader__": "DictNode",
-            "content": {key: json_node(1)},
-            "key_types": {
-                "__class__": "list",
+        add_attribute(
+            schema,
+            "evil_",
+            {
+                "__class__": "dict",
                 "__module__": "builtins",
-                "__loader__": "ListNode",
-                "content": [{"__class__": name, "__module__": module, "__loader__": "TypeNode"}],
+                "__loader__": "DictNode",
+                "content": {key: json_node(1)},
+                "key_types": {
+                    "__class__": "list",
+                    "__module__": "builtins",
+                    "__loader__": "ListNode",
+                    "content": [
+                        {"__class__": name, "__module__": module, "__loader__": "TypeNode"}
+                    ],
+                },
             },
-        }
+        )
 
     return edit
 

@@ -6,10 +6,13 @@ a payload, had it run, would create the sentinel file, and each test checks it d
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import os
 import pickle
 import subprocess
+import zipfile
 
 import numpy as np
 import pytest
@@ -371,3 +374,83 @@ def test_an_approved_type_that_cannot_be_imported_says_so(registry, base_bytes):
         "be imported here (ModuleNotFoundError: No module named 'no_such_package'). Install "
         "the package that defines it."
     )
+
+
+#: The CRAFTED payloads skops runs while loading (the others run at predict).
+RUN_AT_LOAD = [
+    "constructor-called-at-load-os.system",
+    "reduce-constructor-builtins.exec",
+    "reduce-constructor-sklearn-reexport",
+    "dict-key-type-os.system",
+]
+
+
+@pytest.mark.parametrize("case", RUN_AT_LOAD)
+def test_the_crafted_payloads_are_live_under_plain_skops(base_bytes, sentinel, case):
+    """Control: each payload really runs when skops loads the file trusting everything,
+    so the sentinel checks above prove the refusals, not a payload skops drops."""
+    import skops.io as sio
+
+    make = next(c[1] for c in CRAFTED if c[0] == case)
+    data = crafted.rewrite(base_bytes, make(sentinel))
+    with contextlib.suppress(Exception):  # what the payload returns need not make a model
+        sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+    assert os.path.exists(sentinel)
+
+
+def _ndarray_from_bytes(schema):
+    """numpy.ndarray(shape, "O", buffer) via a ConstructorFromReduceNode: an object array
+    whose elements are pointers read from the artifact."""
+    raw = {"__class__": "bytes", "__module__": "builtins", "__loader__": "BytesNode"}
+    args = crafted.tuple_node([2], "O")
+    args["content"].append({**raw, "file": "evil.bin"})
+    crafted.add_attribute(
+        schema,
+        "evil_",
+        {
+            "__class__": "ndarray",
+            "__module__": "numpy",
+            "__loader__": "ConstructorFromReduceNode",
+            "content": args,
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "refused"),
+    [
+        (_ndarray_from_bytes, "numpy.ndarray from stored arguments, but numpy.ndarray is an array"),
+        (
+            crafted.reduce_constructor("numpy", "ndarray", [2], "O"),
+            "numpy.ndarray from stored arguments, but numpy.ndarray is an array",
+        ),
+        (
+            crafted.called_at_load("ConstructorFromReduceNode", "functools", "partial", "x"),
+            "functools.partial from stored arguments, but functools.partial is an array or partial",
+        ),
+        (
+            crafted.called_at_load("ObjectNode", "numpy", "log1p"),
+            "numpy.log1p from stored arguments, but numpy.log1p is a function, not a class",
+        ),
+        (
+            crafted.called_at_load("ConstructorFromReduceNode", "scipy.sparse._csr", "csr_matrix"),
+            "scipy.sparse._csr.csr_matrix from stored arguments, but scipy.sparse._csr",
+        ),
+    ],
+    ids=[
+        "ndarray-from-raw-bytes",
+        "ndarray-from-a-loss-node",
+        "partial-from-reduce",
+        "object-node-function",
+        "sparse-from-reduce",
+    ],
+)
+def test_constructor_nodes_build_only_ordinary_classes(registry, base_bytes, edit, refused):
+    buffer = io.BytesIO(crafted.rewrite(base_bytes, edit))
+    with zipfile.ZipFile(buffer, "a") as archive:
+        archive.writestr("evil.bin", b"\x41" * 16)  # 0x4141414141414141, twice
+    put_version(registry, "evil", buffer.getvalue())
+    with pytest.raises(UntrustedModelError) as info:
+        maas_nb.load("evil")
+    assert str(info.value).startswith(f"Model 'evil:1' makes skops construct {refused}")
+    assert str(info.value).endswith("Register the model again with maas_nb.")
