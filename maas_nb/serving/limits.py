@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -78,11 +79,12 @@ class ConnectionLimits:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            number = not isinstance(value, bool) and isinstance(value, (int, float))
+            if not number or not 0 <= value < math.inf:
                 flag = _FLAGS[f.name][0]
                 raise ConfigurationError(
-                    f"{f.name} (maas serve {flag}) must be a number >= 0 (0 turns the check "
-                    f"off), got {value!r}."
+                    f"{f.name} (maas serve {flag}) must be a finite number >= 0 (0 turns the "
+                    f"check off), got {value!r}."
                 )
 
     def as_args(self) -> list[str]:

@@ -284,14 +284,26 @@ def test_connections_past_the_cap_are_refused_with_503(start_server):
         (
             "--header-timeout",
             "-1",
-            "header_timeout (maas serve --header-timeout) must be a number >= 0 (0 turns the "
-            "check off), got -1.0.",
+            "header_timeout (maas serve --header-timeout) must be a finite number >= 0 (0 "
+            "turns the check off), got -1.0.",
         ),
         (
             "--max-connections",
             "-5",
-            "max_connections (maas serve --max-connections) must be a number >= 0 (0 turns "
-            "the check off), got -5.",
+            "max_connections (maas serve --max-connections) must be a finite number >= 0 (0 "
+            "turns the check off), got -5.",
+        ),
+        (
+            "--min-body-rate",
+            "inf",
+            "min_body_rate (maas serve --min-body-rate) must be a finite number >= 0 (0 "
+            "turns the check off), got inf.",
+        ),
+        (
+            "--keep-alive-timeout",
+            "1e309",
+            "keep_alive_timeout (maas serve --keep-alive-timeout) must be a finite number >= 0 "
+            "(0 turns the check off), got inf.",
         ),
     ],
 )
