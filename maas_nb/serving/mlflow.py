@@ -21,7 +21,6 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..flavors.signature import DATAFRAME, TEXT, Signature
-from .compression import inflating, request_coding
 from .decode import rows_from, split_frame
 from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from .requests import parse_json, predict
@@ -190,8 +189,6 @@ async def invocations(request: Request) -> JSONResponse:
     decode = DECODERS[body_format(request.headers.get("content-type"))]
     if decode is decode_csv:
         decode = functools.partial(decode_csv, max_rows=slot.ready().batcher.max_queue_rows)
-    coding = request_coding(request.headers.get("content-encoding"))
-    decode = inflating(decode, coding, limit=request.app.state.max_body)
     _, _, outputs = await predict(slot, None, request, decode)
     name, first = next(iter(outputs.items()))
     return JSONResponse({"predictions": json_values(first, output=name)})

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..flavors.signature import Signature, TensorSpec
-from .compression import MIN_COMPRESSED_RESPONSE, compress, request_coding, response_coding
+from .compression import MIN_COMPRESSED_RESPONSE, compress, response_coding
 from .errors import Unavailable
 from .oip_request import Request as InferRequest
 from .oip_request import decode_request
@@ -76,13 +76,9 @@ async def infer(request: Request) -> Response:
         parse_version(request.path_params["version"]) if "version" in request.path_params else None
     )
     header_length = request.headers.get(HEADER_LENGTH)
-    coding = request_coding(request.headers.get("content-encoding"))
-    limit: int = request.app.state.max_body
 
     def decode(body: bytes, signature: Signature | None, model: str) -> tuple[Rows, InferRequest]:
-        return decode_request(
-            body, signature, model, header_length=header_length, coding=coding, limit=limit
-        )
+        return decode_request(body, signature, model, header_length=header_length)
 
     current, options, outputs = await predict(slot, None, request, decode, version=version)
     body, headers = encode_outputs(

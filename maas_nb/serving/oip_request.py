@@ -14,7 +14,6 @@ from typing import Any, cast
 import numpy as np
 
 from ..flavors.signature import DATAFRAME, TEXT, Signature, TensorSpec
-from .compression import decompress
 from .decode import implicit_signature
 from .errors import BadRequest
 from .oip_tensors import datatype, flag, parameters, read_tensor, shown
@@ -61,11 +60,9 @@ def decode_request(
     model: str,
     *,
     header_length: str | None,
-    coding: str | None,
-    limit: int,
 ) -> tuple[Rows, Request]:
     """Rows for the model and the request's answer options, from a whole request body."""
-    payload, binary = split(decompress(body, coding, limit=limit), header_length)
+    payload, binary = split(body, header_length)
     rows = decode_inputs(payload, binary, signature, model=model)
     request = read_request(payload, signature.outputs if signature is not None else None)
     return rows, request

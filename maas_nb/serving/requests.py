@@ -13,6 +13,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from ..flavors.signature import Signature
 from . import dense
+from .compression import inflating, request_coding
 from .decoding import BIG, Decoder
 from .errors import (
     BadRequest,
@@ -161,6 +162,9 @@ async def predict(
     small body and on a decoding thread for a big one (see `decoding`).
     """
     request.scope["maas.deployment"] = slot.name
+    coding = request_coding(request.headers.get("content-encoding"))  # 415 before reading
+    if coding is not None:
+        decode = inflating(decode, coding, limit=request.app.state.max_body)
     admitted: list[int] = []  # decoding budget taken by a big body, given back below
     try:
         receiving = slot.ready().batcher

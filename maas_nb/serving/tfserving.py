@@ -17,7 +17,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..flavors.signature import Signature
-from .compression import inflating, request_coding
 from .decode import rows_from
 from .errors import BadRequest, NotFound
 from .pool import Loaded, Slot
@@ -119,9 +118,7 @@ def _b64_text(encoded: Any, model: str, where: str) -> str:
 async def predict_route(request: Request) -> JSONResponse:
     slot = request.app.state.pool.slot(request.path_params["name"])
     version = await _requested_version(request, slot)
-    coding = request_coding(request.headers.get("content-encoding"))
-    decode = inflating(decode_predict, coding, limit=request.app.state.max_body)
-    _, key, outputs = await predict(slot, None, request, decode, version=version)
+    _, key, outputs = await predict(slot, None, request, decode_predict, version=version)
     lists = {k: json_values(v, output=k) for k, v in outputs.items()}
     if key == "instances":
         if len(lists) == 1:

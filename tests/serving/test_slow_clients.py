@@ -34,11 +34,17 @@ soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 lived = {"slow": [], "idle": []}
 stop_at = time.monotonic() + duration
+connected = set()
 
-async def one(kind):
+async def one(kind, i):
     while time.monotonic() < stop_at:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         start = time.monotonic()
+        if len(connected) < slow + idle:
+            connected.add((kind, i))
+            if len(connected) == slow + idle:  # every socket is open: the test may measure
+                sys.stderr.write("connected\n")
+                sys.stderr.flush()
         try:
             if kind == "slow":
                 writer.write(b"GET /v2/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n")
@@ -58,7 +64,9 @@ async def one(kind):
         writer.close()
 
 async def main():
-    await asyncio.gather(*[one("slow") for _ in range(slow)], *[one("idle") for _ in range(idle)])
+    await asyncio.gather(
+        *[one("slow", i) for i in range(slow)], *[one("idle", i) for i in range(idle)]
+    )
 
 asyncio.run(main())
 print(json.dumps(lived))
@@ -129,14 +137,13 @@ def test_slowloris_and_idle_sockets_do_not_starve_a_normal_client(
     latencies = []
     with running(ATTACKER, port, "200", "500", "30") as attacker, server.client() as c:
         assert c.post("/v2/models/iris/infer", json=INFER).status_code == 200  # warm
-        time.sleep(2)  # let every attacking socket connect
+        assert attacker.stderr.readline() == "connected\n"  # every attacking socket is open
         deadline = time.monotonic() + 28
         while time.monotonic() < deadline:
             start = time.perf_counter()
             r = c.post("/v2/models/iris/infer", json=INFER)
             latencies.append(time.perf_counter() - start)
             assert r.status_code == 200, r.text
-            time.sleep(0.02)
         output, errors = attacker.communicate(timeout=header_timeout + 60)
     assert attacker.returncode == 0, errors
     lived = json.loads(output)
