@@ -49,12 +49,13 @@ class SklearnFlavor(EstimatorCalls):
 
     def load(self, data: bytes, *, uri: str, trusted: Sequence[str], allow_pickle: bool) -> Any:
         sio = require("skops.io", "skops")
-        audited = skops_audit.audit(data, uri=uri, approved=trusted)
+        schema = skops_audit.read_schema(data)
+        audited = skops_audit.audit(schema, uri=uri, approved=trusted)
         try:
             model = sio.loads(data, trusted=audited)
         except Exception as exc:
             raise ModelLoadError(f"skops failed to load model {uri!r}: {exc}") from exc
-        _check_root(model, skops_audit.read_schema(data), uri)
+        _check_root(model, schema, uri)
         from .loaded_checks import check_loaded  # numpy: only once a model is loaded
 
         check_loaded(model, uri=uri)

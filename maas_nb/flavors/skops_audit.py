@@ -148,9 +148,9 @@ def required_types(data: bytes, *, uri: str = "the artifact") -> list[str]:
     return sorted({r.name for r in refs(read_schema(data), uri=uri) if not r.builtin()})
 
 
-def audit(data: bytes, *, uri: str, approved: Collection[str]) -> list[str]:
-    """Check every name *data* uses; return them all (to pass to skops as trusted)."""
-    found = refs(read_schema(data), uri=uri)
+def audit(schema: dict[str, Any], *, uri: str, approved: Collection[str]) -> list[str]:
+    """Check every name a skops *schema* uses; return them all (to pass to skops as trusted)."""
+    found = refs(schema, uri=uri)
     approved = set(approved)
     # Keyed by the stored parts, not the joined name: "a.B" + "c" and "a" + "B.c" differ.
     outside = sorted({r for r in found if not r.builtin()}, key=lambda r: r.name)
