@@ -1,0 +1,77 @@
+"""``maas rerun``: the recorded notebook bytes, the recorded parameters, this run's metrics.
+
+One run and one rerun on real kernels. Between them both the notebook on disk and the data
+file it reads change: the data change must show as differing metrics (so a rerun that
+compared a run with itself fails), and the notebook change must not show at all (so a
+rerun that executed today's file fails).
+"""
+
+import nbformat
+import pytest
+
+import maas_nb
+from maas_nb.cli import main
+from maas_nb.pipelines import run
+
+PROBE = """import pathlib
+import maas_nb
+from sklearn.dummy import DummyRegressor
+
+value = float(pathlib.Path("data.txt").read_text())
+with maas_nb.training_run("probe") as training:
+    training.complete(
+        DummyRegressor().fit([[0.0]], [0.0]),
+        metrics={{"data": value * scale, "code": {code}}},
+    )"""
+
+
+def probe_notebook(path, code):
+    """A notebook whose metric ``code`` says which source ran and ``data`` what it read."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("scale = 1.0", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(PROBE.format(code=code)),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+    return path
+
+
+def training_metrics(pipeline_run_id):
+    """The metrics of the training run made inside *pipeline_run_id*, read from the registry."""
+    (training,) = [
+        r for r in maas_nb.list_runs("probe") if r.lineage.get("pipeline_run") == pipeline_run_id
+    ]
+    return dict(training.metrics)
+
+
+@pytest.mark.slow
+def test_rerun_runs_the_recorded_bytes_and_reports_each_differing_metric(tmp_path, capsys):
+    nb = probe_notebook(tmp_path / "probe.ipynb", code=1.0)
+    (tmp_path / "data.txt").write_text("0.5")
+    original = run(nb, {"scale": 2.0})
+    assert original.status == "finished", original.error
+    assert training_metrics(original.id) == {"code": 1.0, "data": 1.0}
+
+    # Today's file would log code 2.0 and, without the recorded scale, data 0.75.
+    probe_notebook(nb, code=2.0)
+    (tmp_path / "data.txt").write_text("0.75")
+
+    assert main(["rerun", original.id[:12]]) == 0
+    out = capsys.readouterr().out
+    again = next(r for r in maas_nb.registry().store.list_pipeline_runs() if r.id != original.id)
+    assert out == (
+        f"Reran {nb} as run {again.id[:12]} (finished): metrics DIFFER\n"
+        "  code: 1.0 -> 1.0\n"
+        "  data: 1.0 -> 1.5\n"
+    )
+    assert training_metrics(again.id) == {"code": 1.0, "data": 1.5}
+    assert again.notebook_digest == original.notebook_digest
+    assert dict(again.parameters) == {"scale": 2.0}
+    assert again.name == original.name == "probe"
+    executed = nbformat.reads(maas_nb.registry().artifacts.get(again.output_digest).decode(), 4)
+    assert '"code": 1.0' in executed.cells[-1].source
