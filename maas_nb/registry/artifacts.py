@@ -10,6 +10,7 @@ from typing import Protocol
 
 from ..exceptions import ArtifactCorruptedError, ArtifactMissingError, RegistryUnavailableError
 from ..processes import pid_alive
+from . import crash_points
 
 
 def digest_of(data: bytes) -> str:
@@ -66,11 +67,13 @@ class LocalArtifactStore:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+            crash_points.reached(crash_points.ARTIFACT_WRITTEN)
             os.replace(tmp, path)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
         _fsync_dir(path.parent)
+        crash_points.reached(crash_points.ARTIFACT_RENAMED)
         return digest
 
     def get(self, digest: str) -> bytes:

@@ -14,6 +14,7 @@ from ..exceptions import (
     VersionInUseError,
     VersionNotFoundError,
 )
+from . import crash_points
 from .columns import dumps as _dumps
 from .columns import now
 from .columns import signature as _signature
@@ -80,6 +81,7 @@ class SqliteStore(RunTables):
                 self._set_alias(conn, name, alias, version)
             if inside is not None:
                 inside()
+            crash_points.reached(crash_points.BEFORE_COMMIT)
             return self._version(conn, name, version)
 
     def get_model(self, name: str) -> Model:
