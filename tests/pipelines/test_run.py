@@ -117,8 +117,16 @@ def test_cli_run_runs_show_export_and_rerun(train_nb, tmp_path, capsys):
     assert nbformat.read(exported, 4).cells[0].source.startswith("C = 1.0")
     assert main(["rerun", record.id]) == 0
     rerun_out = capsys.readouterr().out
-    assert rerun_out.startswith(f"Reran {train_nb} as run ")
-    assert "(finished): metrics match" in rerun_out
+    again = next(r for r in maas_nb.registry().store.list_pipeline_runs() if r.id != record.id)
+    before, after = (
+        next(dict(r.metrics) for r in maas_nb.list_runs("tiny") if r.lineage["pipeline_run"] == p)
+        for p in (record.id, again.id)
+    )
+    assert sorted(before) == ["accuracy", "f1"] and after == before
+    assert rerun_out == (
+        f"Reran {train_nb} as run {again.id[:12]} (finished): metrics match\n"
+        + "".join(f"  {k}: {before[k]} -> {after[k]}\n" for k in sorted(before))
+    )
     assert len(maas_nb.registry().store.list_pipeline_runs()) == 2
     assert main(["run", str(train_nb), "-p", "nope", "1"]) == 1
     assert "does not declare the parameter(s) 'nope'" in capsys.readouterr().err
