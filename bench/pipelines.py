@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import cores
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "sweep.ipynb"
 GRID = {"C": [0.01, 0.1, 1.0], "max_iter": [50, 200]}
@@ -48,7 +50,7 @@ def main() -> None:
         cells.append(work)
         overheads.append(total - work)
 
-    print("maas_nb pipelines benchmark (notebooks/sweep.ipynb, 6-point grid, 2 cores)")
+    print(f"maas_nb pipelines benchmark (notebooks/sweep.ipynb, 6-point grid, {cores()})")
     print(f"sweep parallel=1 (baseline)   {timings[1]:7.2f} s")
     print(
         f"sweep parallel=2              {timings[2]:7.2f} s   speed-up x{timings[1] / timings[2]:.2f}"

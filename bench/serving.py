@@ -11,6 +11,16 @@ All three run on 127.0.0.1 in one run, on the same data: a RandomForestClassifie
 driven with one-row requests by wrk (Debian's ``wrk``; ``apt-get install wrk``), bounded
 in time. Prints requests/s, p50, p99 and errors, the ratios ours/baseline and
 ours/floor, and the cold start from deploy() to the first prediction.
+
+The forest is served twice by our server: ``rf`` with maas_nb's exact tree-walking
+kernel, ``rf-skl`` (the same trees, see sklearn_forest.py) with scikit-learn's own
+``predict_proba``. The baseline always calls scikit-learn's ``predict``, so
+rf/rf-skl is the kernel's effect (what a user would also get by walking the trees in
+their own app) and rf-skl/baseline is the server's (batching, decoding).
+
+Before timing, every model server (ours, the baseline, --before) must answer the timed
+request and a 16-row request exactly as the model's own ``predict`` does; a server that
+answers wrongly is not timed. The floor answers a constant by design and is not checked.
 """
 
 from __future__ import annotations
@@ -31,9 +41,12 @@ from pathlib import Path
 import httpx
 import numpy as np
 import skops.io as sio
+from answers import check_answers, check_kernel_rows
+from machine import cores
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn_forest import ScikitLearnForest, same_forest
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -119,6 +132,10 @@ def _errors(out: str) -> int:
     return errors
 
 
+# (row label, our deployment, the baseline's and --before's model: None for none)
+ROWS = [("rf", "rf", "rf"), ("rf-skl", "rf-sklearn", None), ("lr", "lr", "lr")]
+
+
 def register_with(tree: Path, home: Path, models_dir: Path, names: list[str], sample) -> None:
     """Register the benchmark's models with another checkout's own code (its own schema)."""
     np.save(models_dir / "sample.npy", sample)
@@ -182,6 +199,10 @@ def main() -> None:
         "rf": RandomForestClassifier(n_estimators=100, max_depth=8, random_state=0).fit(X, y),
         "lr": LogisticRegression(max_iter=1000).fit(X, y),
     }
+    twin = same_forest(models["rf"])
+    check_kernel_rows(models["rf"], twin, X)
+    if len(set(models["rf"].predict(X[:16]))) < 2:
+        raise SystemExit("The answer check needs both classes in X[:16]; pick other rows.")
     home = tmp / "home"
     registry = Registry(home)
     baseline_dir = tmp / "baseline"
@@ -189,6 +210,9 @@ def main() -> None:
     for name, model in models.items():
         registry.register(model, name, sample=X[:5])
         sio.dump(model, baseline_dir / f"{name}.skops")
+    twin_type = f"{ScikitLearnForest.__module__}.{ScikitLearnForest.__qualname__}"
+    registry.register(twin, "rf-sklearn", sample=X[:5], trusted_types=[twin_type])
+    served = {**models, "rf-sklearn": twin}
 
     ours_port, base_port, floor_port = free_port(), free_port(), free_port()
     before_port = free_port()
@@ -197,7 +221,8 @@ def main() -> None:
     def maas_server(tree: Path, server_home: Path, port: int) -> subprocess.Popen:
         command = [sys.executable, "-m", "maas_nb.serving", "--home", str(server_home)]
         command += ["--port", str(port), "--log-level", "warning"]
-        return start(command, env={"PYTHONPATH": str(tree)}, cwd=tree)
+        # BENCH on the path: the server imports sklearn_forest to load rf-sklearn.
+        return start(command, env={"PYTHONPATH": f"{tree}{os.pathsep}{BENCH}"}, cwd=tree)
 
     try:
         ours = maas_server(ROOT, home, ours_port)
@@ -253,14 +278,31 @@ def main() -> None:
 
         env_home = {"MAAS_HOME": str(home)}
         os.environ.update(env_home)
-        warm = {name: cold_start(home, name, name, X) for name in models}  # server already running
+        warm = {name: cold_start(home, name, name, X) for name in served}  # server already running
         if before is not None:
             for name in models:
                 cold_start(before_home, name, name, X)
 
+        for label, ours_name, other in ROWS:
+            model = served[ours_name]
+            check_answers(
+                f"our server ({label})", f"{ours_url}/models/{ours_name}/invocations", model, X
+            )
+            if other is not None:
+                url = f"{base_url}/models/{other}/invocations"
+                check_answers(f"the baseline ({label})", url, model, X)
+                if before is not None:
+                    url = f"{before_url}/models/{other}/invocations"
+                    check_answers(f"--before {args.before} ({label})", url, model, X)
+        print("answers checked: every model server agrees with the model's own predict")
+
         body = json.dumps({"instances": X[:1].tolist()})
         print(
-            f"maas_nb serving benchmark: one-row requests, wrk {args.duration} s per cell, 2 cores"
+            f"maas_nb serving benchmark: one-row requests, wrk {args.duration} s per cell, {cores()}"
+        )
+        print(
+            "rf: our server with maas_nb's forest kernel; rf-skl: the same forest through "
+            "scikit-learn's predict_proba; baseline: FastAPI calling scikit-learn's predict"
         )
         print(
             f"{'model':<6}{'conns':>6}  {'ours rps':>9} {'p50 ms':>7} {'p99 ms':>7} {'err':>4}  "
@@ -268,21 +310,34 @@ def main() -> None:
             f"{'ours/base':>9} {'ours/floor':>10}"
             + (f"  {'before rps':>10} {'p99 ms':>7} {'ours/before':>11}" if before else "")
         )
-        for name in models:
+        rps: dict[tuple[str, int], float] = {}
+        for label, ours_name, other in ROWS:
+            baseline_name = other or "rf"  # rf-skl: the baseline serves the same forest as rf
             for c in connections:
-                o = wrk(f"{ours_url}/models/{name}/invocations", body, c, args.duration)
-                b = wrk(f"{base_url}/models/{name}/invocations", body, c, args.duration)
+                o = wrk(f"{ours_url}/models/{ours_name}/invocations", body, c, args.duration)
+                b = wrk(f"{base_url}/models/{baseline_name}/invocations", body, c, args.duration)
                 f = wrk(f"{floor_url}/", body, c, args.duration)
+                rps[label, c], rps["baseline " + label, c] = o["rps"], b["rps"]
                 extra = ""
-                if before is not None:
-                    p = wrk(f"{before_url}/models/{name}/invocations", body, c, args.duration)
+                if before is not None and other is not None:
+                    p = wrk(f"{before_url}/models/{other}/invocations", body, c, args.duration)
                     extra = f"  {p['rps']:>10.0f} {p['p99']:>7.2f} {o['rps'] / p['rps']:>10.2f}x"
+                elif before is not None:
+                    extra = f"  {'-':>10} {'-':>7} {'-':>11}"
                 print(
-                    f"{name:<6}{c:>6}  {o['rps']:>9.0f} {o['p50']:>7.2f} {o['p99']:>7.2f} {o['errors']:>4}  "
+                    f"{label:<6}{c:>6}  {o['rps']:>9.0f} {o['p50']:>7.2f} {o['p99']:>7.2f} {o['errors']:>4}  "
                     f"{b['rps']:>12.0f} {b['p50']:>7.2f} {b['p99']:>8.2f} {b['errors']:>5}  {f['rps']:>9.0f} {f['p99']:>7.2f}  "
                     f"{o['rps'] / b['rps']:>8.2f}x {o['rps'] / f['rps']:>9.2f}x" + extra,
                     flush=True,
                 )
+        print()
+        for c in connections:
+            kernel = rps["rf", c] / rps["rf-skl", c]
+            server = rps["rf-skl", c] / rps["baseline rf", c]
+            print(
+                f"rf at {c} connections: ours/baseline x{rps['rf', c] / rps['baseline rf', c]:.2f} = "
+                f"kernel x{kernel:.2f} (rf/rf-skl) * server and batching x{server:.2f} (rf-skl/baseline)"
+            )
         print()
         for name, seconds in warm.items():
             print(

@@ -1,7 +1,10 @@
 """Model classes that live outside scikit-learn, so skops does not trust them by default."""
 
+import time
+from pathlib import Path
+
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 
 class ThresholdClassifier(ClassifierMixin, BaseEstimator):
@@ -23,3 +26,29 @@ class PlainPredictor:
 
     def predict(self, X):
         return np.asarray(X).sum(axis=1)
+
+
+class GatedRegressor(RegressorMixin, BaseEstimator):
+    """Sums each row, but only while ``<gate>/open`` exists: a model kept busy on demand.
+
+    Each call first touches ``<gate>/entered``, so a test knows a batch is running, then
+    waits (60 s at most) for the gate to open. Tests use it to hold a real server's model
+    busy for as long as they need, without timing assumptions.
+    """
+
+    def __init__(self, gate: str = ""):
+        self.gate = gate
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = np.asarray(X).shape[1]
+        return self
+
+    def predict(self, X):
+        gate = Path(self.gate)
+        (gate / "entered").touch()
+        deadline = time.monotonic() + 60
+        while not (gate / "open").exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{gate}/open did not appear within 60 s")
+            time.sleep(0.005)
+        return np.asarray(X, dtype=float).sum(axis=1)

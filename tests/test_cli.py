@@ -3,6 +3,9 @@
 import json
 import subprocess
 import sys
+import sysconfig
+from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 
@@ -131,17 +134,34 @@ def test_empty_registry(capsys):
     )
 
 
+def installed_maas_script() -> Path:
+    """The ``maas`` console script pip installed beside the running interpreter."""
+    entry = [e for e in entry_points(group="console_scripts") if e.name == "maas"]
+    assert [e.value for e in entry] == ["maas_nb.cli:main"], (
+        f"No 'maas = maas_nb.cli:main' console script is installed (found {entry}). "
+        "Install the package: pip install -e '.[dev]'."
+    )
+    name = "maas.exe" if sys.platform == "win32" else "maas"
+    script = Path(sysconfig.get_path("scripts")) / name
+    assert script.is_file(), (
+        f"The maas script is missing from {script.parent} (the scripts directory of "
+        f"{sys.executable}). Install the package: pip install -e '.[dev]'."
+    )
+    return script
+
+
 def test_installed_maas_script(models, home):
-    script = [sys.executable, "-m", "maas_nb.cli"]
+    script = str(installed_maas_script())
     ok = subprocess.run(
-        [*script, "--home", str(home), "versions", "iris"],
+        [script, "--home", str(home), "versions", "iris"],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert ok.returncode == 0 and "production" in ok.stdout
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.splitlines()[1].split()[:3] == ["1", "sklearn", "production"]
     bad = subprocess.run(
-        [*script, "--home", str(home), "show", "iris@nope"],
+        [script, "--home", str(home), "show", "iris@nope"],
         capture_output=True,
         text=True,
         timeout=60,

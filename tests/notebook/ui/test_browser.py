@@ -14,9 +14,9 @@ import sys
 import pytest
 
 import maas_nb
+from tests.components import executable
 from tests.helpers import ROOT, wait_for
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without the background-networking flags chromium keeps dialling out of this closed network.
 FLAGS = [
     "--headless",
@@ -35,12 +35,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def chromium():
-    if not os.path.exists(CHROMIUM):
-        message = "Debian's chromium is missing: apt-get install chromium (the README does)."
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return CHROMIUM
+    return executable("chromium", install="apt-get install chromium (.ci/run does)")
 
 
 @pytest.fixture
