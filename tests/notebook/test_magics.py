@@ -57,7 +57,10 @@ def test_train_records_a_run_and_registers_a_version(ip, iris):
     run = maas_nb.list_runs("iris")[0]
     assert run.status == "finished"
     assert run.params["C"] == 0.5 and run.params["max_iter"] == 1000
-    assert 0.8 < run.metrics["accuracy"] <= 1.0 and "f1" in run.metrics
+    ns = ip.user_ns
+    assert dict(run.metrics) == sklearn_metrics(
+        ns["model"], (ns["X_test"], ns["y_test"]), (ns["X_train"], ns["y_train"])
+    )
     assert run.source == TRAIN
     assert run.lineage["training_data"]["X"]["shape"] == [75, 4]
     assert len(run.lineage["training_data"]["X"]["sha256"]) == 64
@@ -68,6 +71,31 @@ def test_train_records_a_run_and_registers_a_version(ip, iris):
     assert dict(version.metrics) == dict(run.metrics)
     model = ip.user_ns["model"]
     np.testing.assert_array_equal(maas_nb.load("iris").predict(iris[0]), model.predict(iris[0]))
+
+
+def sklearn_metrics(model, evaluation, training):
+    """The --eval metrics as scikit-learn computes them on the *evaluation* (X, y).
+
+    Checks first that the *training* (X, y) gives other figures, so that metrics taken
+    from the training data cannot match by chance.
+    """
+    from sklearn import metrics
+
+    def score(X, y):
+        predicted = model.predict(X)
+        if hasattr(model, "classes_"):  # iris has three classes: F1 is the unweighted mean
+            return {
+                "accuracy": metrics.accuracy_score(y, predicted),
+                "f1": metrics.f1_score(y, predicted, average="macro"),
+            }
+        return {
+            "r2": metrics.r2_score(y, predicted),
+            "mae": metrics.mean_absolute_error(y, predicted),
+        }
+
+    expected, on_training = score(*evaluation), score(*training)
+    assert all(expected[k] != on_training[k] for k in expected), (expected, on_training)
+    return expected
 
 
 def test_rerunning_makes_a_new_run_and_version(ip):
@@ -122,7 +150,10 @@ def test_regressor_metrics(ip):
     )
     ip.user_ns.update({"Xr": ip.user_ns["X_test"][:, :3], "yr": ip.user_ns["X_test"][:, 3]})
     result = train(ip, "train petal --eval Xr yr", cell)
-    assert set(result.value.run.metrics) == {"r2", "mae"}
+    ns = ip.user_ns
+    assert dict(result.value.run.metrics) == sklearn_metrics(
+        ns["reg"], (ns["Xr"], ns["yr"]), (ns["X_train"][:, :3], ns["X_train"][:, 3])
+    )
 
 
 def test_register_show_versions_models_alias_unalias_runs(ip):

@@ -3,6 +3,10 @@
 import contextlib
 import html
 import io
+import json
+import subprocess
+
+import numpy as np
 
 import maas_nb
 from maas_nb.exceptions import ServerUnavailableError
@@ -43,6 +47,18 @@ def test_deploy_from_the_panel_serves_the_picked_alias_with_its_batching(
     # The Python snippet runs as pasted and prints the server's answer.
     printed = run_python_snippet(endpoint)
     assert printed.getvalue().strip() == str(classifier.predict(rows_of([0, 0, 0, 0])).tolist())
+    # So does the curl snippet, in a shell.
+    zeros = rows_of([0, 0, 0, 0])
+    answer = run_curl_snippet(endpoint)
+    assert (answer["model_name"], answer["model_version"]) == ("iris-prod", "2"), answer
+    predictions, probabilities = answer["outputs"]
+    assert predictions == {
+        "name": "predictions",
+        "datatype": "INT64",
+        "shape": [1],
+        "data": classifier.predict(zeros).tolist(),
+    }
+    np.testing.assert_allclose(probabilities["data"], classifier.predict_proba(zeros).ravel())
     assert panel.predict.deployment.value == "iris-prod"  # ready to predict
     assert capsys.readouterr().out == ""
 
@@ -160,6 +176,13 @@ def test_with_a_token_the_snippets_read_it_from_the_environment(
     assert "Bearer $MAAS_TOKEN" in endpoint
     printed = run_python_snippet(endpoint)
     assert printed.getvalue().strip() == str(classifier.predict(rows_of([0, 0, 0, 0])).tolist())
+    answer = run_curl_snippet(endpoint)  # the shell expands $MAAS_TOKEN from the environment
+    outputs = {o["name"]: o["data"] for o in answer.get("outputs", [])}
+    assert outputs.get("predictions") == classifier.predict(rows_of([0, 0, 0, 0])).tolist(), answer
+    monkeypatch.delenv("MAAS_TOKEN")
+    assert run_curl_snippet(endpoint) == {
+        "error": "Missing or wrong bearer token: send 'Authorization: Bearer <token>'."
+    }
 
 
 def test_a_typed_name_and_pick_survive_refreshes_and_new_versions(versions, make_panel, classifier):
@@ -204,3 +227,15 @@ def run_python_snippet(endpoint_html):
     with contextlib.redirect_stdout(printed):
         exec(html.unescape(snippet.split("</pre>")[0]), {})
     return printed
+
+
+def run_curl_snippet(endpoint_html):
+    """Run the curl command shown in the Deploy tab, as pasted into a shell; its JSON answer."""
+    snippet = endpoint_html.split("<div>curl:</div><pre")[1].split(">", 1)[1]
+    command = html.unescape(snippet.split("</pre>")[0])
+    assert command.startswith("curl "), command
+    shell = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert shell.returncode == 0, (command, shell.stderr)
+    return json.loads(shell.stdout)

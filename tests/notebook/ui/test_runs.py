@@ -2,6 +2,7 @@
 
 
 def test_runs_tab_lists_pipeline_runs_with_status_parameters_and_errors(registry, make_panel):
+    # The statuses maas_nb.pipelines.run writes: "running", then "finished" or "failed".
     store = registry.store
     store.create_pipeline_run(
         "a" * 32,
@@ -10,7 +11,7 @@ def test_runs_tab_lists_pipeline_runs_with_status_parameters_and_errors(registry
         notebook_digest="sha256:0",
         parameters={"C": 0.5, "max_iter": 100},
     )
-    store.end_pipeline_run("a" * 32, status="succeeded", output_digest=None, error=None)
+    store.end_pipeline_run("a" * 32, status="finished", output_digest=None, error=None)
     store.create_pipeline_run(
         "b" * 32,
         "train",
@@ -36,7 +37,7 @@ def test_runs_tab_lists_pipeline_runs_with_status_parameters_and_errors(registry
     for header in ("run", "notebook", "status", "parameters", "started", "took", "error"):
         assert f"<th>{header}</th>" in shown
     assert (
-        "<td>aaaaaaaaaaaa</td><td>train</td><td>notebooks/train.ipynb</td><td>succeeded</td>"
+        "<td>aaaaaaaaaaaa</td><td>train</td><td>notebooks/train.ipynb</td><td>finished</td>"
         "<td>C=0.5, max_iter=100</td>" in shown
     )
     assert "<td>failed</td><td>C=-1</td>" in shown
