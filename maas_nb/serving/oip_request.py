@@ -199,7 +199,7 @@ def _check_inputs(tensors: dict[str, np.ndarray], signature: Signature, *, model
 
 def check_shape(name: str, shape: tuple[int, ...], dims: tuple[int, ...], *, model: str) -> None:
     """Refuse *shape* unless it fits *dims* (-1 fits any size), as Triton does."""
-    fits = len(shape) == len(dims) and all(d in (-1, s) for s, d in zip(shape, dims))
+    fits = len(shape) == len(dims) and all(d in (-1, s) for s, d in zip(shape, dims, strict=False))
     if fits or (dims == (-1,) and len(shape) == 2 and shape[1] == 1):
         return
     one = [1 if d == -1 else d for d in dims]
