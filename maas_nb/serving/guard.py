@@ -68,20 +68,23 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._refused or self._oversized:
             return  # drained so that the client reads our answer rather than a reset
         limit = self.limits.max_header_bytes
-        if not limit or self._in_body or len(data) <= limit - self._header_bytes:
-            self._header_bytes += 0 if self._in_body else len(data)
-            self._feed(data)
-        else:
+        rest = memoryview(data)
+        while True:
+            if not limit or self._in_body or len(rest) <= limit - self._header_bytes:
+                self._header_bytes += 0 if self._in_body else len(rest)
+                self._feed(rest)
+                break
             # This read would take the headers past the limit: the parser gets what fits,
-            # and if that does not finish them, nothing more is read.
+            # and if that does not finish them, nothing more is read. A loop, not a
+            # recursion: one read may hold thousands of small pipelined requests.
             room, done = limit - self._header_bytes, self._headers_done
             self._header_bytes = limit
-            self._feed(data[:room])
+            self._feed(rest[:room])
             if self._headers_done == done:
                 self._oversized = True
-            elif not self._oversized and not self.transport.is_closing():
-                self.data_received(data[room:])  # the body, or the next request's headers
-                return
+            if self._oversized or self.transport.is_closing():
+                break
+            rest = rest[room:]  # the body, or the next request's headers
         if self._oversized and not self.transport.is_closing():
             if self.cycle is not None and not self.cycle.response_complete:
                 self.flow.pause_reading()  # requests pipelined before it are answered first
@@ -117,10 +120,10 @@ class GuardedProtocol(HttpToolsProtocol):
             "headers, such as a shorter cookie or token.",
         )
 
-    def _feed(self, data: bytes) -> None:
+    def _feed(self, data: memoryview) -> None:
         if self._header_deadline is not None:
             self._partial_request = True
-        super().data_received(data)
+        super().data_received(data)  # type: ignore[arg-type]  # httptools reads any buffer
         cycle = self.cycle
         if cycle is not self._seen_cycle:  # uvicorn made a new request: its headers are in
             self._seen_cycle = cycle
