@@ -4,6 +4,7 @@
 
 Prints the median time of:
 - registering a 10 MB model   vs  skops.io.dump to a file (+ fsync)
+- registering a small model   vs  the same (register audits it once and loads it once)
 - resolving an alias          vs  one SELECT on an open sqlite3 connection
 - loading a small model       vs  skops.io.load from a file (no digest check)
 - listing 10,000 versions     vs  SELECT * ... fetchall() on the same database
@@ -73,6 +74,20 @@ def main() -> None:
         f"register {size / 1e6:.1f} MB model",
         median_ms(lambda: registry.register(big, "big"), args.repeat),
         median_ms(baseline_dump, args.repeat),
+        "skops.io.dump + fsync",
+    )
+
+    def baseline_small_dump() -> None:
+        path = tmp / "baseline-small.skops"
+        sio.dump(small, path)
+        fd = os.open(path, os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+
+    row(
+        "register small model",
+        median_ms(lambda: registry.register(small, "small"), args.repeat * 4),
+        median_ms(baseline_small_dump, args.repeat * 4),
         "skops.io.dump + fsync",
     )
 

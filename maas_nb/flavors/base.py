@@ -48,11 +48,13 @@ class Flavor(Protocol):
         names with the version, next to the approvals a person gave for them.
         """
 
-    def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> None:
-        """Raise `UntrustedModelError` if `load` would refuse *data* (checked at register).
+    def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> list[str]:
+        """Raise `UntrustedModelError` if `load` would refuse *data* (checked at register);
+        return the names it needs beyond the built-in allow-list, as `required_types` does.
 
         *trusted* holds the exact names a person approved; the message names each
         refused type, what it really is when it is a re-export, and how to trust it.
+        Register calls this alone: one audit (and for scikit-learn one load) per artifact.
         """
 
 

@@ -62,11 +62,13 @@ class KerasFlavor:
             raise _untrusted_error("The artifact", found.findings)
         return sorted({f.name for f in found.findings if f.name is not None})
 
-    def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> None:
+    def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> list[str]:
         _keras()
-        refused = _refused(audit(data), trusted)
+        found = audit(data)
+        refused = _refused(found, trusted)
         if refused:
             raise _untrusted_error(f"Model {name!r}", refused)
+        return sorted({f.name for f in found.findings if f.name is not None})
 
     def load(self, data: bytes, *, uri: str, trusted: Sequence[str], allow_pickle: bool) -> Any:
         keras = _keras()

@@ -32,8 +32,8 @@ class PickleFlavor(EstimatorCalls):
     def required_types(self, data: bytes) -> list[str]:
         return []  # pickle has no type list: allow_pickle=True gates it as a whole
 
-    def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> None:
-        return None  # the user opted in with allow_pickle=True; loading asks again
+    def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> list[str]:
+        return []  # the user opted in with allow_pickle=True; loading asks again
 
     def load(self, data: bytes, *, uri: str, trusted: Sequence[str], allow_pickle: bool) -> Any:
         if not allow_pickle:

@@ -42,24 +42,29 @@ class SklearnFlavor(EstimatorCalls):
         require("skops.io", "skops")
         return skops_audit.required_types(data)
 
-    def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> None:
+    def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> list[str]:
         # The audit sees types, not values (a vectorizer reading files named in requests
         # is an allow-listed type): so build the artifact and check it as every load will.
-        self.load(data, uri=name, trusted=trusted, allow_pickle=False)
+        return self._load(data, uri=name, trusted=trusted)[1]
 
     def load(self, data: bytes, *, uri: str, trusted: Sequence[str], allow_pickle: bool) -> Any:
+        return self._load(data, uri=uri, trusted=trusted)[0]
+
+    def _load(self, data: bytes, *, uri: str, trusted: Sequence[str]) -> tuple[Any, list[str]]:
+        """The model skops builds from *data* once its schema passed the audit and the
+        model its value checks, and the names it needed beyond the built-in allow-list."""
         sio = require("skops.io", "skops")
         schema = skops_audit.read_schema(data)
         audited = skops_audit.audit(schema, uri=uri, approved=trusted)
         try:
-            model = sio.loads(data, trusted=audited)
+            model = sio.loads(data, trusted=audited.names)
         except Exception as exc:
             raise ModelLoadError(f"skops failed to load model {uri!r}: {exc}") from exc
         _check_root(model, schema, uri)
         from .loaded_checks import check_loaded  # numpy: only once a model is loaded
 
         check_loaded(model, uri=uri)
-        return model
+        return model, audited.needs
 
 
 def _check_root(model: Any, schema: dict[str, Any], uri: str) -> None:

@@ -148,8 +148,17 @@ def required_types(data: bytes, *, uri: str = "the artifact") -> list[str]:
     return sorted({r.name for r in refs(read_schema(data), uri=uri) if not r.builtin()})
 
 
-def audit(schema: dict[str, Any], *, uri: str, approved: Collection[str]) -> list[str]:
-    """Check every name a skops *schema* uses; return them all (to pass to skops as trusted)."""
+@dataclass(frozen=True)
+class Audited:
+    """What an audit passed: every name (for skops's ``trusted``) and those that needed a
+    person's approval (beyond the built-in allow-list), each sorted."""
+
+    names: list[str]
+    needs: list[str]
+
+
+def audit(schema: dict[str, Any], *, uri: str, approved: Collection[str]) -> Audited:
+    """Check every name a skops *schema* uses against the allow-list and *approved*."""
     found = refs(schema, uri=uri)
     approved = set(approved)
     # Keyed by the stored parts, not the joined name: "a.B" + "c" and "a" + "B.c" differ.
@@ -163,7 +172,7 @@ def audit(schema: dict[str, Any], *, uri: str, approved: Collection[str]) -> lis
         raise _untrusted(uri, impostors)
     for ref in sorted({r for r in found if r.constructor}, key=lambda r: r.name):
         _check_constructor(ref, uri)
-    return sorted({r.name for r in found})
+    return Audited(sorted({r.name for r in found}), sorted({r.name for r in outside}))
 
 
 def _check_constructor(ref: Ref, uri: str) -> None:

@@ -97,10 +97,10 @@ class Registry:
         )
         fields["signature"] = _signature(flavor, model, sample, name)
         data = flavor.save(model)
-        fields["trust"] = trust.record(
-            flavor.required_types(data), explicit=[*self._trusted_types, *(trusted_types or ())]
-        )
-        flavor.check_trusted(data, name=name, trusted=trust.approved_types(fields["trust"]))
+        # What a person approved is exactly what the trust record approves of the needs.
+        explicit = [*self._trusted_types, *(trusted_types or ())]
+        needs = flavor.check_trusted(data, name=name, trusted=config.trusted_types(explicit))
+        fields["trust"] = trust.record(needs, explicit=explicit)
         digest = self.artifacts.put(data)
         fields.update(flavor=flavor.name, digest=digest, size=len(data))
 

@@ -1,4 +1,5 @@
-"""uvicorn's httptools protocol with deadlines and a connection cap (see `limits`).
+"""uvicorn's httptools protocol with deadlines, a header size cap and a connection cap
+(see `limits`).
 
 Fast requests must pay nothing for the checks, so nothing here is armed per request:
 a request's progress is noted in ``data_received`` (its headers are complete once
@@ -39,6 +40,11 @@ class GuardedProtocol(HttpToolsProtocol):
         self._body_start = 0.0
         self._body_bytes = 0
         self._body_timer: asyncio.TimerHandle | None = None
+        # Header size: bytes read since the last request's headers ended, outside bodies.
+        self._header_bytes = 0
+        self._headers_done = 0
+        self._in_body = False
+        self._oversized = False  # past the limit while earlier requests are still answered
 
     # -- connection ---------------------------------------------------------------------
 
@@ -59,11 +65,65 @@ class GuardedProtocol(HttpToolsProtocol):
             super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._refused:
-            return  # drained so that the client reads our 503 rather than a reset
+        if self._refused or self._oversized:
+            return  # drained so that the client reads our answer rather than a reset
+        limit = self.limits.max_header_bytes
+        rest = memoryview(data)
+        while True:
+            if not limit or self._in_body or len(rest) <= limit - self._header_bytes:
+                self._header_bytes += 0 if self._in_body else len(rest)
+                self._feed(rest)
+                break
+            # This read would take the headers past the limit: the parser gets what fits,
+            # and if that does not finish them, nothing more is read. A loop, not a
+            # recursion: one read may hold thousands of small pipelined requests.
+            room, done = limit - self._header_bytes, self._headers_done
+            self._header_bytes = limit
+            self._feed(rest[:room])
+            if self._headers_done == done:
+                self._oversized = True
+            if self._oversized or self.transport.is_closing():
+                break
+            rest = rest[room:]  # the body, or the next request's headers
+        if self._oversized and not self.transport.is_closing():
+            if self.cycle is not None and not self.cycle.response_complete:
+                self.flow.pause_reading()  # requests pipelined before it are answered first
+            else:
+                self._refuse_headers()
+
+    def on_headers_complete(self) -> None:
+        if self._oversized:
+            return  # nothing after an oversized request becomes a request
+        self._headers_done += 1
+        self._in_body, self._header_bytes = True, 0
+        limit = self.limits.max_header_bytes
+        if limit and _head_size(self) > limit:
+            # Bytes read with the end of an earlier request were not counted above.
+            self._oversized = True
+            return
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._oversized:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        if not self._oversized:
+            super().on_message_complete()
+
+    def _refuse_headers(self) -> None:
+        self._reply_and_close(
+            431,
+            f"The request line and headers are larger than {self.limits.max_header_bytes} "
+            "bytes, this server's limit (maas serve --max-header-bytes); send smaller "
+            "headers, such as a shorter cookie or token.",
+        )
+
+    def _feed(self, data: memoryview) -> None:
         if self._header_deadline is not None:
             self._partial_request = True
-        super().data_received(data)
+        super().data_received(data)  # type: ignore[arg-type]  # httptools reads any buffer
         cycle = self.cycle
         if cycle is not self._seen_cycle:  # uvicorn made a new request: its headers are in
             self._seen_cycle = cycle
@@ -90,6 +150,9 @@ class GuardedProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if self.cycle is None or self.cycle.response_complete:  # no request waits: the next one
+            if self._oversized:
+                self._refuse_headers()
+                return
             self._expect_headers()
 
     def _refuse(self, transport: asyncio.Transport, cap: int) -> None:
@@ -192,6 +255,12 @@ class GuardedProtocol(HttpToolsProtocol):
             cycle.message_event.set()
         log.debug("closing %s: %s", _peer(self.client), message)
         self.transport.close()
+
+
+def _head_size(protocol: HttpToolsProtocol) -> int:
+    """The size of the request line and headers the parser has just read (CRLFs included)."""
+    line = len(protocol.parser.get_method()) + len(protocol.url) + len(" HTTP/1.1\r\n") + 1
+    return line + sum(len(k) + len(v) + 4 for k, v in protocol.headers) + 2
 
 
 def _peer(client: tuple[str, int] | None) -> str:

@@ -11,6 +11,9 @@ forever. `guarded_protocol` returns uvicorn's own httptools protocol with four a
   ``body_grace`` seconds plus one second for every ``min_body_rate`` bytes received.
   Time the server itself is not reading (flow control, a pending ``100-continue``)
   restarts the clock. Past it: 408 and close.
+- **Header size.** A request line and headers larger than ``max_header_bytes`` get
+  431 Request Header Fields Too Large and the connection closes, as Node and nginx-style
+  servers refuse them; httptools alone would buffer a header of any size.
 - **Idle keep-alive** connections close after ``keep_alive_timeout`` (uvicorn's timer).
 - **Connection cap.** Past ``max_connections`` open connections a new one gets an
   immediate 503 with a JSON error and ``Connection: close``; the server then reads and
@@ -47,6 +50,7 @@ _FLAGS = {
     "min_body_rate": ("--min-body-rate", float, "B", "slowest accepted body, bytes/s"),
     "body_grace": ("--body-grace", float, "S", "seconds before the body rate counts"),
     "keep_alive_timeout": ("--keep-alive-timeout", float, "S", "seconds idle before closing"),
+    "max_header_bytes": ("--max-header-bytes", int, "B", "largest request line and headers"),
     "max_connections": ("--max-connections", int, "N", "open connections before a 503"),
 }
 
@@ -66,6 +70,8 @@ class ConnectionLimits:
         Seconds a body may take before its rate counts.
     keep_alive_timeout:
         Seconds an idle kept-alive connection stays open.
+    max_header_bytes:
+        Largest request line and headers in bytes; a bigger request gets 431.
     max_connections:
         Open connections past which a new one is refused with 503.
     """
@@ -74,6 +80,7 @@ class ConnectionLimits:
     min_body_rate: float = 1024.0
     body_grace: float = 10.0
     keep_alive_timeout: float = 5.0
+    max_header_bytes: int = 64 * 1024
     max_connections: int = 1000
 
     def __post_init__(self) -> None:

@@ -138,12 +138,48 @@ def decode_csv(body: bytes, signature: Signature | None, model: str, *, max_rows
             "CSV-formatted Pandas DataFrame produced using the `pandas.DataFrame.to_csv()` "
             f"method, with a header row. Error: '{str(exc)[:200]}'"
         ) from None
+    check_csv_header([str(c) for c in frame.columns], signature, model)
     split = frame.to_dict(orient="split")
     return split_frame(
         {"columns": [str(c) for c in split["columns"]], "data": split["data"]},
         signature,
         model=model,
     )
+
+
+def check_csv_header(columns: list[str], signature: Signature | None, model: str) -> None:
+    """Refuse a CSV body whose first line is data: pandas would take it as the header and
+    the model would silently get one row less (a text model's, or an array model's)."""
+    if signature is not None and signature.kind == TEXT:
+        name = signature.inputs[0].name
+        if columns == [name]:
+            return
+        wanted = f"one column named {name!r}"
+    elif signature is not None and signature.kind == DATAFRAME:
+        return  # a missing column is named by the column check
+    else:
+        if not all(_is_number(c) for c in columns) or columns == [
+            str(i) for i in range(len(columns))
+        ]:
+            return  # names, or pandas' default 0..n-1 for a frame without column names
+        wanted = "a name for each column (any names: this model takes the columns in order)"
+    if signature is not None:
+        wanted += f"; model {model!r} expects {signature.describe_inputs()}"
+    shown = ",".join(columns)
+    raise BadRequest(
+        f"The CSV body's first line ({shown[:80]!r}) is not a header row: MLflow's scoring "
+        "protocol reads the first line of a CSV body as the column names, so that row of "
+        f"data would be lost. Add a header row with {wanted} "
+        "(DataFrame.to_csv(index=False) writes one)."
+    )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def check_csv_size(body: bytes, signature: Signature | None, model: str, *, max_rows: int) -> None:

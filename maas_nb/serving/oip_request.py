@@ -2,8 +2,11 @@
 
 Decoding is pure and synchronous (it may run on a worker thread). What Triton and MLServer
 refuse is refused here too: an input name the model does not take, an input given twice,
-bytes after the binary tensors, a non-string ``id``. A version registered without a
-signature publishes no input names, so its one input may have any name.
+an input whose shape does not fit the dimensions the model declares (its batch dimension,
+-1, fits any size), bytes after the binary tensors, a non-string ``id``. A column or text
+input declared ``[-1]`` may also come as ``[N, 1]``, the shape MLServer's own pandas and
+string codecs send. A version registered without a signature publishes no input names
+or dimensions, so its one input may have any name and shape.
 """
 
 from __future__ import annotations
@@ -45,12 +48,20 @@ def split(body: bytes | bytearray, header_length: str | None) -> tuple[dict[str,
         # An inflated body is a bytearray, which json.loads reads as it reads bytes; a
         # bytes() copy would double the memory a compressed request costs.
         return parse_json(cast(bytes, body)), memoryview(b"")
-    if not VERSION.fullmatch(header_length) or int(header_length) > len(body):
+    if not VERSION.fullmatch(header_length):
         raise BadRequest(
-            f"Inference-Header-Content-Length is {header_length[:40]!r}, "
-            f"but the body has {len(body)} bytes."
+            f"Inference-Header-Content-Length must be the byte length of the JSON header at "
+            f"the start of the body, a whole number from 0 to {len(body)} (the body's size); "
+            f"got {header_length[:40]!r}. Send the header's length in bytes, or leave the "
+            "header out for a body that is all JSON."
         )
     n = int(header_length)
+    if n > len(body):
+        raise BadRequest(
+            f"Inference-Header-Content-Length is {n}, but the body has only {len(body)} bytes. "
+            "Send the byte length of the JSON header at the start of the body (at most "
+            f"{len(body)}), with the binary tensors after it."
+        )
     return parse_json(bytes(body[:n]), what="inference header"), memoryview(body)[n:]
 
 
@@ -145,9 +156,10 @@ def decode_inputs(
             first.tolist() if first.ndim > 1 or first.dtype == object else [first.tolist()]
         )
     elif signature.kind == DATAFRAME:
+        _check_inputs(tensors, signature, model=model)
         return _frame_rows(tensors, signature, model=model)
     else:
-        _check_names(tensors, signature, model=model)
+        _check_inputs(tensors, signature, model=model)
     if len(tensors) != 1:
         names = ", ".join(s.name for s in signature.inputs)
         raise BadRequest(
@@ -166,24 +178,40 @@ def decode_inputs(
     return tensor_rows(array, signature, model=model, where=where)
 
 
-def _check_names(tensors: dict[str, np.ndarray], signature: Signature, *, model: str) -> None:
-    expected = signature.inputs[0].name
-    unknown = [n for n in tensors if n != expected]
-    if unknown:
-        raise BadRequest(
-            f"Unknown input {unknown[0]!r}; model {model!r} takes one input named {expected!r} "
-            f"({signature.describe_inputs()}). See GET /v2/models/NAME for its inputs."
-        )
-
-
-def _frame_rows(tensors: dict[str, np.ndarray], signature: Signature, *, model: str) -> Rows:
-    """One input per column: BYTES columns as strings, numbers as the signature's dtypes."""
-    unknown = [n for n in tensors if n not in signature.columns]
-    if unknown:
+def _check_inputs(tensors: dict[str, np.ndarray], signature: Signature, *, model: str) -> None:
+    """Refuse an input the model does not take, or one shaped unlike its declared dims."""
+    specs = {s.name: s for s in signature.inputs}
+    unknown = [n for n in tensors if n not in specs]
+    if unknown and signature.kind == DATAFRAME:
         raise BadRequest(
             f"Unknown input(s) {', '.join(map(repr, unknown))}; model {model!r} expects "
             f"{signature.describe_inputs()}, one input per column."
         )
+    if unknown:
+        raise BadRequest(
+            f"Unknown input {unknown[0]!r}; model {model!r} takes one input named "
+            f"{signature.inputs[0].name!r} ({signature.describe_inputs()}). "
+            "See GET /v2/models/NAME for its inputs."
+        )
+    for name, array in tensors.items():
+        check_shape(name, array.shape, specs[name].shape, model=model)
+
+
+def check_shape(name: str, shape: tuple[int, ...], dims: tuple[int, ...], *, model: str) -> None:
+    """Refuse *shape* unless it fits *dims* (-1 fits any size), as Triton does."""
+    fits = len(shape) == len(dims) and all(d in (-1, s) for s, d in zip(shape, dims, strict=False))
+    if fits or (dims == (-1,) and len(shape) == 2 and shape[1] == 1):
+        return
+    one = [1 if d == -1 else d for d in dims]
+    raise BadRequest(
+        f"Input {name!r} has shape {list(shape)}, but model {model!r} declares {list(dims)} "
+        f"for it (-1 is the batch dimension, any size). Send shape {one} for one row; "
+        "see GET /v2/models/NAME for every input's shape."
+    )
+
+
+def _frame_rows(tensors: dict[str, np.ndarray], signature: Signature, *, model: str) -> Rows:
+    """One input per column: BYTES columns as strings, numbers as the signature's dtypes."""
     columns: dict[str, Any] = {}
     for spec in signature.inputs:
         if spec.name not in tensors:
@@ -196,13 +224,7 @@ def _frame_rows(tensors: dict[str, np.ndarray], signature: Signature, *, model: 
                     f"{where}: model {model!r} takes text in column {spec.name!r}; "
                     "send it as datatype BYTES."
                 )
-            if array.ndim == 0 or (array.ndim == 2 and array.shape[1] == 1):
-                array = array.reshape(-1)
-            if array.ndim != 1:
-                raise BadRequest(
-                    f"{where}: a column has shape [N] or [N, 1], got {list(array.shape)}."
-                )
-            columns[spec.name] = array.tolist()
+            columns[spec.name] = array.reshape(-1).tolist()
         elif array.dtype == object:
             raise BadRequest(
                 f"{where}: model {model!r} takes numbers ({spec.dtype}) in column "

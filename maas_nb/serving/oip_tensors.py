@@ -33,6 +33,7 @@ DATATYPES = {
     "BYTES": "str",
 }
 _TO_DATATYPE = {v: k for k, v in DATATYPES.items()}
+_JSON_TYPES = {int: "number", float: "number", str: "string", dict: "object", type(None): "null"}
 MAX_DIMS = 8
 _SHORT = reprlib.Repr()
 _SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring = 2, 4, 4, 40
@@ -124,6 +125,17 @@ def _from_json(flat: list, dtype: str, *, where: str, model: str) -> np.ndarray:
             kinds = ", ".join(sorted({type(v).__name__ for v in flat}))
             raise BadRequest(f"{where}: datatype BYTES takes strings, got values of type {kinds}.")
         return _objects(flat)
+    if dtype == "bool":
+        # numpy would read [true, 1, "x"] as the strings "True", "1", "x".
+        others = [v for v in flat if not isinstance(v, bool)]
+        if others:
+            kinds = ", ".join(sorted({_JSON_TYPES.get(type(v), type(v).__name__) for v in others}))
+            raise BadRequest(
+                f"{where}: datatype BOOL takes JSON true or false, got {len(others)} value(s) of "
+                f"type {kinds} (such as {shown(others[0])}) among {len(flat)}. Send each value "
+                "as true or false, or declare the datatype the values have."
+            )
+        return np.asarray(flat, dtype=bool)
     return to_array(flat, dtype, model=model, where=where)
 
 

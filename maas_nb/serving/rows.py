@@ -231,9 +231,12 @@ def to_array(values: Any, dtype: str, *, model: str, where: str) -> np.ndarray:
         )
     target = np.dtype(dtype)
     if target.kind in "iu":
-        if raw.dtype.kind == "f" and not np.all(np.mod(raw, 1) == 0):
+        fractional = raw[np.mod(raw, 1) != 0] if raw.dtype.kind == "f" else raw[:0]
+        if fractional.size:
             raise BadRequest(
-                f"{where}: model {model!r} expects integers ({dtype}), got fractional numbers."
+                f"{where}: model {model!r} expects integers ({dtype}), got {fractional.size} "
+                f"fractional number(s) such as {fractional.flat[0].item()!r}. Send whole "
+                "numbers (2 or 2.0); fractions are refused, not rounded."
             )
         info = np.iinfo(target)
         low, high = raw.min().item(), raw.max().item()  # Python numbers compare exactly

@@ -15,6 +15,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+import pytest
+
+from maas_nb import flavors
+from maas_nb.config import TRUSTED_TYPES_ENV
 
 Schema = dict[str, Any]
 
@@ -251,3 +255,57 @@ def pickle_payload(command: str) -> bytes:
             return (os.system, (command,))
 
     return pickle.dumps(Payload())
+
+
+# -- shared by the trust test modules ----------------------------------------------
+
+
+@pytest.fixture(scope="module", name="base_bytes")
+def base_bytes_fixture(iris):
+    X, y = iris
+    return flavors.get("sklearn").save(base_model(X, y))
+
+
+@pytest.fixture(name="sentinel")
+def sentinel_fixture(tmp_path):
+    return str(tmp_path / "pwned")
+
+
+def put_version(registry, name, data):
+    """Write *data* into the artifact store and a version row, as an attacker with
+    write access to the registry home could: nothing goes through register()."""
+    digest = registry.artifacts.put(data)
+    fields = {"flavor": "sklearn", "digest": digest, "size": len(data)}
+    return registry.store.create_version(name, fields)
+
+
+def command(path: str) -> str:
+    """The shell command a payload runs: it creates *path*, the sentinel."""
+    return f"touch {path}"
+
+
+def assert_refused(
+    error: Exception, refused: dict[str, str], *, uri: str, reveal: bool = True
+) -> None:
+    """The message names each refused type and, with *reveal*, what re-exports really are.
+
+    Without an approval nothing the artifact names is imported, so what a re-export
+    really is shows only when its module happens to be imported already.
+    """
+    text = str(error)
+    assert text.startswith(f"Model {uri!r} contains types that maas_nb does not trust: ")
+    for name, really in refused.items():
+        if not really or not reveal:
+            assert name in text
+        elif really == "a module":
+            assert f"{name} (which is really a module, not a class or function)" in text
+        else:
+            assert f"{name} (which is really {really})" in text
+    # The advice is per exact name: the old advice ("wildcards allowed") caused the RCE.
+    assert "wildcard" not in text
+    honest = [n for n in refused if f"{n} (which is really" not in text]
+    if honest:
+        assert text.endswith("(exact names, comma-separated).")
+        assert f"{TRUSTED_TYPES_ENV}=" in text
+    if reveal and any(refused.values()):
+        assert "A name that resolves to something else than it says is never trusted" in text

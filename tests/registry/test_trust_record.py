@@ -65,6 +65,18 @@ def test_register_records_who_approved_each_type_and_how(monkeypatch, pipe, iris
     )
 
 
+def test_the_check_that_admits_an_artifact_says_what_it_needs(pipe, classifier):
+    """Register audits an artifact once: the check returns the types the record lists."""
+    from maas_nb import flavors
+
+    sklearn = flavors.get("sklearn")
+    data = sklearn.save(pipe)
+    needs = sklearn.check_trusted(data, name="pipe", trusted=[THRESHOLD, DOUBLE])
+    assert needs == sorted([DOUBLE, THRESHOLD]) == sklearn.required_types(data)
+    assert maas_nb.register(pipe, "pipe", trusted_types=[THRESHOLD, DOUBLE]).trust["needs"] == needs
+    assert sklearn.check_trusted(sklearn.save(classifier), name="iris", trusted=()) == []
+
+
 def test_a_version_with_built_in_types_only(classifier, capsys):
     v = maas_nb.register(classifier, "iris", trusted_types=[THRESHOLD])
     assert v.trust == {"needs": [], "approved": []}  # nothing approved that was not needed

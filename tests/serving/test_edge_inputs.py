@@ -33,7 +33,8 @@ def tensor(shape, data, datatype="FP64"):
             tensor([1, 4], [1, 2, 3, 4]),
             {"Inference-Header-Content-Length": "²".encode("latin-1")},
             400,
-            "Inference-Header-Content-Length is '²'",
+            "Inference-Header-Content-Length must be the byte length of the JSON header at the "
+            "start of the body, a whole number from 0 to 78 (the body's size); got '²'.",
         ),
         (
             "POST",

@@ -167,7 +167,8 @@ def test_dataframe_model_takes_one_input_per_column(frame_server):
         (
             {"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP64", "data": [1, 2, 3]}]},
             400,
-            "input 'input': X has 3 features, but model 'iris:1' expects 4 features of float64.",
+            "Input 'input' has shape [1, 3], but model 'iris:1' declares [-1, 4] for it (-1 is "
+            "the batch dimension, any size). Send shape [1, 4] for one row;",
         ),
         (
             {

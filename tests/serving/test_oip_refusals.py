@@ -1,7 +1,7 @@
 """OIP requests that Triton and MLServer refuse get a 400 that says why, never a 500.
 
-An unhashable datatype was once a 500; unknown and duplicate inputs, bytes after the binary
-tensors and a non-string id were once accepted.
+An unhashable datatype was once a 500; unknown and duplicate inputs, shapes unlike the
+model's declared dims, bytes after the binary tensors and a non-string id were once accepted.
 """
 
 from __future__ import annotations
@@ -130,6 +130,38 @@ REFUSED = [
         {"inputs": [*ISSUE_BODY["inputs"][:2], {**ISSUE_BODY["inputs"][2], "data": [3]}]},
         "inputs[2] ('city'): datatype BYTES takes strings, got values of type int.",
     ),
+    # Shapes that do not fit the declared dims, batch dimension included (Triton refuses them).
+    (
+        "iris",
+        tensor(shape=[4]),
+        "Input 'input' has shape [4], but model 'iris:1' declares [-1, 4] for it (-1 is the "
+        "batch dimension, any size). Send shape [1, 4] for one row; see GET /v2/models/NAME "
+        "for every input's shape.",
+    ),
+    (
+        "iris",
+        tensor(shape=[1, 1, 4]),
+        "Input 'input' has shape [1, 1, 4], but model 'iris:1' declares [-1, 4] for it",
+    ),
+    (
+        "frame",
+        {"inputs": [*ISSUE_BODY["inputs"][1:], {**ISSUE_BODY["inputs"][0], "shape": [1, 1, 1]}]},
+        "Input 'age' has shape [1, 1, 1], but model 'frame:1' declares [-1] for it (-1 is the "
+        "batch dimension, any size). Send shape [1] for one row;",
+    ),
+    (
+        "reviews",
+        {"inputs": [{"name": "text", "shape": [], "datatype": "BYTES", "data": "great"}]},
+        "Input 'text' has shape [], but model 'reviews:1' declares [-1] for it",
+    ),
+    # BOOL takes JSON booleans only; numpy would have read these as the strings "True", "1".
+    (
+        "iris",
+        tensor(shape=[1, 3], datatype="BOOL", data=[True, 1, "x"]),
+        "inputs[0] ('input'): datatype BOOL takes JSON true or false, got 2 value(s) of type "
+        "number, string (such as 1) among 3. Send each value as true or false, or declare "
+        "the datatype the values have.",
+    ),
     (
         "frame",
         {**ISSUE_BODY, "outputs": [{"name": "predictions", "parameters": {"classification": 2}}]},
@@ -194,6 +226,38 @@ def test_binary_bodies_must_hold_exactly_the_tensors(server, header, blob, messa
         assert message in r.json()["error"]
         ok, headers = with_binary({"inputs": [BINARY_INPUT]}, BLOB)
         assert c.post("/v2/models/iris/infer", content=ok, headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("length", "message"),
+    [
+        (
+            "abc",
+            "Inference-Header-Content-Length must be the byte length of the JSON header at the "
+            "start of the body, a whole number from 0 to 140 (the body's size); got 'abc'. "
+            "Send the header's length in bytes, or leave the header out for a body that is "
+            "all JSON.",
+        ),
+        ("-5", "a whole number from 0 to 140 (the body's size); got '-5'."),
+        (
+            "141",
+            "Inference-Header-Content-Length is 141, but the body has only 140 bytes. Send the "
+            "byte length of the JSON header at the start of the body (at most 140), with the "
+            "binary tensors after it.",
+        ),
+    ],
+)
+def test_a_bad_header_length_is_explained(server, length, message):
+    content, headers = with_binary({"inputs": [BINARY_INPUT]}, BLOB)
+    assert len(content) == 140
+    with server.client() as c:
+        r = c.post(
+            "/v2/models/iris/infer",
+            content=content,
+            headers={**headers, "Inference-Header-Content-Length": length},
+        )
+    assert r.status_code == 400, r.text
+    assert message in r.json()["error"]
 
 
 def test_a_string_id_is_echoed(server):
