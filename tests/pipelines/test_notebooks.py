@@ -77,7 +77,7 @@ def test_a_server_that_served_others_before_a_notebook_keeps_serving_after_it(ho
     cells = code_cells(ROOT / "notebooks" / "quickstart.ipynb")
     shell = InteractiveShell.instance()
     try:
-        for source in cells:
+        for source in cells.values():
             shell.run_cell(source).raise_error()
     finally:
         InteractiveShell.clear_instance()
@@ -88,10 +88,13 @@ def test_a_server_that_served_others_before_a_notebook_keeps_serving_after_it(ho
 @pytest.mark.parametrize("source", NOTEBOOKS + EXAMPLES, ids=lambda p: p.name)
 def test_notebooks_and_examples_use_only_the_public_api(source):
     if source.suffix == ".ipynb":
-        cells = [TransformerManager().transform_cell(c) for c in code_cells(source)]
+        parts = {
+            f"cell {i}": TransformerManager().transform_cell(code)
+            for i, code in code_cells(source).items()
+        }
     else:
-        cells = [source.read_text()]
-    found = [f"cell {i}: {name}" for i, code in enumerate(cells) for name in private_names(code)]
+        parts = {"script": source.read_text()}
+    found = [f"{where}: {name}" for where, code in parts.items() for name in private_names(code)]
     assert found == [], (
         f"{source.relative_to(ROOT)} uses maas_nb names that are not public: {found}. "
         "Use the names in maas_nb.__all__ (and the %maas magics) instead."
@@ -146,5 +149,6 @@ def private_names(code: str) -> list[str]:
 
 
 def code_cells(notebook):
+    """The notebook's code cells by their index among all its cells (as Jupyter counts)."""
     cells = json.loads(notebook.read_text())["cells"]
-    return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    return {i: "".join(c["source"]) for i, c in enumerate(cells) if c["cell_type"] == "code"}
