@@ -33,7 +33,7 @@ from .training import training_run
 if TYPE_CHECKING:
     from .notebook.ui import Panel
 
-_SERVING = ("Deployment", "deploy", "deployments", "undeploy")
+_SERVING = ("Deployment", "deploy", "deployments", "stop_server", "undeploy")
 
 
 def load_ipython_extension(ipython: object) -> None:
@@ -85,6 +85,7 @@ __all__ = [
     "registry",
     "remove_alias",
     "set_alias",
+    "stop_server",
     "training_run",
     "ui",
     "undeploy",

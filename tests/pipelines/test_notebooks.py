@@ -1,22 +1,23 @@
-"""Every notebook in notebooks/ runs under papermill, and the collection passes nbval-lax."""
+"""Every notebook in notebooks/ passes nbval-lax on its own, on a fresh home, and cleans up
+what it started; the notebooks and examples/ use only the public API."""
 
+import ast
+import json
 import os
 import subprocess
 import sys
 
 import papermill
 import pytest
+from IPython.core.inputtransformer2 import TransformerManager
+from IPython.core.interactiveshell import InteractiveShell
 
 import maas_nb
 from maas_nb.serving.server import read_server_file
 from tests.helpers import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-
-
-@pytest.fixture
-def iris_production(classifier):
-    maas_nb.register(classifier, "iris", alias="production")  # what gate.ipynb checks by default
+EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
 
 def test_the_collection_is_complete():
@@ -32,29 +33,122 @@ def test_the_collection_is_complete():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_under_papermill(notebook, tmp_path, home, iris_production):
-    papermill.execute_notebook(
-        str(notebook),
-        str(tmp_path / notebook.name),
-        kernel_name="python3",
-        progress_bar=False,
-        cwd=str(notebook.parent),
-    )
-    assert read_server_file(home) is None, "a notebook that deploys cleans up its server"
-
-
-@pytest.mark.slow
-def test_notebooks_pass_nbval_lax(home):
-    # The quickstart first: it registers iris@production, which gate.ipynb then checks.
-    ordered = sorted(NOTEBOOKS, key=lambda p: (p.stem != "quickstart", p.stem))
+def test_notebook_passes_nbval_lax_alone_on_a_fresh_home(notebook, home):
+    assert not home.exists()  # nothing registered, deployed or running: only this notebook
     command = [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q"]
     result = subprocess.run(
-        [*command, *map(str, ordered)],
+        [*command, str(notebook)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=600,
         env={**os.environ, "MAAS_HOME": str(home), "MAAS_PORT": "0", "MAAS_PROGRESS": "lines"},
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
+    # It cleaned up what it started: its deployment and the server.
+    assert read_server_file(home) is None, "a notebook that deploys stops the server it started"
+    assert maas_nb.deployments() == []
+
+
+@pytest.mark.slow
+def test_quickstart_runs_under_papermill_with_a_parameter(tmp_path, home):
+    # The README's first command, on a fresh home, with the parameter its text suggests.
+    notebook = ROOT / "notebooks" / "quickstart.ipynb"
+    out = tmp_path / "quickstart.out.ipynb"
+    papermill.execute_notebook(
+        str(notebook),
+        str(out),
+        parameters={"C": 0.5},
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(notebook.parent),
+    )
+    assert maas_nb.get("iris@production").params["C"] == 0.5
+    assert read_server_file(home) is None
+    assert maas_nb.deployments() == []
+
+
+@pytest.mark.slow
+def test_a_server_that_served_others_before_a_notebook_keeps_serving_after_it(home, classifier):
+    # The clean-up cells stop the server only when the notebook started it: run the
+    # quickstart's deploy and clean-up cells (and what they need) in this process.
+    dep = maas_nb.deploy(maas_nb.register(classifier, "other").uri)
+    cells = code_cells(ROOT / "notebooks" / "quickstart.ipynb")
+    shell = InteractiveShell.instance()
+    try:
+        for source in cells.values():
+            shell.run_cell(source).raise_error()
+    finally:
+        InteractiveShell.clear_instance()
+    assert [d.name for d in maas_nb.deployments()] == ["other"]
+    assert dep.status == "ready"
+
+
+@pytest.mark.parametrize("source", NOTEBOOKS + EXAMPLES, ids=lambda p: p.name)
+def test_notebooks_and_examples_use_only_the_public_api(source):
+    if source.suffix == ".ipynb":
+        parts = {
+            f"cell {i}": TransformerManager().transform_cell(code)
+            for i, code in code_cells(source).items()
+        }
+    else:
+        parts = {"script": source.read_text()}
+    found = [f"{where}: {name}" for where, code in parts.items() for name in private_names(code)]
+    assert found == [], (
+        f"{source.relative_to(ROOT)} uses maas_nb names that are not public: {found}. "
+        "Use the names in maas_nb.__all__ (and the %maas magics) instead."
+    )
+
+
+def test_the_public_api_check_finds_private_names():
+    code = TransformerManager().transform_cell(
+        "import maas_nb\n"
+        "from maas_nb import deploy, registry\n"
+        "from maas_nb.exceptions import MaasError\n"
+        "from maas_nb.serving.server import read_server_file\n"
+        "import maas_nb.serving\n"
+        "from maas_nb import api\n"
+        "maas_nb.serving.stop_server()\n"
+        "maas_nb.stop_server()\n"
+        "%maas deploy iris\n"
+    )
+    assert private_names(code) == [
+        "maas_nb.serving.server.read_server_file",
+        "maas_nb.serving",
+        "maas_nb.api",
+        "maas_nb.serving",
+    ]
+
+
+def private_names(code: str) -> list[str]:
+    """The ``maas_nb`` names *code* imports or reads that are not in ``maas_nb.__all__``."""
+    public = set(maas_nb.__all__)
+    found = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            found += [
+                a.name
+                for a in node.names
+                if a.name.startswith("maas_nb.") and a.name.split(".")[1] not in public
+            ]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("maas_nb"):
+            parts = node.module.split(".")
+            if len(parts) > 1 and parts[1] not in public:
+                found += [f"{node.module}.{a.name}" for a in node.names]
+            elif len(parts) == 1:
+                found += [f"maas_nb.{a.name}" for a in node.names if a.name not in public]
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "maas_nb"
+            and node.attr not in public
+        ):
+            found.append(f"maas_nb.{node.attr}")
+    return found
+
+
+def code_cells(notebook):
+    """The notebook's code cells by their index among all its cells (as Jupyter counts)."""
+    cells = json.loads(notebook.read_text())["cells"]
+    return {i: "".join(c["source"]) for i, c in enumerate(cells) if c["cell_type"] == "code"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import os
-import pprint
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -16,8 +15,10 @@ from ...registry.uri import ModelRef
 from ...serving import client
 from ...serving.server import TOKEN_ENV
 from ..display import table
-from .dropdowns import on_pick, set_options
+from .dropdowns import on_pick, picked_by_person, set_options
 from .log import describe
+from .models import newest
+from .snippets import python_snippet
 
 if TYPE_CHECKING:
     from .panel import Panel
@@ -32,6 +33,7 @@ class DeployTab:
         self.panel = panel
         self.job: threading.Thread | None = None
         self.pending: dict[str, str] = {}  # deployment -> what this panel last saw of it
+        self._revisions: dict[str, Any] | None = None  # deployment -> revision last shown
         self._auto_name = ""
         wide = {"description_width": "110px"}
         self.target = widgets.Dropdown(description="Model", options=[], style=wide)
@@ -61,7 +63,7 @@ class DeployTab:
 
         log = panel.log
         on_pick(self.target, log.guard("Pick model")(self._target_changed))
-        self.name.observe(log.guard("Show endpoint")(self._show_endpoint), names="value")
+        on_pick(self.deployed, log.guard("Show endpoint")(self._show_endpoint))
         self.deploy.on_click(log.guard("Deploy")(self._deploy))
         self.undeploy.on_click(log.guard("Undeploy")(self._undeploy))
         self.widget = widgets.VBox(
@@ -77,13 +79,23 @@ class DeployTab:
         )
 
     def refresh(self) -> None:
-        """Offer every alias and version; show the server's view of the deployments."""
+        """Offer every alias and version; show the server's view of the deployments.
+
+        The version registered last is picked (through its alias, if it has one, so that
+        the deployment follows the alias), until the person picks another.
+        """
         reg = self.panel.registry
-        targets = []
+        targets, versions = [], []
         for model in reg.list_models():
+            listed = reg.list_versions(model.name)
+            versions += listed
             targets += [f"{model.name}@{alias}" for alias in sorted(model.aliases)]
-            targets += [v.uri for v in reversed(reg.list_versions(model.name))]
-        set_options(self.target, targets, targets[0] if targets else None)
+            targets += [v.uri for v in reversed(listed)]
+        latest = newest(versions)
+        default = None
+        if latest is not None:
+            default = f"{latest.name}@{min(latest.aliases)}" if latest.aliases else latest.uri
+        set_options(self.target, targets, default, follow=not picked_by_person(self.target))
         self.show_live(self.panel.server)
 
     def wait(self, timeout: float | None = None) -> None:
@@ -92,7 +104,11 @@ class DeployTab:
             self.job.join(timeout)
 
     def show_live(self, view: dict[str, Any] | None) -> None:
-        """Show the server's view of each deployment (the watcher calls this every second)."""
+        """Show the server's view of each deployment (the watcher calls this every second).
+
+        A deployment made or remade since the last call, here or anywhere else (a magic,
+        the API, the CLI), becomes the picked one in Deployed.
+        """
         records = self.panel.registry.list_deployments()
         live = {e["name"]: e for e in (view or {}).get("deployments", [])}
         rows = []
@@ -103,7 +119,11 @@ class DeployTab:
                 [r.name, r.target, entry.get("version") or "-", status, entry.get("reason")]
             )
         names = [r.name for r in records]
-        set_options(self.deployed, names, names[0] if names else None)
+        revisions = {r.name: r.config.get("revision") for r in records}
+        seen, self._revisions = self._revisions, revisions
+        fresh = [r for r in records if seen is not None and seen.get(r.name) != revisions[r.name]]
+        latest = max(fresh or records, key=lambda r: r.created_at, default=None)
+        set_options(self.deployed, names, latest.name if latest else None, follow=bool(fresh))
         self.deployments.value = table(
             ["deployment", "target", "serving", "status", "reason"],
             rows,
@@ -196,7 +216,7 @@ class DeployTab:
         )
 
     def _show_endpoint(self, _change: object = None) -> None:
-        name = self.name.value.strip()
+        name = self.deployed.value
         try:
             dep = client.get_deployment(name, home=self.panel.home) if name else None
         except LookupError:
@@ -214,18 +234,9 @@ class DeployTab:
         if key == self._endpoint_key:
             return
         self._endpoint_key = key
-        body = dep.example()
-        # With a token, the snippets read it from the environment: never show the token.
-        if os.environ.get(TOKEN_ENV):
-            imports = "import os\n\nimport httpx\n\n"
-            auth = f'    headers={{"Authorization": "Bearer " + os.environ["{TOKEN_ENV}"]}},\n'
-        else:
-            imports, auth = "import httpx\n\n", ""
-        shown = pprint.pformat(body, width=84, sort_dicts=False).replace("\n", "\n    ")
-        snippet = (
-            f"{imports}response = httpx.post(\n    {dep.url!r},\n    json={shown},\n{auth})\n"
-            'print(response.json()["outputs"][0]["data"])'
-        )
+        # With a token, the snippet reads it from the environment: never show the token.
+        token_env = TOKEN_ENV if os.environ.get(TOKEN_ENV) else None
+        snippet = python_snippet(dep.url, dep.example(), token_env=token_env)
         self.endpoint.value = (
             "<div style='line-height:1.4'>"
             f"<div>Endpoint: <code class='maas-endpoint'>{html.escape(dep.url)}</code></div>"

@@ -3,7 +3,9 @@
 Assigning ``options`` resets an ipywidgets dropdown to its first choice, which fires its
 observers: a form would be rebuilt (losing what was typed) or a name field overwritten.
 `set_options` keeps the pick, and the callbacks registered with `on_pick` run once, only
-when the pick really changed.
+when the pick really changed. A pick `set_options` made itself (a default, such as the
+newest version) is not the person's: `picked_by_person` tells the two apart, so that a
+default can follow what is new while a person's pick stays put.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import ipywidgets as widgets
 
 _handlers: dict[int, list[Callable[[Any], None]]] = {}
 _updating: set[int] = set()
+_defaults: dict[int, Any] = {}  # what set_options last picked, by dropdown
 
 
 def on_pick(dropdown: widgets.Dropdown, callback: Callable[[Any], None]) -> None:
@@ -28,16 +31,30 @@ def on_pick(dropdown: widgets.Dropdown, callback: Callable[[Any], None]) -> None
     dropdown.observe(handler, names="value")
 
 
-def set_options(dropdown: widgets.Dropdown, options: Sequence[str], default: str | None) -> None:
-    """Offer *options*; keep the current pick if still offered, else pick *default*."""
+def set_options(
+    dropdown: widgets.Dropdown,
+    options: Sequence[str],
+    default: str | None,
+    *,
+    follow: bool = False,
+) -> None:
+    """Offer *options*; keep the current pick if still offered, else pick *default*.
+
+    With *follow*, pick *default* (when offered) even if the current pick still is.
+    """
     options = tuple(options)
     before = dropdown.value
-    if before in options:
+    keep: str | None
+    if follow and default in options:
+        keep = default
+    elif before in options:
         keep = before
     elif default in options:
         keep = default
     else:
         keep = options[0] if options else None
+    if keep != before or id(dropdown) not in _defaults:
+        _defaults[id(dropdown)] = keep
     if tuple(dropdown.options) == options and before == keep:
         return
     _updating.add(id(dropdown))
@@ -51,6 +68,12 @@ def set_options(dropdown: widgets.Dropdown, options: Sequence[str], default: str
             callback({"name": "value", "old": before, "new": keep, "owner": dropdown})
 
 
+def picked_by_person(dropdown: widgets.Dropdown) -> bool:
+    """Whether the current pick differs from the one `set_options` made last."""
+    return id(dropdown) in _defaults and dropdown.value != _defaults[id(dropdown)]
+
+
 def forget(dropdown: widgets.Dropdown) -> None:
     """Drop *dropdown*'s callbacks (when its panel closes)."""
     _handlers.pop(id(dropdown), None)
+    _defaults.pop(id(dropdown), None)

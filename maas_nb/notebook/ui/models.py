@@ -11,7 +11,7 @@ from ...exceptions import PanelInputError
 from ...registry import ModelVersion
 from ...tables import format_size, format_time
 from ..display import metrics_text, table, version_card
-from .dropdowns import on_pick, set_options
+from .dropdowns import on_pick, picked_by_person, set_options
 
 if TYPE_CHECKING:
     from .panel import Panel
@@ -72,10 +72,18 @@ class ModelsTab:
             empty="No models registered yet: train one and register it (%maas help).",
         ).html
         uris = [v.uri for v in self.versions]
-        last = uris[-1] if uris else None
-        set_options(self.version, uris, last)
-        set_options(self.compare_b, uris, last)
-        set_options(self.compare_a, uris, uris[-2] if len(uris) >= 2 else last)
+        # Open on the version just registered, and follow newer ones until the person picks.
+        latest = newest(self.versions)
+        others = [v for v in self.versions if v is not latest]
+        # Compare it with the version before it: of the same model when there is one.
+        before = newest([v for v in others if latest and v.name == latest.name]) or newest(others)
+        first = latest.uri if latest else None
+        for dropdown, default in (
+            (self.version, first),
+            (self.compare_b, first),
+            (self.compare_a, before.uri if before else first),
+        ):
+            set_options(dropdown, uris, default, follow=not picked_by_person(dropdown))
         self._show()
 
     def selected(self) -> ModelVersion:
@@ -140,6 +148,11 @@ class ModelsTab:
             rows,
             empty=f"Neither {a.uri} nor {b.uri} has metrics recorded.",
         ).html
+
+
+def newest(versions: list[ModelVersion]) -> ModelVersion | None:
+    """The version registered last (the one just trained), or None when there are none."""
+    return max(versions, key=lambda v: (v.created_at, v.version), default=None)
 
 
 def _num(value: float | None) -> str:

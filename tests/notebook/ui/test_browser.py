@@ -1,6 +1,7 @@
 """The panel in a real browser: Voila serves notebooks/control_panel.ipynb (which trains,
 registers and shows the panel), and Debian's chromium, driven by Playwright with no
-browser download, deploys, waits for ready, predicts from the form and reads Monitor.
+browser download, deploys, waits for ready, predicts from the form and reads Monitor; a
+deployment made from Python meanwhile shows up in the Deploy tab on its own.
 
 Screenshots land in test-artifacts/ at the project root.
 """
@@ -76,7 +77,7 @@ def voila(tmp_path, home):
         log.close()
 
 
-def test_deploy_and_predict_from_the_panel_in_chromium(chromium, voila, tmp_path):
+def test_deploy_and_predict_from_the_panel_in_chromium(chromium, voila, tmp_path, classifier):
     import pandas as pd
     from playwright.sync_api import expect, sync_playwright
 
@@ -87,6 +88,9 @@ def test_deploy_and_predict_from_the_panel_in_chromium(chromium, voila, tmp_path
         "petal width (cm)": 2.3,
     }
     ARTIFACTS.mkdir(exist_ok=True)
+    # Registered before the notebook's model, and listed before it: the panel must still
+    # offer the notebook's model, the one just trained.
+    maas_nb.register(classifier, "aardvark")
 
     with sync_playwright() as p:
         browser = p.chromium.launch_persistent_context(
@@ -131,6 +135,14 @@ def test_deploy_and_predict_from_the_panel_in_chromium(chromium, voila, tmp_path
             page.get_by_role("tab", name="Monitor").click()
             expect(page.locator(".maas-monitor")).to_contain_text("ready", timeout=30_000)
             page.screenshot(path=ARTIFACTS / "panel-monitor.png", full_page=True)
+
+            # Deployed from Python (another cell, the CLI): the panel's watcher picks it up.
+            other = maas_nb.deploy("aardvark:1")
+            page.get_by_role("tab", name="Deploy").click()
+            expect(page.get_by_role("combobox", name="Deployed")).to_have_value(
+                "aardvark", timeout=30_000
+            )
+            expect(page.locator(".maas-endpoint")).to_have_text(other.url)
         except Exception:
             page.screenshot(path=ARTIFACTS / "panel-failure.png", full_page=True)
             raise

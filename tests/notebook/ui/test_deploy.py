@@ -75,7 +75,7 @@ def test_undeploy_from_the_panel(versions, make_panel):
     assert maas_nb.registry().get_deployment("old").config["max_queue_rows"] == 128
     assert "max_queue_rows" not in maas_nb.registry().get_deployment("iris").config
     assert panel.deploy.deployed.options == ("iris", "old")
-    panel.deploy.deployed.value = "old"
+    assert panel.deploy.deployed.value == "old"  # follows the deployment just made
     panel.deploy.undeploy.click()
     panel.deploy.wait(timeout=90)
     assert [d.name for d in maas_nb.registry().list_deployments()] == ["iris"]
@@ -220,13 +220,77 @@ def test_a_deploy_whose_server_cannot_be_read_afterwards_still_finishes(
     assert "did not answer" in panel.monitor.table.value
 
 
+def test_the_model_defaults_to_the_newest_version_until_the_person_picks(make_panel, classifier):
+    maas_nb.register(classifier, "apple", alias="production")
+    maas_nb.register(classifier, "zebra")
+    maas_nb.register(classifier, "zebra")  # the one just trained
+    panel = make_panel()
+    assert panel.deploy.target.options == ("apple@production", "apple:1", "zebra:2", "zebra:1")
+    assert (panel.deploy.target.value, panel.deploy.name.value) == ("zebra:2", "zebra")
+    maas_nb.set_alias("zebra:2", "production")
+    panel.refresh()  # through its alias, so that the deployment follows the alias
+    assert panel.deploy.target.value == "zebra@production"
+    maas_nb.register(classifier, "apple")
+    panel.refresh()
+    assert (panel.deploy.target.value, panel.deploy.name.value) == ("apple:2", "apple")
+    panel.deploy.target.value = "zebra:1"  # the person's pick stays put
+    maas_nb.register(classifier, "apple")
+    panel.refresh()
+    assert panel.deploy.target.value == "zebra:1"
+
+
+def test_deployed_follows_new_deployments_from_the_api_and_the_magics(versions, make_panel, ip):
+    panel = make_panel()
+    first = maas_nb.deploy("iris:1", name="first")
+    panel.tick()  # the watcher's reading
+    assert panel.deploy.deployed.value == "first"
+    assert f"<code class='maas-endpoint'>{first.url}</code>" in panel.deploy.endpoint.value
+    ip.run_line_magic("maas", "deploy iris@production --name second")
+    panel.tick()
+    assert panel.deploy.deployed.options == ("first", "second")
+    assert panel.deploy.deployed.value == "second"
+    assert "/v2/models/second/infer</code>" in panel.deploy.endpoint.value
+    panel.deploy.deployed.value = "first"  # the person's pick stays while nothing changes
+    panel.tick()
+    assert panel.deploy.deployed.value == "first"
+    assert "/v2/models/first/infer</code>" in panel.deploy.endpoint.value
+    maas_nb.deploy("iris:1", name="second")  # made again, on another version
+    panel.tick()
+    assert panel.deploy.deployed.value == "second"
+
+
+def test_the_python_snippet_of_a_64_feature_model_is_compact_and_runs(make_panel):
+    from sklearn.datasets import load_digits
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_digits(return_X_y=True)
+    model = DecisionTreeClassifier(random_state=0).fit(X, y)
+    maas_nb.register(model, "digits", sample=X[:5])
+    panel = make_panel()
+    maas_nb.deploy("digits")
+    panel.tick()
+    panel.deploy.deployed.value = "digits"
+    endpoint = panel.deploy.endpoint.value
+    snippet = python_snippet_of(endpoint)
+    assert '"shape": [1, 64]' in snippet
+    assert 8 < len(snippet.splitlines()) < 25, snippet  # not one line per feature
+    assert max(map(len, snippet.splitlines())) <= 88, snippet
+    printed = run_python_snippet(endpoint)
+    assert printed.getvalue().strip() == str(model.predict(np.zeros((1, 64))).tolist())
+
+
 def run_python_snippet(endpoint_html):
     """Run the Python snippet shown in the Deploy tab, as pasted; return what it printed."""
-    snippet = endpoint_html.split("<div>Python:</div><pre")[1].split(">", 1)[1]
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        exec(html.unescape(snippet.split("</pre>")[0]), {})
+        exec(python_snippet_of(endpoint_html), {})
     return printed
+
+
+def python_snippet_of(endpoint_html):
+    """The Python snippet shown in the Deploy tab, as a person would copy it."""
+    snippet = endpoint_html.split("<div>Python:</div><pre")[1].split(">", 1)[1]
+    return html.unescape(snippet.split("</pre>")[0])
 
 
 def run_curl_snippet(endpoint_html):

@@ -80,3 +80,29 @@ def test_an_empty_registry_says_what_to_do(make_panel):
     assert "No models registered yet" in panel.models.table.value
     panel.models.compare.click()
     assert panel.log.errors == ["Compare failed: Pick two versions to compare."]
+
+
+def test_the_tab_opens_on_the_newest_version_and_follows_new_ones_until_a_pick(
+    make_panel, classifier
+):
+    # The table lists zebra after apple, but apple:1 was registered last.
+    maas_nb.register(classifier, "zebra")
+    maas_nb.register(classifier, "apple")
+    panel = make_panel()
+    assert panel.models.version.options == ("apple:1", "zebra:1")
+    assert panel.models.version.value == "apple:1"
+    assert "Model version apple:1" in panel.models.detail.value
+    assert (panel.models.compare_a.value, panel.models.compare_b.value) == ("zebra:1", "apple:1")
+
+    maas_nb.register(classifier, "zebra")  # trained in another cell while the panel is open
+    panel.refresh()
+    assert panel.models.version.value == "zebra:2"
+    assert "Model version zebra:2" in panel.models.detail.value
+    # Compared with the version before it of the same model.
+    assert (panel.models.compare_a.value, panel.models.compare_b.value) == ("zebra:1", "zebra:2")
+
+    panel.models.version.value = "apple:1"  # the person's pick stays put
+    maas_nb.register(classifier, "zebra")
+    panel.refresh()
+    assert panel.models.version.value == "apple:1"
+    assert panel.models.compare_b.value == "zebra:3"  # not picked by the person: follows
