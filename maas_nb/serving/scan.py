@@ -135,7 +135,7 @@ class _Scanner:
     def _window(
         self, lo: int, w: np.ndarray, outside: np.ndarray, depths: np.ndarray, depth: int
     ) -> bool:
-        low = int(depths.min())
+        low = min(depth, int(depths.min()))  # the levels open throughout the window
         if low < 0:
             return False
         commas = np.flatnonzero(outside & (w == _COMMA))
@@ -144,18 +144,22 @@ class _Scanner:
         n = len(w)
         for entry in self.stack[:low]:
             self._account(entry, lo, commas, comma_depths, other, 0, n)
-        if low < depth:
-            running_min = np.minimum.accumulate(depths)
-            for level in range(depth, low, -1):
-                at = int(np.argmax(running_min < level))
-                entry = self.stack.pop()
-                if w[at] != _CLOSER[entry.kind]:
-                    return False
-                self._account(entry, lo, commas, comma_depths, other, 0, at)
-                self._close(entry, lo + at)
-        suffix_min = np.minimum.accumulate(depths[::-1])[::-1]
-        for at in np.flatnonzero(_OPENER[w] & outside & (suffix_min >= depths)).tolist():
-            entry = _Open(lo + at, int(w[at]), int(depths[at]))
+        for level in range(depth, low, -1):  # the containers closing here, innermost first
+            at = int(np.argmax(depths < level))
+            entry = self.stack.pop()
+            if w[at] != _CLOSER[entry.kind]:
+                return False
+            self._account(entry, lo, commas, comma_depths, other, 0, at)
+            self._close(entry, lo + at)
+        opened, end = [], n
+        for level in range(int(depths[-1]), low, -1):  # still open at the edge, innermost first
+            below = depths[:end] < level  # the opener follows the last byte below its level
+            end = len(below) - int(np.argmax(below[::-1])) if below.any() else 0
+            if end >= n or not _OPENER[w[end]] or depths[end] != level:
+                return False
+            opened.append(end)
+        for at in reversed(opened):
+            entry = _Open(lo + at, int(w[at]), level=int(depths[at]))
             self._account(entry, lo, commas, comma_depths, other, at + 1, n)
             self.stack.append(entry)
         return len(self.stack) <= MAX_DEPTH
