@@ -1,6 +1,6 @@
 """Turning decoded JSON into `Rows`, shared by the TF-Serving and MLflow-style protocols.
 
-A big array of numbers arrives as an ndarray rather than nested lists (see `dense`);
+A big array of numbers or strings arrives as an ndarray rather than a list (see `scan`);
 every branch here reads both the same way.
 """
 
@@ -12,7 +12,9 @@ import numpy as np
 
 from ..flavors.signature import DATAFRAME, TENSOR, TEXT, Signature, TensorSpec
 from .errors import BadRequest
+from .records import Records
 from .rows import Rows, column_rows, record_rows, tensor_rows, text_rows
+from .strings import is_compact
 
 
 def implicit_signature(values: Any) -> Signature:
@@ -20,7 +22,7 @@ def implicit_signature(values: Any) -> Signature:
     first = values
     while isinstance(first, list) and first:
         first = first[0]
-    if isinstance(first, str):
+    if isinstance(first, str) or is_compact(values):
         return Signature(TEXT, (TensorSpec("text", "str", (-1,)),), ())
     if isinstance(values, np.ndarray):
         width = values.shape[1] if values.ndim == 2 else None
@@ -43,6 +45,10 @@ def rows_from(values: Any, signature: Signature | None, *, model: str, where: st
     named = signature is not None  # an implicit signature's input name is ours, not the client's
     if signature is None:
         signature = implicit_signature(values)
+    if isinstance(values, Records) and (
+        len(values.keys) == 1 if signature.kind == TEXT else signature.kind == TENSOR
+    ):
+        values = _from_records(values, signature, named=named, model=model, where=where)
     if signature.kind == TEXT:
         if isinstance(values, dict) and len(values) == 1:
             if named:
@@ -94,6 +100,20 @@ def rows_from(values: Any, signature: Signature | None, *, model: str, where: st
                 raise BadRequest(f"{where}: every record needs the same keys ({', '.join(keys)}).")
             values = [[v[k] for k in keys] for v in values]
     return tensor_rows(values, signature, model=model, where=where)
+
+
+def _from_records(
+    records: Records, signature: Signature, *, named: bool, model: str, where: str
+) -> Any:
+    """What `rows_from` makes of a list of records, from `Records`: the one column of
+    single-key records for text, rows of values in key order for a tensor."""
+    if signature.kind == TEXT:
+        if named:
+            check_input_names(records.keys, signature, model=model, where=where)
+        return records.columns[records.keys[0]]
+    if records.numeric():
+        return np.column_stack([records.columns[k] for k in records.keys])
+    return records.to_list()  # strings among numbers: as json gives them, for its messages
 
 
 def check_input_names(names: Any, signature: Signature, *, model: str, where: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 
 from .errors import Unavailable
 
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
 BIG = 64 * 1024
 WORKERS = 2
 WAIT = 10.0
@@ -29,12 +31,20 @@ SWITCH = 0.001
 
 T = TypeVar("T")
 
+#: The server's --max-body, for decoders on worker threads that bound what a body becomes.
+MAX_BODY: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "maas_max_body", default=DEFAULT_MAX_BODY
+)
+
 
 class Decoder:
     """The worker threads and the byte budget for big request bodies of one server."""
 
-    def __init__(self, budget: int, *, wait: float = WAIT) -> None:
+    def __init__(
+        self, budget: int, *, wait: float = WAIT, max_body: int = DEFAULT_MAX_BODY
+    ) -> None:
         self.budget = budget
+        self.max_body = max_body
         self.wait = wait
         self.in_flight = 0
         self._waiting: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
@@ -88,7 +98,7 @@ class Decoder:
                 return
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` on a decoding thread.
+        """``fn(*args)`` on a decoding thread, with `MAX_BODY` set to the server's.
 
         While one runs, the interpreter's switch interval is `SWITCH` instead of 5 ms: the
         event loop, wanting the GIL back for a health check, waits that long at most for
@@ -98,7 +108,11 @@ class Decoder:
             sys.setswitchinterval(SWITCH)
         self._running += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            context = contextvars.copy_context()
+            context.run(MAX_BODY.set, self.max_body)
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, context.run, fn, *args
+            )
         finally:
             self._running -= 1
             if not self._running:

@@ -5,46 +5,36 @@ float object per value: about 3x the text for floats and 24x for ``[[], [], ...]
 before numpy copies it once more. And it holds the GIL from the first byte to the
 last, so a worker thread parsing a 16 MiB body stalls the event loop for as long.
 
-So a big body is read this way instead:
+So an array that `scan` found to hold nothing but digits, signs, ``.``, ``e``, brackets,
+commas and whitespace is read this way instead:
 
-1. Find the arrays worth it: runs of at least `MIN_ARRAY` bytes that hold nothing but
-   digits, signs, ``.``, ``e``, brackets, commas and whitespace (so no strings, hence no
-   brackets inside strings), opening right after ``:``, ``,`` or ``[``. One pass over
-   the body, `WINDOW` bytes at a time, with numpy lookup tables.
-2. For each, one pass for its bracket depth finds where it closes, counts its elements
-   and notes a split point (a comma at depth 1) every `WINDOW` bytes.
-3. Parse each piece between split points with orjson, convert it with numpy and copy
-   it into one preallocated array. A piece holds the GIL for about a millisecond, so
+1. One pass for its bracket depth, `WINDOW` bytes at a time, counts its elements and
+   notes a split point (a comma at depth 1) every window.
+2. Each piece between split points is parsed with orjson, converted with numpy and
+   copied into one preallocated array. A piece holds the GIL for about a millisecond, so
    the event loop keeps answering; its Python objects are freed before the next piece.
-4. Parse the rest of the document with the standard library, each array replaced by a
-   unique placeholder string, then put the arrays in place of their placeholders.
 
-The result equals ``np.asarray`` of what ``json.loads`` gives for those arrays. Anything
-unexpected (ragged rows, integers beyond 64 bits, a syntax error anywhere) returns None,
-and the caller parses the whole body with the standard library, so results and error
-messages are the standard ones. That path does not get the memory bound.
+The result equals ``np.asarray`` of what ``json.loads`` gives for the array. Anything
+unexpected (ragged rows, integers beyond 64 bits, a syntax error) returns None, and
+`scan` parses the array as a list instead (or falls back to the standard parser).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
-import secrets
-from typing import Any
 
 import numpy as np
 import orjson
 
-MIN_ARRAY = 64 * 1024
 #: The deepest array taken here: a batch of rows of OIP's deepest tensor (8 dimensions).
 #: Anything deeper goes to the standard parser, which refuses it cleanly; orjson before
 #: 3.9.15 had no recursion limit and crashed the process on deep brackets (CVE-2024-27454).
 MAX_DEPTH = 9
 WINDOW = 64 * 1024
 
-_NUMERIC = np.zeros(256, dtype=bool)
-_NUMERIC[np.frombuffer(b"0123456789+-.eE[], \t\r\n", dtype=np.uint8)] = True
+NUMERIC = np.zeros(256, dtype=bool)
+NUMERIC[np.frombuffer(b"0123456789+-.eE[], \t\r\n", dtype=np.uint8)] = True
 _DEPTH = np.zeros(256, dtype=np.int8)
 _DEPTH[ord("[")], _DEPTH[ord("]")] = 1, -1
 _FLOAT = np.zeros(256, dtype=bool)
@@ -53,98 +43,19 @@ _WHITESPACE = b" \t\r\n"
 _COMMA = ord(",")
 
 
-def loads(body: bytes) -> dict[str, Any] | None:
-    """The JSON object in *body* with its big numeric arrays as ndarrays; None to fall back."""
-    view = np.frombuffer(body, dtype=np.uint8)
-    arrays: list[tuple[int, int, np.ndarray]] = []
-    for start, stop in _numeric_runs(view):
-        arrays += _arrays_in(body, view, start, stop)
-    if not arrays:
+def convert(
+    body: bytes | bytearray, view: np.ndarray, opening: int, closing: int
+) -> np.ndarray | None:
+    """The array of numbers between the brackets at *opening* and *closing*, or None."""
+    scanned = _scan(body, view, opening, closing + 1)
+    if scanned is None or scanned[0] != closing or scanned[4] > MAX_DEPTH:
         return None
-    marker = f"\u0000maas-array-{secrets.token_hex(8)}-"
-    pieces, at = [], 0
-    for i, (start, stop, _) in enumerate(arrays):
-        pieces += [bytes(body[at:start]), json.dumps(f"{marker}{i}").encode()]
-        at = stop
-    pieces.append(bytes(body[at:]))
-    try:
-        payload = json.loads(b"".join(pieces))
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(payload, dict):
-        return None
-    found = _put_back(payload, marker, [a for _, _, a in arrays])
-    return payload if found == len(arrays) else None
-
-
-def _numeric_runs(view: np.ndarray) -> list[tuple[int, int]]:
-    """Maximal runs of at least `MIN_ARRAY` numeric-array bytes, as (start, stop)."""
-    runs: list[tuple[int, int]] = []
-    open_at: int | None = None
-    before = False
-    for lo in range(0, len(view), WINDOW):
-        numeric = _NUMERIC[view[lo : lo + WINDOW]]
-        previous = np.empty_like(numeric)
-        previous[0], previous[1:] = before, numeric[:-1]
-        edges = np.flatnonzero(numeric != previous)
-        starts = (edges[numeric[edges]] + lo).tolist()
-        stops = (edges[~numeric[edges]] + lo).tolist()
-        if open_at is not None and stops:
-            if stops[0] - open_at >= MIN_ARRAY:
-                runs.append((open_at, stops[0]))
-            open_at, stops = None, stops[1:]
-        closed = np.asarray(stops[: len(starts)], dtype=np.int64)
-        opened = np.asarray(starts[: len(closed)], dtype=np.int64)
-        for k in np.flatnonzero(closed - opened >= MIN_ARRAY).tolist():
-            runs.append((int(opened[k]), int(closed[k])))
-        if len(starts) > len(stops):
-            open_at = starts[-1]
-        before = bool(numeric[-1])
-    if open_at is not None and len(view) - open_at >= MIN_ARRAY:
-        runs.append((open_at, len(view)))
-    return runs
-
-
-def _arrays_in(
-    body: bytes, view: np.ndarray, start: int, stop: int
-) -> list[tuple[int, int, np.ndarray]]:
-    """The big arrays in one numeric run: (start, stop, array) each."""
-    found: list[tuple[int, int, np.ndarray]] = []
-    while True:
-        opening = body.find(b"[", start, stop)
-        if opening < 0 or not _value_starts(body, opening):
-            return found
-        scanned = _scan(body, view, opening, stop)
-        if scanned is None:
-            return found
-        closing, count, splits, floats, depth = scanned
-        if depth > MAX_DEPTH:
-            return found
-        if closing + 1 - opening < MIN_ARRAY or not _value_ends(body, closing + 1):
-            return found
-        array = _convert(body, view, opening, closing, count, splits, floats, depth)
-        if array is None:
-            return found
-        found.append((opening, closing + 1, array))
-        start = closing + 1
-
-
-def _value_starts(body: bytes, at: int) -> bool:
-    i = at - 1
-    while i >= 0 and body[i] in _WHITESPACE:
-        i -= 1
-    return i >= 0 and body[i] in b":,["
-
-
-def _value_ends(body: bytes, at: int) -> bool:
-    i = at
-    while i < len(body) and body[i] in _WHITESPACE:
-        i += 1
-    return i < len(body) and body[i] in b",]}"
+    _, count, splits, floats, depth = scanned
+    return _convert(body, view, opening, closing, count, splits, floats, depth)
 
 
 def _scan(
-    body: bytes, view: np.ndarray, opening: int, stop: int
+    body: bytes | bytearray, view: np.ndarray, opening: int, stop: int
 ) -> tuple[int, int, list[int], bool, int] | None:
     """Where the array at *opening* closes: its element count, split points, whether any
     number is a float, and its depth."""
@@ -167,7 +78,7 @@ def _scan(
 
 
 def _convert(
-    body: bytes,
+    body: bytes | bytearray,
     view: np.ndarray,
     opening: int,
     closing: int,
@@ -255,19 +166,3 @@ def _rows(piece: np.ndarray, width: int | None) -> np.ndarray | None:
     text[(kind == _OPEN) | (kind == _CLOSE)] = ord(" ")
     flat = np.asarray(orjson.loads(b"[" + text.tobytes() + b"]"))
     return flat.reshape(n, width) if flat.size == n * width else None
-
-
-def _put_back(payload: Any, marker: str, arrays: list[np.ndarray]) -> int:
-    """Replace each placeholder string in *payload* with its array; return how many."""
-    found = 0
-    stack = [payload]
-    while stack:
-        node = stack.pop()
-        items = node.items() if isinstance(node, dict) else enumerate(node)
-        for key, value in items:
-            if isinstance(value, str) and value.startswith(marker):
-                node[key] = arrays[int(value[len(marker) :])]
-                found += 1
-            elif isinstance(value, (dict, list)):
-                stack.append(value)
-    return found

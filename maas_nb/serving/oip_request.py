@@ -22,6 +22,7 @@ from .errors import BadRequest
 from .oip_tensors import datatype, flag, parameters, read_tensor, shown
 from .requests import VERSION, parse_json
 from .rows import Rows, column_rows, tensor_rows, text_rows
+from .strings import is_compact
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,11 @@ def decode_inputs(
     if signature is None:
         first = next(iter(tensors.values()))
         signature = implicit_signature(
-            first.tolist() if first.ndim > 1 or first.dtype == object else [first.tolist()]
+            first
+            if is_compact(first)
+            else first.tolist()
+            if first.ndim > 1 or first.dtype == object
+            else [first.tolist()]
         )
     elif signature.kind == DATAFRAME:
         _check_inputs(tensors, signature, model=model)
@@ -168,14 +173,21 @@ def decode_inputs(
     ((name, array),) = tensors.items()
     where = f"input {name!r}"
     if signature.kind == TEXT:
-        if array.dtype != object:
+        if not _is_bytes(array):
             raise BadRequest(f"{where}: model {model!r} takes text; send it as datatype BYTES.")
+        if is_compact(array):
+            return text_rows(array.reshape(-1), model=model, where=where)
         return text_rows(array.reshape(-1).tolist(), model=model, where=where)
-    if array.dtype == object:
+    if _is_bytes(array):
         raise BadRequest(
             f"{where}: model {model!r} takes numbers ({signature.describe_inputs()}), got BYTES."
         )
     return tensor_rows(array, signature, model=model, where=where)
+
+
+def _is_bytes(array: np.ndarray) -> bool:
+    """Whether *array* holds a BYTES tensor's strings (object, or compact when big)."""
+    return array.dtype == object or is_compact(array)
 
 
 def _check_inputs(tensors: dict[str, np.ndarray], signature: Signature, *, model: str) -> None:
@@ -219,13 +231,13 @@ def _frame_rows(tensors: dict[str, np.ndarray], signature: Signature, *, model: 
         array = tensors[spec.name]
         where = f"input {spec.name!r}"
         if spec.dtype == "str":
-            if array.dtype != object:
+            if not _is_bytes(array):
                 raise BadRequest(
                     f"{where}: model {model!r} takes text in column {spec.name!r}; "
                     "send it as datatype BYTES."
                 )
             columns[spec.name] = array.reshape(-1).tolist()
-        elif array.dtype == object:
+        elif _is_bytes(array):
             raise BadRequest(
                 f"{where}: model {model!r} takes numbers ({spec.dtype}) in column "
                 f"{spec.name!r}, got BYTES."

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from . import strings
+from .decoding import BIG
 from .errors import BadRequest
 from .rows import to_array
 
@@ -110,15 +112,20 @@ def read_tensor(
         if "data" not in tensor:
             raise BadRequest(f'{where}: "data" is missing.')
         data = tensor["data"]
-        flat = _flatten(data) if isinstance(data, list) else [data]
+        if strings.is_compact(data):  # a big array of strings (see `scan`)
+            flat = data
+        else:
+            flat = _flatten(data) if isinstance(data, list) else [data]
         array, used = _from_json(flat, dtype, where=where, model=model), 0
     if array.size != count:
         raise BadRequest(f"{where}: shape {shape} needs {count} values, got {array.size}.")
     return name, array.reshape(shape), used
 
 
-def _from_json(flat: list, dtype: str, *, where: str, model: str) -> np.ndarray:
-    if not flat:
+def _from_json(flat: Any, dtype: str, *, where: str, model: str) -> np.ndarray:
+    if dtype == "str" and strings.is_compact(flat):
+        return flat
+    if not len(flat):
         return np.empty(0, dtype=object if dtype == "str" else dtype)
     if dtype == "str":
         if not all(isinstance(v, str) for v in flat):
@@ -166,6 +173,8 @@ def from_binary(raw: memoryview, dtype: str, *, where: str) -> np.ndarray:
         if len(raw) % width:
             raise BadRequest(f"{where}: {len(raw)} bytes is not a whole number of {dtype} values.")
         return np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype)
+    if len(raw) >= BIG:
+        return strings.from_binary(raw, where=where)
     items, i = [], 0
     while i < len(raw):
         if i + 4 > len(raw):

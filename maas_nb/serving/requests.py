@@ -12,9 +12,10 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 
 from ..flavors.signature import Signature
-from . import dense
+from . import scan, stdjson
 from .compression import inflating, request_coding
 from .decoding import BIG, Decoder
+from .decoding import DEFAULT_MAX_BODY as DEFAULT_MAX_BODY  # where callers look for it
 from .errors import (
     BadRequest,
     HTTPError,
@@ -26,7 +27,6 @@ from .errors import (
 from .pool import Loaded, Slot
 from .rows import Rows
 
-DEFAULT_MAX_BODY = 16 * 1024 * 1024
 SIMPLE_CONTENT_TYPES = frozenset(
     {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
 )
@@ -107,7 +107,7 @@ def decoder_of(app: Starlette) -> Decoder:
     """The app's decoder for big bodies, made on first use (budget: two largest bodies)."""
     decoder = getattr(app.state, "decoder", None)
     if decoder is None:
-        decoder = app.state.decoder = Decoder(2 * app.state.max_body)
+        decoder = app.state.decoder = Decoder(2 * app.state.max_body, max_body=app.state.max_body)
     return cast(Decoder, decoder)
 
 
@@ -121,13 +121,15 @@ def _too_large(size: int, limit: int) -> str:
 def parse_json(body: bytes, *, what: str = "request body") -> dict[str, Any]:
     """A JSON object, or a 400 that says where the JSON broke.
 
-    In a big body, the big arrays of numbers come back as ndarrays (see `dense`)."""
-    if len(body) >= BIG:
-        found = dense.loads(body)
-        if found is not None:
-            return found
+    In a big body, big arrays come back as ndarrays (numbers, strings) or lists parsed a
+    piece at a time (see `scan`); what `scan` does not take is parsed by `stdjson`. Either
+    way the GIL is given back to the event loop every few milliseconds."""
     try:
-        payload = json.loads(body)
+        if len(body) < BIG:
+            payload = json.loads(body)
+        else:
+            found = scan.loads(body)
+            payload = stdjson.loads(body) if found is None else found
     except json.JSONDecodeError as exc:
         raise BadRequest(
             f"Malformed JSON in the {what}: {exc.msg} at line {exc.lineno} column {exc.colno}."
@@ -176,7 +178,9 @@ async def predict(
                 body = cast(bytes, await read_body(request, admitted))
         finally:
             receiving.arrived()
-        current, decoded = await _decode(slot, body, request, decode, version)
+        # A compressed body may inflate to a big one: only a small plain one is decoded inline.
+        inline = len(body) < BIG and coding is None
+        current, decoded = await _decode(slot, body, request, decode, version, inline=inline)
         del body
     finally:
         if admitted:  # synchronous: no await between the version check and queueing
@@ -195,11 +199,15 @@ async def _decode(
     request: Request,
     decode: Callable[[bytes, Signature | None, str], Any],
     version: int | None,
+    *,
+    inline: bool | None = None,
 ) -> tuple[Loaded, Any]:
     """*body* decoded for the version *slot* serves now (which may change while it arrived)."""
     current = slot.ready()
     check_version(slot, current, version)
-    if len(body) < BIG:
+    if inline is None:
+        inline = len(body) < BIG
+    if inline:
         return current, decode(body, current.signature, f"{current.name}:{current.version}")
     decoder = decoder_of(request.app)
     for _ in range(3):

@@ -1,9 +1,9 @@
 """Request rows in the model's own terms: checked against the signature, batched, split back.
 
 Every protocol decodes its payload into `Rows`: a tensor (2-D array), text (1-D object
-array of str) or columns (name -> 1-D array), already converted to the dtypes the
-signature names. Rows of several requests concatenate into one model input, and the
-model's outputs are sliced back per request.
+array of str, or a StringDType array for a big body, see `strings`) or columns (name ->
+1-D array), already converted to the dtypes the signature names. Rows of several requests
+concatenate into one model input, and the model's outputs are sliced back per request.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import numpy as np
 
 from ..flavors.signature import DATAFRAME, TENSOR, TEXT, Signature
 from .errors import BadRequest
+from .records import Records
+from .strings import is_compact
 
 
 @dataclass(frozen=True)
@@ -58,13 +60,15 @@ def concat(parts: Sequence[Rows]) -> Rows:
 
 
 def model_input(rows: Rows) -> Any:
-    """What the flavor's ``predict`` takes: an array, a list of str, or a DataFrame."""
+    """What the flavor's ``predict`` takes: an array, a list of str, or a DataFrame.
+
+    Compact text stays compact: sklearn's text pipelines iterate it as they do a list."""
     if rows.kind == DATAFRAME:
         import pandas as pd
 
         return pd.DataFrame(rows.data)
     if rows.kind == TEXT:
-        return rows.data.tolist()
+        return rows.data if is_compact(rows.data) else rows.data.tolist()
     return rows.data
 
 
@@ -106,6 +110,8 @@ def tensor_rows(values: Any, signature: Signature, *, model: str, where: str) ->
 
 def text_rows(values: Any, *, model: str, where: str) -> Rows:
     """Raw strings, one per row."""
+    if is_compact(values) and values.ndim == 1 and len(values):
+        return Rows(TEXT, values, len(values))
     if isinstance(values, str):
         values = [values]
     if (
@@ -168,7 +174,9 @@ def column_rows(
 
 
 def record_rows(records: Any, signature: Signature, *, model: str, where: str) -> Rows:
-    """Rows given as a list of {column: value} objects."""
+    """Rows given as a list of {column: value} objects (or `Records`, the same as columns)."""
+    if isinstance(records, Records):
+        return _columns_of(records, signature, model=model, where=where)
     if (
         not isinstance(records, list)
         or not records
@@ -194,9 +202,29 @@ def record_rows(records: Any, signature: Signature, *, model: str, where: str) -
     return column_rows(columns, signature, model=model, where=where)
 
 
+def _columns_of(records: Records, signature: Signature, *, model: str, where: str) -> Rows:
+    """`record_rows` for records that share their keys: row 0 speaks for every row."""
+    absent = [c for c in signature.columns if c not in records.keys]
+    if absent:
+        raise BadRequest(
+            f"{where}: row 0 is missing column(s) {', '.join(map(repr, absent))}; model "
+            f"{model!r} expects {signature.describe_inputs()}."
+        )
+    if len(records.keys) > len(signature.columns):
+        extra = [repr(str(c)[:60]) for c in records.keys if c not in signature.columns][:10]
+        raise BadRequest(
+            f"{where}: row 0 has unknown column(s) {', '.join(extra)}; model {model!r} "
+            f"expects {signature.describe_inputs()}. Leave them out."
+        )
+    columns = {name: records.columns[name] for name in signature.columns}
+    return column_rows(columns, signature, model=model, where=where)
+
+
 def to_array(values: Any, dtype: str, *, model: str, where: str) -> np.ndarray:
     """Convert JSON values to *dtype*, refusing strings for numbers and ragged rows."""
     if dtype == "str":
+        if is_compact(values) and values.ndim == 1:
+            return values.astype(object)
         if not _all_strings(values):
             raise BadRequest(f"{where}: model {model!r} expects strings, got {_kind(values)}.")
         array = np.empty(len(values), dtype=object)
@@ -227,7 +255,7 @@ def to_array(values: Any, dtype: str, *, model: str, where: str) -> np.ndarray:
     if raw.dtype.kind not in "biuf":
         raise BadRequest(
             f"{where}: model {model!r} expects numbers ({dtype}), got values of type "
-            f"{_json_type(raw)} such as {raw.flat[0].item()!r}."
+            f"{_json_type(raw)} such as {_first(raw)!r}."
         )
     target = np.dtype(dtype)
     if target.kind in "iu":
@@ -276,14 +304,23 @@ def _all_strings(values: Any) -> bool:
     return isinstance(values, list) and all(isinstance(v, str) for v in values)
 
 
+def _first(array: np.ndarray) -> Any:
+    first = array.flat[0]
+    return first.item() if isinstance(first, np.generic) else first  # StringDType gives str
+
+
 def _json_type(array: np.ndarray) -> str:
-    return {"U": "string", "S": "string", "b": "boolean"}.get(array.dtype.kind, array.dtype.name)
+    return {"U": "string", "S": "string", "T": "string", "b": "boolean"}.get(
+        array.dtype.kind, array.dtype.name
+    )
 
 
 _ITEM_TYPES = {"i": "int", "u": "int", "f": "float", "b": "bool"}
 
 
 def _kind(value: Any) -> str:
+    if isinstance(value, Records):
+        return f"a list of {len(value)} item(s) of type dict"
     if isinstance(value, np.ndarray) and value.ndim:  # a big JSON array, parsed by `dense`
         item = "list" if value.ndim > 1 else _ITEM_TYPES.get(value.dtype.kind, "str")
         return f"a list of {len(value)} item(s) of type {item if len(value) else 'nothing'}"
