@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import ast
-import contextlib
 import os
-import sys
-from collections.abc import Iterator
 from typing import Any
 
 from IPython.core.error import UsageError
 
+from .. import flavors
 from ..exceptions import MaasError, NoModelFoundError
-from ..flavors import for_model
-from ..training import TrainingResult, training_run
+from ..tracking import TrainingResult, training_run
 from .display import Display, card, metrics_text
 
 FIT_METHODS = {"fit", "fit_transform", "partial_fit", "fit_predict"}
@@ -38,7 +35,7 @@ def train_cell(
         tree = None  # let exec report it, as the user's own error
     before = {k: id(v) for k, v in namespace.items()}
     with training_run(name, source=cell) as run:
-        with keras_progress(interactive=_interactive(shell), wanted="keras" in code):
+        with flavors.fitting(code, interactive=_interactive(shell)):
             exec(compile(code, f"<%%maas train {name}>", "exec"), namespace)  # noqa: S102 - the user's cell
         var = model_var or _find_model(namespace, before, tree)
         if var not in namespace:
@@ -103,8 +100,8 @@ def _find_model(namespace: dict[str, Any], before: dict[str, int], tree: ast.AST
     found = _fitted_candidates(namespace, before, tree)
     if not found:
         raise NoModelFoundError(
-            "The cell fitted no model that maas_nb can store (a scikit-learn estimator or a "
-            "Keras model). Assign the fitted model to a variable, or name it with --model VAR."
+            f"The cell fitted no model that maas_nb can store ({flavors.stored()}). Assign "
+            "the fitted model to a variable, or name it with --model VAR."
         )
     if len(found) > 1:
         raise UsageError(
@@ -117,7 +114,7 @@ def _is_fitted_model(value: Any) -> bool:
     if isinstance(value, type):
         return False
     try:
-        flavor = for_model(value)
+        flavor = flavors.for_model(value)
     except MaasError:
         return False
     try:
@@ -178,28 +175,3 @@ def _interactive(shell: Any) -> bool:
     if wanted in ("bar", "lines"):
         return wanted == "bar"
     return getattr(shell, "kernel", None) is not None
-
-
-@contextlib.contextmanager
-def keras_progress(*, interactive: bool, wanted: bool) -> Iterator[None]:
-    """Outside an interactive notebook, Keras ``fit`` logs one line per epoch, not a bar."""
-    if wanted and not interactive and "keras" not in sys.modules:
-        from ..flavors.keras import _keras
-
-        with contextlib.suppress(MaasError):
-            _keras()  # the cell is about to import it anyway
-    keras = sys.modules.get("keras")
-    if keras is None or interactive:
-        yield
-        return
-    original = keras.Model.fit
-
-    def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("verbose", 2)
-        return original(self, *args, **kwargs)
-
-    keras.Model.fit = fit
-    try:
-        yield
-    finally:
-        keras.Model.fit = original
