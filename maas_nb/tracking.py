@@ -176,8 +176,7 @@ def _digest(value: Any) -> dict[str, Any] | None:
 
 def package_versions() -> dict[str, str]:
     versions = {}
-    framework = [p for name in flavors.names() for p in flavors.get(name).packages]
-    for name in dict.fromkeys([*PACKAGES, *framework]):
+    for name in dict.fromkeys([*PACKAGES, *flavors.packages()]):
         with contextlib.suppress(importlib_metadata.PackageNotFoundError):
             versions[name] = importlib_metadata.version(name)
     return versions

@@ -23,6 +23,7 @@ __all__ = [
     "get",
     "infer_signature",
     "names",
+    "packages",
     "register",
     "stored",
 ]
@@ -64,6 +65,11 @@ def for_model(model: Any, *, allow_pickle: bool = False) -> Flavor:
         f"{stored()}. For any other object with a predict() method, pass "
         "allow_pickle=True if you accept that loading it can run arbitrary code."
     )
+
+
+def packages() -> list[str]:
+    """The distributions of every registered flavor's framework, in registration order."""
+    return list(dict.fromkeys(p for f in _flavors.values() for p in f.packages))
 
 
 def stored() -> str:

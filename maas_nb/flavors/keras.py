@@ -30,7 +30,7 @@ from .keras_import import import_keras as _keras
 class KerasFlavor:
     name = "keras"
     stores = "Keras models (.keras)"
-    packages: tuple[str, ...] = ("keras", "tensorflow")
+    packages: tuple[str, ...] = ("keras", "tensorflow", "tensorflow-cpu")
 
     def owns(self, model: Any) -> bool:
         modules = mro_modules(model)
