@@ -89,9 +89,13 @@ def fitting(source: str, *, interactive: bool) -> Iterator[None]:
 
 def _register_builtin() -> None:
     from .keras import KerasFlavor
+    from .lightgbm import LightGBMFlavor
     from .pickled import PickleFlavor
     from .sklearn import SklearnFlavor
 
+    # Before scikit-learn: LightGBM's estimators are scikit-learn estimators too, and
+    # `for_model` takes the first flavor that owns a model.
+    register("lightgbm", LightGBMFlavor())
     register("sklearn", SklearnFlavor())
     register("keras", KerasFlavor())
     register("pickle", PickleFlavor())

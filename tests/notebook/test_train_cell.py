@@ -106,9 +106,51 @@ def test_a_keras_classifier_answers_labels_and_probabilities_everywhere(ip):
     assert (predictions["datatype"], predictions["data"]) == ("BYTES", labels)
     assert (probabilities["datatype"], probabilities["shape"]) == ("FP32", [6, 3])
     np.testing.assert_allclose(np.reshape(probabilities["data"], (6, 3)), proba, rtol=1e-5)
-    assert [t.split(":")[2] for t in top["data"]] == labels
+    assert [t.rsplit(":", 1)[-1] for t in top["data"]] == labels
     assert [row["predictions"] for row in tf["predictions"]] == labels
     np.testing.assert_allclose(
         [row["probabilities"] for row in tf["predictions"]], proba, rtol=1e-5
     )
     assert mlflow == {"predictions": labels}
+
+
+LIGHTGBM = """
+import lightgbm
+species = np.array(["setosa", "versicolor", "virginica"], dtype=object)
+gbm = lightgbm.LGBMClassifier(n_estimators=10, num_leaves=7, verbose=-1)
+gbm.fit(X_train, species[y_train])
+species_test = species[y_test]
+"""
+
+
+def test_a_lightgbm_classifier_is_trained_registered_deployed_and_served(ip):
+    import numpy
+
+    ip.user_ns["np"] = numpy
+    result = ip.run_cell_magic("maas", "train gbm --register --eval X_test species_test", LIGHTGBM)
+    run, version = result.value.run, result.value.version
+    assert (version.flavor, version.uri) == ("lightgbm", "gbm:1")
+    assert run.params["n_estimators"] == 10 and version.params == run.params
+    assert {"lightgbm", "scikit-learn"} <= set(run.lineage["packages"])
+    assert [(s.name, s.dtype, s.shape) for s in version.signature.outputs] == [
+        ("predictions", "str", (-1,)),
+        ("probabilities", "float64", (-1, 3)),
+    ]
+    gbm, X = ip.user_ns["gbm"], ip.user_ns["X_test"][:6]
+    assert run.metrics["accuracy"] == float(
+        np.mean(gbm.predict(ip.user_ns["X_test"]) == ip.user_ns["species_test"])
+    )
+    deployment = ip.run_line_magic("maas", "deploy gbm --name web")
+    assert ip.run_line_magic("maas", "predict web X_test[:6]").tolist() == gbm.predict(X).tolist()
+    tensor = {"name": "input", "shape": [6, 4], "datatype": "FP64", "data": X.ravel().tolist()}
+    top_class = {"name": "probabilities", "parameters": {"classification": 1}}
+    with httpx.Client(base_url=deployment.server, timeout=60) as client:
+        answers = [
+            client.post("/v2/models/web/infer", json={"inputs": [tensor]}),
+            client.post("/v2/models/web/infer", json={"inputs": [tensor], "outputs": [top_class]}),
+        ]
+    assert [r.status_code for r in answers] == [200] * 2, [r.text for r in answers]
+    (predictions, probabilities), (top,) = (r.json()["outputs"] for r in answers)
+    assert predictions["data"] == gbm.predict(X).tolist()
+    np.testing.assert_array_equal(np.reshape(probabilities["data"], (6, 3)), gbm.predict_proba(X))
+    assert [t.rsplit(":", 1)[-1] for t in top["data"]] == gbm.predict(X).tolist()
