@@ -16,6 +16,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from types import ModuleType
 
 from .imports import require
@@ -29,19 +30,22 @@ DEFAULT_LEVEL = "2"
 _LOG_LINE = re.compile(r"^([IWEF])\d{4} ")
 _SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}
 _ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called"
+#: Descriptor 2 is the process's: two threads swapping it at once could leave it lost.
+_swapping = threading.Lock()
 
 
 def import_keras() -> ModuleType:
     """Import Keras; the first time, keep TensorFlow's start-up log lines out of stderr."""
     os.environ.setdefault(LEVEL_ENV, DEFAULT_LEVEL)
-    loaded = sys.modules.get("keras")
-    if loaded is not None:
-        return loaded
+    if _imported():
+        return sys.modules["keras"]
     try:
         level = int(os.environ[LEVEL_ENV])
     except ValueError:
         level = int(DEFAULT_LEVEL)
-    with tempfile.TemporaryFile() as caught:
+    with _swapping, tempfile.TemporaryFile() as caught:
+        if _imported():
+            return sys.modules["keras"]  # another thread imported it meanwhile
         sys.stderr.flush()
         saved = os.dup(2)
         os.dup2(caught.fileno(), 2)
@@ -55,6 +59,12 @@ def import_keras() -> ModuleType:
             if kept:
                 sys.stderr.write(kept)
     return keras
+
+
+def _imported() -> bool:
+    """Keras is in ``sys.modules`` and done importing (not half-way, in another thread)."""
+    module = sys.modules.get("keras")
+    return module is not None and not getattr(module.__spec__, "_initializing", False)
 
 
 def shown(text: str, level: int) -> str:

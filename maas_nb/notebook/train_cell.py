@@ -125,7 +125,8 @@ def _is_fitted_model(value: Any) -> bool:
 
 
 def _training_data(namespace: dict[str, Any], tree: ast.AST | None, var: str) -> tuple[Any, Any]:
-    """The X and y passed to ``VAR.fit(X, y)`` when they are plain names or subscripts."""
+    """The X and y passed to ``VAR.fit(X, y)`` (or ``x=``/``X=``, ``y=``) when they are
+    plain names or subscripts."""
     if tree is None:
         return None, None
     ours: list[ast.Call] = []
@@ -142,9 +143,14 @@ def _training_data(namespace: dict[str, Any], tree: ast.AST | None, var: str) ->
     calls = ours or (others if len(others) == 1 else [])
     if not calls:
         return None, None
-    values = [_safe_eval(arg, namespace) for arg in calls[0].args[:2]]
-    values += [None] * (2 - len(values))
-    return values[0], values[1]
+    positional: list[ast.expr | None] = [*calls[0].args[:2], None, None]
+    named = {k.arg: k.value for k in calls[0].keywords if k.arg}
+    X = positional[0] or named.get("X") or named.get("x")
+    y = positional[1] or named.get("y")
+    return (
+        None if X is None else _safe_eval(X, namespace),
+        None if y is None else _safe_eval(y, namespace),
+    )
 
 
 def _fit_calls(node: ast.AST, *, shallow: bool) -> list[ast.Call]:

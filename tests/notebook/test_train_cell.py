@@ -27,10 +27,11 @@ rng = np.random.default_rng(0)
 X = rng.normal(size=(64, 4)).astype("float32"); y = (X.sum(1) > 0).astype("int64")
 net = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2, activation="softmax")])
 net.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-net.fit(X, y, epochs=2, batch_size=32)
+net.fit(x=X, y=y, epochs=2, batch_size=32)
 """)
 result.raise_error()
-print("registered", result.result.version.uri)
+version = result.result.version
+print("registered", version.uri, [(s.name, s.dtype) for s in version.signature.outputs])
 '''
 
 
@@ -47,7 +48,9 @@ def test_tensorflow_log_lines_stay_out_of_a_training_cell(home):
     )
     printed = done.stdout + done.stderr
     assert done.returncode == 0, printed
-    assert "registered net:1" in done.stdout
+    # Labels learnt from the training y (passed as keywords): the network is a classifier.
+    outputs = "[('predictions', 'int64'), ('probabilities', 'float32')]"
+    assert f"registered net:1 {outputs}" in done.stdout
     assert "Epoch 2/2" in done.stdout
     assert "the cell's own warning" in done.stderr, "the user's warnings still show"
     for line in ("oneDNN custom operations", "absl::InitializeLog", "cpu_feature_guard"):
