@@ -28,7 +28,7 @@ from .api import (
 )
 from .exceptions import MaasError
 from .registry import DeploymentRecord, Model, ModelVersion, Registry, Run
-from .training import training_run
+from .tracking import training_run
 
 if TYPE_CHECKING:
     from .notebook.ui import Panel

@@ -45,7 +45,7 @@ def test_missing_keras_names_the_extra_to_install(home):
     assert "pip install 'maas_nb[tensorflow]'" in result.stdout
 
 
-@pytest.mark.parametrize("flavor", ["sklearn", "keras", "pickle"])
+@pytest.mark.parametrize("flavor", ["sklearn", "keras", "lightgbm", "pickle"])
 def test_builtin_flavors_are_registered(flavor):
     from maas_nb import flavors
 
@@ -57,7 +57,8 @@ def test_unknown_flavor_lists_the_known_ones():
     from maas_nb.exceptions import UnsupportedModelError
 
     with pytest.raises(
-        UnsupportedModelError, match=r"Unknown flavor 'onnx'; known flavors: keras, pickle, sklearn"
+        UnsupportedModelError,
+        match=r"Unknown flavor 'onnx'; known flavors: keras, lightgbm, pickle, sklearn",
     ):
         flavors.get("onnx")
 

@@ -6,6 +6,8 @@ one, `get(name)` returns it, and `for_model(model)` picks the flavor that owns a
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from ..exceptions import UnsupportedModelError
@@ -16,11 +18,14 @@ __all__ = [
     "Flavor",
     "Signature",
     "TensorSpec",
+    "fitting",
     "for_model",
     "get",
     "infer_signature",
     "names",
+    "packages",
     "register",
+    "stored",
 ]
 
 _flavors: dict[str, Flavor] = {}
@@ -57,17 +62,40 @@ def for_model(model: Any, *, allow_pickle: bool = False) -> Flavor:
     cls = type(model)
     raise UnsupportedModelError(
         f"No flavor can store a {cls.__module__}.{cls.__qualname__}: maas_nb stores "
-        "scikit-learn estimators and pipelines (with skops) and Keras models (.keras). "
-        "For any other object with a predict() method, pass allow_pickle=True if you "
-        "accept that loading it can run arbitrary code."
+        f"{stored()}. For any other object with a predict() method, pass "
+        "allow_pickle=True if you accept that loading it can run arbitrary code."
     )
+
+
+def packages() -> list[str]:
+    """The distributions of every registered flavor's framework, in registration order."""
+    return list(dict.fromkeys(p for f in _flavors.values() for p in f.packages))
+
+
+def stored() -> str:
+    """What the registered flavors store, for messages: "A, B and C"."""
+    kinds = [f.stores for f in _flavors.values() if f.stores]
+    return " and ".join(filter(None, [", ".join(kinds[:-1]), *kinds[-1:]]))
+
+
+@contextlib.contextmanager
+def fitting(source: str, *, interactive: bool) -> Iterator[None]:
+    """Every flavor's fit-time hooks around a training cell's *source*."""
+    with contextlib.ExitStack() as stack:
+        for flavor in _flavors.values():
+            stack.enter_context(flavor.fitting(source, interactive=interactive))
+        yield
 
 
 def _register_builtin() -> None:
     from .keras import KerasFlavor
+    from .lightgbm import LightGBMFlavor
     from .pickled import PickleFlavor
     from .sklearn import SklearnFlavor
 
+    # Before scikit-learn: LightGBM's estimators are scikit-learn estimators too, and
+    # `for_model` takes the first flavor that owns a model.
+    register("lightgbm", LightGBMFlavor())
     register("sklearn", SklearnFlavor())
     register("keras", KerasFlavor())
     register("pickle", PickleFlavor())

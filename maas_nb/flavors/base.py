@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from ..exceptions import SignatureError
@@ -17,6 +19,11 @@ class Flavor(Protocol):
     """
 
     name: str
+    #: What the flavor stores, for messages: "scikit-learn estimators and pipelines".
+    #: Empty for a flavor that is never chosen implicitly.
+    stores: str
+    #: Distributions whose versions a training run records when it fits such a model.
+    packages: tuple[str, ...]
 
     def owns(self, model: Any) -> bool:
         """Tell whether this flavor handles *model* (without importing heavy libraries)."""
@@ -39,6 +46,20 @@ class Flavor(Protocol):
 
     def n_features(self, model: Any) -> int | None:
         """The number of input features the fitted model expects, when it can tell."""
+
+    def params(self, model: Any) -> dict[str, Any]:
+        """The parameters a training run and a version record for *model*."""
+
+    def classes(self, model: Any) -> Any:
+        """A classifier's labels, in the order of its ``probabilities`` columns; else None."""
+
+    def learn_classes(self, model: Any, y: Any) -> None:
+        """Fit-time hook: give *model*, just trained on *y*, the labels it will answer with
+        when its framework does not keep them (a Keras network predicts class indices)."""
+
+    def fitting(self, source: str, *, interactive: bool) -> AbstractContextManager[None]:
+        """Fit-time hook around a training cell's *source*: how the framework reports
+        progress (bars in a notebook, one line per epoch elsewhere) and its own logging."""
 
     def required_types(self, data: bytes) -> list[str]:
         """The type names *data* uses beyond this flavor's built-in allow-list, sorted.
@@ -76,7 +97,7 @@ def mro_modules(obj: Any) -> list[str]:
 
 
 class EstimatorCalls:
-    """`predict` and `n_features` for scikit-learn-style models, shared by their flavors."""
+    """Calls and fit-time hooks for scikit-learn-style models, shared by their flavors."""
 
     def predict(self, model: Any, X: Any) -> dict[str, Any]:
         """Predictions, and class probabilities when the model has ``predict_proba``."""
@@ -99,6 +120,28 @@ class EstimatorCalls:
     def n_features(self, model: Any) -> int | None:
         n = getattr(model, "n_features_in_", None)
         return n if isinstance(n, int) else None
+
+    def params(self, model: Any) -> dict[str, Any]:
+        """The estimator's own constructor parameters (``get_params(deep=False)``)."""
+        get_params = getattr(model, "get_params", None)
+        if not callable(get_params):
+            return {}
+        try:
+            return dict(get_params(deep=False))
+        except TypeError:  # a get_params that is not scikit-learn's
+            return {}
+
+    def classes(self, model: Any) -> Any:
+        try:
+            return getattr(model, "classes_", None)
+        except Exception:  # a meta-estimator's property may raise anything when a step lacks it
+            return None
+
+    def learn_classes(self, model: Any, y: Any) -> None:
+        return None  # estimators keep their own ``classes_``
+
+    def fitting(self, source: str, *, interactive: bool) -> AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
 
 def check_sample_width(flavor: Flavor, model: Any, sample: Any, *, name: str) -> None:

@@ -7,28 +7,30 @@ load only when approved by exact name, and ``safe_mode=True`` stays on regardles
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..config import TRUSTED_TYPES_ENV
-from ..exceptions import ModelLoadError, ModelNotFittedError, UntrustedModelError
+from ..exceptions import (
+    MissingDependencyError,
+    ModelLoadError,
+    ModelNotFittedError,
+    UntrustedModelError,
+)
+from . import keras_classes
 from .base import mro_modules
-from .imports import require
 from .keras_audit import Audit, Finding, audit, quoted
-
-_EXTRA = "maas_nb[tensorflow]"
-
-
-def _keras() -> Any:
-    # Keras logs through absl and TensorFlow's C++ logger; keep notebooks readable.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return require("keras", _EXTRA)
+from .keras_import import import_keras as _keras
 
 
 class KerasFlavor:
     name = "keras"
+    stores = "Keras models (.keras)"
+    packages: tuple[str, ...] = ("keras", "tensorflow", "tensorflow-cpu")
 
     def owns(self, model: Any) -> bool:
         modules = mro_modules(model)
@@ -40,12 +42,18 @@ class KerasFlavor:
                 f"This Keras {type(model).__name__} has not been built: fit it (or call "
                 "build()) before registering it."
             )
+        classes = getattr(model, "classes_", None)
+        if classes is not None:
+            keras_classes.check(model, classes, name=getattr(model, "name", "model"))
 
     def save(self, model: Any) -> bytes:
         _keras()
         with tempfile.TemporaryDirectory(prefix="maas-keras-") as tmp:
             path = os.path.join(tmp, "model.keras")
             model.save(path)
+            classes = self.classes(model)
+            if classes is not None:
+                keras_classes.write(path, classes)
             with open(path, "rb") as f:
                 return f.read()
 
@@ -77,6 +85,7 @@ class KerasFlavor:
         if refused:
             raise _untrusted_error(f"Model {uri!r}", refused)
         _check_registered(found, uri)
+        classes = keras_classes.read(data, uri=uri)
         with tempfile.TemporaryDirectory(prefix="maas-keras-") as tmp:
             path = os.path.join(tmp, "model.keras")
             with open(path, "wb") as f:
@@ -85,7 +94,7 @@ class KerasFlavor:
                 # Approved custom objects resolve through Keras's own registry (the
                 # user's process registered them); maas_nb passes no custom_objects and
                 # imports nothing the artifact names.
-                return keras.saving.load_model(path, compile=False, safe_mode=True)
+                model = keras.saving.load_model(path, compile=False, safe_mode=True)
             except ValueError as exc:
                 if "safe_mode" in str(exc):
                     raise UntrustedModelError(
@@ -96,6 +105,9 @@ class KerasFlavor:
                 raise ModelLoadError(f"Keras failed to load model {uri!r}: {exc}") from exc
             except Exception as exc:
                 raise ModelLoadError(f"Keras failed to load model {uri!r}: {exc}") from exc
+        if classes is not None:
+            model.classes_ = keras_classes.check(model, classes, name=uri)
+        return model
 
     def predict(self, model: Any, X: Any) -> dict[str, Any]:
         import numpy as np
@@ -105,7 +117,11 @@ class KerasFlavor:
             return {str(k): np.asarray(v) for k, v in outputs.items()}
         if isinstance(outputs, (list, tuple)):
             return {f"output_{i}": np.asarray(v) for i, v in enumerate(outputs)}
-        return {"output": np.asarray(outputs)}
+        out = np.asarray(outputs)
+        classes = self.classes(model)
+        if classes is not None and out.ndim == 2:
+            return keras_classes.answer(out, classes)
+        return {"output": out}
 
     def n_features(self, model: Any) -> int | None:
         try:
@@ -115,6 +131,52 @@ class KerasFlavor:
         if isinstance(shape, tuple) and len(shape) == 2 and isinstance(shape[1], int):
             return shape[1]
         return None
+
+    def params(self, model: Any) -> dict[str, Any]:
+        """The layer classes and the optimizer: what a run of a network is told apart by."""
+        config = model.get_config() if callable(getattr(model, "get_config", None)) else None
+        layers = config.get("layers", []) if isinstance(config, dict) else []
+        return {
+            "layers": [layer.get("class_name") for layer in layers],
+            "optimizer": type(getattr(model, "optimizer", None)).__name__,
+        }
+
+    def classes(self, model: Any) -> Any:
+        """The labels set on the model (`keras_classes` tells how they get there)."""
+        import numpy as np
+
+        classes = getattr(model, "classes_", None)
+        return None if classes is None else np.asarray(classes)
+
+    def learn_classes(self, model: Any, y: Any) -> None:
+        keras_classes.learn(model, y)
+
+    @contextlib.contextmanager
+    def fitting(self, source: str, *, interactive: bool) -> Iterator[None]:
+        """Import Keras before a cell that uses it (so TensorFlow's start-up lines stay out
+        of the output); outside an interactive notebook, ``fit`` logs one line per epoch."""
+        if "keras" not in sys.modules and not ("keras" in source or "tensorflow" in source):
+            yield
+            return
+        try:
+            keras = _keras()
+        except MissingDependencyError:
+            yield  # the cell's own import will say what is missing
+            return
+        if interactive:
+            yield
+            return
+        original = keras.Model.fit
+
+        def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("verbose", 2)
+            return original(self, *args, **kwargs)
+
+        keras.Model.fit = fit
+        try:
+            yield
+        finally:
+            keras.Model.fit = original
 
 
 def _refused(found: Audit, trusted: Sequence[str]) -> list[Finding]:

@@ -12,6 +12,8 @@ from .base import EstimatorCalls, mro_modules
 
 class PickleFlavor(EstimatorCalls):
     name = "pickle"
+    stores = ""  # never chosen implicitly: the refusal names allow_pickle=True itself
+    packages: tuple[str, ...] = ()
 
     def owns(self, model: Any) -> bool:
         return False  # never chosen implicitly: only with allow_pickle=True

@@ -19,6 +19,8 @@ from .imports import require
 
 class SklearnFlavor(EstimatorCalls):
     name = "sklearn"
+    stores = "scikit-learn estimators and pipelines (with skops)"
+    packages: tuple[str, ...] = ("scikit-learn", "skops")
 
     def owns(self, model: Any) -> bool:
         return "sklearn" in mro_modules(model)

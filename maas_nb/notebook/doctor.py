@@ -7,6 +7,7 @@ import sys
 from importlib import metadata
 from typing import Any
 
+from .. import flavors
 from ..api import registry
 from ..config import home_dir
 from .display import Display, card
@@ -31,7 +32,7 @@ def doctor() -> Display:
     """A card of environment facts, each with what to do when it is wrong."""
     fields: list[tuple[str, Any]] = [("python", f"{platform.python_version()} ({sys.executable})")]
     problems = []
-    for name in CHECKED:
+    for name in dict.fromkeys([*CHECKED, *flavors.packages()]):
         try:
             fields.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:

@@ -11,7 +11,7 @@ import maas_nb
 
 from ..api import registry
 from ..serving import deploy, deployments, undeploy
-from . import display, training
+from . import display, train_cell
 from .parsing import Parser, key_values
 
 
@@ -78,7 +78,7 @@ def _deploy_parser() -> Parser:
 
 def run_train(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
     assert cell is not None
-    result = training.train_cell(
+    result = train_cell.train_cell(
         magics.shell,
         cell,
         args.name,
@@ -88,7 +88,7 @@ def run_train(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
         eval_exprs=args.eval,
         magics=magics,
     )
-    return training.result_card(result, verbose=magics.feedback)
+    return train_cell.result_card(result, verbose=magics.feedback)
 
 
 def run_register(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:

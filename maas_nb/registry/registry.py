@@ -93,7 +93,7 @@ class Registry:
         flavor = flavors.for_model(model, allow_pickle=allow_pickle)
         flavor.check_fitted(model)
         fields["params"] = metadata.jsonable(
-            params if params is not None else _default_params(model), "params"
+            params if params is not None else flavor.params(model), "params"
         )
         fields["signature"] = _signature(flavor, model, sample, name)
         data = flavor.save(model)
@@ -262,16 +262,6 @@ def _prepare_home(home: Path) -> None:
             f"Cannot use '{home}' as the registry home: {exc.strerror or exc}. Set MAAS_HOME "
             "(or pass home=) to a directory you can read and write, or fix its permissions."
         ) from exc
-
-
-def _default_params(model: Any) -> dict[str, Any]:
-    get_params = getattr(model, "get_params", None)
-    if callable(get_params):
-        try:
-            return dict(get_params(deep=False))
-        except TypeError:
-            return {}
-    return {}
 
 
 def _signature(flavor: Flavor, model: Any, sample: Any, name: str) -> Signature | None:

@@ -214,6 +214,7 @@ class ModelPool:
             record, model = await asyncio.to_thread(self._load_model, uri)
             flavor = flavors.get(record.flavor)
             predict = predictor(flavor, model)
+            labels = class_labels(flavor.classes(model))
             if record.signature is not None:
                 await asyncio.to_thread(_warm, predict, record.signature, uri)
         except Exception as exc:
@@ -240,9 +241,7 @@ class ModelPool:
         metrics.load_seconds = time.perf_counter() - start
         old, slot.current = (
             slot.current,
-            Loaded(
-                name, version, record.flavor, record.signature, batcher, config, class_labels(model)
-            ),
+            Loaded(name, version, record.flavor, record.signature, batcher, config, labels),
         )
         slot.status, slot.reason, slot.loading, slot.failed = READY, "", None, None
         log.info("deployment %r now serves %s (%.3f s)", slot.name, uri, metrics.load_seconds)
@@ -311,12 +310,8 @@ def preload() -> None:
     gc.freeze()
 
 
-def class_labels(model: Any) -> tuple[str, ...] | None:
-    """The classes a classifier's ``probabilities`` columns stand for, if it names them."""
-    try:
-        classes = model.classes_ if hasattr(model, "predict_proba") else None
-    except Exception:  # a meta-estimator's property may raise anything when a step lacks it
-        return None
+def class_labels(classes: Any) -> tuple[str, ...] | None:
+    """The flavor's *classes* as the labels of the ``probabilities`` columns, if 1-D."""
     array = np.asarray(classes) if classes is not None else None
     if array is None or array.ndim != 1:
         return None  # multi-output classifiers have one array of classes per output

@@ -1,7 +1,8 @@
 """The same save/load/predict round trip, run over every flavor.
 
 The expected answers come from each library's own calls on the original, never-saved
-model (scikit-learn's ``predict``/``predict_proba``, Keras's ``Model.predict``), not from
+model (scikit-learn's and LightGBM's ``predict``/``predict_proba``, Keras's
+``Model.predict``), not from
 the flavor under test, so a flavor that saves, loads or predicts wrongly fails here.
 """
 
@@ -38,16 +39,77 @@ def scikit_learn_answers(model: Any, X: Any) -> dict[str, Any]:
     return answers
 
 
+def booster_answers(model: Any, X: Any) -> dict[str, Any]:
+    """What a LightGBM Booster itself answers for *X*."""
+    return {"predictions": model.predict(X)}
+
+
 def keras_answers(model: Any, X: Any) -> dict[str, Any]:
     """What Keras itself answers for *X*."""
     return {"output": model.predict(np.asarray(X), verbose=0)}
 
 
+@pytest.fixture(scope="module")
+def lightgbm_models(iris):
+    """An LGBMClassifier (string labels), an LGBMRegressor and a bare Booster, fitted once."""
+    import lightgbm
+
+    X, y = iris
+    names = np.array(["setosa", "versicolor", "virginica"], dtype=object)
+    small = {"n_estimators": 8, "num_leaves": 7, "verbose": -1}
+    return {
+        "classifier": lightgbm.LGBMClassifier(**small).fit(X, names[y]),
+        "binary": lightgbm.LGBMClassifier(**small).fit(X, y == 2),
+        "regressor": lightgbm.LGBMRegressor(**small).fit(X[:, :3], X[:, 3]),
+        "booster": lightgbm.train(
+            {"objective": "regression", "num_leaves": 7, "verbose": -1},
+            lightgbm.Dataset(X[:, :3], X[:, 3]),
+            num_boost_round=8,
+        ),
+    }
+
+
+LIGHTGBM = {
+    "classifier": (
+        [("predictions", "str", (-1,)), ("probabilities", "float64", (-1, 3))],
+        scikit_learn_answers,
+    ),
+    "binary": (
+        [("predictions", "bool", (-1,)), ("probabilities", "float64", (-1, 2))],
+        scikit_learn_answers,
+    ),
+    "regressor": ([("predictions", "float64", (-1,))], scikit_learn_answers),
+    "booster": ([("predictions", "float64", (-1,))], booster_answers),
+}
+
+
 @pytest.fixture(
-    params=["sklearn-classifier", "sklearn-regressor", "sklearn-text", "keras-mlp", "pickle"]
+    params=[
+        "sklearn-classifier",
+        "sklearn-regressor",
+        "sklearn-text",
+        "keras-mlp",
+        "pickle",
+        *(f"lightgbm-{kind}" for kind in LIGHTGBM),
+    ]
 )
 def case(request, iris, classifier, regressor, text_pipeline):
     X, _ = iris
+    if request.param.startswith("lightgbm-"):
+        kind = request.param.removeprefix("lightgbm-")
+        model = request.getfixturevalue("lightgbm_models")[kind]
+        width = 4 if kind in ("classifier", "binary") else 3
+        outputs, reference = LIGHTGBM[kind]
+        sample = X[::15, :width]  # every class, so a shuffled answer shows
+        return Case(
+            "lightgbm",
+            model,
+            sample,
+            "tensor",
+            [("input", "float64", (-1, width))],
+            outputs,
+            reference,
+        )
     if request.param == "sklearn-classifier":
         return Case(
             "sklearn",

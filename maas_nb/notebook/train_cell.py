@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import ast
-import contextlib
 import os
-import sys
-from collections.abc import Iterator
 from typing import Any
 
 from IPython.core.error import UsageError
 
+from .. import flavors
 from ..exceptions import MaasError, NoModelFoundError
-from ..flavors import for_model
-from ..training import TrainingResult, training_run
+from ..tracking import TrainingResult, training_run
 from .display import Display, card, metrics_text
 
 FIT_METHODS = {"fit", "fit_transform", "partial_fit", "fit_predict"}
@@ -38,7 +35,7 @@ def train_cell(
         tree = None  # let exec report it, as the user's own error
     before = {k: id(v) for k, v in namespace.items()}
     with training_run(name, source=cell) as run:
-        with keras_progress(interactive=_interactive(shell), wanted="keras" in code):
+        with flavors.fitting(code, interactive=_interactive(shell)):
             exec(compile(code, f"<%%maas train {name}>", "exec"), namespace)  # noqa: S102 - the user's cell
         var = model_var or _find_model(namespace, before, tree)
         if var not in namespace:
@@ -103,8 +100,8 @@ def _find_model(namespace: dict[str, Any], before: dict[str, int], tree: ast.AST
     found = _fitted_candidates(namespace, before, tree)
     if not found:
         raise NoModelFoundError(
-            "The cell fitted no model that maas_nb can store (a scikit-learn estimator or a "
-            "Keras model). Assign the fitted model to a variable, or name it with --model VAR."
+            f"The cell fitted no model that maas_nb can store ({flavors.stored()}). Assign "
+            "the fitted model to a variable, or name it with --model VAR."
         )
     if len(found) > 1:
         raise UsageError(
@@ -117,7 +114,7 @@ def _is_fitted_model(value: Any) -> bool:
     if isinstance(value, type):
         return False
     try:
-        flavor = for_model(value)
+        flavor = flavors.for_model(value)
     except MaasError:
         return False
     try:
@@ -128,7 +125,8 @@ def _is_fitted_model(value: Any) -> bool:
 
 
 def _training_data(namespace: dict[str, Any], tree: ast.AST | None, var: str) -> tuple[Any, Any]:
-    """The X and y passed to ``VAR.fit(X, y)`` when they are plain names or subscripts."""
+    """The X and y passed to ``VAR.fit(X, y)`` (or ``x=``/``X=``, ``y=``) when they are
+    plain names or subscripts."""
     if tree is None:
         return None, None
     ours: list[ast.Call] = []
@@ -145,9 +143,14 @@ def _training_data(namespace: dict[str, Any], tree: ast.AST | None, var: str) ->
     calls = ours or (others if len(others) == 1 else [])
     if not calls:
         return None, None
-    values = [_safe_eval(arg, namespace) for arg in calls[0].args[:2]]
-    values += [None] * (2 - len(values))
-    return values[0], values[1]
+    positional: list[ast.expr | None] = [*calls[0].args[:2], None, None]
+    named = {k.arg: k.value for k in calls[0].keywords if k.arg}
+    X = positional[0] or named.get("X") or named.get("x")
+    y = positional[1] or named.get("y")
+    return (
+        None if X is None else _safe_eval(X, namespace),
+        None if y is None else _safe_eval(y, namespace),
+    )
 
 
 def _fit_calls(node: ast.AST, *, shallow: bool) -> list[ast.Call]:
@@ -178,28 +181,3 @@ def _interactive(shell: Any) -> bool:
     if wanted in ("bar", "lines"):
         return wanted == "bar"
     return getattr(shell, "kernel", None) is not None
-
-
-@contextlib.contextmanager
-def keras_progress(*, interactive: bool, wanted: bool) -> Iterator[None]:
-    """Outside an interactive notebook, Keras ``fit`` logs one line per epoch, not a bar."""
-    if wanted and not interactive and "keras" not in sys.modules:
-        from ..flavors.keras import _keras
-
-        with contextlib.suppress(MaasError):
-            _keras()  # the cell is about to import it anyway
-    keras = sys.modules.get("keras")
-    if keras is None or interactive:
-        yield
-        return
-    original = keras.Model.fit
-
-    def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("verbose", 2)
-        return original(self, *args, **kwargs)
-
-    keras.Model.fit = fit
-    try:
-        yield
-    finally:
-        keras.Model.fit = original

@@ -18,11 +18,14 @@ from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from typing import Any
 
+from . import flavors
 from .api import registry, with_pipeline_run
-from .flavors.base import mro_modules
+from .exceptions import UnsupportedModelError
+from .flavors.base import Flavor
 from .registry import ModelVersion, Run
 
-PACKAGES = ("maas_nb", "numpy", "pandas", "scikit-learn", "skops", "keras", "tensorflow")
+#: Recorded for every run; each flavor adds the packages of its framework.
+PACKAGES = ("maas_nb", "numpy", "pandas")
 
 
 @dataclass
@@ -57,6 +60,8 @@ class TrainingRun:
         """Record *model*'s parameters and metrics on this run, and optionally register it."""
         assert self.run is not None
         reg = registry()
+        flavor = flavor_of(model)
+        flavor.learn_classes(model, y_train if y_train is not None or eval is None else eval[1])
         all_metrics = dict(evaluate(model, *eval) if eval is not None else {})
         all_metrics.update(metrics or {})
         duration = time.perf_counter() - self.started
@@ -69,7 +74,7 @@ class TrainingRun:
         data = fingerprint(X_train, y_train)
         if data:
             lineage["training_data"] = data
-        params = model_params(model)
+        params = flavor.params(model)
         run = reg.update_run(self.run.id, params=params, lineage=lineage)
         run = reg.end_run(run.id, status="finished", metrics=all_metrics)
         version = None
@@ -109,9 +114,11 @@ def evaluate(model: Any, X: Any, y: Any) -> dict[str, float]:
     import numpy as np
     from sklearn import metrics as skm
 
+    flavor = flavor_of(model)
     y_true = np.asarray(y)
-    y_pred = _predict_labels(model, X, y_true)
-    if _is_classification(model, y_true):
+    outputs = flavor.predict(model, X)
+    y_pred = np.asarray(outputs.get("predictions", next(iter(outputs.values()))))
+    if flavor.classes(model) is not None:
         labels = set(np.unique(y_true).tolist())
         # F1 of the positive class for 0/1 labels; otherwise (strings, several classes) the
         # unweighted mean over classes.
@@ -120,48 +127,20 @@ def evaluate(model: Any, X: Any, y: Any) -> dict[str, float]:
             "accuracy": float(skm.accuracy_score(y_true, y_pred)),
             "f1": float(skm.f1_score(y_true, y_pred, average=average)),
         }
+    if y_pred.ndim == 2 and y_pred.shape[1] == 1:
+        y_pred = y_pred.reshape(-1)  # a network's single output column
     return {
         "r2": float(skm.r2_score(y_true, y_pred)),
         "mae": float(skm.mean_absolute_error(y_true, y_pred)),
     }
 
 
-def _predict_labels(model: Any, X: Any, y_true: Any) -> Any:
-    import numpy as np
-
-    if "keras" in mro_modules(model):
-        out = np.asarray(model(np.asarray(X), training=False))
-        if _is_classification(model, y_true):
-            if out.ndim == 2 and out.shape[1] > 1:
-                return out.argmax(axis=1)
-            return (out.reshape(-1) > 0.5).astype(y_true.dtype)
-        return out.reshape(-1)
-    return model.predict(X)
-
-
-def _is_classification(model: Any, y_true: Any) -> bool:
-    if hasattr(model, "classes_") or getattr(model, "_estimator_type", None) == "classifier":
-        return True
-    if "keras" in mro_modules(model):
-        return y_true.dtype.kind in "biu" or (
-            y_true.dtype.kind == "f" and set(y_true.ravel().tolist()) <= {0.0, 1.0}
-        )
-    return False
-
-
-def model_params(model: Any) -> dict[str, Any]:
-    get_params = getattr(model, "get_params", None)
-    if callable(get_params):
-        return dict(get_params(deep=False))
-    get_config = getattr(model, "get_config", None)
-    if callable(get_config):
-        config = get_config()
-        layers = config.get("layers", []) if isinstance(config, dict) else []
-        return {
-            "layers": [layer.get("class_name") for layer in layers],
-            "optimizer": type(getattr(model, "optimizer", None)).__name__,
-        }
-    return {}
+def flavor_of(model: Any) -> Flavor:
+    """The flavor that owns *model*; any other object with ``predict`` is called as is."""
+    try:
+        return flavors.for_model(model)
+    except UnsupportedModelError:
+        return flavors.get("pickle")
 
 
 def fingerprint(X: Any, y: Any = None) -> dict[str, Any]:
@@ -197,7 +176,7 @@ def _digest(value: Any) -> dict[str, Any] | None:
 
 def package_versions() -> dict[str, str]:
     versions = {}
-    for name in PACKAGES:
+    for name in dict.fromkeys([*PACKAGES, *flavors.packages()]):
         with contextlib.suppress(importlib_metadata.PackageNotFoundError):
             versions[name] = importlib_metadata.version(name)
     return versions
