@@ -96,8 +96,9 @@ class LightGBMFlavor(EstimatorCalls):
         read(data, uri="the artifact")
         return []  # a text model names no types: there is nothing to approve
 
-    def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> None:
+    def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> list[str]:
         self.load(data, uri=name, trusted=trusted, allow_pickle=False)
+        return []  # as required_types: a text model names no types
 
     def load(self, data: bytes, *, uri: str, trusted: Sequence[str], allow_pickle: bool) -> Any:
         header, text = read(data, uri=uri)
