@@ -24,7 +24,7 @@ class RunsTab:
     def refresh(self) -> None:
         """Re-read the pipeline runs, newest first."""
         runs = sorted(
-            self.panel.registry.store.list_pipeline_runs(),
+            self.panel.registry.list_pipeline_runs(),
             key=lambda r: r.started_at,
             reverse=True,
         )
