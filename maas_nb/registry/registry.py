@@ -57,7 +57,8 @@ class Registry:
         self.home = config.home_dir(home)
         _prepare_home(self.home)
         self._trusted_types = config.checked_type_names(trusted_types or (), source="trusted_types")
-        # Only `Registry` touches these two; everything else goes through its methods.
+        # Only `Registry` touches these two; everything else goes through its methods
+        # (tests/test_registry_facade.py holds the rest of maas_nb to that).
         self.store: MetadataStore = stores.METADATA.open(
             *config.registry_uri(self.home, registry_uri)
         )
@@ -325,9 +326,8 @@ class Registry:
             return self.artifacts.get(run.notebook_digest)
         if run.output_digest is None:
             raise ArtifactMissingError(
-                f"Pipeline run {run.id[:12]} has no executed notebook: it ended "
-                f"({run.status}) before papermill wrote one. See why with: "
-                f"maas runs show {run.id[:12]}"
+                f"Pipeline run {run.id[:12]} ({run.status}) has no executed notebook: "
+                f"papermill wrote none. See why with: maas runs show {run.id[:12]}"
             )
         return self.artifacts.get(run.output_digest)
 
