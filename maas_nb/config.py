@@ -34,19 +34,30 @@ def home_dir(home: str | os.PathLike[str] | None = None) -> Path:
 
 def registry_uri(home: Path, uri: str | None = None) -> tuple[str, str]:
     """The metadata store's URI and where it came from: *uri*, else ``$MAAS_REGISTRY_URI``,
-    else the SQLite database in *home* (``sqlite:///<home>/registry.db``)."""
-    return _uri(uri, "registry_uri", REGISTRY_URI_ENV, f"sqlite:///{home / DATABASE}")
+    else `default_registry_uri`."""
+    return _uri(uri, "registry_uri", REGISTRY_URI_ENV, default_registry_uri(home))
 
 
 def artifacts_uri(home: Path, uri: str | None = None) -> tuple[str, str]:
     """The artifact store's URI and where it came from: *uri*, else ``$MAAS_ARTIFACTS_URI``,
-    else the directory in *home* (``file://<home>/artifacts``)."""
-    return _uri(uri, "artifacts_uri", ARTIFACTS_URI_ENV, (home / ARTIFACTS).as_uri())
+    else `default_artifacts_uri`."""
+    return _uri(uri, "artifacts_uri", ARTIFACTS_URI_ENV, default_artifacts_uri(home))
+
+
+def default_registry_uri(home: Path) -> str:
+    """The SQLite database in *home*: ``sqlite:///<home>/registry.db``."""
+    return f"sqlite:///{home / DATABASE}"
+
+
+def default_artifacts_uri(home: Path) -> str:
+    """The artifacts directory in *home*: ``file://<home>/artifacts``."""
+    return (home / ARTIFACTS).as_uri()
 
 
 def _uri(given: str | None, argument: str, env: str, default: str) -> tuple[str, str]:
     if given is not None:
         return given, argument
+    # An empty variable means the default (`Registry.environment` passes one so).
     if os.environ.get(env):
         return os.environ[env], env
     return default, "the default"

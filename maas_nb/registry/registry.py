@@ -68,11 +68,20 @@ class Registry:
 
     def __repr__(self) -> str:
         shown = [f"home={str(self.home)!r}"]
-        if self.registry_uri != f"sqlite:///{self.home / DATABASE}":
-            shown.append(f"registry_uri={stores.redact(self.registry_uri)!r}")
-        if self.artifacts_uri != (self.home / ARTIFACTS).as_uri():
-            shown.append(f"artifacts_uri={stores.redact(self.artifacts_uri)!r}")
+        registry_uri, artifacts_uri = self._own_uris()
+        if registry_uri:
+            shown.append(f"registry_uri={stores.redact(registry_uri)!r}")
+        if artifacts_uri:
+            shown.append(f"artifacts_uri={stores.redact(artifacts_uri)!r}")
         return f"Registry({', '.join(shown)})"
+
+    def _own_uris(self) -> tuple[str, str]:
+        """The store URIs that are not the home's defaults ('' for a default)."""
+        registry_uri, artifacts_uri = self.registry_uri, self.artifacts_uri
+        return (
+            "" if registry_uri == config.default_registry_uri(self.home) else registry_uri,
+            "" if artifacts_uri == config.default_artifacts_uri(self.home) else artifacts_uri,
+        )
 
     @property
     def registry_uri(self) -> str:
@@ -85,11 +94,16 @@ class Registry:
         return self.artifacts.uri
 
     def environment(self) -> dict[str, str]:
-        """The environment variables that open this same registry in another process."""
+        """The environment variables that open this same registry in another process.
+
+        A store in its default place is given as ``''`` (follow ``MAAS_HOME``), so code
+        in that process that switches homes takes the stores along.
+        """
+        registry_uri, artifacts_uri = self._own_uris()
         return {
             config.HOME_ENV: str(self.home),
-            config.REGISTRY_URI_ENV: self.registry_uri,
-            config.ARTIFACTS_URI_ENV: self.artifacts_uri,
+            config.REGISTRY_URI_ENV: registry_uri,
+            config.ARTIFACTS_URI_ENV: artifacts_uri,
         }
 
     @property

@@ -10,11 +10,19 @@ from maas_nb.exceptions import ArtifactMissingError, ConfigurationError, Invalid
 from maas_nb.registry import Registry
 
 
-def test_the_default_stores_live_in_the_home(home, classifier):
+def test_the_default_stores_live_in_the_home(home, classifier, monkeypatch):
     registry = maas_nb.registry(home)
     assert registry.registry_uri == f"sqlite:///{home}/registry.db"
     assert registry.artifacts_uri == f"file://{home}/artifacts"
     assert repr(registry) == f"Registry(home={str(home)!r})"
+    # Empty variables: a child process's stores follow its MAAS_HOME.
+    assert registry.environment() == {
+        "MAAS_HOME": str(home),
+        "MAAS_REGISTRY_URI": "",
+        "MAAS_ARTIFACTS_URI": "",
+    }
+    monkeypatch.setenv("MAAS_REGISTRY_URI", "")
+    assert Registry(home / "sub").registry_uri == f"sqlite:///{home}/sub/registry.db"
     v = registry.register(classifier, "iris")
     assert (home / "artifacts" / "sha256" / v.digest[7:9] / v.digest[9:]).is_file()
     assert Registry(home).get("iris").digest == v.digest
