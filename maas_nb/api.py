@@ -1,7 +1,8 @@
 """The Python API: module-level functions over the registry at ``$MAAS_HOME``.
 
-Each call uses the `Registry` for the current home (``$MAAS_HOME``, else ``~/.maas``),
-so changing ``MAAS_HOME`` between calls switches registries.
+Each call uses the `Registry` for the current home (``$MAAS_HOME``, else ``~/.maas``)
+and store URIs (``$MAAS_REGISTRY_URI``, ``$MAAS_ARTIFACTS_URI``, else the home's own),
+so changing them between calls switches registries.
 """
 
 from __future__ import annotations
