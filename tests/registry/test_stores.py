@@ -1,7 +1,6 @@
 """The registry's two stores chosen by URI: defaults, arguments, environment, plug-ins."""
 
 import sqlite3
-import textwrap
 
 import pytest
 
@@ -141,26 +140,25 @@ class MemoryArtifacts:
 '''
 
 
-@pytest.fixture
-def memory_plugin(tmp_path, monkeypatch):
-    """An installed distribution declaring the ``memory`` scheme as an entry point."""
+def install_plugin(tmp_path, monkeypatch, target):
+    """An installed distribution declaring the ``memory`` artifact scheme as *target*."""
     site = tmp_path / "site"
     (site / "maas_memory_store-1.0.dist-info").mkdir(parents=True)
     (site / "maas_memory_store.py").write_text(PLUGIN)
     info = site / "maas_memory_store-1.0.dist-info"
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: maas-memory-store\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
-        textwrap.dedent("""
-        [maas_nb.artifact_stores]
-        memory = maas_memory_store:MemoryArtifacts
-        """)
-    )
+    (info / "entry_points.txt").write_text(f"[maas_nb.artifact_stores]\nmemory = {target}\n")
     monkeypatch.syspath_prepend(str(site))
     from maas_nb.registry import stores
 
     # Entry points are read once per process; make this test's distribution visible.
     monkeypatch.setattr(stores.ARTIFACTS, "_openers", dict(stores.ARTIFACTS._openers))
     monkeypatch.setattr(stores.ARTIFACTS, "_entry_points_loaded", False)
+
+
+@pytest.fixture
+def memory_plugin(tmp_path, monkeypatch):
+    install_plugin(tmp_path, monkeypatch, "maas_memory_store:MemoryArtifacts")
     yield
     import sys
 
@@ -178,6 +176,17 @@ def test_an_artifact_store_plugs_in_through_an_entry_point(home, memory_plugin, 
     assert registry.load("iris").predict(X[:3]).tolist() == classifier.predict(X[:3]).tolist()
     with pytest.raises(ConfigurationError, match=r"\(known schemes: file, memory\)"):
         Registry(home, artifacts_uri="gs://bucket")
+
+
+def test_a_plugin_that_fails_to_import_is_named(home, tmp_path, monkeypatch):
+    install_plugin(tmp_path, monkeypatch, "maas_memory_stor:MemoryArtifacts")
+    with pytest.raises(ConfigurationError) as info:
+        Registry(home, artifacts_uri="memory://test")
+    assert str(info.value) == (
+        "The artifact store 'memory' (entry point 'maas_memory_stor:MemoryArtifacts' in "
+        "'maas_nb.artifact_stores') failed to import: ModuleNotFoundError: No module named "
+        "'maas_memory_stor'. Reinstall the package that provides it, or uninstall it."
+    )
 
 
 def test_pipeline_runs_through_the_facade(registry):
