@@ -42,7 +42,7 @@ def main() -> None:
         start = time.perf_counter()
         record = run(NOTEBOOK, {"C": 1.0})
         total = time.perf_counter() - start
-        executed = json.loads(registry().artifacts.get(record.output_digest))
+        executed = json.loads(registry().pipeline_notebook(record, executed=True))
         work = sum(
             c["metadata"].get("papermill", {}).get("duration") or 0 for c in executed["cells"]
         )

@@ -1,7 +1,8 @@
 """The Python API: module-level functions over the registry at ``$MAAS_HOME``.
 
-Each call uses the `Registry` for the current home (``$MAAS_HOME``, else ``~/.maas``),
-so changing ``MAAS_HOME`` between calls switches registries.
+Each call uses the `Registry` for the current home (``$MAAS_HOME``, else ``~/.maas``)
+and store URIs (``$MAAS_REGISTRY_URI``, ``$MAAS_ARTIFACTS_URI``, else the home's own),
+so changing them between calls switches registries.
 """
 
 from __future__ import annotations
@@ -15,17 +16,31 @@ from typing import Any
 from . import config
 from .registry import Model, ModelVersion, Registry, Run
 
-_registries: dict[Path, Registry] = {}
+_registries: dict[tuple[Path, str, str], Registry] = {}
 _lock = threading.Lock()
 
 
-def registry(home: str | None = None) -> Registry:
-    """Return the registry for *home* (default: ``$MAAS_HOME``, else ``~/.maas``)."""
+def registry(
+    home: str | os.PathLike[str] | None = None,
+    *,
+    registry_uri: str | None = None,
+    artifacts_uri: str | None = None,
+) -> Registry:
+    """Return the registry for *home* (default: ``$MAAS_HOME``, else ``~/.maas``), whose
+    stores are *registry_uri* and *artifacts_uri* (default: ``$MAAS_REGISTRY_URI`` and
+    ``$MAAS_ARTIFACTS_URI``, else the database and the artifacts in *home*)."""
     path = config.home_dir(home)
+    key = (
+        path,
+        config.registry_uri(path, registry_uri)[0],
+        config.artifacts_uri(path, artifacts_uri)[0],
+    )
     with _lock:
-        if path not in _registries:
-            _registries[path] = Registry(path)
-        return _registries[path]
+        if key not in _registries:
+            _registries[key] = Registry(
+                path, registry_uri=registry_uri, artifacts_uri=artifacts_uri
+            )
+        return _registries[key]
 
 
 def register(

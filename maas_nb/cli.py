@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import ConflictError, MaasError
-from .registry import Model, ModelVersion, Registry, to_dict
+from .registry import Model, ModelVersion, PipelineRun, Registry, to_dict
 from .registry.uri import ModelRef
 from .serving.commands import add_serving_commands
 from .tables import format_failure, format_size, format_time, text_table
@@ -68,7 +68,7 @@ def cmd_alias(reg: Registry, args: argparse.Namespace) -> Any:
     if args.gate:
         from .pipelines import promote
 
-        version = promote(args.uri, args.alias, gate=args.gate)
+        version = promote(args.uri, args.alias, gate=args.gate, registry=reg)
     else:
         version = reg.set_alias(args.uri, args.alias)
     if args.json:
@@ -105,30 +105,34 @@ def cmd_run(reg: Registry, args: argparse.Namespace) -> Any:
     from .pipelines.parameters import parse_parameters
 
     parameters = parse_parameters(args.parameter, args.file)
-    record = run(args.notebook, parameters, name=args.name)
+    record = run(args.notebook, parameters, name=args.name, registry=reg)
     if args.json:
-        return to_dict(record)
-    text = show_pipeline_run(record)
+        return pipeline_run_dict(reg, record)
+    text = show_pipeline_run(reg, record)
     if record.status == "failed":
-        from .pipelines.run import failure
+        from .pipelines.executor import failure
 
         raise failure(record)
     return text
 
 
 def cmd_runs(reg: Registry, args: argparse.Namespace) -> Any:
+    from .pipelines.lineage import version_uris, versions_by_pipeline_run
+
     if args.action is None:
-        runs = reg.store.list_pipeline_runs()
+        runs = reg.list_pipeline_runs()
+        made = versions_by_pipeline_run(reg)
         if args.json:
-            return [to_dict(r) for r in runs]
+            return [pipeline_run_dict(reg, r, made.get(r.id, [])) for r in runs]
         return text_table(
-            ["ID", "NAME", "STATUS", "PARAMETERS", "DURATION", "STARTED"],
+            ["ID", "NAME", "STATUS", "PARAMETERS", "VERSIONS", "DURATION", "STARTED"],
             [
                 [
                     r.id[:12],
                     r.name,
                     r.status,
                     json.dumps(dict(r.parameters), sort_keys=True),
+                    version_uris(made.get(r.id, [])),
                     f"{r.duration_s:.1f} s" if r.duration_s is not None else "-",
                     format_time(r.started_at),
                 ]
@@ -138,15 +142,14 @@ def cmd_runs(reg: Registry, args: argparse.Namespace) -> Any:
         )
     if args.id is None:
         raise MaasError(f"maas runs {args.action} needs a run id: maas runs {args.action} ID")
-    record = reg.store.get_pipeline_run(args.id)
+    record = reg.get_pipeline_run(args.id)
     if args.action == "show":
-        return to_dict(record) if args.json else show_pipeline_run(record)
-    if args.output is None or record.output_digest is None:
+        return pipeline_run_dict(reg, record) if args.json else show_pipeline_run(reg, record)
+    if args.output is None:
         raise MaasError(
-            f"maas runs export needs an output path, and run {record.id[:12]} must have "
-            "an executed notebook: maas runs export ID out.ipynb"
+            f"maas runs export needs an output path: maas runs export {record.id[:12]} out.ipynb"
         )
-    Path(args.output).write_bytes(reg.artifacts.get(record.output_digest))
+    Path(args.output).write_bytes(reg.pipeline_notebook(record, executed=True))
     return f"Wrote the executed notebook of run {record.id[:12]} to {args.output}"
 
 
@@ -161,6 +164,7 @@ def cmd_sweep(reg: Registry, args: argparse.Namespace) -> Any:
         metric=args.best,
         alias_best=args.alias_best,
         progress=not args.json,
+        registry=reg,
     )
     if args.json:
         return json.loads(result.table.to_json(orient="records"))
@@ -173,13 +177,25 @@ def cmd_sweep(reg: Registry, args: argparse.Namespace) -> Any:
 def cmd_rerun(reg: Registry, args: argparse.Namespace) -> Any:
     from .pipelines.rerun import rerun
 
-    result = rerun(args.id)
+    result = rerun(args.id, registry=reg)
     if args.json:
         return result.to_dict()
     return str(result)
 
 
-def show_pipeline_run(r: Any) -> str:
+def pipeline_run_dict(
+    reg: Registry, r: PipelineRun, versions: list[ModelVersion] | None = None
+) -> dict[str, Any]:
+    """*r* as JSON, with the URIs of the versions it registered."""
+    from .pipelines.lineage import produced
+
+    made = produced(reg, r.id)[1] if versions is None else versions
+    return {**to_dict(r), "versions": [v.uri for v in made]}
+
+
+def show_pipeline_run(reg: Registry, r: PipelineRun) -> str:
+    from .pipelines.lineage import produced, version_uris
+
     lines = [
         ("id", r.id),
         ("name", r.name),
@@ -190,7 +206,10 @@ def show_pipeline_run(r: Any) -> str:
         ("started", format_time(r.started_at)),
         ("duration", f"{r.duration_s:.2f} s" if r.duration_s is not None else "-"),
         ("executed notebook", r.output_digest or "-"),
+        ("registered", version_uris(produced(reg, r.id)[1])),
     ]
+    if r.rerun_of:
+        lines.append(("rerun of", r.rerun_of))
     if r.error:
         lines.append(("error", format_failure(r.error)))
     width = max(len(k) for k, _ in lines)
@@ -220,10 +239,13 @@ def show_version(v: ModelVersion, pipeline: Any = None) -> str:
     if pipeline is not None:
         lines += [
             ("pipeline run", pipeline.id),
+            ("pipeline name", pipeline.name),
             ("pipeline notebook", f"{pipeline.notebook} ({pipeline.notebook_digest})"),
             ("pipeline parameters", json.dumps(dict(pipeline.parameters), sort_keys=True)),
             ("executed notebook", pipeline.output_digest or "-"),
         ]
+        if pipeline.rerun_of:
+            lines.append(("pipeline rerun of", pipeline.rerun_of))
     width = max(len(k) for k, _ in lines)
     return "\n".join(f"{k.ljust(width)}  {val}" for k, val in lines)
 

@@ -1,4 +1,4 @@
-"""Settings read from the environment: the registry home and the trusted model types."""
+"""Settings read from the environment: the registry home, its store URIs, the trusted types."""
 
 from __future__ import annotations
 
@@ -10,6 +10,11 @@ from pathlib import Path
 from .exceptions import ConfigurationError
 
 HOME_ENV = "MAAS_HOME"
+REGISTRY_URI_ENV = "MAAS_REGISTRY_URI"
+ARTIFACTS_URI_ENV = "MAAS_ARTIFACTS_URI"
+#: The names of the database and of the artifacts directory in the home, by default.
+DATABASE = "registry.db"
+ARTIFACTS = "artifacts"
 TRUSTED_TYPES_ENV = "MAAS_TRUSTED_TYPES"
 
 # An exact dotted name such as ``mypkg.models.MyClassifier``: no patterns, no spaces.
@@ -25,6 +30,37 @@ def home_dir(home: str | os.PathLike[str] | None = None) -> Path:
     if home is None:
         home = os.environ.get(HOME_ENV) or Path.home() / ".maas"
     return Path(home).expanduser().absolute()
+
+
+def registry_uri(home: Path, uri: str | None = None) -> tuple[str, str]:
+    """The metadata store's URI and where it came from: *uri*, else ``$MAAS_REGISTRY_URI``,
+    else `default_registry_uri`."""
+    return _uri(uri, "registry_uri", REGISTRY_URI_ENV, default_registry_uri(home))
+
+
+def artifacts_uri(home: Path, uri: str | None = None) -> tuple[str, str]:
+    """The artifact store's URI and where it came from: *uri*, else ``$MAAS_ARTIFACTS_URI``,
+    else `default_artifacts_uri`."""
+    return _uri(uri, "artifacts_uri", ARTIFACTS_URI_ENV, default_artifacts_uri(home))
+
+
+def default_registry_uri(home: Path) -> str:
+    """The SQLite database in *home*: ``sqlite:///<home>/registry.db``."""
+    return f"sqlite:///{home / DATABASE}"
+
+
+def default_artifacts_uri(home: Path) -> str:
+    """The artifacts directory in *home*: ``file://<home>/artifacts``."""
+    return (home / ARTIFACTS).as_uri()
+
+
+def _uri(given: str | None, argument: str, env: str, default: str) -> tuple[str, str]:
+    if given is not None:
+        return given, argument
+    # An empty variable means the default (`Registry.environment` passes one so).
+    if os.environ.get(env):
+        return os.environ[env], env
+    return default, "the default"
 
 
 def env_trusted_types() -> tuple[str, ...]:

@@ -19,6 +19,8 @@ def home(tmp_path, monkeypatch):
     path = tmp_path / "maas-home"
     monkeypatch.setenv("MAAS_HOME", str(path))
     monkeypatch.delenv("MAAS_TRUSTED_TYPES", raising=False)
+    monkeypatch.delenv("MAAS_REGISTRY_URI", raising=False)
+    monkeypatch.delenv("MAAS_ARTIFACTS_URI", raising=False)
     monkeypatch.setattr(maas_nb.api, "_registries", {})
     return path
 

@@ -90,7 +90,9 @@ def version_card(v: ModelVersion, *, verbose: int = 1, pipeline: Any = None) -> 
         fields.append(("training data", ", ".join(f"{k} {d['shape']}" for k, d in data.items())))
     if pipeline is not None:
         params = params_text(pipeline.parameters)
+        repeats = f" (rerun of {pipeline.rerun_of[:12]})" if pipeline.rerun_of else ""
         fields += [
+            ("pipeline run", f"{pipeline.id[:12]}{repeats}"),
             ("pipeline", f"{pipeline.notebook} ({pipeline.status})"),
             ("parameters", params),
             ("executed notebook", f"maas runs export {pipeline.id[:12]} out.ipynb"),

@@ -132,7 +132,7 @@ def _alias_parser() -> Parser:
 def run_alias(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
     if args.gate:
         from ..pipelines import promote
-        from ..pipelines.run import run_in_thread
+        from ..pipelines.executor import run_in_thread
 
         version = run_in_thread(lambda: promote(args.uri, args.alias, gate=args.gate))
     else:
@@ -215,8 +215,9 @@ def _run_parser() -> Parser:
 
 
 def run_pipeline(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    from ..pipelines.executor import failure, run_in_thread
+    from ..pipelines.lineage import produced, version_uris
     from ..pipelines.parameters import parse_parameters
-    from ..pipelines.run import failure, run_in_thread
 
     record = run_in_thread(
         args.notebook, parse_parameters(args.parameter, args.file), name=args.name
@@ -227,6 +228,7 @@ def run_pipeline(magics: Any, args: argparse.Namespace, cell: str | None) -> Any
         ("notebook", record.notebook),
         ("parameters", ", ".join(f"{k}={v!r}" for k, v in sorted(record.parameters.items()))),
         ("status", record.status),
+        ("registered", version_uris(produced(registry(), record.id)[1])),
     ]
     if magics.feedback >= 2:
         fields += [("id", record.id), ("duration", f"{record.duration_s:.2f} s")]
@@ -243,8 +245,8 @@ def _sweep_parser() -> Parser:
 
 def run_sweep(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
     from ..pipelines import sweep
+    from ..pipelines.executor import run_in_thread
     from ..pipelines.parameters import parse_grid
-    from ..pipelines.run import run_in_thread
 
     grid = parse_grid(args.parameter)
     return run_in_thread(

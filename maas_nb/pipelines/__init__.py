@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from .executor import declared_parameters, run
 from .gate import promote
-from .run import declared_parameters, run
 from .sweep import SweepResult, sweep
 
 __all__ = ["SweepResult", "declared_parameters", "promote", "run", "sweep"]

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..api import registry
-from ..registry import PipelineRun
+from .. import api
+from ..registry import PipelineRun, Registry
 from . import lineage
-from .run import run
+from .executor import execute
 
 
 @dataclass(frozen=True)
@@ -47,17 +46,23 @@ class RerunResult:
         return "\n".join(lines)
 
 
-def rerun(run_id: str) -> RerunResult:
-    """Execute the recorded notebook bytes (not today's file) with the recorded parameters."""
-    reg = registry()
-    original = reg.store.get_pipeline_run(run_id)
-    source = reg.artifacts.get(original.notebook_digest)  # verified against its digest
-    with tempfile.TemporaryDirectory(prefix="maas-rerun-") as tmp:
-        notebook = Path(tmp) / Path(original.notebook).name
-        notebook.write_bytes(source)
+def rerun(run_id: str, *, registry: Registry | None = None) -> RerunResult:
+    """Execute the recorded notebook bytes (not today's file) with the recorded parameters.
+
+    The new run records the original notebook path and ``rerun_of``, the run it repeats.
+    """
+    reg = registry if registry is not None else api.registry()
+    original = reg.get_pipeline_run(run_id)
+    again = execute(
+        reg.pipeline_notebook(original),  # verified against its digest
+        original.notebook,
+        dict(original.parameters),
+        name=original.name,
         # It runs where the original ran, so relative paths in the notebook still resolve.
-        cwd = Path(original.notebook).parent
-        again = run(notebook, dict(original.parameters), name=original.name, cwd=cwd)
+        cwd=Path(original.notebook).parent,
+        registry=reg,
+        rerun_of=original.id,
+    )
     return RerunResult(
         original, again, lineage.metrics(reg, original.id), lineage.metrics(reg, again.id)
     )

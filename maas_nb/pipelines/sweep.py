@@ -17,11 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..api import registry
+from .. import api
 from ..exceptions import ConfigurationError, PipelineError
-from ..registry import ModelVersion, PipelineRun
+from ..registry import ModelVersion, PipelineRun, Registry
 from . import lineage
-from .run import check_parameters
+from .executor import check_parameters
 
 #: Metrics where lower is better; any other metric is maximised.
 LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "rmse", "log_loss")
@@ -64,8 +64,14 @@ def sweep(
     metric: str | None = None,
     alias_best: str | None = None,
     progress: bool = True,
+    registry: Registry | None = None,
 ) -> SweepResult:
-    """Run *notebook* once per point of *grid*, *parallel* at a time."""
+    """Run *notebook* once per point of *grid*, *parallel* at a time, recorded in
+    *registry* (default: ``maas_nb.registry()``).
+
+    The table has a row per run: its parameters, metrics, status and the versions it
+    registered (``versions``).
+    """
     import nbformat
 
     points = grid_points(grid)
@@ -73,12 +79,16 @@ def sweep(
     check_parameters(os.fspath(notebook), nb, points[0])
     if alias_best is not None and metric is None:
         raise ConfigurationError("alias_best needs a metric to choose the best run by.")
-    runs = _execute(os.fspath(notebook), points, max(1, parallel), progress)
-    reg = registry()
+    reg = registry if registry is not None else api.registry()
+    runs = _execute(os.fspath(notebook), points, max(1, parallel), progress, reg)
     rows = []
+    made = lineage.versions_by_pipeline_run(reg)
     for point, record in zip(points, runs, strict=True):
         metrics = lineage.metrics(reg, record.id)
-        rows.append({**point, **metrics, "status": record.status, "run": record.id})
+        uris = lineage.version_uris(made.get(record.id, []))
+        rows.append(
+            {**point, **metrics, "status": record.status, "versions": uris, "run": record.id}
+        )
     import pandas as pd
 
     table = pd.DataFrame(rows)
@@ -86,7 +96,7 @@ def sweep(
     if metric is not None:
         finished = table[(table["status"] == "finished")]
         if metric not in table.columns or finished[metric].isna().all():
-            recorded = [c for c in table.columns if c not in (*grid, "status", "run")]
+            recorded = [c for c in table.columns if c not in (*grid, "status", "versions", "run")]
             raise PipelineError(
                 f"No finished run recorded the metric {metric!r}; recorded: "
                 f"{', '.join(recorded) or 'none'}."
@@ -95,8 +105,8 @@ def sweep(
         index = finished[metric].idxmin() if lower else finished[metric].idxmax()
         table["best"] = table.index == index
         best = runs[index]
-        versions = lineage.produced(reg, best.id)[1]
-        best_version = versions[-1] if versions else None
+        best_made = made.get(best.id, [])
+        best_version = best_made[-1] if best_made else None
         if alias_best is not None:
             if best_version is None:
                 raise PipelineError(
@@ -108,7 +118,7 @@ def sweep(
 
 
 def _execute(
-    notebook: str, points: list[dict[str, Any]], parallel: int, progress: bool
+    notebook: str, points: list[dict[str, Any]], parallel: int, progress: bool, reg: Registry
 ) -> list[PipelineRun]:
     from tqdm.auto import tqdm
 
@@ -117,7 +127,7 @@ def _execute(
     # Each point runs in a worker process of its own (which drives the notebook's kernel);
     # these threads only wait for the workers.
     with concurrent.futures.ThreadPoolExecutor(parallel, thread_name_prefix="maas-sweep") as pool:
-        futures = {pool.submit(_run_one, notebook, p): i for i, p in enumerate(points)}
+        futures = {pool.submit(_run_one, notebook, p, reg): i for i, p in enumerate(points)}
         for future in concurrent.futures.as_completed(futures):
             results[futures[future]] = future.result()
             bar.update(1)
@@ -125,12 +135,13 @@ def _execute(
     return [r for r in results if r is not None]
 
 
-def _run_one(notebook: str, parameters: dict[str, Any]) -> PipelineRun:
+def _run_one(notebook: str, parameters: dict[str, Any], reg: Registry) -> PipelineRun:
     worker = subprocess.run(
         [sys.executable, "-m", "maas_nb.pipelines.worker", notebook, json.dumps(parameters)],
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, **reg.environment()},  # the worker records in this same registry
     )
     lines = worker.stdout.strip().splitlines()
     if worker.returncode != 0 or not lines:
@@ -138,4 +149,4 @@ def _run_one(notebook: str, parameters: dict[str, Any]) -> PipelineRun:
             f"The sweep worker for {parameters} exited with status {worker.returncode}:\n"
             f"{worker.stderr.strip()[-2000:]}"
         )
-    return registry().store.get_pipeline_run(lines[-1])
+    return reg.get_pipeline_run(lines[-1])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .run import run
+from .executor import run
 
 
 def main(argv: list[str]) -> int:

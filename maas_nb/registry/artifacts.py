@@ -20,6 +20,10 @@ def digest_of(data: bytes) -> str:
 class ArtifactStore(Protocol):
     """Stores immutable blobs by digest. An object-store backend implements the same."""
 
+    @property
+    def uri(self) -> str:
+        """The URI that opens this store from any process (``MAAS_ARTIFACTS_URI``)."""
+
     def put(self, data: bytes) -> str:
         """Store *data* durably (or find it already stored); return its digest."""
 
@@ -47,9 +51,13 @@ class LocalArtifactStore:
         except OSError as exc:
             raise RegistryUnavailableError(
                 f"Cannot create the artifact store at '{root}': {exc.strerror}. Set MAAS_HOME "
-                "to a directory you can write, or fix its permissions."
+                "(or MAAS_ARTIFACTS_URI) to a directory you can write, or fix its permissions."
             ) from exc
         self._remove_abandoned_temporaries()
+
+    @property
+    def uri(self) -> str:
+        return self.root.as_uri()
 
     def path(self, digest: str) -> Path:
         algorithm, _, hexdigest = digest.partition(":")

@@ -99,6 +99,7 @@ class PipelineRun:
     duration_s: float | None
     output_digest: str | None
     error: FrozenDict  # cell index, exception name and message when it failed
+    rerun_of: str | None = None  # the pipeline run this one repeats (``maas rerun``)
 
 
 @dataclass(frozen=True)

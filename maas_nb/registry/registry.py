@@ -9,28 +9,38 @@ from pathlib import Path
 from typing import Any
 
 from .. import config, flavors
-from ..exceptions import InvalidNameError, RegistryUnavailableError, SignatureError
-from ..flavors.base import Flavor, check_sample_width
-from ..flavors.signature import Signature, infer_signature, sample_kind
-from . import metadata, trust
-from .artifacts import ArtifactStore, LocalArtifactStore
-from .records import DeploymentRecord, Model, ModelVersion, Run
-from .sqlite import SqliteStore
+from ..exceptions import (
+    ArtifactMissingError,
+    InvalidNameError,
+    RegistryUnavailableError,
+)
+from . import metadata, signatures, stores, trust
+from .artifacts import ArtifactStore
+from .records import DeploymentRecord, Model, ModelVersion, PipelineRun, Run
 from .store import MetadataStore
 from .uri import ModelRef, validate_alias, validate_name
 
-DATABASE = "registry.db"
-ARTIFACTS = "artifacts"
+DATABASE = config.DATABASE
+ARTIFACTS = config.ARTIFACTS
+#: How a run (training or pipeline) may end.
+END_STATUSES = ("finished", "failed")
 
 
 class Registry:
-    """Models, versions, aliases, runs and deployments under one home directory.
+    """Models, versions, aliases, runs and deployments: a metadata store and an artifact store.
 
     Parameters
     ----------
     home:
-        The directory holding the database and the artifacts; by default ``$MAAS_HOME``,
-        else ``~/.maas``. It is created if missing.
+        The directory of this machine's state (the server's files and logs) and, unless
+        the URIs say otherwise, of the database and the artifacts; by default
+        ``$MAAS_HOME``, else ``~/.maas``. It is created if missing.
+    registry_uri:
+        The metadata store; by default ``$MAAS_REGISTRY_URI``, else
+        ``sqlite:///<home>/registry.db``. Its scheme picks the store (see `stores`).
+    artifacts_uri:
+        The artifact store; by default ``$MAAS_ARTIFACTS_URI``, else
+        ``file://<home>/artifacts``.
     trusted_types:
         Exact type names (no wildcards) to trust in scikit-learn models when registering
         and loading, on top of maas_nb's built-in allow-list and ``$MAAS_TRUSTED_TYPES``.
@@ -40,16 +50,61 @@ class Registry:
         self,
         home: str | os.PathLike[str] | None = None,
         *,
+        registry_uri: str | None = None,
+        artifacts_uri: str | None = None,
         trusted_types: Iterable[str] | None = None,
     ) -> None:
         self.home = config.home_dir(home)
         _prepare_home(self.home)
-        self.store: MetadataStore = SqliteStore(self.home / DATABASE)
-        self.artifacts: ArtifactStore = LocalArtifactStore(self.home / ARTIFACTS)
         self._trusted_types = config.checked_type_names(trusted_types or (), source="trusted_types")
+        # Only `Registry` touches these two; everything else goes through its methods
+        # (tests/test_registry_facade.py holds the rest of maas_nb to that).
+        self.store: MetadataStore = stores.METADATA.open(
+            *config.registry_uri(self.home, registry_uri)
+        )
+        self.artifacts: ArtifactStore = stores.ARTIFACTS.open(
+            *config.artifacts_uri(self.home, artifacts_uri)
+        )
 
     def __repr__(self) -> str:
-        return f"Registry(home={str(self.home)!r})"
+        shown = [f"home={str(self.home)!r}"]
+        registry_uri, artifacts_uri = self._own_uris()
+        if registry_uri:
+            shown.append(f"registry_uri={stores.redact(registry_uri)!r}")
+        if artifacts_uri:
+            shown.append(f"artifacts_uri={stores.redact(artifacts_uri)!r}")
+        return f"Registry({', '.join(shown)})"
+
+    def _own_uris(self) -> tuple[str, str]:
+        """The store URIs that are not the home's defaults ('' for a default)."""
+        registry_uri, artifacts_uri = self.registry_uri, self.artifacts_uri
+        return (
+            "" if registry_uri == config.default_registry_uri(self.home) else registry_uri,
+            "" if artifacts_uri == config.default_artifacts_uri(self.home) else artifacts_uri,
+        )
+
+    @property
+    def registry_uri(self) -> str:
+        """The metadata store's URI (``sqlite:///<home>/registry.db`` by default)."""
+        return self.store.uri
+
+    @property
+    def artifacts_uri(self) -> str:
+        """The artifact store's URI (``file://<home>/artifacts`` by default)."""
+        return self.artifacts.uri
+
+    def environment(self) -> dict[str, str]:
+        """The environment variables that open this same registry in another process.
+
+        A store in its default place is given as ``''`` (follow ``MAAS_HOME``), so code
+        in that process that switches homes takes the stores along.
+        """
+        registry_uri, artifacts_uri = self._own_uris()
+        return {
+            config.HOME_ENV: str(self.home),
+            config.REGISTRY_URI_ENV: registry_uri,
+            config.ARTIFACTS_URI_ENV: artifacts_uri,
+        }
 
     @property
     def trusted_types(self) -> tuple[str, ...]:
@@ -95,7 +150,7 @@ class Registry:
         fields["params"] = metadata.jsonable(
             params if params is not None else flavor.params(model), "params"
         )
-        fields["signature"] = _signature(flavor, model, sample, name)
+        fields["signature"] = signatures.infer(flavor, model, sample, name)
         data = flavor.save(model)
         # What a person approved is exactly what the trust record approves of the needs.
         explicit = [*self._trusted_types, *(trusted_types or ())]
@@ -218,8 +273,7 @@ class Registry:
     def end_run(
         self, run_id: str, *, status: str = "finished", metrics: Mapping[str, float] | None = None
     ) -> Run:
-        if status not in ("finished", "failed"):
-            raise InvalidNameError(f"A run ends as 'finished' or 'failed', got {status!r}.")
+        _check_end_status(status, "A run")
         return self.store.end_run(
             run_id, status=status, metrics=None if metrics is None else metadata.metrics(metrics)
         )
@@ -229,6 +283,67 @@ class Registry:
 
     def list_runs(self, name: str | None = None) -> list[Run]:
         return self.store.list_runs(name)
+
+    # -- pipeline runs (papermill executions, recorded by maas_nb.pipelines) ------------
+
+    def start_pipeline_run(
+        self,
+        name: str,
+        *,
+        notebook: str,
+        source: bytes,
+        parameters: Mapping[str, Any] | None = None,
+        rerun_of: str | None = None,
+    ) -> PipelineRun:
+        """Record that the notebook *source* (its bytes, stored as an artifact) starts
+        running; *rerun_of* names the pipeline run it repeats, if any."""
+        digest = self.artifacts.put(source)
+        return self.store.create_pipeline_run(
+            uuid.uuid4().hex,
+            name,
+            notebook=notebook,
+            notebook_digest=digest,
+            parameters=metadata.jsonable(parameters, "parameters"),
+            rerun_of=rerun_of,
+        )
+
+    def end_pipeline_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        output: bytes | None = None,
+        error: Mapping[str, Any] | None = None,
+    ) -> PipelineRun:
+        """Record how a pipeline run ended and store its executed notebook (*output*)."""
+        _check_end_status(status, "A pipeline run")
+        output_digest = self.artifacts.put(output) if output is not None else None
+        return self.store.end_pipeline_run(
+            run_id,
+            status=status,
+            output_digest=output_digest,
+            error=metadata.jsonable(error, "error"),
+        )
+
+    def get_pipeline_run(self, run_id: str) -> PipelineRun:
+        """The pipeline run with id *run_id* (or a unique prefix of six characters or more)."""
+        return self.store.get_pipeline_run(run_id)
+
+    def list_pipeline_runs(self) -> list[PipelineRun]:
+        """Every pipeline run, oldest first."""
+        return self.store.list_pipeline_runs()
+
+    def pipeline_notebook(self, run: PipelineRun, *, executed: bool = False) -> bytes:
+        """The bytes of *run*'s input notebook, or with *executed* of its executed one,
+        verified against the digest recorded."""
+        if not executed:
+            return self.artifacts.get(run.notebook_digest)
+        if run.output_digest is None:
+            raise ArtifactMissingError(
+                f"Pipeline run {run.id[:12]} ({run.status}) has no executed notebook: "
+                f"papermill wrote none. See why with: maas runs show {run.id[:12]}"
+            )
+        return self.artifacts.get(run.output_digest)
 
     # -- deployments (served by maas_nb.serving, which reads this table) --------------
 
@@ -264,36 +379,6 @@ def _prepare_home(home: Path) -> None:
         ) from exc
 
 
-def _signature(flavor: Flavor, model: Any, sample: Any, name: str) -> Signature | None:
-    """Infer the signature from *sample*, or from the model's feature count without one."""
-    if sample is None:
-        return _signature_from_width(flavor, model)
-    sample_kind(sample)
-    check_sample_width(flavor, model, sample, name=name)
-    try:
-        outputs = flavor.predict(model, sample)
-    except Exception as exc:
-        raise SignatureError(
-            f"Model {name!r} failed to predict on the sample, so its signature cannot be "
-            f"inferred: {type(exc).__name__}: {exc}. Pass a few rows of the training data "
-            "as sample=."
-        ) from exc
-    return infer_signature(sample, outputs)
-
-
-def _signature_from_width(flavor: Flavor, model: Any) -> Signature | None:
-    n = flavor.n_features(model)
-    if n is None:
-        return None
-    import numpy as np
-
-    sample: Any = np.zeros((1, n))
-    names = getattr(model, "feature_names_in_", None)
-    if names is not None:
-        import pandas as pd
-
-        sample = pd.DataFrame(sample, columns=[str(c) for c in names])
-    try:
-        return infer_signature(sample, flavor.predict(model, sample))
-    except Exception:
-        return None  # a signature is a convenience here; registering must not fail for it
+def _check_end_status(status: str, what: str) -> None:
+    if status not in END_STATUSES:
+        raise InvalidNameError(f"{what} ends as 'finished' or 'failed', got {status!r}.")

@@ -85,6 +85,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE versions ADD COLUMN trust TEXT NOT NULL DEFAULT '{}';
     """,
+    # 3 -> 4: a rerun names the pipeline run it repeats.
+    """
+    ALTER TABLE pipeline_runs ADD COLUMN rerun_of TEXT;
+    """,
 )
 
 #: The schema version this maas_nb writes.

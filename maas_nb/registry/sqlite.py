@@ -25,7 +25,8 @@ from .uri import ModelRef
 
 
 class SqliteStore(RunTables):
-    """Models, versions, aliases, runs and deployments in ``<home>/registry.db``."""
+    """Models, versions, aliases, runs and deployments in one SQLite file (by default
+    ``<home>/registry.db``; opened by `stores.sqlite_store` from a ``sqlite:///`` URI)."""
 
     # -- models and versions ----------------------------------------------------------
 

@@ -35,6 +35,11 @@ class SqliteDatabase:
         with self._write():
             pass  # creates or migrates the schema, or refuses a newer one
 
+    @property
+    def uri(self) -> str:
+        """The URI that opens this database from any process and directory."""
+        return f"sqlite:///{self.path}"
+
     # -- connections and transactions -------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
@@ -63,8 +68,8 @@ class SqliteDatabase:
     def _unavailable(self, exc: BaseException) -> RegistryUnavailableError:
         return RegistryUnavailableError(
             f"Cannot open the registry database '{self.path}': {exc}. Check that MAAS_HOME "
-            "points at a directory you can read and write and that this file is a maas_nb "
-            "registry database."
+            "(or MAAS_REGISTRY_URI) points at a place you can read and write and that this "
+            "file is a maas_nb registry database."
         )
 
     def _retry(self, op: Callable[[], Any]) -> Any:

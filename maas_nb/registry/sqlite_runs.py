@@ -64,13 +64,30 @@ class RunTables(SqliteDatabase):
     # -- pipeline runs ----------------------------------------------------------------
 
     def create_pipeline_run(
-        self, run_id: str, name: str, *, notebook: str, notebook_digest: str, parameters: dict
+        self,
+        run_id: str,
+        name: str,
+        *,
+        notebook: str,
+        notebook_digest: str,
+        parameters: dict,
+        rerun_of: str | None = None,
     ) -> PipelineRun:
         with self._write() as conn:
+            if rerun_of is not None:
+                rerun_of = self._pipeline_run(conn, rerun_of).id
             conn.execute(
                 "INSERT INTO pipeline_runs (id, name, notebook, notebook_digest, parameters, "
-                "status, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?)",
-                (run_id, name, notebook, notebook_digest, _dumps(parameters), now().isoformat()),
+                "status, started_at, rerun_of) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                (
+                    run_id,
+                    name,
+                    notebook,
+                    notebook_digest,
+                    _dumps(parameters),
+                    now().isoformat(),
+                    rerun_of,
+                ),
             )
             return self._pipeline_run(conn, run_id)
 
@@ -124,6 +141,7 @@ class RunTables(SqliteDatabase):
             duration_s=row["duration_s"],
             output_digest=row["output_digest"],
             error=frozen(json.loads(row["error"])),
+            rerun_of=row["rerun_of"],
         )
 
     def _run(self, conn: sqlite3.Connection, run_id: str) -> Run:

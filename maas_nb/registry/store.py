@@ -17,6 +17,10 @@ class MetadataStore(Protocol):
     the `maas_nb.exceptions` errors, never their driver's.
     """
 
+    @property
+    def uri(self) -> str:
+        """The URI that opens this store from any process (``MAAS_REGISTRY_URI``)."""
+
     def create_version(
         self,
         name: str,
@@ -49,7 +53,14 @@ class MetadataStore(Protocol):
     def list_runs(self, name: str | None = None) -> list[Run]: ...
 
     def create_pipeline_run(
-        self, run_id: str, name: str, *, notebook: str, notebook_digest: str, parameters: dict
+        self,
+        run_id: str,
+        name: str,
+        *,
+        notebook: str,
+        notebook_digest: str,
+        parameters: dict,
+        rerun_of: str | None = None,
     ) -> PipelineRun: ...
     def end_pipeline_run(
         self, run_id: str, *, status: str, output_digest: str | None, error: dict | None

@@ -63,7 +63,7 @@ def test_rerun_runs_the_recorded_bytes_and_reports_each_differing_metric(tmp_pat
 
     assert main(["rerun", original.id[:12]]) == 0
     out = capsys.readouterr().out
-    again = next(r for r in maas_nb.registry().store.list_pipeline_runs() if r.id != original.id)
+    again = next(r for r in maas_nb.registry().list_pipeline_runs() if r.id != original.id)
     assert out == (
         f"Reran {nb} as run {again.id[:12]} (finished): metrics DIFFER\n"
         "  code: 1.0 -> 1.0\n"
@@ -73,5 +73,9 @@ def test_rerun_runs_the_recorded_bytes_and_reports_each_differing_metric(tmp_pat
     assert again.notebook_digest == original.notebook_digest
     assert dict(again.parameters) == {"scale": 2.0}
     assert again.name == original.name == "probe"
-    executed = nbformat.reads(maas_nb.registry().artifacts.get(again.output_digest).decode(), 4)
+    # The original notebook's path (not a deleted temporary copy) and the run it repeats.
+    assert (again.notebook, again.rerun_of) == (str(nb), original.id)
+    executed = nbformat.reads(
+        maas_nb.registry().pipeline_notebook(again, executed=True).decode(), 4
+    )
     assert '"code": 1.0' in executed.cells[-1].source

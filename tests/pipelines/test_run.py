@@ -51,7 +51,7 @@ def test_run_records_everything_and_links_lineage(train_nb, registry, capsys):
     assert dict(record.parameters) == {"C": 0.5}
     assert record.notebook_digest == "sha256:" + hashlib.sha256(train_nb.read_bytes()).hexdigest()
     assert record.duration_s > 0 and record.error == {}
-    executed = nbformat.reads(registry.artifacts.get(record.output_digest).decode(), 4)
+    executed = nbformat.reads(registry.pipeline_notebook(record, executed=True).decode(), 4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
 
     version = maas_nb.get("tiny")
@@ -64,6 +64,7 @@ def test_run_records_everything_and_links_lineage(train_nb, registry, capsys):
     shown = capsys.readouterr().out
     fields = {k: v.strip() for k, v in (line.split("  ", 1) for line in shown.splitlines())}
     assert fields["pipeline run"] == record.id
+    assert fields["pipeline name"] == "train"
     assert fields["pipeline notebook"] == f"{train_nb} ({record.notebook_digest})"
     assert fields["pipeline parameters"] == '{"C": 0.5}'
     assert fields["executed notebook"] == record.output_digest
@@ -75,7 +76,7 @@ def test_undeclared_parameters_are_refused(train_nb):
     assert str(info.value) == (
         f"{train_nb} does not declare the parameter(s) 'alpha'; its parameters cell declares: C, max_iter."
     )
-    assert maas_nb.registry().store.list_pipeline_runs() == []
+    assert maas_nb.registry().list_pipeline_runs() == []
 
 
 @pytest.mark.slow
@@ -101,11 +102,14 @@ def test_cli_run_runs_show_export_and_rerun(train_nb, tmp_path, capsys):
     fields = {k: v.strip() for k, v in (line.split("  ", 1) for line in out.splitlines())}
     assert fields["status"] == "finished"
     assert fields["parameters"] == '{"C": 0.5, "max_iter": 300}'
-    record = maas_nb.registry().store.list_pipeline_runs()[0]
+    assert fields["registered"] == "tiny:1"
+    assert "rerun of" not in fields
+    record = maas_nb.registry().list_pipeline_runs()[0]
     assert main(["runs"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split()[:4] == ["ID", "NAME", "STATUS", "PARAMETERS"]
+    assert table[0].split()[:5] == ["ID", "NAME", "STATUS", "PARAMETERS", "VERSIONS"]
     assert table[1].startswith(f"{record.id[:12]}  train  finished")
+    assert "}  tiny:1  " in table[1]
     assert main(["runs", "show", record.id[:12]]) == 0
     assert f"  {record.notebook_digest}" in capsys.readouterr().out
     exported = tmp_path / "out.ipynb"
@@ -117,7 +121,7 @@ def test_cli_run_runs_show_export_and_rerun(train_nb, tmp_path, capsys):
     assert nbformat.read(exported, 4).cells[0].source.startswith("C = 1.0")
     assert main(["rerun", record.id]) == 0
     rerun_out = capsys.readouterr().out
-    again = next(r for r in maas_nb.registry().store.list_pipeline_runs() if r.id != record.id)
+    again = next(r for r in maas_nb.registry().list_pipeline_runs() if r.id != record.id)
     before, after = (
         next(dict(r.metrics) for r in maas_nb.list_runs("tiny") if r.lineage["pipeline_run"] == p)
         for p in (record.id, again.id)
@@ -127,7 +131,23 @@ def test_cli_run_runs_show_export_and_rerun(train_nb, tmp_path, capsys):
         f"Reran {train_nb} as run {again.id[:12]} (finished): metrics match\n"
         + "".join(f"  {k}: {before[k]} -> {after[k]}\n" for k in sorted(before))
     )
-    assert len(maas_nb.registry().store.list_pipeline_runs()) == 2
+    assert len(maas_nb.registry().list_pipeline_runs()) == 2
+    # The rerun names the run it repeats, the notebook it came from and what it registered.
+    assert main(["runs", "show", again.id]) == 0
+    shown = capsys.readouterr().out
+    fields = {k: v.strip() for k, v in (line.split("  ", 1) for line in shown.splitlines())}
+    assert (fields["notebook"], fields["rerun of"]) == (str(train_nb), record.id)
+    assert fields["registered"] == "tiny:2"
+    assert main(["--json", "runs"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(r["id"], r["versions"], r["rerun_of"]) for r in listed] == [
+        (record.id, ["tiny:1"], None),
+        (again.id, ["tiny:2"], record.id),
+    ]
+    assert main(["show", "tiny:2"]) == 0
+    shown = capsys.readouterr().out
+    fields = {k: v.strip() for k, v in (line.split("  ", 1) for line in shown.splitlines())}
+    assert (fields["pipeline run"], fields["pipeline rerun of"]) == (again.id, record.id)
     assert main(["run", str(train_nb), "-p", "nope", "1"]) == 1
     assert "does not declare the parameter(s) 'nope'" in capsys.readouterr().err
 
@@ -153,6 +173,7 @@ def test_maas_run_magic_inside_a_notebook(train_nb, tmp_path):
     assert (
         text
         == f"Pipeline run train\n  notebook    {train_nb}\n  parameters  C=2.0\n  status      finished"
+        "\n  registered  tiny:1"
     )
-    (record,) = maas_nb.registry().store.list_pipeline_runs()
+    (record,) = maas_nb.registry().list_pipeline_runs()
     assert json.loads(json.dumps(dict(record.parameters))) == {"C": 2.0}

@@ -41,8 +41,12 @@ def test_sweep_runs_every_point_marks_the_best_and_aliases_it(tmp_path):
     best_row = table[table["best"]].iloc[0]
     assert best_row["accuracy"] == table["accuracy"].max()
     assert result.best_version.aliases == ("candidate",)
+    # Each row names the version its run registered.
+    made = {v.lineage["pipeline_run"]: v.uri for v in maas_nb.list_versions("iris-sweep")}
+    assert list(table["versions"]) == [made[run_id] for run_id in table["run"]]
+    assert best_row["versions"] == result.best_version.uri
     assert maas_nb.get("iris-sweep@candidate").params["C"] == best_row["C"]
-    assert len(maas_nb.registry().store.list_pipeline_runs()) == 4
+    assert len(maas_nb.registry().list_pipeline_runs()) == 4
     text = repr(result)
     assert text.splitlines()[0].split()[:2] == ["C", "max_iter"]
     assert "<table" in result._repr_html_()

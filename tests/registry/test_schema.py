@@ -13,6 +13,8 @@ from tests.custom_models import ThresholdClassifier
 def _downgrade(home, version):
     """Turn a current database back into exactly what schema *version* had."""
     conn = sqlite3.connect(home / "registry.db")
+    if version < 4:
+        conn.execute("ALTER TABLE pipeline_runs DROP COLUMN rerun_of")
     if version < 3:
         conn.execute("ALTER TABLE versions DROP COLUMN trust")
     if version < 2:
@@ -29,7 +31,7 @@ def test_a_version_1_database_is_migrated_with_its_data(home, classifier):
     registry = Registry(home)
     assert registry.get("iris@production").version == 1
     assert registry.load("iris").predict([[1, 2, 3, 4]]).shape == (1,)
-    assert registry.store.list_pipeline_runs() == []
+    assert registry.list_pipeline_runs() == []
     conn = sqlite3.connect(home / "registry.db")
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == len(MIGRATIONS)
     conn.close()
@@ -63,5 +65,20 @@ def test_a_version_2_database_gains_empty_trust_records(home, classifier, iris):
     loaded = registry.load("threshold", trusted_types=["tests.custom_models.ThresholdClassifier"])
     assert loaded.threshold_ == custom.threshold_
     conn = sqlite3.connect(home / "registry.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     conn.close()
+
+
+def test_a_version_3_database_keeps_its_pipeline_runs_which_repeat_none(home):
+    registry = Registry(home)
+    first = registry.start_pipeline_run("train", notebook="train.ipynb", source=b"{}")
+    registry.end_pipeline_run(first.id, status="finished", output=b"[]")
+    _downgrade(home, 3)
+
+    registry = Registry(home)
+    (migrated,) = registry.list_pipeline_runs()
+    assert (migrated.id, migrated.status, migrated.rerun_of) == (first.id, "finished", None)
+    again = registry.start_pipeline_run(
+        "train", notebook="train.ipynb", source=b"{}", rerun_of=first.id[:8]
+    )
+    assert registry.get_pipeline_run(again.id).rerun_of == first.id

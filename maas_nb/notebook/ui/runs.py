@@ -1,4 +1,4 @@
-"""The Runs tab: notebook pipeline runs with their status and parameters."""
+"""The Runs tab: notebook pipeline runs with their status, parameters and versions."""
 
 from __future__ import annotations
 
@@ -23,8 +23,11 @@ class RunsTab:
 
     def refresh(self) -> None:
         """Re-read the pipeline runs, newest first."""
+        from ...pipelines.lineage import version_uris, versions_by_pipeline_run
+
+        made = versions_by_pipeline_run(self.panel.registry)
         runs = sorted(
-            self.panel.registry.store.list_pipeline_runs(),
+            self.panel.registry.list_pipeline_runs(),
             key=lambda r: r.started_at,
             reverse=True,
         )
@@ -35,6 +38,7 @@ class RunsTab:
                 r.notebook,
                 r.status,
                 params_text(r.parameters),
+                version_uris(made.get(r.id, [])),
                 format_time(r.started_at),
                 "-" if r.duration_s is None else f"{r.duration_s:.1f} s",
                 format_failure(r.error) if r.error else "",
@@ -42,7 +46,17 @@ class RunsTab:
             for r in runs
         ]
         self.table.value = table(
-            ["run", "name", "notebook", "status", "parameters", "started", "took", "error"],
+            [
+                "run",
+                "name",
+                "notebook",
+                "status",
+                "parameters",
+                "versions",
+                "started",
+                "took",
+                "error",
+            ],
             rows,
             empty="No pipeline runs yet: %maas run NOTEBOOK -p KEY VALUE records one.",
         ).html

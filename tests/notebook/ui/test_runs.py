@@ -1,7 +1,9 @@
 """The Runs tab lists pipeline runs, newest first, with status and parameters."""
 
 
-def test_runs_tab_lists_pipeline_runs_with_status_parameters_and_errors(registry, make_panel):
+def test_runs_tab_lists_pipeline_runs_with_status_parameters_and_errors(
+    registry, make_panel, classifier
+):
     # The statuses maas_nb.pipelines.run writes: "running", then "finished" or "failed".
     store = registry.store
     store.create_pipeline_run(
@@ -32,15 +34,16 @@ def test_runs_tab_lists_pipeline_runs_with_status_parameters_and_errors(registry
         notebook_digest="sha256:1",
         parameters={},
     )
+    registry.register(classifier, "iris", lineage={"pipeline_run": "a" * 32})
     panel = make_panel()
     shown = panel.runs.table.value
-    for header in ("run", "notebook", "status", "parameters", "started", "took", "error"):
+    for header in ("run", "notebook", "status", "parameters", "versions", "took", "error"):
         assert f"<th>{header}</th>" in shown
     assert (
         "<td>aaaaaaaaaaaa</td><td>train</td><td>notebooks/train.ipynb</td><td>finished</td>"
-        "<td>C=0.5, max_iter=100</td>" in shown
+        "<td>C=0.5, max_iter=100</td><td>iris:1</td>" in shown
     )
-    assert "<td>failed</td><td>C=-1</td>" in shown
+    assert "<td>failed</td><td>C=-1</td><td>-</td>" in shown
     assert "<td>cell 3: ValueError: C must be positive</td>" in shown
     assert (
         "<td>cccccccccccc</td><td>sweep</td><td>notebooks/sweep.ipynb</td><td>running</td>" in shown

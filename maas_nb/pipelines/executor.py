@@ -5,7 +5,8 @@ names), with parameters checked against its ``parameters`` cell. The registry re
 the input notebook's digest, the parameters, the outcome (and on failure the cell, the
 exception name and message), and stores the executed notebook as an artifact. Runs,
 versions and deployments created inside the notebook carry the pipeline run's id in
-their lineage (through ``MAAS_PIPELINE_RUN``).
+their lineage (through ``MAAS_PIPELINE_RUN``); the kernel opens the registry the run is
+recorded in (its environment names the home and the store URIs).
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ import os
 import sys
 import tempfile
 import threading
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..api import registry
+from .. import api
 from ..exceptions import ConfigurationError, PipelineFailedError
-from ..registry import PipelineRun, metadata
+from ..registry import PipelineRun, Registry
 from ..tables import format_failure
 
 PIPELINE_ENV = "MAAS_PIPELINE_RUN"
@@ -67,15 +67,15 @@ def run(
     name: str | None = None,
     raise_on_failure: bool = False,
     cwd: str | os.PathLike[str] | None = None,
+    registry: Registry | None = None,
 ) -> PipelineRun:
     """Execute *notebook* with *parameters* under papermill and record the run.
 
     A notebook that fails is recorded (with the failing cell); the returned run has
     ``status == "failed"``, or `PipelineFailedError` is raised with *raise_on_failure*.
+    The run is recorded in *registry* (default: ``maas_nb.registry()``), which the
+    notebook's kernel opens too.
     """
-    import nbformat
-    import papermill
-
     path = Path(notebook)
     try:
         source = path.read_bytes()
@@ -83,32 +83,59 @@ def run(
         raise ConfigurationError(
             f"Cannot read the notebook {str(path)!r}: {exc.strerror}."
         ) from exc
+    record = execute(
+        source,
+        str(path),
+        parameters,
+        name=name or path.stem,
+        cwd=cwd if cwd is not None else path.parent,
+        registry=registry,
+    )
+    if raise_on_failure and record.status == "failed":
+        raise failure(record)
+    return record
+
+
+def execute(
+    source: bytes,
+    notebook: str,
+    parameters: Mapping[str, Any] | None,
+    *,
+    name: str,
+    cwd: str | os.PathLike[str],
+    registry: Registry | None = None,
+    rerun_of: str | None = None,
+) -> PipelineRun:
+    """Execute the notebook bytes *source*, recorded as the notebook at path *notebook*.
+
+    These very bytes run (from a private copy), so the recorded digest is what ran even
+    if the file changes meanwhile; `rerun` passes bytes recorded earlier and *rerun_of*.
+    """
+    import nbformat
+    import papermill
+
     nb = nbformat.reads(source.decode("utf-8"), as_version=4)
     parameters = dict(parameters or {})
-    check_parameters(str(path), nb, parameters)
-    reg = registry()
-    digest = reg.artifacts.put(source)
-    record = reg.store.create_pipeline_run(
-        uuid.uuid4().hex,
-        name or path.stem,
-        notebook=str(path),
-        notebook_digest=digest,
-        parameters=metadata.jsonable(parameters, "parameters"),
+    check_parameters(notebook, nb, parameters)
+    reg = registry if registry is not None else api.registry()
+    record = reg.start_pipeline_run(
+        name, notebook=notebook, source=source, parameters=parameters, rerun_of=rerun_of
     )
     error: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="maas-run-") as tmp:
-        output = Path(tmp) / path.name
-        manager = _kernel_manager_class(
-            Path(tmp), {PIPELINE_ENV: record.id, "MAAS_HOME": str(reg.home)}
-        )
+        given = Path(tmp) / "input" / Path(notebook).name
+        given.parent.mkdir()
+        given.write_bytes(source)
+        output = Path(tmp) / Path(notebook).name
+        manager = _kernel_manager_class(Path(tmp), {PIPELINE_ENV: record.id, **reg.environment()})
         try:
             papermill.execute_notebook(
-                str(path),
+                str(given),
                 str(output),
                 parameters=parameters,
                 kernel_name=KERNEL_NAME,
                 kernel_manager_class=manager,
-                cwd=str(cwd if cwd is not None else path.parent),
+                cwd=os.fspath(cwd),
                 progress_bar=False,
                 log_output=False,
             )
@@ -120,13 +147,8 @@ def run(
         except Exception as exc:  # kernel died, bad notebook...: still recorded
             status = "failed"
             error = {"cell": None, "exception": type(exc).__name__, "message": str(exc)}
-        output_digest = reg.artifacts.put(output.read_bytes()) if output.exists() else None
-    record = reg.store.end_pipeline_run(
-        record.id, status=status, output_digest=output_digest, error=error
-    )
-    if raise_on_failure and status == "failed":
-        raise failure(record)
-    return record
+        executed = output.read_bytes() if output.exists() else None
+    return reg.end_pipeline_run(record.id, status=status, output=executed, error=error)
 
 
 def _input_cell_index(executed: Path, index: int) -> int:
