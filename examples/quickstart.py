@@ -10,8 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
 import maas_nb
-from maas_nb.serving import stop_server
-from maas_nb.serving.server import read_server_file
+from maas_nb.deploying import server_url
 
 X, y = load_iris(return_X_y=True, as_frame=True)
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0)
@@ -38,7 +37,7 @@ loaded = maas_nb.load("iris@production")  # verifies the artifact's digest befor
 assert (loaded.predict(X_test.head(5)) == model.predict(X_test.head(5))).all()
 
 # Deploy: a local server on 127.0.0.1 serves iris@production (it follows the alias)
-server_was_running = read_server_file() is not None
+server_was_running = server_url() is not None
 deployment = maas_nb.deploy("iris@production")
 print(f"Deployed: {deployment.url} ({deployment.status})")
 print(f"Try it:   {deployment.curl()}")
@@ -51,5 +50,5 @@ print(f"Predictions over HTTP for 5 test rows: {predictions.tolist()} (accuracy 
 # Clean up what this script started (a deployment outlives the script otherwise)
 maas_nb.undeploy("iris")
 if not server_was_running:
-    stop_server()
+    maas_nb.stop_server()
 print("Undeployed; run `maas deploy iris@production` to serve it again.")

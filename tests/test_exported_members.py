@@ -28,6 +28,7 @@ def test_exported_members():
         "registry",
         "remove_alias",
         "set_alias",
+        "stop_server",
         "training_run",
         "ui",
         "undeploy",

@@ -11,7 +11,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from ..exceptions import MaasError, NoModelFoundError
+from ..exceptions import MaasError, NoFittedModelError
 from ..flavors import for_model
 from ..training import TrainingResult, training_run
 from .display import Display, card, metrics_text
@@ -102,7 +102,7 @@ def _fitted_candidates(
 def _find_model(namespace: dict[str, Any], before: dict[str, int], tree: ast.AST | None) -> str:
     found = _fitted_candidates(namespace, before, tree)
     if not found:
-        raise NoModelFoundError(
+        raise NoFittedModelError(
             "The cell fitted no model that maas_nb can store (a scikit-learn estimator or a "
             "Keras model). Assign the fitted model to a variable, or name it with --model VAR."
         )

@@ -298,10 +298,10 @@ net.fit(Xk, yk, epochs=3, batch_size=32)
 def test_bad_input_gives_usage_errors(ip, line, cell, message):
     ip.run_cell(TRAIN)
     if message is None:  # a runtime error, not a usage error
-        from maas_nb.exceptions import NoModelFoundError
+        from maas_nb.exceptions import NoFittedModelError
 
         with pytest.raises(
-            NoModelFoundError, match="The cell fitted no model that maas_nb can store"
+            NoFittedModelError, match="The cell fitted no model that maas_nb can store"
         ):
             ip.run_cell_magic("maas", line, cell)
         return
