@@ -13,6 +13,7 @@ from ..exceptions import DeploymentFailedError, ServerUnavailableError
 from ..registry import DeploymentRecord, Registry
 from ..serving.limits import ConnectionLimits
 from ..serving.server import read_server_file
+from ..serving.status import READY
 from . import process, remote
 from .deployment import Deployment
 
@@ -40,7 +41,7 @@ class LocalTarget:
         deadline = time.monotonic() + timeout
         while True:
             entry = remote.reconcile(server, name, timeout) or {}
-            if entry.get("revision") == revision and entry["status"] == "ready":
+            if entry.get("revision") == revision and entry["status"] == READY:
                 return Deployment.from_record(record, server, str(reg.home), self.spec)
             if entry.get("failed_revision") == revision:
                 raise DeploymentFailedError(
