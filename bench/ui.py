@@ -83,7 +83,7 @@ print(json.dumps({"ticks": ticks}))
 SPIN = "print(json.dumps({{'rate': spin({seconds})}}))"
 OPEN_LIVE = "live = Panel(refresh_s=1.0)\ndisplay(live)"
 CLOSE_LIVE = "live.close()"
-TEARDOWN = "panel.close()\nfrom maas_nb.serving.client import stop_server\nstop_server()"
+TEARDOWN = "panel.close()\nfrom maas_nb import stop_server\nstop_server()"
 
 
 @dataclass

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0.dev0"
-
 from . import exceptions
 from .api import (
     delete_model,
@@ -19,7 +17,6 @@ from .api import (
     list_runs,
     list_versions,
     load,
-    predict,
     register,
     registry,
     remove_alias,
@@ -29,11 +26,12 @@ from .api import (
 from .exceptions import MaasError
 from .registry import DeploymentRecord, Model, ModelVersion, Registry, Run
 from .tracking import training_run
+from .version import __version__
 
 if TYPE_CHECKING:
     from .notebook.ui import Panel
 
-_SERVING = ("Deployment", "deploy", "deployments", "stop_server", "undeploy")
+_DEPLOYING = ("Deployment", "deploy", "deployments", "predict", "stop_server", "undeploy")
 
 
 def load_ipython_extension(ipython: object) -> None:
@@ -51,12 +49,12 @@ def ui(*, home: str | None = None, refresh_s: float = 1.0) -> Panel:
 
 
 def __getattr__(name: str) -> object:
-    # Serving names load on first use, so that importing maas_nb.registry (which the
-    # server itself does) never pulls in the serving client.
-    if name in _SERVING:
-        from . import serving
+    # Deploying names load on first use, so that importing maas_nb.registry (which the
+    # server itself does) never pulls in the deploy client.
+    if name in _DEPLOYING:
+        from . import deploying
 
-        return getattr(serving, name)
+        return getattr(deploying, name)
     raise AttributeError(f"module 'maas_nb' has no attribute {name!r}")
 
 

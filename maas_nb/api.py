@@ -128,10 +128,3 @@ def delete_model(name: str) -> list[ModelVersion]:
 def list_runs(name: str | None = None) -> list[Run]:
     """Training and pipeline runs, oldest first (only those called *name* if given)."""
     return registry().list_runs(name)
-
-
-def predict(deployment: str, X: Any) -> Any:
-    """Predict *X* with deployment *deployment* over HTTP (``%maas predict``)."""
-    from .serving import get_deployment
-
-    return get_deployment(deployment).predict(X)

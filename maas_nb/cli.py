@@ -13,10 +13,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .deploying.commands import add_deploy_commands
 from .exceptions import ConflictError, MaasError
 from .registry import Model, ModelVersion, PipelineRun, Registry, to_dict
 from .registry.uri import ModelRef
-from .serving.commands import add_serving_commands
+from .serving.command import add_serve_command
 from .tables import format_failure, format_size, format_time, text_table
 
 
@@ -267,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="maas", description="Model-as-a-Service from the shell.", parents=[common]
     )
-    from . import __version__
+    from .version import __version__
 
     parser.add_argument("--version", action="version", version=f"maas_nb {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -293,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("uri")
     p.add_argument("--yes", action="store_true", help="confirm deleting a whole model")
 
-    add_serving_commands(add)
+    add_serve_command(add)
+    add_deploy_commands(add)
     add_run_arguments(add("run", cmd_run, "run a notebook as a recorded pipeline (papermill)"))
     p = add("runs", cmd_runs, "list pipeline runs; show one; export its executed notebook")
     p.add_argument("action", nargs="?", choices=["show", "export"])

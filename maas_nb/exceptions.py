@@ -31,7 +31,7 @@ Our exception hierarchy:
     - UntrustedModelError
     - ModelLoadError
   + SignatureError (ValueError)
-  + NoModelFoundError (LookupError)
+  + NoFittedModelError (LookupError)
   + PanelInputError (ValueError)
   + PipelineError
     - PipelineFailedError
@@ -63,7 +63,7 @@ __all__ = [
     "ModelLoadError",
     "ModelNotFittedError",
     "ModelNotFoundError",
-    "NoModelFoundError",
+    "NoFittedModelError",
     "NotFoundError",
     "PanelInputError",
     "PipelineError",
@@ -213,8 +213,9 @@ class PredictionError(ServingError, ValueError):
     """The server refused a prediction request; the message is the server's."""
 
 
-class NoModelFoundError(MaasError, LookupError):
-    """A ``%%maas train`` cell fitted no model that maas_nb can store."""
+class NoFittedModelError(MaasError, LookupError):
+    """A ``%%maas train`` cell fitted no model that maas_nb can store (not to be confused
+    with `ModelNotFoundError`: no registered model has the name asked for)."""
 
 
 class PanelInputError(MaasError, ValueError):

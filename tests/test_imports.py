@@ -68,7 +68,7 @@ def test_registry_imports_nothing_from_serving_notebook_or_pipelines():
         """
         import sys
         import maas_nb.registry
-        print(sorted(m for m in sys.modules if m.startswith(("maas_nb.serving", "maas_nb.notebook", "maas_nb.pipelines"))))
+        print(sorted(m for m in sys.modules if m.startswith(("maas_nb.serving", "maas_nb.deploying", "maas_nb.notebook", "maas_nb.pipelines"))))
         """
     )
     assert result.returncode == 0, result.stderr

@@ -45,9 +45,9 @@ def doctor() -> Display:
     except Exception as exc:
         fields.append(("registry", f"{home}: unusable"))
         problems.append(f"The registry at {home} cannot be opened: {exc}")
-    from ..serving.server import read_server_file
+    from ..deploying import server_url
 
-    info = read_server_file()
+    info = server_url()
     fields.append(("server", "running" if info else "not running (deploy starts one)"))
     if "keras" not in [k for k, _ in fields]:
         fields.append(("keras models", "unavailable: pip install 'maas_nb[tensorflow]'"))

@@ -9,7 +9,7 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from .. import flavors
-from ..exceptions import MaasError, NoModelFoundError
+from ..exceptions import MaasError, NoFittedModelError
 from ..tracking import TrainingResult, training_run
 from .display import Display, card, metrics_text
 
@@ -99,7 +99,7 @@ def _fitted_candidates(
 def _find_model(namespace: dict[str, Any], before: dict[str, int], tree: ast.AST | None) -> str:
     found = _fitted_candidates(namespace, before, tree)
     if not found:
-        raise NoModelFoundError(
+        raise NoFittedModelError(
             f"The cell fitted no model that maas_nb can store ({flavors.stored()}). Assign "
             "the fitted model to a variable, or name it with --model VAR."
         )

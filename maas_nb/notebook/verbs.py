@@ -10,7 +10,7 @@ from typing import Any
 import maas_nb
 
 from ..api import registry
-from ..serving import deploy, deployments, undeploy
+from ..deploying import deploy, deployments, get_deployment, undeploy
 from . import display, train_cell
 from .parsing import Parser, key_values
 
@@ -169,13 +169,16 @@ def run_deploy(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
 
 def deployment_card(dep: Any, *, verbose: int) -> display.Display:
     info = dep.describe()
+    # The URL is the one port in a text form: a caller needs it, and it is not always
+    # 8765 (the server takes a free port when that one is taken).
     fields = [
         ("target", dep.target),
         ("version", info.get("version")),
         ("status", info.get("status")),
+        ("url", dep.url if dep.server else None),
     ]
     if verbose >= 2:
-        fields += [("url", dep.url), ("curl", dep.curl())]
+        fields += [("curl", dep.curl())]
     shown = display.card(f"Deployment {dep.name}", fields, value=dep)
     return display.Display(shown.text, shown.html + dep._repr_html_(), dep)
 
@@ -200,8 +203,6 @@ def run_undeploy(magics: Any, args: argparse.Namespace, cell: str | None) -> Any
 
 
 def run_predict(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
-    from ..serving import get_deployment
-
     X = magics.evaluate(args.expr, what="The input expression")
     return get_deployment(args.name).predict(X)
 

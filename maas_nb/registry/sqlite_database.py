@@ -124,7 +124,7 @@ class SqliteDatabase:
         except sqlite3.DatabaseError as exc:
             raise self._unavailable(exc) from exc
         if found > SCHEMA_VERSION:
-            from .. import __version__
+            from ..version import __version__
 
             raise SchemaVersionError(
                 f"The registry database '{self.path}' has schema version {found}, but this "

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from .. import __version__
 from ..flavors.signature import DATAFRAME, TEXT, Signature
+from ..version import __version__
 from .decode import rows_from, split_frame
 from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from .requests import parse_json, predict

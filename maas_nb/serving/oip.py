@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .. import __version__
 from ..flavors.signature import Signature, TensorSpec
+from ..version import __version__
 from .compression import MIN_COMPRESSED_RESPONSE, compress, response_coding
 from .errors import Unavailable
 from .oip_request import Request as InferRequest

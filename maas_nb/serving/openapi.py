@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import __version__
+from ..version import __version__
 from .bodies import MLFLOW_EXAMPLES, OIP_EXAMPLE, SCHEMAS, TF_EXAMPLES, array, obj, ref
 
 JSON = "application/json"

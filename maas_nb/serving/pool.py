@@ -34,10 +34,10 @@ from .batching import Batcher, predictor
 from .errors import NotFound, Unavailable
 from .metrics import Metrics
 from .rows import Rows
+from .status import FAILED, LOADING, READY
 
 log = logging.getLogger("maas_nb.serving")
 
-LOADING, READY, FAILED = "loading", "ready", "failed"
 DEFAULT_CONFIG = {"max_batch_size": 64, "max_latency_ms": 5.0}
 
 

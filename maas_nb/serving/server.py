@@ -153,10 +153,11 @@ def serve(
     registry = Registry(home)
     sock = bind(host, port, fallback=port_fallback)
     actual_port = sock.getsockname()[1]
+    ours = logging.getLogger("maas_nb.serving")
     server: Any = None
 
     def home_gone(reason: str) -> None:
-        logging.getLogger("maas_nb.serving").warning("%s: stopping the server", reason)
+        ours.warning("%s: stopping the server", reason)
         server.should_exit = True
 
     app = create_app(
@@ -174,7 +175,6 @@ def serve(
         timeout_graceful_shutdown=30,
         server_header=False,
     )
-    ours = logging.getLogger("maas_nb.serving")
     ours.setLevel(log_level.upper())
     ours.handlers = logging.getLogger("uvicorn").handlers  # same format, same stream
     ours.propagate = False
@@ -185,10 +185,13 @@ def serve(
         "pid": os.getpid(),
         "host": host,
         "port": actual_port,
+        "requested_port": port,  # differs from "port" when --port-fallback found it taken
         "url": f"http://{_url_host(host)}:{actual_port}",
         "token_required": bool(token),
         "limits": limits.as_dict(),
     }
+    if port not in (0, actual_port):
+        ours.warning("port %d is taken; listening on port %d instead", port, actual_port)
     path = server_file(registry.home)
     _write_atomic(path, info)
     server = _server_class()(config)

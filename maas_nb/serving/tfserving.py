@@ -22,6 +22,7 @@ from .errors import BadRequest, NotFound
 from .pool import Loaded, Slot
 from .requests import parse_json, parse_version, predict
 from .rows import Rows, json_values
+from .status import LOADING
 
 #: The only signature a maas_nb model has, under the name TF Serving gives a default one.
 SIGNATURE = "serving_default"
@@ -163,8 +164,8 @@ async def status(request: Request) -> JSONResponse:
 
 def _version_status(version: int, slot: Slot) -> dict[str, Any]:
     cur = slot.current
-    state = "AVAILABLE" if cur else ("LOADING" if slot.status == "loading" else "END")
-    code = "OK" if cur or slot.status == "loading" else "UNKNOWN"
+    state = "AVAILABLE" if cur else ("LOADING" if slot.status == LOADING else "END")
+    code = "OK" if cur or slot.status == LOADING else "UNKNOWN"
     return {
         "version": str(version),
         "state": state,

@@ -5,6 +5,7 @@ import pytest
 from IPython.core.error import UsageError
 
 import maas_nb
+import maas_nb.deploying
 from maas_nb.exceptions import ModelNotFoundError
 from tests.notebook.conftest import out
 
@@ -207,7 +208,10 @@ def test_config_home_switches_registries(ip, tmp_path):
 def test_deploy_predict_undeploy(ip, iris):
     train(ip, "train iris --register --alias production")
     card = out(ip, "deploy iris@production --name web --max-batch-size 8")
-    assert card == "Deployment web\n  target   iris@production\n  version  1\n  status   ready"
+    url = maas_nb.deploying.get_deployment("web").url
+    assert card == (
+        f"Deployment web\n  target   iris@production\n  version  1\n  status   ready\n  url      {url}"
+    )
     assert (
         out(ip, "deployments")
         == "name  target           version  status\nweb   iris@production  1        ready"
@@ -298,10 +302,10 @@ net.fit(Xk, yk, epochs=3, batch_size=32)
 def test_bad_input_gives_usage_errors(ip, line, cell, message):
     ip.run_cell(TRAIN)
     if message is None:  # a runtime error, not a usage error
-        from maas_nb.exceptions import NoModelFoundError
+        from maas_nb.exceptions import NoFittedModelError
 
         with pytest.raises(
-            NoModelFoundError, match="The cell fitted no model that maas_nb can store"
+            NoFittedModelError, match="The cell fitted no model that maas_nb can store"
         ):
             ip.run_cell_magic("maas", line, cell)
         return

@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 import tritonclient.http as httpclient
 
+from maas_nb.deploying import Deployment
 from maas_nb.registry import Registry
-from maas_nb.serving.client import Deployment
 
 # Importing people_fixture and server_fixture is what makes them fixtures of this module.
 from tests.serving.oip_server import (  # noqa: F401

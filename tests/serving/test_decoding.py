@@ -20,8 +20,9 @@ from maas_nb.serving import mlflow
 from maas_nb.serving.batching import Batcher
 from maas_nb.serving.decoding import BIG, Decoder
 from maas_nb.serving.errors import NotFound, Unavailable
-from maas_nb.serving.pool import READY, Loaded, Slot
+from maas_nb.serving.pool import Loaded, Slot
 from maas_nb.serving.requests import DEFAULT_MAX_BODY, _decode
+from maas_nb.serving.status import READY
 
 MiB = 1024 * 1024
 BODY_LIMIT = DEFAULT_MAX_BODY - 1024

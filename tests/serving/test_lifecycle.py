@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import maas_nb
+import maas_nb.deploying
 from maas_nb.cli import main
 from maas_nb.exceptions import DeploymentFailedError, PredictionError
 from maas_nb.serving.server import read_server_file
@@ -39,7 +40,7 @@ def test_deploy_predict_undeploy(iris_model, iris):
     info = read_server_file()
     assert dep.url == f"{info['url']}/v2/models/iris/infer"
     text = repr(dep)
-    assert text.startswith("Deployment('iris' -> iris@production, ready)")
+    assert text.startswith(f"Deployment('iris' -> iris@production, {dep.url})\n")
     assert f"curl -s -X POST {dep.url} -H 'Content-Type: application/json' -d '" in text
     assert "<code>iris@production</code>" in dep._repr_html_()
     # The curl line works as printed.
@@ -257,7 +258,7 @@ def test_the_curl_line_quotes_a_body_with_quotes(registry):
 
     frame = pd.DataFrame({"it's": [1.0, 2.0, 3.0], "b": [0.0, 1.0, 0.0]})
     maas_nb.register(LinearRegression().fit(frame, [1.0, 2.0, 3.0]), "quoted", sample=frame)
-    dep = maas_nb.serving.client.Deployment(
+    dep = maas_nb.deploying.Deployment(
         "quoted",
         "quoted",
         {},

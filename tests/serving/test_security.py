@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 import maas_nb
+import maas_nb.deploying
 from maas_nb.registry import Registry
 from tests.helpers import ROOT
 from tests.serving.conftest import spawn_server, stop
@@ -99,7 +100,7 @@ def test_the_token_is_never_logged(secured):
 def test_deploy_client_sends_the_token_from_the_environment(secured, monkeypatch, iris):
     X, _ = iris
     monkeypatch.setenv("MAAS_TOKEN", TOKEN)
-    dep = maas_nb.serving.get_deployment("iris")
+    dep = maas_nb.deploying.get_deployment("iris")
     assert dep.predict(X[:2]).shape == (2,)
     assert '-H "Authorization: Bearer $MAAS_TOKEN"' in dep.curl()
 
@@ -180,7 +181,7 @@ def test_cross_site_form_content_types_are_refused(iris_server, content_type):
 
 def test_reconcile_from_a_web_page_is_refused(iris_server):
     # A page may POST text/plain (or an untyped body) cross-site without a preflight.
-    from maas_nb.serving.remote import reconcile
+    from maas_nb.deploying.remote import reconcile
 
     with iris_server.client() as c:
         for headers in (

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from ... import deploying as client
 from ...exceptions import DeploymentFailedError, PanelInputError
 from ...registry.uri import ModelRef
-from ...serving import client
 from ...serving.server import TOKEN_ENV
+from ...serving.status import FAILED, LOADING, READY
 from ..display import table
 from .dropdowns import on_pick, picked_by_person, set_options
 from .log import describe
@@ -22,8 +23,6 @@ from .snippets import python_snippet
 
 if TYPE_CHECKING:
     from .panel import Panel
-
-LOADING, READY, FAILED = "loading", "ready", "failed"
 
 
 class DeployTab:

@@ -8,9 +8,9 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ... import deploying as client
 from ...api import registry as open_registry
 from ...exceptions import ServerUnavailableError
-from ...serving import client
 from .deploy import DeployTab
 from .dropdowns import forget
 from .log import StatusLog, describe

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from ... import deploying as client
 from ...exceptions import PanelInputError
 from ...flavors.signature import DATAFRAME, TEXT, Signature
-from ...serving import client
 from ..display import Display, table
 from .dropdowns import on_pick, set_options
 

@@ -1,7 +1,9 @@
-"""Talking to the running model server over HTTP: its view of the deployments, whether
+"""Talking to a running model server over HTTP: its view of the deployments, whether
 it accepts our token, and asking it to reconcile now.
 
-The token is ``$MAAS_TOKEN``, sent as ``Authorization: Bearer``.
+Every deploy target whose server speaks our HTTP API (``/maas/deployments``,
+``/maas/reconcile``, ``/metrics``) uses these. The token is ``$MAAS_TOKEN``, sent as
+``Authorization: Bearer``.
 """
 
 from __future__ import annotations
@@ -10,21 +12,10 @@ import atexit
 import os
 from typing import Any
 
-from ..api import registry as default_registry
 from ..exceptions import ServerUnavailableError
-from .server import TOKEN_ENV, read_server_file
+from ..serving.server import TOKEN_ENV
 
 START_TIMEOUT_S = 60.0
-
-
-def server_states(*, home: str | None = None) -> dict[str, dict[str, Any]] | None:
-    """The running server's view of each deployment by name; None when no server runs.
-
-    `ServerUnavailableError` when one is recorded but cannot be read (not answering, or
-    refusing our token).
-    """
-    info = read_server_file(default_registry(home).home)
-    return None if info is None else states(info["url"])
 
 
 def check_access(server: str) -> None:
@@ -77,19 +68,11 @@ def refused_message(server: str) -> str:
     )
 
 
-def server_view(*, home: str | None = None, timeout: float = 2.0) -> dict[str, Any] | None:
-    """The running server's URL, deployments (status, reason) and metrics text.
-
-    None when no server runs for the home; `ServerUnavailableError` when one is recorded
-    but cannot be read (not answering, or refusing our token).
-    """
-    info = read_server_file(default_registry(home).home)
-    if info is None:
-        return None
-    url = info["url"]
-    listed = call("GET", url, "/maas/deployments", timeout=timeout)
-    metrics = call("GET", url, "/metrics", timeout=timeout)
-    return {"url": url, "deployments": listed.json(), "metrics": metrics.text}
+def view(server: str, *, timeout: float = 2.0) -> dict[str, Any]:
+    """The server at *server*: its URL, deployments (status, reason) and metrics text."""
+    listed = call("GET", server, "/maas/deployments", timeout=timeout)
+    metrics = call("GET", server, "/metrics", timeout=timeout)
+    return {"url": server, "deployments": listed.json(), "metrics": metrics.text}
 
 
 def reconcile(server: str, name: str, timeout: float = START_TIMEOUT_S) -> dict[str, Any] | None:

@@ -1,50 +1,37 @@
-"""The ``maas`` commands about serving: serve, deploy, undeploy, deployments, server."""
+"""The ``maas`` commands about deploying: deploy, undeploy, deployments, server."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
-from ..exceptions import ConfigurationError, ServerUnavailableError
+from ..exceptions import ServerUnavailableError
 from ..registry import Registry, to_dict
+from ..serving.limits import add_arguments as add_limit_arguments
+from ..serving.limits import from_arguments
+from ..serving.server import read_server_file
 from ..tables import text_table
-from .client import deploy, deployments, server_states, stop_server, undeploy
-from .limits import add_arguments as add_limit_arguments
-from .limits import from_arguments
-from .server import TOKEN_ENV, read_server_file, read_token_file, serve
-
-
-def cmd_serve(reg: Registry, args: argparse.Namespace) -> Any:
-    if args.token is not None:
-        raise ConfigurationError(
-            "maas serve --token would show the token to every user of this machine in the "
-            f"process list; set {TOKEN_ENV} or pass --token-file PATH (a file only you can "
-            "read) instead."
-        )
-    serve(
-        reg.home,
-        host=args.host,
-        port=args.port,
-        token=read_token_file(args.token_file) if args.token_file else None,
-        max_body=args.max_body,
-        log_level=args.log_level,
-        port_fallback=args.port_fallback,
-        limits=from_arguments(args),
-    )
-    return None
+from .api import deploy, deployments, server_states, stop_server, undeploy
+from .targets import TARGET_ENV
 
 
 def cmd_deploy(reg: Registry, args: argparse.Namespace) -> Any:
-    dep = deploy(
-        args.uri,
-        name=args.name,
-        max_batch_size=args.max_batch_size,
-        max_latency_ms=args.max_latency_ms,
-        home=str(reg.home),
-        limits=from_arguments(args),
-    )
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always")
+        dep = deploy(
+            args.uri,
+            name=args.name,
+            max_batch_size=args.max_batch_size,
+            max_latency_ms=args.max_latency_ms,
+            home=str(reg.home),
+            limits=from_arguments(args),
+            target=args.target,
+        )
+    for note in notes:  # a port fallback, limits a running server keeps: one line each
+        print(f"maas: note: {note.message}", file=sys.stderr)
     if args.json:
         return _deployment_dict(dep)
     return f"Deployed {dep.target} as {dep.name!r}: {dep.url}\n{dep.curl()}"
@@ -112,29 +99,18 @@ def _deployment_dict(dep: Any, info: dict[str, Any] | None = None) -> dict[str, 
     }
 
 
-def add_serving_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -> None:
-    """Declare the serving commands with the CLI's *add(name, func, help)*."""
-    p = add("serve", cmd_serve, "run the model server for this registry home")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=None, help="default $MAAS_PORT or 8765")
-    p.add_argument(
-        "--token-file",
-        default=None,
-        metavar="PATH",
-        help="read the bearer token from PATH, a file only you can read (default $MAAS_TOKEN)",
-    )
-    p.add_argument("--token", default=None, help=argparse.SUPPRESS)  # refused: see cmd_serve
-    p.add_argument(
-        "--max-body", type=int, default=None, help="largest request body in bytes (16 MiB)"
-    )
-    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    p.add_argument("--port-fallback", action="store_true", help=argparse.SUPPRESS)
-    add_limit_arguments(p, "connection limits")
+def add_deploy_commands(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -> None:
+    """Declare the deploy commands with the CLI's *add(name, func, help)*."""
     p = add("deploy", cmd_deploy, "serve a model version or alias, starting a server if needed")
     p.add_argument("uri", help="iris, iris:3 or iris@production")
     p.add_argument("--name", default=None, help="deployment name (default: the model name)")
     p.add_argument("--max-batch-size", type=int, default=64)
     p.add_argument("--max-latency-ms", type=float, default=5.0)
+    p.add_argument(
+        "--target",
+        default=None,
+        help=f"where to deploy: a name or URI (default ${TARGET_ENV}, else local)",
+    )
     add_limit_arguments(p, "connection limits of the server deploy starts, if none runs")
     add("undeploy", cmd_undeploy, "stop serving a deployment").add_argument("name")
     add("deployments", cmd_deployments, "list deployments and their status")

@@ -1,0 +1,45 @@
+"""Deploying: put models on a deploy target and call them there.
+
+The client side of serving: `deploy`/`undeploy` write the registry's deployments table
+and make the target's server serve it; a `Deployment` is the handle of one deployed
+model. Where deployments run is a `DeployTarget` chosen by name or URI (``local``, the
+default; ``$MAAS_DEPLOY_TARGET``; ``deploy(..., target=...)``); `targets` holds the table
+of schemes. The server itself lives in `maas_nb.serving` and imports nothing from here.
+"""
+
+from __future__ import annotations
+
+from . import targets
+from .api import (
+    deploy,
+    deployments,
+    get_deployment,
+    predict,
+    server_states,
+    server_url,
+    server_view,
+    stop_server,
+    undeploy,
+)
+from .deployment import Deployment
+from .local import LocalTarget
+from .targets import DeployTarget, register
+
+register("local", LocalTarget)
+
+__all__ = [
+    "DeployTarget",
+    "Deployment",
+    "LocalTarget",
+    "deploy",
+    "deployments",
+    "get_deployment",
+    "predict",
+    "register",
+    "server_states",
+    "server_url",
+    "server_view",
+    "stop_server",
+    "targets",
+    "undeploy",
+]

@@ -1,0 +1,116 @@
+"""Deploying from Python: ``deploy``, ``undeploy``, ``deployments``, ``predict`` and the
+server's state, on the deploy target chosen by ``target=`` (see `targets`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from ..api import registry as default_registry
+from ..api import with_pipeline_run
+from ..registry import DeploymentRecord
+from ..registry.uri import ModelRef, validate_name
+from ..serving.limits import ConnectionLimits
+from . import remote, targets
+from .deployment import Deployment
+from .remote import START_TIMEOUT_S
+
+
+def deploy(
+    uri: str,
+    *,
+    name: str | None = None,
+    max_batch_size: int = 64,
+    max_latency_ms: float = 5.0,
+    max_queue_rows: int | None = None,
+    timeout: float = START_TIMEOUT_S,
+    home: str | None = None,
+    limits: ConnectionLimits | None = None,
+    target: str | None = None,
+) -> Deployment:
+    """Serve *uri* (``iris@production``) as deployment *name*; wait until it is ready.
+
+    *target* says where (``local``, the default, or ``$MAAS_DEPLOY_TARGET``): the local
+    target starts a detached server for the registry home if none runs, with *limits*
+    (`maas_nb.serving.ConnectionLimits`: header and body timeouts, idle keep-alive, the
+    connection cap) if given. An alias target follows the alias: moving it swaps the
+    served version without downtime. Batching: at most *max_batch_size* rows per model
+    call, a request waits at most *max_latency_ms* for batch mates, and more than
+    *max_queue_rows* queued rows (default: the larger of 4096 and 16 batches) answer 503.
+    """
+    where = targets.get(target)
+    reg = default_registry(home)
+    reg.get(uri)  # fail here, clearly, if the model does not exist
+    name = validate_name(name or ModelRef.parse(uri).name, kind="deployment name")
+    config: dict[str, Any] = {
+        "max_batch_size": int(max_batch_size),
+        "max_latency_ms": float(max_latency_ms),
+        "revision": uuid.uuid4().hex,
+    }
+    if max_queue_rows is not None:
+        config["max_queue_rows"] = int(max_queue_rows)
+    config.update(with_pipeline_run(None))
+    return where.deploy(reg, name, uri, config, timeout=timeout, limits=limits)
+
+
+def undeploy(name: str, *, home: str | None = None, target: str | None = None) -> DeploymentRecord:
+    """Stop serving deployment *name* (its server unloads it)."""
+    return targets.get(target).undeploy(default_registry(home), name)
+
+
+def deployments(*, home: str | None = None, target: str | None = None) -> list[Deployment]:
+    """Every deployment of the registry at *home*, as handles (no network call)."""
+    where = targets.get(target)
+    reg = default_registry(home)
+    server = where.server_url(reg)
+    return [
+        Deployment.from_record(r, server, str(reg.home), where.spec) for r in reg.list_deployments()
+    ]
+
+
+def get_deployment(name: str, *, home: str | None = None, target: str | None = None) -> Deployment:
+    """The handle of deployment *name* (no network call)."""
+    where = targets.get(target)
+    reg = default_registry(home)
+    record = reg.get_deployment(name)
+    return Deployment.from_record(record, where.server_url(reg), str(reg.home), where.spec)
+
+
+def predict(deployment: str, X: Any) -> Any:
+    """Predict *X* with deployment *deployment* over HTTP (``%maas predict``)."""
+    return get_deployment(deployment).predict(X)
+
+
+def stop_server(
+    *, home: str | None = None, timeout: float = 60.0, target: str | None = None
+) -> int | None:
+    """Stop the server of the registry at *home* and wait for it to exit; return its pid
+    (None if none ran). Its deployments stay in the registry: deploying starts it again."""
+    return targets.get(target).stop(default_registry(home), timeout=timeout)
+
+
+def server_url(*, home: str | None = None, target: str | None = None) -> str | None:
+    """The base URL of the server of the registry at *home*; None when none runs."""
+    return targets.get(target).server_url(default_registry(home)) or None
+
+
+def server_view(
+    *, home: str | None = None, timeout: float = 2.0, target: str | None = None
+) -> dict[str, Any] | None:
+    """The running server's URL, deployments (status, reason) and metrics text.
+
+    None when no server runs for the home; `ServerUnavailableError` when one is recorded
+    but cannot be read (not answering, or refusing our token).
+    """
+    return targets.get(target).view(default_registry(home), timeout=timeout)
+
+
+def server_states(
+    *, home: str | None = None, target: str | None = None
+) -> dict[str, dict[str, Any]] | None:
+    """The running server's view of each deployment by name; None when no server runs.
+
+    `ServerUnavailableError` when one is recorded but cannot be read.
+    """
+    server = targets.get(target).server_url(default_registry(home))
+    return remote.states(server) if server else None

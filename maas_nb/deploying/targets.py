@@ -1,0 +1,117 @@
+"""Deploy targets: where a deployment runs, chosen by name or URI.
+
+A target is named by a scheme, alone or as a URI: ``local`` (the default: one detached
+server process per registry home on this machine), later ``ray://head:10001``. The
+choice is, first to last: the ``target=`` argument, ``$MAAS_DEPLOY_TARGET``, ``local``.
+
+Targets are a small table of schemes, the way papermill keeps its engines: `register`
+adds a factory (called with the whole target string), `get` finds one, and a scheme not
+in the table is looked up once in the ``maas_nb.deploy_targets`` entry points, so a
+package can add a target without any change here. The callers (`maas_nb.deploy` and the
+rest) only ever talk to the `DeployTarget` interface.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from ..registry import DeploymentRecord, Registry
+    from ..serving.limits import ConnectionLimits
+    from .deployment import Deployment
+
+TARGET_ENV = "MAAS_DEPLOY_TARGET"
+DEFAULT_TARGET = "local"
+ENTRY_POINT_GROUP = "maas_nb.deploy_targets"
+
+
+class DeployTarget(Protocol):
+    """Where deployments run: puts them in the registry's deployments table and makes
+    its servers serve them.
+
+    ``spec`` is the name or URI the target was chosen by (``local``, ``ray://head:10001``).
+    """
+
+    spec: str
+
+    def deploy(
+        self,
+        reg: Registry,
+        name: str,
+        uri: str,
+        config: dict[str, Any],
+        *,
+        timeout: float,
+        limits: ConnectionLimits | None,
+    ) -> Deployment:
+        """Serve *uri* as deployment *name* with *config*; return once it is ready."""
+        ...
+
+    def undeploy(self, reg: Registry, name: str) -> DeploymentRecord:
+        """Stop serving deployment *name* and remove it from the deployments table."""
+        ...
+
+    def server_url(self, reg: Registry) -> str:
+        """The base URL of the server for *reg*'s deployments; ``""`` when none runs."""
+        ...
+
+    def view(self, reg: Registry, *, timeout: float) -> dict[str, Any] | None:
+        """The server's URL, deployments (status, reason) and metrics text; None if none
+        runs. `ServerUnavailableError` when one runs but cannot be read."""
+        ...
+
+    def stop(self, reg: Registry, *, timeout: float) -> int | None:
+        """Stop the server for *reg*; its pid (None when none ran)."""
+        ...
+
+
+Factory = Callable[[str], DeployTarget]
+
+_factories: dict[str, Factory] = {}
+
+
+def register(scheme: str, factory: Factory) -> None:
+    """Make targets named *scheme* (``scheme`` or ``scheme://...``) come from *factory*."""
+    _factories[scheme] = factory
+
+
+def scheme_of(spec: str) -> str:
+    """The scheme *spec* names: ``ray`` for ``ray://head:10001``, ``local`` for ``local``."""
+    return spec.split("://", 1)[0] if "://" in spec else spec
+
+
+def get(spec: str | None = None) -> DeployTarget:
+    """The deploy target *spec* names (default ``$MAAS_DEPLOY_TARGET``, else ``local``)."""
+    source = "target="
+    if spec is None:
+        spec, source = os.environ.get(TARGET_ENV) or DEFAULT_TARGET, f"${TARGET_ENV}"
+    scheme = scheme_of(spec.strip())
+    factory = _factories.get(scheme) or _from_entry_points(scheme)
+    if factory is None:
+        known = ", ".join(sorted(_factories))
+        raise ConfigurationError(
+            f"Unknown deploy target {spec!r} (from {source}); known targets: {known}. "
+            f"Name one of them (a name like 'local' or a URI like 'local://'), or install "
+            f"the package that provides {scheme!r}."
+        )
+    return factory(spec.strip())
+
+
+def known() -> list[str]:
+    """The schemes of the registered targets, sorted."""
+    return sorted(_factories)
+
+
+def _from_entry_points(scheme: str) -> Factory | None:
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        if point.name == scheme:
+            factory: Factory = point.load()
+            register(scheme, factory)
+            return factory
+    return None

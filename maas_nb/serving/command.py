@@ -1,0 +1,84 @@
+"""The server's command line: ``maas serve`` and ``python -m maas_nb.serving``.
+
+Both read the same arguments, declared here once; a user mistake prints one line,
+``maas: error: ...``, and exits 1, as every ``maas`` command does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import ConfigurationError, MaasError
+from .limits import add_arguments as add_limit_arguments
+from .limits import from_arguments
+from .server import TOKEN_ENV, read_token_file, serve
+
+
+def run_serve(home: str | Path | None, args: argparse.Namespace) -> None:
+    """Serve the registry at *home* as the parsed *args* say, until SIGTERM."""
+    if args.token is not None:
+        raise ConfigurationError(
+            "maas serve --token would show the token to every user of this machine in the "
+            f"process list; set {TOKEN_ENV} or pass --token-file PATH (a file only you can "
+            "read) instead."
+        )
+    serve(
+        home,
+        host=args.host,
+        port=args.port,
+        token=read_token_file(args.token_file) if args.token_file else None,
+        max_body=args.max_body,
+        log_level=args.log_level,
+        port_fallback=args.port_fallback,
+        limits=from_arguments(args),
+    )
+
+
+def add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the server's options on *p*."""
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=None, help="default $MAAS_PORT or 8765")
+    p.add_argument(
+        "--token-file",
+        default=None,
+        metavar="PATH",
+        help="read the bearer token from PATH, a file only you can read (default $MAAS_TOKEN)",
+    )
+    p.add_argument("--token", default=None, help=argparse.SUPPRESS)  # refused: see run_serve
+    p.add_argument(
+        "--max-body", type=int, default=None, help="largest request body in bytes (16 MiB)"
+    )
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--port-fallback", action="store_true", help=argparse.SUPPRESS)
+    add_limit_arguments(p, "connection limits")
+
+
+def add_serve_command(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -> None:
+    """Declare ``serve`` with the CLI's *add(name, func, help)*."""
+
+    def cmd_serve(reg: Any, args: argparse.Namespace) -> None:
+        run_serve(reg.home, args)
+
+    add_serve_arguments(add("serve", cmd_serve, "run the model server for this registry home"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m maas_nb.serving``: the same as ``maas serve``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m maas_nb.serving", description="Run the model server for a registry home."
+    )
+    parser.add_argument("--home", default=None, help="registry home (default: $MAAS_HOME)")
+    add_serve_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        run_serve(args.home, args)
+    except MaasError as exc:
+        print(f"maas: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
