@@ -151,6 +151,7 @@ def decode_inputs(
             f"The body has {len(binary) - offset} bytes after the binary tensors (whose "
             f"binary_data_size values add up to {offset}); send exactly the tensors' bytes."
         )
+    declared = signature is not None  # a version without one declares no dims to fit
     if signature is None:
         first = next(iter(tensors.values()))
         signature = implicit_signature(
@@ -161,10 +162,10 @@ def decode_inputs(
             else [first.tolist()]
         )
     elif signature.kind == DATAFRAME:
-        _check_inputs(tensors, signature, model=model)
+        _check_names(tensors, signature, model=model)
         return _frame_rows(tensors, signature, model=model)
     else:
-        _check_inputs(tensors, signature, model=model)
+        _check_names(tensors, signature, model=model)
     if len(tensors) != 1:
         names = ", ".join(s.name for s in signature.inputs)
         raise BadRequest(
@@ -172,9 +173,12 @@ def decode_inputs(
         )
     ((name, array),) = tensors.items()
     where = f"input {name!r}"
+    # Triton's order: the datatype is checked before the shape.
     if signature.kind == TEXT:
         if not _is_bytes(array):
             raise BadRequest(f"{where}: model {model!r} takes text; send it as datatype BYTES.")
+        if declared:
+            check_shape(name, array.shape, signature.inputs[0].shape, model=model)
         if is_compact(array):
             return text_rows(array.reshape(-1), model=model, where=where)
         return text_rows(array.reshape(-1).tolist(), model=model, where=where)
@@ -182,6 +186,8 @@ def decode_inputs(
         raise BadRequest(
             f"{where}: model {model!r} takes numbers ({signature.describe_inputs()}), got BYTES."
         )
+    if declared:
+        check_shape(name, array.shape, signature.inputs[0].shape, model=model)
     return tensor_rows(array, signature, model=model, where=where)
 
 
@@ -190,8 +196,8 @@ def _is_bytes(array: np.ndarray) -> bool:
     return array.dtype == object or is_compact(array)
 
 
-def _check_inputs(tensors: dict[str, np.ndarray], signature: Signature, *, model: str) -> None:
-    """Refuse an input the model does not take, or one shaped unlike its declared dims."""
+def _check_names(tensors: dict[str, np.ndarray], signature: Signature, *, model: str) -> None:
+    """Refuse an input the model does not take."""
     specs = {s.name: s for s in signature.inputs}
     unknown = [n for n in tensors if n not in specs]
     if unknown and signature.kind == DATAFRAME:
@@ -205,8 +211,6 @@ def _check_inputs(tensors: dict[str, np.ndarray], signature: Signature, *, model
             f"{signature.inputs[0].name!r} ({signature.describe_inputs()}). "
             "See GET /v2/models/NAME for its inputs."
         )
-    for name, array in tensors.items():
-        check_shape(name, array.shape, specs[name].shape, model=model)
 
 
 def check_shape(name: str, shape: tuple[int, ...], dims: tuple[int, ...], *, model: str) -> None:
@@ -236,6 +240,7 @@ def _frame_rows(tensors: dict[str, np.ndarray], signature: Signature, *, model: 
                     f"{where}: model {model!r} takes text in column {spec.name!r}; "
                     "send it as datatype BYTES."
                 )
+            check_shape(spec.name, array.shape, spec.shape, model=model)
             columns[spec.name] = array.reshape(-1).tolist()
         elif _is_bytes(array):
             raise BadRequest(
@@ -243,5 +248,6 @@ def _frame_rows(tensors: dict[str, np.ndarray], signature: Signature, *, model: 
                 f"{spec.name!r}, got BYTES."
             )
         else:
+            check_shape(spec.name, array.shape, spec.shape, model=model)
             columns[spec.name] = array
     return column_rows(columns, signature, model=model, where="inputs")
