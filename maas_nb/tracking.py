@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import platform
 import time
@@ -175,11 +176,18 @@ def _digest(value: Any) -> dict[str, Any] | None:
 
 
 def package_versions() -> dict[str, str]:
+    # Read once per process: the code a run uses is what this process imported, which an
+    # upgrade on disk does not change until a restart (and each lookup parses metadata).
+    return dict(_package_versions(tuple(flavors.packages())))
+
+
+@functools.lru_cache(maxsize=8)
+def _package_versions(flavor_packages: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     versions = {}
-    for name in dict.fromkeys([*PACKAGES, *flavors.packages()]):
+    for name in dict.fromkeys([*PACKAGES, *flavor_packages]):
         with contextlib.suppress(importlib_metadata.PackageNotFoundError):
             versions[name] = importlib_metadata.version(name)
-    return versions
+    return tuple(versions.items())
 
 
 def _head(X: Any) -> Any:

@@ -12,7 +12,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import TRUSTED_TYPES_ENV
 from ..exceptions import (
@@ -23,8 +23,10 @@ from ..exceptions import (
 )
 from . import keras_classes
 from .base import mro_modules
-from .keras_audit import Audit, Finding, audit, quoted
 from .keras_import import import_keras as _keras
+
+if TYPE_CHECKING:
+    from .keras_audit import Audit, Finding
 
 
 class KerasFlavor:
@@ -64,7 +66,7 @@ class KerasFlavor:
         admit (bytecode, legacy layers, unknown shapes), `ModelLoadError` when unreadable.
         """
         _keras()
-        found = audit(data)
+        found = _audit(data)
         if any(f.name is None for f in found.findings):
             # Nothing can approve these; name every finding so one refusal says it all.
             raise _untrusted_error("The artifact", found.findings)
@@ -72,7 +74,7 @@ class KerasFlavor:
 
     def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> list[str]:
         _keras()
-        found = audit(data)
+        found = _audit(data)
         refused = _refused(found, trusted)
         if refused:
             raise _untrusted_error(f"Model {name!r}", refused)
@@ -80,7 +82,7 @@ class KerasFlavor:
 
     def load(self, data: bytes, *, uri: str, trusted: Sequence[str], allow_pickle: bool) -> Any:
         keras = _keras()
-        found = audit(data)
+        found = _audit(data)
         refused = _refused(found, trusted)
         if refused:
             raise _untrusted_error(f"Model {uri!r}", refused)
@@ -211,6 +213,8 @@ def _untrusted_error(subject: str, findings: Sequence[Finding]) -> UntrustedMode
     """The refusal: where each object sits, what it names, and how to approve it."""
     listed = "; ".join(f"{f.where} {f.what}" for f in findings)
     names = list(dict.fromkeys(f.name for f in findings if f.name is not None))
+    from .keras_audit import quoted
+
     as_list = ", ".join(map(quoted, names))
     if len(names) < len(findings):
         fix = (
@@ -230,3 +234,10 @@ def _untrusted_error(subject: str, findings: Sequence[Finding]) -> UntrustedMode
         f"{subject} contains Keras objects that maas_nb does not trust: {listed}. "
         f"Loading them can run arbitrary code. {fix}"
     )
+
+
+def _audit(data: bytes) -> Audit:
+    # Imported on first use: importing maas_nb (and %load_ext) stays cheap.
+    from .keras_audit import audit
+
+    return audit(data)

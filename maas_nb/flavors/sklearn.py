@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..exceptions import ModelLoadError, ModelNotFittedError, UntrustedModelError
-from . import skops_audit
 from .allowlist import canonical_name
 from .base import EstimatorCalls, mro_modules
 from .imports import require
@@ -42,6 +41,8 @@ class SklearnFlavor(EstimatorCalls):
 
     def required_types(self, data: bytes) -> list[str]:
         require("skops.io", "skops")
+        from . import skops_audit  # on first use: importing maas_nb stays cheap
+
         return skops_audit.required_types(data)
 
     def check_trusted(self, data: bytes, *, name: str, trusted: Sequence[str]) -> list[str]:
@@ -56,6 +57,8 @@ class SklearnFlavor(EstimatorCalls):
         """The model skops builds from *data* once its schema passed the audit and the
         model its value checks, and the names it needed beyond the built-in allow-list."""
         sio = require("skops.io", "skops")
+        from . import skops_audit
+
         schema = skops_audit.read_schema(data)
         audited = skops_audit.audit(schema, uri=uri, approved=trusted)
         try:
