@@ -11,7 +11,7 @@ from ..api import with_pipeline_run
 from ..registry import DeploymentRecord
 from ..registry.uri import ModelRef, validate_name
 from ..serving.limits import ConnectionLimits
-from . import remote, targets
+from . import batching, remote, targets
 from .deployment import Deployment
 from .remote import START_TIMEOUT_S
 
@@ -38,17 +38,12 @@ def deploy(
     call, a request waits at most *max_latency_ms* for batch mates, and more than
     *max_queue_rows* queued rows (default: the larger of 4096 and 16 batches) answer 503.
     """
+    config: dict[str, Any] = batching.settings(max_batch_size, max_latency_ms, max_queue_rows)
+    config["revision"] = uuid.uuid4().hex
     where = targets.get(target)
     reg = default_registry(home)
     reg.get(uri)  # fail here, clearly, if the model does not exist
     name = validate_name(name or ModelRef.parse(uri).name, kind="deployment name")
-    config: dict[str, Any] = {
-        "max_batch_size": int(max_batch_size),
-        "max_latency_ms": float(max_latency_ms),
-        "revision": uuid.uuid4().hex,
-    }
-    if max_queue_rows is not None:
-        config["max_queue_rows"] = int(max_queue_rows)
     config.update(with_pipeline_run(None))
     return where.deploy(reg, name, uri, config, timeout=timeout, limits=limits)
 

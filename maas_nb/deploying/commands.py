@@ -15,6 +15,7 @@ from ..serving.limits import from_arguments
 from ..serving.server import read_server_file
 from ..tables import text_table
 from .api import deploy, deployments, server_states, stop_server, undeploy
+from .batching import add_arguments as add_batching_arguments
 from .targets import TARGET_ENV
 
 
@@ -26,6 +27,7 @@ def cmd_deploy(reg: Registry, args: argparse.Namespace) -> Any:
             name=args.name,
             max_batch_size=args.max_batch_size,
             max_latency_ms=args.max_latency_ms,
+            max_queue_rows=args.max_queue_rows,
             home=str(reg.home),
             limits=from_arguments(args),
             target=args.target,
@@ -104,8 +106,7 @@ def add_deploy_commands(add: Callable[[str, Callable, str], argparse.ArgumentPar
     p = add("deploy", cmd_deploy, "serve a model version or alias, starting a server if needed")
     p.add_argument("uri", help="iris, iris:3 or iris@production")
     p.add_argument("--name", default=None, help="deployment name (default: the model name)")
-    p.add_argument("--max-batch-size", type=int, default=64)
-    p.add_argument("--max-latency-ms", type=float, default=5.0)
+    add_batching_arguments(p)
     p.add_argument(
         "--target",
         default=None,

@@ -16,7 +16,7 @@ from traitlets.config import Configurable
 
 from . import verbs
 from .display import Display, table
-from .parsing import HelpRequested, split
+from .parsing import HelpRequested, split, split_expression
 
 HELP = {name: verb.summary for name, verb in verbs.VERBS.items()}
 
@@ -52,10 +52,10 @@ class MaasMagics(Magics, Configurable):
     @line_cell_magic
     def maas(self, line: str, cell: str | None = None) -> Any:
         """Run a maas verb; ``%maas help`` lists them."""
-        argv = split(line)
-        if not argv or argv[0] == "help":
+        words = line.split(None, 1)
+        if not words or words[0] == "help":
             return help_display()
-        name, rest = argv[0], argv[1:]
+        name, tail = words[0], words[1] if len(words) > 1 else ""
         verb = verbs.VERBS.get(name)
         if verb is None:
             raise UsageError(
@@ -69,10 +69,14 @@ class MaasMagics(Magics, Configurable):
                 f"'{name}' runs a cell: write %%maas {name} ... on the first line of a cell."
             )
         parser = verb.parser()
+        # Split the whole line, so that a quoting error quotes what the user wrote.
+        head, expression = split_expression(tail) if verb.expression else (split(line)[1:], None)
         try:
-            args = parser.parse(rest)
+            args = parser.parse(head)
         except HelpRequested as shown:
             return Display(str(shown), f"<pre>{shown}</pre>")
+        if verb.expression:
+            args.expr = expression
         result = verb.run(self, args, cell)
         return None if self.feedback == 0 and not verb.returns_value else result
 

@@ -4,7 +4,9 @@ IPython expands ``$name`` and ``{expression}`` in the magic's line before we see
 ``%maas deploy {uri} --name $name`` works with the values of ``uri`` and ``name``; write
 ``$$`` or ``{{ }}`` for a literal ``$`` or braces. The expanded line is split like a shell
 line (``shlex``): quote values that contain spaces. Option values that are Python
-literals (numbers, strings, lists) are read with ``ast.literal_eval``.
+literals (numbers, strings, lists) are read with ``ast.literal_eval``. A verb that ends
+in an expression (``%maas predict NAME EXPR``) takes the rest of the line after its
+options and name as that expression, unsplit: ``X[:3, :2]`` needs no quotes.
 """
 
 from __future__ import annotations
@@ -43,6 +45,23 @@ def split(line: str) -> list[str]:
         return shlex.split(line)
     except ValueError as exc:
         raise UsageError(f"Cannot parse the arguments {line!r}: {exc}. Check the quotes.") from None
+
+
+def split_expression(line: str) -> tuple[list[str], str]:
+    """*line* as the leading options and the one word after them, then the rest unsplit.
+
+    The options of such verbs are flags (no values), so the first word that is not an
+    option ends the head; whatever follows it is Python, not shell words.
+    """
+    head: list[str] = []
+    rest = line.strip()
+    while rest:
+        word, tail = [*rest.split(None, 1), ""][:2]
+        head.append(word)
+        rest = tail.strip()
+        if not word.startswith("-"):
+            break
+    return head, rest
 
 
 def literal(text: str) -> Any:

@@ -7,10 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from IPython.core.error import UsageError
+
 import maas_nb
 
 from ..api import registry
 from ..deploying import deploy, deployments, get_deployment, undeploy
+from ..deploying.batching import add_arguments as add_batching_arguments
 from . import display, train_cell
 from .parsing import Parser, key_values
 
@@ -23,6 +26,9 @@ class Verb:
     cell: bool = False
     cell_only: bool = False
     returns_value: bool = False
+    # The verb ends in a Python expression: the rest of the line after its flags and
+    # first argument, unsplit, arrives as ``args.expr``.
+    expression: bool = False
 
 
 def _train_parser() -> Parser:
@@ -71,8 +77,7 @@ def _deploy_parser() -> Parser:
     )
     p.add_argument("uri", help="iris, iris:3 or iris@production")
     p.add_argument("--name", help="deployment name (default: the model name)")
-    p.add_argument("--max-batch-size", type=int, default=64)
-    p.add_argument("--max-latency-ms", type=float, default=5.0)
+    add_batching_arguments(p)
     return p
 
 
@@ -163,6 +168,7 @@ def run_deploy(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
         name=args.name,
         max_batch_size=args.max_batch_size,
         max_latency_ms=args.max_latency_ms,
+        max_queue_rows=args.max_queue_rows,
     )
     return deployment_card(dep, verbose=magics.feedback)
 
@@ -203,6 +209,11 @@ def run_undeploy(magics: Any, args: argparse.Namespace, cell: str | None) -> Any
 
 
 def run_predict(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    if not args.expr:
+        raise UsageError(
+            f"%maas predict {args.name} needs an input after the deployment name: "
+            f"%maas predict {args.name} X_test[:5] (any Python expression, no quotes needed)."
+        )
     X = magics.evaluate(args.expr, what="The input expression")
     return get_deployment(args.name).predict(X)
 
@@ -325,10 +336,10 @@ VERBS: dict[str, Verb] = {
             "predict",
             "Call a deployment with the value of EXPR.",
             ("name", "deployment name"),
-            ("expr", "an expression: array, DataFrame or list of strings"),
         ),
         run_predict,
         returns_value=True,
+        expression=True,
     ),
     "run": Verb(
         "run a notebook as a recorded pipeline: %maas run NB -p KEY VALUE",

@@ -119,7 +119,8 @@ def test_deployments_and_server_outlive_the_deploying_process(iris_model, home, 
 
 
 def test_cli_deploy_deployments_undeploy_and_server_stop(iris_model, capsys):
-    assert main(["deploy", "iris@production", "--name", "web", "--max-batch-size", "4"]) == 0
+    argv = ["deploy", "iris@production", "--name", "web", "--max-batch-size", "4"]
+    assert main([*argv, "--max-queue-rows", "100"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Deployed iris@production as 'web': http://127.0.0.1:")
     assert main(["deployments"]) == 0
@@ -127,7 +128,9 @@ def test_cli_deploy_deployments_undeploy_and_server_stop(iris_model, capsys):
     assert lines[0].split() == ["NAME", "TARGET", "VERSION", "STATUS", "URL"]
     assert lines[1].split()[:4] == ["web", "iris@production", "1", "ready"]
     assert main(["deployments", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["status"] == "ready"
+    listed = json.loads(capsys.readouterr().out)[0]
+    assert listed["status"] == "ready"
+    assert listed["config"]["max_queue_rows"] == 100 and listed["config"]["max_batch_size"] == 4
     assert main(["server", "status"]) == 0
     assert capsys.readouterr().out.startswith("Running: http://127.0.0.1:")
     assert main(["undeploy", "web"]) == 0
