@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -321,11 +322,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    if args.json:
-        print(json.dumps(result, indent=2, sort_keys=True))
-    elif result:
-        print(result)
+    try:
+        if args.json:
+            print(json.dumps(result, indent=2, sort_keys=True))
+        elif result:
+            print(result)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _reader_gone()
     return 0
+
+
+def _reader_gone() -> int:
+    """``maas runs | head``: the reader closed the pipe. Stop quietly with the status a
+    shell tool killed by SIGPIPE has; stdout goes to devnull so that Python's own flush
+    at exit does not raise the same error again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141
 
 
 if __name__ == "__main__":

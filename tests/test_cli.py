@@ -234,3 +234,18 @@ def serve_refusal(home, *args: str, token: str | None = None) -> str:
 )
 def test_serve_refuses_bad_settings_in_one_line(home, args, token, message):
     assert serve_refusal(home, *args, token=token) == f"maas: error: {message}\n"
+
+
+def test_a_reader_that_closes_the_pipe_early_gets_no_traceback(home):
+    """``maas runs | head -0``: the reader is gone before maas writes a line."""
+    with subprocess.Popen(
+        [str(installed_maas_script()), "--home", str(home), "runs"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        proc.stdout.close()  # maas is still importing: its first write finds no reader
+        err = proc.stderr.read()
+        code = proc.wait(timeout=60)
+    assert err == ""
+    assert code == 141
