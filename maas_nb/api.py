@@ -125,6 +125,28 @@ def delete_model(name: str) -> list[ModelVersion]:
     return registry().delete_model(name)
 
 
+def delete(
+    uri: str, *, yes: bool = False, home: str | None = None, command: str = "maas delete"
+) -> list[ModelVersion]:
+    """``maas delete`` and ``%maas delete``: one version (``iris:3``, ``iris@production``),
+    or a whole model (``iris``) only with *yes*. *command* is how the caller's front end
+    spells this verb, for the hint when *yes* is missing."""
+    from .exceptions import ConflictError
+    from .registry.uri import ModelRef
+
+    reg = registry(home)
+    ref = ModelRef.parse(uri)
+    if ":" in uri or "@" in uri:
+        return [reg.delete_version(uri)]
+    if not yes:
+        count = reg.get_model(ref.name).version_count
+        raise ConflictError(
+            f"Refusing to delete model {ref.name!r} and all {count} of its versions "
+            f"without --yes. To delete one version, name it: {command} {ref.name}:VERSION"
+        )
+    return reg.delete_model(ref.name)
+
+
 def list_runs(name: str | None = None) -> list[Run]:
     """Training and pipeline runs, oldest first (only those called *name* if given)."""
     return registry().list_runs(name)

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .deploying.commands import add_deploy_commands
-from .exceptions import ConflictError, MaasError
+from .exceptions import MaasError
 from .registry import Model, ModelVersion, PipelineRun, Registry, to_dict
-from .registry.uri import ModelRef
 from .serving.command import add_serve_command
 from .tables import format_failure, format_size, format_time, text_table
 
@@ -86,20 +85,12 @@ def cmd_unalias(reg: Registry, args: argparse.Namespace) -> Any:
 
 
 def cmd_delete(reg: Registry, args: argparse.Namespace) -> Any:
-    ref = ModelRef.parse(args.uri)
-    if ":" in args.uri or "@" in args.uri:
-        deleted = [reg.delete_version(args.uri)]
-    else:
-        if not args.yes:
-            count = reg.get_model(ref.name).version_count
-            raise ConflictError(
-                f"Refusing to delete model {ref.name!r} and all {count} of its versions "
-                f"without --yes. To delete one version, name it: maas delete {ref.name}:VERSION"
-            )
-        deleted = reg.delete_model(ref.name)
+    from .api import delete
+
+    deleted = delete(args.uri, yes=args.yes, home=str(reg.home), command="maas delete")
     if args.json:
         return [to_dict(v) for v in deleted]
-    return "\n".join(f"Deleted {v.uri}" for v in deleted) or f"Deleted model {ref.name!r}"
+    return "\n".join(f"Deleted {v.uri}" for v in deleted) or f"Deleted model {args.uri!r}"
 
 
 def cmd_run(reg: Registry, args: argparse.Namespace) -> Any:
@@ -183,6 +174,16 @@ def cmd_rerun(reg: Registry, args: argparse.Namespace) -> Any:
     if args.json:
         return result.to_dict()
     return str(result)
+
+
+def cmd_doctor(reg: Registry, args: argparse.Namespace) -> Any:
+    from .doctor import checkup
+
+    facts = checkup(str(reg.home))
+    if args.json:
+        return dict(facts)
+    width = max(len(k) for k, _ in facts)
+    return "\n".join(["maas doctor", *(f"  {k.ljust(width)}  {v}" for k, v in facts)])
 
 
 def pipeline_run_dict(
@@ -305,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sweep_arguments(
         add("sweep", cmd_sweep, "run a notebook over a parameter grid, in parallel")
     )
+    add("doctor", cmd_doctor, "check the environment and explain what is wrong")
     p = add("rerun", cmd_rerun, "run a recorded pipeline again and compare its metrics")
     p.add_argument("id")
     return parser

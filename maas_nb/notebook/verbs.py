@@ -158,6 +158,23 @@ def run_unalias(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
     )
 
 
+def _delete_parser() -> Parser:
+    p = Parser("delete", "Delete a version (iris:3), or a whole model (iris --yes).")
+    p.add_argument("uri", help="iris:3, iris@production, or iris with --yes")
+    p.add_argument("--yes", action="store_true", help="confirm deleting a whole model")
+    return p
+
+
+def run_delete(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    from ..api import delete
+
+    deleted = delete(args.uri, yes=args.yes, command="%maas delete")
+    text = "\n".join(f"Deleted {v.uri}" for v in deleted)
+    return display.Display(
+        text, "<br>".join(f"Deleted <code>{v.uri}</code>" for v in deleted), deleted
+    )
+
+
 def run_runs(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
     return display.runs_table(registry().list_runs(args.name), verbose=magics.feedback)
 
@@ -273,9 +290,9 @@ def run_sweep(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
 
 
 def run_doctor(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
-    from .doctor import doctor
+    from ..doctor import checkup
 
-    return doctor()
+    return display.card("maas doctor", checkup())
 
 
 def run_ui(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
@@ -314,6 +331,7 @@ VERBS: dict[str, Verb] = {
         _simple("unalias", "Remove an alias.", ("name", "model name"), ("alias", "the alias")),
         run_unalias,
     ),
+    "delete": Verb("delete a version, or a whole model with --yes", _delete_parser, run_delete),
     "runs": Verb(
         "list training runs",
         _simple("runs", "List training runs.", ("[name]", "only runs of this name")),

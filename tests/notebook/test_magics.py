@@ -252,7 +252,7 @@ net.fit(Xk, yk, epochs=3, batch_size=32)
         (
             "frobnicate",
             None,
-            "Unknown verb 'frobnicate'. Known verbs: alias, deploy, deployments, doctor, models",
+            "Unknown verb 'frobnicate'. Known verbs: alias, delete, deploy, deployments, doctor, models",
         ),
         (
             "train iris",

@@ -1,4 +1,5 @@
-"""``%maas doctor``: what is installed, where the registry is, whether a server runs."""
+"""``maas doctor`` and ``%maas doctor``: what is installed, where the registry is, whether
+a server runs. One check for both front ends; each renders the facts its own way."""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ import sys
 from importlib import metadata
 from typing import Any
 
-from .. import flavors
-from ..api import registry
-from ..config import home_dir
-from .display import Display, card
+from . import flavors
+from .api import registry
+from .config import home_dir
 
 CHECKED = (
     "maas_nb",
@@ -28,8 +28,8 @@ CHECKED = (
 )
 
 
-def doctor() -> Display:
-    """A card of environment facts, each with what to do when it is wrong."""
+def checkup(home: str | None = None) -> list[tuple[str, str]]:
+    """Environment facts as (name, value), the last one the problems with what to do."""
     fields: list[tuple[str, Any]] = [("python", f"{platform.python_version()} ({sys.executable})")]
     problems = []
     for name in dict.fromkeys([*CHECKED, *flavors.packages()]):
@@ -38,19 +38,21 @@ def doctor() -> Display:
         except metadata.PackageNotFoundError:
             if name in ("ipywidgets", "jupyterlab_widgets"):
                 problems.append(f"{name} is missing: widgets will not render (pip install {name}).")
-    home = home_dir()
+    path = home_dir(home)
     try:
-        reg = registry()
-        fields.append(("registry", f"{home} ({len(reg.list_models())} models)"))
+        reg = registry(path)
+        fields.append(("registry", f"{path} ({len(reg.list_models())} models)"))
     except Exception as exc:
-        fields.append(("registry", f"{home}: unusable"))
-        problems.append(f"The registry at {home} cannot be opened: {exc}")
-    from ..deploying import server_url
+        fields.append(("registry", f"{path}: unusable"))
+        problems.append(f"The registry at {path} cannot be opened: {exc}")
+    from .deploying import server_url
 
-    info = server_url()
+    try:
+        info = server_url(home=str(path))
+    except Exception:  # the registry problem above already says why
+        info = None
     fields.append(("server", "running" if info else "not running (deploy starts one)"))
     if "keras" not in [k for k, _ in fields]:
         fields.append(("keras models", "unavailable: pip install 'maas_nb[tensorflow]'"))
     fields.append(("problems", " | ".join(problems) if problems else "none found"))
-    shown = card("maas doctor", fields)
-    return shown
+    return fields

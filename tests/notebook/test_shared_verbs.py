@@ -1,0 +1,43 @@
+"""Verbs that each front end once had alone: ``maas doctor`` and ``%maas delete``."""
+
+import json
+
+import pytest
+
+import maas_nb
+from maas_nb.cli import main
+from maas_nb.exceptions import ConflictError
+from tests.notebook.conftest import out
+
+
+def test_maas_doctor_shows_what_percent_maas_doctor_shows(ip, capsys, home):
+    assert main(["doctor"]) == 0
+    shell = capsys.readouterr().out
+    assert shell == out(ip, "doctor") + "\n"
+    assert shell.startswith("maas doctor\n  python")
+    assert f" {home} (0 models)\n" in shell
+    assert main(["doctor", "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["registry"] == f"{home} (0 models)"
+    assert facts["server"] == "not running (deploy starts one)"
+
+
+def test_maas_doctor_honours_home(capsys, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    assert main(["--home", str(elsewhere), "doctor", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["registry"] == f"{elsewhere} (0 models)"
+
+
+def test_percent_maas_delete_refuses_a_whole_model_without_yes(ip, classifier):
+    for _ in range(2):
+        maas_nb.register(classifier, "iris")
+    with pytest.raises(ConflictError) as info:
+        ip.run_line_magic("maas", "delete iris")
+    assert str(info.value) == (
+        "Refusing to delete model 'iris' and all 2 of its versions without --yes. "
+        "To delete one version, name it: %maas delete iris:VERSION"
+    )
+    assert out(ip, "delete iris:1") == "Deleted iris:1"
+    assert [v.version for v in maas_nb.list_versions("iris")] == [2]
+    assert out(ip, "delete iris --yes") == "Deleted iris:2"
+    assert maas_nb.list_models() == []
