@@ -146,6 +146,26 @@ def cmd_runs(reg: Registry, args: argparse.Namespace) -> Any:
     return f"Wrote the executed notebook of run {record.id[:12]} to {args.output}"
 
 
+def cmd_training_runs(reg: Registry, args: argparse.Namespace) -> Any:
+    runs = reg.list_runs(args.name)
+    if args.json:
+        return [to_dict(r) for r in runs]
+    return text_table(
+        ["ID", "NAME", "STATUS", "METRICS", "STARTED"],
+        [
+            [
+                r.id[:12],
+                r.name,
+                r.status,
+                " ".join(f"{k}={val:.4g}" for k, val in sorted(r.metrics.items())),
+                format_time(r.started_at),
+            ]
+            for r in runs
+        ],
+        empty="No training runs. Record one in a notebook with: %%maas train NAME",
+    )
+
+
 def cmd_sweep(reg: Registry, args: argparse.Namespace) -> Any:
     from .pipelines import sweep
     from .pipelines.parameters import parse_grid
@@ -303,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", nargs="?", choices=["show", "export"])
     p.add_argument("id", nargs="?")
     p.add_argument("output", nargs="?", help="for export: where to write the .ipynb")
+    p = add("training-runs", cmd_training_runs, "list training runs (%%maas train)")
+    p.add_argument("name", nargs="?", help="only runs of this name")
     add_sweep_arguments(
         add("sweep", cmd_sweep, "run a notebook over a parameter grid, in parallel")
     )

@@ -14,9 +14,26 @@ from __future__ import annotations
 import argparse
 import ast
 import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
+
+
+@dataclass(frozen=True)
+class Verb:
+    """One ``%maas`` verb: its help line, its parser, and the function that runs it."""
+
+    summary: str
+    parser: Callable[[], Parser]
+    run: Callable[[Any, argparse.Namespace, str | None], Any]
+    cell: bool = False
+    cell_only: bool = False
+    returns_value: bool = False
+    # The verb ends in a Python expression: the rest of the line after its flags and
+    # first argument, unsplit, arrives as ``args.expr``.
+    expression: bool = False
 
 
 class HelpRequested(Exception):

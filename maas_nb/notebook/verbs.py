@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -14,21 +13,8 @@ import maas_nb
 from ..api import registry
 from ..deploying import deploy, deployments, get_deployment, undeploy
 from ..deploying.batching import add_arguments as add_batching_arguments
-from . import display, train_cell
-from .parsing import Parser, key_values
-
-
-@dataclass(frozen=True)
-class Verb:
-    summary: str
-    parser: Callable[[], Parser]
-    run: Callable[[Any, argparse.Namespace, str | None], Any]
-    cell: bool = False
-    cell_only: bool = False
-    returns_value: bool = False
-    # The verb ends in a Python expression: the rest of the line after its flags and
-    # first argument, unsplit, arrives as ``args.expr``.
-    expression: bool = False
+from . import display, pipeline_verbs, train_cell
+from .parsing import Parser, Verb, key_values
 
 
 def _train_parser() -> Parser:
@@ -175,10 +161,6 @@ def run_delete(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
     )
 
 
-def run_runs(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
-    return display.runs_table(registry().list_runs(args.name), verbose=magics.feedback)
-
-
 def run_deploy(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
     dep = deploy(
         args.uri,
@@ -235,60 +217,6 @@ def run_predict(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
     return get_deployment(args.name).predict(X)
 
 
-def _run_parser() -> Parser:
-    from ..pipelines.parameters import add_run_arguments
-
-    p = Parser("run", "Run a notebook as a recorded pipeline (papermill, current Python).")
-    add_run_arguments(p)
-    return p
-
-
-def run_pipeline(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
-    from ..pipelines.executor import failure, run_in_thread
-    from ..pipelines.lineage import produced, version_uris
-    from ..pipelines.parameters import parse_parameters
-
-    record = run_in_thread(
-        args.notebook, parse_parameters(args.parameter, args.file), name=args.name
-    )
-    if record.status == "failed":
-        raise failure(record)
-    fields = [
-        ("notebook", record.notebook),
-        ("parameters", ", ".join(f"{k}={v!r}" for k, v in sorted(record.parameters.items()))),
-        ("status", record.status),
-        ("registered", version_uris(produced(registry(), record.id)[1])),
-    ]
-    if magics.feedback >= 2:
-        fields += [("id", record.id), ("duration", f"{record.duration_s:.2f} s")]
-    return display.card(f"Pipeline run {record.name}", fields, value=record)
-
-
-def _sweep_parser() -> Parser:
-    from ..pipelines.parameters import add_sweep_arguments
-
-    p = Parser("sweep", "Run a notebook over a parameter grid, in parallel processes.")
-    add_sweep_arguments(p)
-    return p
-
-
-def run_sweep(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
-    from ..pipelines import sweep
-    from ..pipelines.executor import run_in_thread
-    from ..pipelines.parameters import parse_grid
-
-    grid = parse_grid(args.parameter)
-    return run_in_thread(
-        lambda: sweep(
-            args.notebook,
-            grid,
-            parallel=args.parallel,
-            metric=args.best,
-            alias_best=args.alias_best,
-        )
-    )
-
-
 def run_doctor(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
     from ..doctor import checkup
 
@@ -332,11 +260,6 @@ VERBS: dict[str, Verb] = {
         run_unalias,
     ),
     "delete": Verb("delete a version, or a whole model with --yes", _delete_parser, run_delete),
-    "runs": Verb(
-        "list training runs",
-        _simple("runs", "List training runs.", ("[name]", "only runs of this name")),
-        run_runs,
-    ),
     "deploy": Verb("serve a version or alias over HTTP", _deploy_parser, run_deploy),
     "deployments": Verb(
         "list deployments and their status",
@@ -359,16 +282,6 @@ VERBS: dict[str, Verb] = {
         returns_value=True,
         expression=True,
     ),
-    "run": Verb(
-        "run a notebook as a recorded pipeline: %maas run NB -p KEY VALUE",
-        _run_parser,
-        run_pipeline,
-    ),
-    "sweep": Verb(
-        "run a notebook over a grid: %maas sweep NB -p C 0.1,1 --best accuracy",
-        _sweep_parser,
-        run_sweep,
-    ),
     "ui": Verb(
         "the control panel: models, deploy, predict, monitor, runs",
         _simple("ui", "Show the ipywidgets control panel."),
@@ -381,4 +294,5 @@ VERBS: dict[str, Verb] = {
         run_doctor,
         returns_value=True,
     ),
+    **pipeline_verbs.VERBS,
 }

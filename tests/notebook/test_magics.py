@@ -30,6 +30,7 @@ def test_help_lists_every_verb(ip):
         "alias",
         "unalias",
         "runs",
+        "training-runs",
         "deploy",
         "deployments",
         "undeploy",
@@ -184,7 +185,10 @@ def test_register_show_versions_models_alias_unalias_runs(ip):
     )
     ip.user_ns["name"] = "iris"
     assert out(ip, "unalias $name production") == "Removed iris@production (was iris:1)"
-    assert out(ip, "runs") == "No runs recorded."
+    assert out(ip, "training-runs") == "No runs recorded."
+    assert (
+        out(ip, "runs") == "No pipeline runs. Run a notebook with: %maas run NOTEBOOK -p KEY VALUE"
+    )
 
 
 def test_feedback_levels(ip):

@@ -41,3 +41,28 @@ def test_percent_maas_delete_refuses_a_whole_model_without_yes(ip, classifier):
     assert [v.version for v in maas_nb.list_versions("iris")] == [2]
     assert out(ip, "delete iris --yes") == "Deleted iris:2"
     assert maas_nb.list_models() == []
+
+
+def test_runs_are_pipeline_runs_and_training_runs_are_training_runs_on_both_sides(
+    ip, capsys, registry, classifier
+):
+    training = registry.start_run("fit", params={"C": 1.0})
+    registry.end_run(training.id, status="finished", metrics={"accuracy": 0.9})
+    pipeline = registry.start_pipeline_run(
+        "nightly", notebook="train.ipynb", source=b"{}", parameters={"C": 0.5}
+    )
+    registry.end_pipeline_run(pipeline.id, status="finished")
+
+    assert (
+        out(ip, "runs")
+        == "name     status    parameters  registered\nnightly  finished  C=0.5       -"
+    )
+    assert out(ip, "training-runs") == "name  status    metrics\nfit   finished  accuracy=0.9"
+    assert main(["runs", "--json"]) == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)] == [pipeline.id]
+    assert main(["training-runs", "--json"]) == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)] == [training.id]
+    assert main(["training-runs", "nope"]) == 0
+    assert capsys.readouterr().out == (
+        "No training runs. Record one in a notebook with: %%maas train NAME\n"
+    )
