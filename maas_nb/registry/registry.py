@@ -375,7 +375,8 @@ def _prepare_home(home: Path) -> None:
     except OSError as exc:
         raise RegistryUnavailableError(
             f"Cannot use '{home}' as the registry home: {exc.strerror or exc}. Set MAAS_HOME "
-            "(or pass home=) to a directory you can read and write, or fix its permissions."
+            "(maas --home DIR; home= in Python) to a directory you can read and write, or fix "
+            "its permissions."
         ) from exc
 
 

@@ -354,7 +354,8 @@ class SqliteStore(RunTables):
                     continue
             raise VersionInUseError(
                 f"Cannot delete {what}: deployment {dep_name!r} serves {target!r}. "
-                f"Undeploy it first (maas undeploy {dep_name}) or point it at another version."
+                f"Undeploy it first (maas undeploy {dep_name}; in a notebook: %maas undeploy "
+                f"{dep_name}) or point it at another version."
             )
 
     def _collect(
@@ -373,7 +374,8 @@ class SqliteStore(RunTables):
         row = conn.execute("SELECT * FROM deployments WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise DeploymentNotFoundError(
-                f"No deployment named {name!r}. List them with: maas deployments"
+                f"No deployment named {name!r}. List them with: maas deployments "
+                "(in a notebook: %maas deployments)"
             )
         return DeploymentRecord(
             name=row["name"],

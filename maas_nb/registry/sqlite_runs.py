@@ -128,7 +128,10 @@ class RunTables(SqliteDatabase):
             ).fetchall()
             if len(run_id) >= 6 and len(matches) == 1:  # a unique prefix, as git allows
                 return self._pipeline_run(conn, matches[0][0])
-            raise RunNotFoundError(f"No pipeline run with id {run_id!r}. List them with: maas runs")
+            raise RunNotFoundError(
+                f"No pipeline run with id {run_id!r}. List them with: maas runs "
+                "(in a notebook: %maas runs)"
+            )
         return PipelineRun(
             id=row["id"],
             name=row["name"],
@@ -147,7 +150,10 @@ class RunTables(SqliteDatabase):
     def _run(self, conn: sqlite3.Connection, run_id: str) -> Run:
         row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
-            raise RunNotFoundError(f"No run with id {run_id!r}. List runs with: maas runs")
+            raise RunNotFoundError(
+                f"No training run with id {run_id!r}. List them with: maas training-runs "
+                "(in a notebook: %maas training-runs)"
+            )
         return Run(
             id=row["id"],
             name=row["name"],

@@ -6,7 +6,7 @@ import pytest
 
 import maas_nb
 from maas_nb.cli import main
-from maas_nb.exceptions import ConflictError
+from maas_nb.exceptions import ConflictError, DeploymentNotFoundError
 from tests.notebook.conftest import out
 
 
@@ -65,4 +65,24 @@ def test_runs_are_pipeline_runs_and_training_runs_are_training_runs_on_both_side
     assert main(["training-runs", "nope"]) == 0
     assert capsys.readouterr().out == (
         "No training runs. Record one in a notebook with: %%maas train NAME\n"
+    )
+
+
+def test_a_notebook_error_names_the_magic(ip):
+    with pytest.raises(DeploymentNotFoundError) as info:
+        ip.run_line_magic("maas", "predict nope X_test[:2]")
+    assert str(info.value) == (
+        "No deployment named 'nope'. List them with: maas deployments "
+        "(in a notebook: %maas deployments)"
+    )
+
+
+def test_a_cli_error_names_the_option(capsys, tmp_path):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    assert main(["--home", str(not_a_dir), "models"]) == 1
+    assert capsys.readouterr().err == (
+        f"maas: error: Cannot use '{not_a_dir}' as the registry home: File exists. Set "
+        "MAAS_HOME (maas --home DIR; home= in Python) to a directory you can read and write, "
+        "or fix its permissions.\n"
     )

@@ -228,7 +228,10 @@ def test_home_that_is_a_file(tmp_path):
     with pytest.raises(RegistryUnavailableError) as info:
         Registry(home)
     assert str(info.value).startswith(f"Cannot use '{home}' as the registry home:")
-    assert "Set MAAS_HOME (or pass home=) to a directory you can read and write" in str(info.value)
+    assert (
+        "Set MAAS_HOME (maas --home DIR; home= in Python) to a directory you can read and write"
+        in str(info.value)
+    )
 
 
 def _open_as_nobody(home, conn):
@@ -264,8 +267,9 @@ def test_unreadable_home_directory(tmp_path):
     home.chmod(0o700)
     assert isinstance(error, RegistryUnavailableError)
     assert str(error) == (
-        f"Cannot use '{home}' as the registry home: Permission denied. Set MAAS_HOME (or pass "
-        "home=) to a directory you can read and write, or fix its permissions."
+        f"Cannot use '{home}' as the registry home: Permission denied. Set MAAS_HOME (maas "
+        "--home DIR; home= in Python) to a directory you can read and write, or fix its "
+        "permissions."
     )
 
 

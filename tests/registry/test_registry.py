@@ -162,7 +162,8 @@ def test_delete_is_refused_while_a_deployment_points_at_the_version(registry, cl
     registry.put_deployment("iris-prod", "iris@production")
     message = (
         "Cannot delete version iris:1: deployment 'iris-prod' serves 'iris@production'. "
-        "Undeploy it first (maas undeploy iris-prod) or point it at another version."
+        "Undeploy it first (maas undeploy iris-prod; in a notebook: %maas undeploy iris-prod) "
+        "or point it at another version."
     )
     with pytest.raises(VersionInUseError) as info:
         registry.delete_version("iris:1")

@@ -144,7 +144,8 @@ def test_cli_deploy_deployments_undeploy_and_server_stop(iris_model, capsys):
     assert main(["undeploy", "web"]) == 1
     assert (
         capsys.readouterr().err
-        == "maas: error: No deployment named 'web'. List them with: maas deployments\n"
+        == "maas: error: No deployment named 'web'. List them with: maas deployments "
+        "(in a notebook: %maas deployments)\n"
     )
 
 

@@ -154,7 +154,8 @@ def test_undeploying_what_someone_else_removed_meanwhile(versions, make_panel, c
     panel.deploy.undeploy.click()
     panel.deploy.wait(timeout=30)
     assert panel.log.errors == [
-        "Undeploy failed: No deployment named 'iris'. List them with: maas deployments"
+        "Undeploy failed: No deployment named 'iris'. List them with: maas deployments "
+        "(in a notebook: %maas deployments)"
     ]
     assert not panel.deploy.deploy.disabled and not panel.deploy.undeploy.disabled
     assert capsys.readouterr() == ("", "")
