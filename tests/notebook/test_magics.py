@@ -30,6 +30,7 @@ def test_help_lists_every_verb(ip):
         "alias",
         "unalias",
         "runs",
+        "delete",
         "training-runs",
         "deploy",
         "deployments",
