@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import config
 from .deploying.commands import add_deploy_commands
 from .exceptions import MaasError
 from .registry import Model, ModelVersion, PipelineRun, Registry, to_dict
@@ -285,6 +286,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--home", default=argparse.SUPPRESS, help="registry home (default: $MAAS_HOME or ~/.maas)"
     )
     common.add_argument(
+        "--registry-uri",
+        default=argparse.SUPPRESS,
+        metavar="URI",
+        help="metadata store (default: $MAAS_REGISTRY_URI, else sqlite:///HOME/registry.db)",
+    )
+    common.add_argument(
+        "--artifacts-uri",
+        default=argparse.SUPPRESS,
+        metavar="URI",
+        help="artifact store (default: $MAAS_ARTIFACTS_URI, else file://HOME/artifacts)",
+    )
+    common.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts"
     )
     parser = argparse.ArgumentParser(
@@ -339,8 +352,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.json = getattr(args, "json", False)
     try:
-        reg = Registry(getattr(args, "home", None))
-        result = args.func(reg, args)
+        reg = Registry(
+            getattr(args, "home", None),
+            registry_uri=getattr(args, "registry_uri", None),
+            artifacts_uri=getattr(args, "artifacts_uri", None),
+        )
+        # The verbs that reopen the registry by home (deploy, delete, doctor) and the
+        # servers they start then use the stores given here. $MAAS_HOME stays as it is:
+        # each verb is given the home, which tests/test_cli_home.py holds them to.
+        stores = {k: v for k, v in reg.environment().items() if k != config.HOME_ENV}
+        with config.environment(stores):
+            result = args.func(reg, args)
     except MaasError as exc:
         print(f"maas: error: {exc}", file=sys.stderr)
         return 1

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from .exceptions import ConfigurationError
@@ -61,6 +62,22 @@ def _uri(given: str | None, argument: str, env: str, default: str) -> tuple[str,
     if os.environ.get(env):
         return os.environ[env], env
     return default, "the default"
+
+
+@contextlib.contextmanager
+def environment(settings: Mapping[str, str]) -> Iterator[None]:
+    """Set *settings* (such as `Registry.environment`) in ``os.environ`` for a block, then
+    restore what was there."""
+    saved = {key: os.environ.get(key) for key in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def env_trusted_types() -> tuple[str, ...]:

@@ -11,6 +11,7 @@ import pytest
 
 import maas_nb
 from maas_nb.cli import main
+from maas_nb.registry import Registry
 
 
 @pytest.fixture
@@ -249,3 +250,25 @@ def test_a_reader_that_closes_the_pipe_early_gets_no_traceback(home):
         code = proc.wait(timeout=60)
     assert err == ""
     assert code == 141
+
+
+def test_registry_and_artifacts_uris(capsys, classifier, tmp_path, home):
+    """``--registry-uri`` and ``--artifacts-uri`` pick the stores of every verb, including
+    ``delete``, which reopens the registry by home."""
+    db, blobs = tmp_path / "meta.db", tmp_path / "blobs"
+    uris = {"registry_uri": f"sqlite:///{db}", "artifacts_uri": blobs.as_uri()}
+    elsewhere = Registry(tmp_path / "state", **uris)
+    for _ in range(3):
+        elsewhere.register(classifier, "iris")
+    at = ["--registry-uri", uris["registry_uri"], "--artifacts-uri", uris["artifacts_uri"]]
+
+    code, out, err = run(capsys, *at, "--json", "versions", "iris")
+    assert (code, err) == (0, "")
+    assert [v["uri"] for v in json.loads(out)] == ["iris:1", "iris:2", "iris:3"]
+    assert run(capsys, *at, "alias", "iris:2", "production")[1] == "iris@production -> iris:2\n"
+    assert run(capsys, *at, "delete", "iris:3")[1] == "Deleted iris:3\n"
+
+    again = Registry(tmp_path / "state", **uris)
+    assert [v.version for v in again.list_versions("iris")] == [1, 2]
+    assert again.get("iris@production").version == 2
+    assert sorted(p.name for p in home.iterdir()) == []
