@@ -11,15 +11,15 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from . import config
 from .deploying.commands import add_deploy_commands
 from .exceptions import MaasError
+from .pipelines import report
 from .registry import Model, ModelVersion, PipelineRun, Registry, to_dict
 from .serving.command import add_serve_command
-from .tables import format_failure, format_size, format_time, text_table
+from .tables import format_size, format_time, text_table
 
 
 def cmd_models(reg: Registry, args: argparse.Namespace) -> Any:
@@ -134,17 +134,10 @@ def cmd_runs(reg: Registry, args: argparse.Namespace) -> Any:
             ],
             empty="No pipeline runs. Run a notebook with: maas run NOTEBOOK -p KEY VALUE",
         )
-    if args.id is None:
-        raise MaasError(f"maas runs {args.action} needs a run id: maas runs {args.action} ID")
-    record = reg.get_pipeline_run(args.id)
+    record = report.find(reg, "maas", args.action, args.id)
     if args.action == "show":
         return pipeline_run_dict(reg, record) if args.json else show_pipeline_run(reg, record)
-    if args.output is None:
-        raise MaasError(
-            f"maas runs export needs an output path: maas runs export {record.id[:12]} out.ipynb"
-        )
-    Path(args.output).write_bytes(reg.pipeline_notebook(record, executed=True))
-    return f"Wrote the executed notebook of run {record.id[:12]} to {args.output}"
+    return report.export(reg, "maas", record, args.output)
 
 
 def cmd_training_runs(reg: Registry, args: argparse.Namespace) -> Any:
@@ -218,24 +211,7 @@ def pipeline_run_dict(
 
 
 def show_pipeline_run(reg: Registry, r: PipelineRun) -> str:
-    from .pipelines.lineage import produced, version_uris
-
-    lines = [
-        ("id", r.id),
-        ("name", r.name),
-        ("notebook", r.notebook),
-        ("notebook sha256", r.notebook_digest),
-        ("parameters", json.dumps(dict(r.parameters), sort_keys=True)),
-        ("status", r.status),
-        ("started", format_time(r.started_at)),
-        ("duration", f"{r.duration_s:.2f} s" if r.duration_s is not None else "-"),
-        ("executed notebook", r.output_digest or "-"),
-        ("registered", version_uris(produced(reg, r.id)[1])),
-    ]
-    if r.rerun_of:
-        lines.append(("rerun of", r.rerun_of))
-    if r.error:
-        lines.append(("error", format_failure(r.error)))
+    lines = report.fields(reg, r)
     width = max(len(k) for k, _ in lines)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in lines)
 
@@ -333,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_deploy_commands(add)
     add_run_arguments(add("run", cmd_run, "run a notebook as a recorded pipeline (papermill)"))
     p = add("runs", cmd_runs, "list pipeline runs; show one; export its executed notebook")
-    p.add_argument("action", nargs="?", choices=["show", "export"])
+    p.add_argument("action", nargs="?", choices=report.ACTIONS)
     p.add_argument("id", nargs="?")
     p.add_argument("output", nargs="?", help="for export: where to write the .ipynb")
     p = add("training-runs", cmd_training_runs, "list training runs (%%maas train)")

@@ -95,7 +95,11 @@ def version_card(v: ModelVersion, *, verbose: int = 1, pipeline: Any = None) -> 
             ("pipeline run", f"{pipeline.id[:12]}{repeats}"),
             ("pipeline", f"{pipeline.notebook} ({pipeline.status})"),
             ("parameters", params),
-            ("executed notebook", f"maas runs export {pipeline.id[:12]} out.ipynb"),
+            (
+                "executed notebook",
+                f"maas runs export {pipeline.id[:12]} out.ipynb "
+                f"(in a notebook: %maas runs export {pipeline.id[:12]} out.ipynb)",
+            ),
         ]
     if verbose >= 2:
         fields += [

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import argparse
+import html
 from typing import Any
+
+from IPython.core.error import UsageError
 
 from ..api import registry
 from . import display
@@ -71,10 +74,34 @@ def _runs_parser(verb: str, description: str) -> Parser:
     return p
 
 
+def _pipeline_runs_parser() -> Parser:
+    p = _runs_parser(
+        "runs",
+        "List pipeline runs; show one (show ID); write its executed notebook (export ID PATH).",
+    )
+    p.add_argument("id", nargs="?", help="for show and export: the run id (or 6+ characters)")
+    p.add_argument("output", nargs="?", help="for export: where to write the .ipynb")
+    return p
+
+
 def run_runs(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    from ..pipelines import report
     from ..pipelines.lineage import version_uris, versions_by_pipeline_run
 
     reg = registry()
+    if args.name in report.ACTIONS:  # %maas runs show ID, %maas runs export ID PATH
+        record = report.find(reg, "%maas", args.name, args.id)
+        if args.name == "show":
+            return display.card(
+                f"Pipeline run {record.name}", report.fields(reg, record), value=record
+            )
+        done = report.export(reg, "%maas", record, args.output)
+        return display.Display(done, html.escape(done), record)
+    if args.id is not None:
+        raise UsageError(
+            f"%maas runs takes one run name to list, got {args.name!r} and {args.id!r}. "
+            "To show a run: %maas runs show ID; to export one: %maas runs export ID PATH."
+        )
     runs = [r for r in reg.list_pipeline_runs() if args.name in (None, r.name)]
     made = versions_by_pipeline_run(reg)
     headers = ["name", "status", "parameters", "registered"]
@@ -100,8 +127,8 @@ def run_training_runs(magics: Any, args: argparse.Namespace, cell: str | None) -
 
 VERBS: dict[str, Verb] = {
     "runs": Verb(
-        "list pipeline runs (%maas run, %maas sweep) and the versions they registered",
-        lambda: _runs_parser("runs", "List pipeline runs."),
+        "list pipeline runs and the versions they registered; runs show ID; runs export ID PATH",
+        _pipeline_runs_parser,
         run_runs,
     ),
     "training-runs": Verb(

@@ -169,7 +169,8 @@ def _input_cell_index(executed: Path, index: int) -> int:
 def failure(record: PipelineRun) -> PipelineFailedError:
     return PipelineFailedError(
         f"{record.notebook} failed in {format_failure(record.error)} "
-        f"(pipeline run {record.id[:12]}; see it with: maas runs show {record.id[:12]})"
+        f"(pipeline run {record.id[:12]}; see it with: maas runs show {record.id[:12]} "
+        f"(in a notebook: %maas runs show {record.id[:12]}))"
     )
 
 

@@ -341,7 +341,8 @@ class Registry:
         if run.output_digest is None:
             raise ArtifactMissingError(
                 f"Pipeline run {run.id[:12]} ({run.status}) has no executed notebook: "
-                f"papermill wrote none. See why with: maas runs show {run.id[:12]}"
+                f"papermill wrote none. See why with: maas runs show {run.id[:12]} "
+                f"(in a notebook: %maas runs show {run.id[:12]})"
             )
         return self.artifacts.get(run.output_digest)
 

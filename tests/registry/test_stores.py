@@ -202,7 +202,8 @@ def test_pipeline_runs_through_the_facade(registry):
         registry.pipeline_notebook(started, executed=True)
     assert str(missing.value) == (
         f"Pipeline run {started.id[:12]} (running) has no executed notebook: papermill wrote "
-        f"none. See why with: maas runs show {started.id[:12]}"
+        f"none. See why with: maas runs show {started.id[:12]} "
+        f"(in a notebook: %maas runs show {started.id[:12]})"
     )
     ended = registry.end_pipeline_run(started.id, status="failed", output=b"executed")
     assert registry.pipeline_notebook(ended, executed=True) == b"executed"
