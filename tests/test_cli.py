@@ -272,3 +272,20 @@ def test_registry_and_artifacts_uris(capsys, classifier, tmp_path, home):
     assert [v.version for v in again.list_versions("iris")] == [1, 2]
     assert again.get("iris@production").version == 2
     assert sorted(p.name for p in home.iterdir()) == []
+
+
+def test_a_server_deploy_starts_serves_from_the_uris_given(capsys, classifier, tmp_path, home):
+    """The server ``maas deploy`` starts opens the stores named on the command line."""
+    db, blobs = tmp_path / "meta.db", tmp_path / "blobs"
+    at = ["--registry-uri", f"sqlite:///{db}", "--artifacts-uri", blobs.as_uri()]
+    Registry(home, registry_uri=f"sqlite:///{db}", artifacts_uri=blobs.as_uri()).register(
+        classifier, "iris"
+    )
+    code, out, err = run(capsys, *at, "--json", "deploy", "iris")
+    assert code == 0, err
+    assert json.loads(out)["status"] == "ready"
+    code, out, err = run(capsys, *at, "--json", "deployments")
+    assert [(d["name"], d["status"], d["version"]) for d in json.loads(out)] == [
+        ("iris", "ready", 1)
+    ]
+    assert not (home / "registry.db").exists()
