@@ -35,3 +35,13 @@ def format_failure(error: Mapping[str, Any]) -> str:
     """A pipeline run's recorded failure: ``cell 2: ValueError: C was 3``."""
     where = f"cell {error['cell']}" if error.get("cell") is not None else "the kernel"
     return f"{where}: {error.get('exception')}: {error.get('message')}"
+
+
+def metrics_text(metrics: Mapping[str, float]) -> str:
+    """``accuracy=0.96 f1=0.95``."""
+    return " ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()))
+
+
+def params_text(params: Mapping[str, Any]) -> str:
+    """``C=0.5, kernel='rbf'``."""
+    return ", ".join(f"{k}={v!r}" for k, v in sorted(params.items()))

@@ -71,7 +71,7 @@ def test_show(capsys, models):
     assert fields["uri"].strip() == "iris:1"
     assert fields["aliases"].strip() == "production"
     assert "(input: float64[N, 4]) -> (predictions: int64[N], probabilities: float64[N, 3])" in out
-    assert fields_with_prefix(out, "metric accuracy") == "0.96"
+    assert fields["metrics"].strip() == "accuracy=0.96"
     code, out, _ = run(capsys, "show", "iris:2", "--json")
     assert json.loads(out)["description"] == "second"
 
@@ -131,7 +131,8 @@ def test_usage_error_exits_2(capsys):
 def test_empty_registry(capsys):
     assert (
         run(capsys, "models")[1]
-        == "No models registered. Register one with maas_nb.register(model, 'name').\n"
+        == "No models registered. Register one with maas_nb.register(model, 'name') "
+        "(in a notebook: %%maas train NAME --register).\n"
     )
 
 

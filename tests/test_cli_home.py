@@ -111,6 +111,7 @@ def test_every_verb_honours_home_and_leaves_maas_home_empty(
         assert [(d["name"], d["status"]) for d in maas_json(case("deployments"))] == [
             ("iris", "ready")
         ]
+        assert maas_json(case("predict"), "iris", "[[5.1, 3.5, 1.4, 0.2]]") == [0]
         status = maas_json(case("server"), "status")
         assert status["running"] and status["pid"] == server.pid
         maas(case("undeploy"), "iris")

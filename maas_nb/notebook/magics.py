@@ -1,12 +1,18 @@
 """``%maas`` and ``%%maas``: the train -> register -> deploy -> predict loop in a notebook.
 
-A thin layer: each verb parses its arguments, calls the Python API, and returns a
-`Display`. Configure with ``%config MaasMagics.home = "..."``, ``.port`` and ``.feedback``.
+A thin layer: the verbs of the command table (`maas_nb.commands`, shared with the
+``maas`` command) plus the few only a kernel can have (`verbs`). Configure with
+``%config MaasMagics.home = "..."``, ``.port`` and ``.feedback``; every verb also takes
+``--home``, ``--registry-uri`` and ``--artifacts-uri`` for one call.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -14,11 +20,17 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Int, Unicode, observe
 from traitlets.config import Configurable
 
-from . import verbs
+from .. import config
+from ..commands import COMMANDS, Command, Context, Result, store_options
+from . import display, verbs
 from .display import Display, table
-from .parsing import HelpRequested, split, split_expression
+from .parsing import HelpRequested, Parser, split, split_expression
 
-HELP = {name: verb.summary for name, verb in verbs.VERBS.items()}
+INPUT_EXAMPLE = "X_test[:5] (any Python expression, no quotes needed)"
+HELP = {
+    **{name: c.summary for name, c in COMMANDS.items()},
+    **{name: v.summary for name, v in verbs.VERBS.items()},
+}
 
 
 @magics_class
@@ -40,10 +52,11 @@ class MaasMagics(Magics, Configurable):
         Configurable.__init__(self, config=shell.config if shell is not None else None)
         Magics.__init__(self, shell=shell, **kwargs)
         shell.configurables.append(self)
+        self.last_result: Result | None = None
 
     @observe("home")
     def _home_changed(self, change: dict) -> None:
-        _set_env("MAAS_HOME", change["new"])
+        _set_env(config.HOME_ENV, change["new"])
 
     @observe("port")
     def _port_changed(self, change: dict) -> None:
@@ -56,29 +69,70 @@ class MaasMagics(Magics, Configurable):
         if not words or words[0] == "help":
             return help_display()
         name, tail = words[0], words[1] if len(words) > 1 else ""
+        command = COMMANDS.get(name)
         verb = verbs.VERBS.get(name)
-        if verb is None:
+        if command is None and verb is None:
             raise UsageError(
-                f"Unknown verb {name!r}. Known verbs: {', '.join(sorted(verbs.VERBS))}. "
-                "See %maas help."
+                f"Unknown verb {name!r}. Known verbs: {', '.join(sorted(HELP))}. See %maas help."
             )
-        if cell is not None and not verb.cell:
+        if cell is not None and (verb is None or not verb.cell):
             raise UsageError(f"'{name}' is a line magic: use %maas {name} ..., not %%maas.")
-        if cell is None and verb.cell_only:
+        if cell is None and verb is not None and verb.cell_only:
             raise UsageError(
                 f"'{name}' runs a cell: write %%maas {name} ... on the first line of a cell."
             )
-        parser = verb.parser()
-        # Split the whole line, so that a quoting error quotes what the user wrote.
-        head, expression = split_expression(tail) if verb.expression else (split(line)[1:], None)
+        parser = command.parser(Parser) if command is not None else verb.parser()  # type: ignore[union-attr]
+        assert isinstance(parser, Parser)
         try:
-            args = parser.parse(head)
+            if command is not None and command.takes_input:
+                head, expression = split_expression(tail, parser)
+                args = parser.parse(head)
+                args.input = expression
+            else:
+                # Split the whole line, so that a quoting error quotes what the user wrote.
+                args = parser.parse(split(line)[1:])
         except HelpRequested as shown:
             return Display(str(shown), f"<pre>{shown}</pre>")
-        if verb.expression:
-            args.expr = expression
-        result = verb.run(self, args, cell)
-        return None if self.feedback == 0 and not verb.returns_value else result
+        with self._stores(args) as reg:
+            if command is not None:
+                return self._run_command(command, reg, args)
+            result = verb.run(self, args, cell)  # type: ignore[union-attr]
+        return None if self.feedback == 0 and not verb.returns_value else result  # type: ignore[union-attr]
+
+    def _run_command(self, command: Command, reg: Any, args: argparse.Namespace) -> Any:
+        from ..pipelines.executor import run_in_thread
+
+        ctx = Context(
+            reg,
+            "%maas",
+            lambda expression: self.evaluate(expression, what="The input expression"),
+            INPUT_EXAMPLE,
+            usage=UsageError,
+            blocking=run_in_thread,
+        )
+        result = self.last_result = command.run(ctx, args)
+        for note in result.notes:
+            warnings.warn(note, stacklevel=2)
+        if result.error is not None:
+            raise result.error
+        if result.returns_value:
+            return result.value
+        return None if self.feedback == 0 else display.result(result, verbose=self.feedback)
+
+    @contextmanager
+    def _stores(self, args: argparse.Namespace) -> Iterator[Any]:
+        """The registry this call uses: ``--home``/``--registry-uri``/``--artifacts-uri``
+        if given (for this call only, the Python API inside it included), else the
+        configured one."""
+        from ..api import registry
+
+        given = {k: v for k, v in store_options(args).items() if v is not None}
+        if not given:
+            yield registry()
+            return
+        reg = registry(**given)
+        with config.environment(reg.environment()):
+            yield reg
 
     @property
     def namespace(self) -> dict[str, Any]:

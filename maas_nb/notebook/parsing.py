@@ -31,9 +31,6 @@ class Verb:
     cell: bool = False
     cell_only: bool = False
     returns_value: bool = False
-    # The verb ends in a Python expression: the rest of the line after its flags and
-    # first argument, unsplit, arrives as ``args.expr``.
-    expression: bool = False
 
 
 class HelpRequested(Exception):
@@ -64,20 +61,26 @@ def split(line: str) -> list[str]:
         raise UsageError(f"Cannot parse the arguments {line!r}: {exc}. Check the quotes.") from None
 
 
-def split_expression(line: str) -> tuple[list[str], str]:
+def split_expression(line: str, parser: argparse.ArgumentParser) -> tuple[list[str], str]:
     """*line* as the leading options and the one word after them, then the rest unsplit.
 
-    The options of such verbs are flags (no values), so the first word that is not an
-    option ends the head; whatever follows it is Python, not shell words.
+    An option that takes a value (``--home DIR``) takes the next word with it; the first
+    other word ends the head, and whatever follows it is Python, not shell words.
     """
     head: list[str] = []
     rest = line.strip()
+    takes_value = False
     while rest:
         word, tail = [*rest.split(None, 1), ""][:2]
         head.append(word)
         rest = tail.strip()
+        if takes_value:
+            takes_value = False
+            continue
         if not word.startswith("-"):
             break
+        action = parser._option_string_actions.get(word.partition("=")[0])
+        takes_value = action is not None and action.nargs != 0 and "=" not in word
     return head, rest
 
 

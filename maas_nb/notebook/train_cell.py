@@ -10,8 +10,9 @@ from IPython.core.error import UsageError
 
 from .. import flavors
 from ..exceptions import MaasError, NoFittedModelError
+from ..tables import metrics_text
 from ..tracking import TrainingResult, training_run
-from .display import Display, card, metrics_text
+from .display import Display, card
 
 FIT_METHODS = {"fit", "fit_transform", "partial_fit", "fit_predict"}
 

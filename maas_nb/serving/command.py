@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from ..exceptions import ConfigurationError, MaasError
 from .limits import add_arguments as add_limit_arguments
@@ -55,15 +54,6 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.add_argument("--port-fallback", action="store_true", help=argparse.SUPPRESS)
     add_limit_arguments(p, "connection limits")
-
-
-def add_serve_command(add: Callable[[str, Callable, str], argparse.ArgumentParser]) -> None:
-    """Declare ``serve`` with the CLI's *add(name, func, help)*."""
-
-    def cmd_serve(reg: Any, args: argparse.Namespace) -> None:
-        run_serve(reg.home, args)
-
-    add_serve_arguments(add("serve", cmd_serve, "run the model server for this registry home"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -41,7 +41,14 @@ def test_the_cli_announces_the_other_port_and_prints_the_url(default_port_taken,
     assert port != DEFAULT_PORT
     assert re.fullmatch(f"maas: note: {NOTE}\n", err), err
     url = f"http://127.0.0.1:{port}/v2/models/iris/infer"
-    assert out.startswith(f"Deployed iris@production as 'iris': {url}\ncurl -s -X POST {url} ")
+    assert out.startswith(
+        "Deployment iris\n"
+        "  target   iris@production\n"
+        "  version  1\n"
+        "  status   ready\n"
+        f"  url      {url}\n"
+        f"  curl     curl -s -X POST {url} "
+    )
     log = (home / "server.log").read_text()
     assert f"port 8765 is taken; listening on port {port} instead" in log
 

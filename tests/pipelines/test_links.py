@@ -14,7 +14,7 @@ from maas_nb.cli import main
 def fields_of(text):
     """``key  value`` lines as a dict (the CLI's and the cards' text forms)."""
     pairs = (line.strip().split("  ", 1) for line in text.splitlines())
-    return {k: v.strip() for k, v in pairs}
+    return {pair[0]: pair[1].strip() for pair in pairs if len(pair) == 2}
 
 
 @pytest.fixture
@@ -41,14 +41,14 @@ def test_cli_runs_list_and_show_name_versions_and_reruns(linked, capsys):
         "NAME",
         "STATUS",
         "PARAMETERS",
-        "VERSIONS",
+        "REGISTERED",
         "DURATION",
         "STARTED",
     ]
     assert [line.split()[:5] for line in table[1:]] == [
-        [first.id[:12], "train", "finished", "{}", "iris:1"],
-        [again.id[:12], "train", "finished", "{}", "iris:2"],
-        [table[3].split()[0], "other", "running", "{}", "-"],
+        [first.id[:12], "train", "finished", "-", "iris:1"],
+        [again.id[:12], "train", "finished", "-", "iris:2"],
+        [table[3].split()[0], "other", "running", "-", "-"],
     ]
     assert main(["runs", "show", again.id[:12]]) == 0
     shown = fields_of(capsys.readouterr().out)
@@ -61,8 +61,8 @@ def test_a_version_names_its_pipeline_run_in_the_cli_and_the_magic(linked, ip, c
     first, again = linked
     assert main(["show", "iris:2"]) == 0
     shown = fields_of(capsys.readouterr().out)
-    assert (shown["pipeline run"], shown["pipeline rerun of"]) == (again.id, first.id)
-    assert shown["pipeline name"] == "train"
+    assert (shown["pipeline id"], shown["pipeline rerun of"]) == (again.id, first.id)
+    assert shown["pipeline"] == "nb/train.ipynb (finished)"
     card = fields_of(repr(ip.run_line_magic("maas", "show iris:2")).split("\n", 1)[1])
     assert card["pipeline run"] == f"{again.id[:12]} (rerun of {first.id[:12]})"
     card = fields_of(repr(ip.run_line_magic("maas", "show iris:1")).split("\n", 1)[1])

@@ -61,13 +61,23 @@ def test_rerun_runs_the_recorded_bytes_and_reports_each_differing_metric(tmp_pat
     probe_notebook(nb, code=2.0)
     (tmp_path / "data.txt").write_text("0.75")
 
-    assert main(["rerun", original.id[:12]]) == 0
-    out = capsys.readouterr().out
+    # A rerun is a reproducibility check: differing metrics fail it, after the table.
+    assert main(["rerun", original.id[:12]]) == 1
+    out, err = capsys.readouterr()
     again = next(r for r in maas_nb.registry().list_pipeline_runs() if r.id != original.id)
     assert out == (
-        f"Reran {nb} as run {again.id[:12]} (finished): metrics DIFFER\n"
-        "  code: 1.0 -> 1.0\n"
-        "  data: 1.0 -> 1.5\n"
+        f"Rerun of {nb}\n"
+        "  metrics      DIFFER\n"
+        "  status       finished\n"
+        f"  run          {again.id}\n"
+        f"  rerun of     {original.id}\n"
+        "  metric code  1.0 -> 1.0\n"
+        "  metric data  1.0 -> 1.5\n"
+    )
+    assert err == (
+        f"maas: error: Run {again.id[:12]} did not reproduce the metrics of run "
+        f"{original.id[:12]} (the metrics are above); see each run with: "
+        f"maas runs show {again.id[:12]} and maas runs show {original.id[:12]}\n"
     )
     assert training_metrics(again.id) == {"code": 1.0, "data": 1.5}
     assert again.notebook_digest == original.notebook_digest

@@ -11,6 +11,7 @@ import maas_nb
 from maas_nb.cli import main
 from maas_nb.exceptions import ConfigurationError, PipelineFailedError
 from maas_nb.pipelines import declared_parameters, run
+from tests.pipelines.test_links import fields_of
 
 TRAIN = """%%maas train tiny --register --eval X_test y_test
 from sklearn.linear_model import LogisticRegression
@@ -62,12 +63,12 @@ def test_run_records_everything_and_links_lineage(train_nb, registry, capsys):
 
     assert main(["show", "tiny:1"]) == 0
     shown = capsys.readouterr().out
-    fields = {k: v.strip() for k, v in (line.split("  ", 1) for line in shown.splitlines())}
-    assert fields["pipeline run"] == record.id
-    assert fields["pipeline name"] == "train"
-    assert fields["pipeline notebook"] == f"{train_nb} ({record.notebook_digest})"
-    assert fields["pipeline parameters"] == '{"C": 0.5}'
-    assert fields["executed notebook"] == record.output_digest
+    fields = fields_of(shown)
+    assert fields["pipeline id"] == record.id
+    assert fields["pipeline"] == f"{train_nb} (finished)"
+    assert fields["pipeline notebook sha256"] == record.notebook_digest
+    assert fields["parameters"] == "C=0.5"
+    assert fields["executed notebook sha256"] == record.output_digest
 
 
 def test_undeclared_parameters_are_refused(train_nb):
@@ -99,17 +100,17 @@ def test_cli_run_runs_show_export_and_rerun(train_nb, tmp_path, capsys):
     params.write_text("C: 0.25\nmax_iter: 300\n")
     assert main(["run", str(train_nb), "-f", str(params), "-p", "C", "0.5"]) == 0
     out = capsys.readouterr().out
-    fields = {k: v.strip() for k, v in (line.split("  ", 1) for line in out.splitlines())}
+    fields = fields_of(out)
     assert fields["status"] == "finished"
-    assert fields["parameters"] == '{"C": 0.5, "max_iter": 300}'
+    assert fields["parameters"] == "C=0.5, max_iter=300"
     assert fields["registered"] == "tiny:1"
     assert "rerun of" not in fields
     record = maas_nb.registry().list_pipeline_runs()[0]
     assert main(["runs"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split()[:5] == ["ID", "NAME", "STATUS", "PARAMETERS", "VERSIONS"]
+    assert table[0].split()[:5] == ["ID", "NAME", "STATUS", "PARAMETERS", "REGISTERED"]
     assert table[1].startswith(f"{record.id[:12]}  train  finished")
-    assert "}  tiny:1  " in table[1]
+    assert "max_iter=300  tiny:1  " in table[1]
     assert main(["runs", "show", record.id[:12]]) == 0
     assert f"  {record.notebook_digest}" in capsys.readouterr().out
     exported = tmp_path / "out.ipynb"
@@ -127,15 +128,16 @@ def test_cli_run_runs_show_export_and_rerun(train_nb, tmp_path, capsys):
         for p in (record.id, again.id)
     )
     assert sorted(before) == ["accuracy", "f1"] and after == before
-    assert rerun_out == (
-        f"Reran {train_nb} as run {again.id[:12]} (finished): metrics match\n"
-        + "".join(f"  {k}: {before[k]} -> {after[k]}\n" for k in sorted(before))
-    )
+    assert rerun_out.startswith(f"Rerun of {train_nb}\n")
+    rerun_fields = fields_of(rerun_out)
+    assert (rerun_fields["metrics"], rerun_fields["status"]) == ("match", "finished")
+    for k in sorted(before):
+        assert rerun_fields[f"metric {k}"] == f"{before[k]} -> {after[k]}"
     assert len(maas_nb.registry().list_pipeline_runs()) == 2
     # The rerun names the run it repeats, the notebook it came from and what it registered.
     assert main(["runs", "show", again.id]) == 0
     shown = capsys.readouterr().out
-    fields = {k: v.strip() for k, v in (line.split("  ", 1) for line in shown.splitlines())}
+    fields = fields_of(shown)
     assert (fields["notebook"], fields["rerun of"]) == (str(train_nb), record.id)
     assert fields["registered"] == "tiny:2"
     assert main(["--json", "runs"]) == 0
@@ -146,8 +148,8 @@ def test_cli_run_runs_show_export_and_rerun(train_nb, tmp_path, capsys):
     ]
     assert main(["show", "tiny:2"]) == 0
     shown = capsys.readouterr().out
-    fields = {k: v.strip() for k, v in (line.split("  ", 1) for line in shown.splitlines())}
-    assert (fields["pipeline run"], fields["pipeline rerun of"]) == (again.id, record.id)
+    fields = fields_of(shown)
+    assert (fields["pipeline id"], fields["pipeline rerun of"]) == (again.id, record.id)
     assert main(["run", str(train_nb), "-p", "nope", "1"]) == 1
     assert "does not declare the parameter(s) 'nope'" in capsys.readouterr().err
 

@@ -59,7 +59,7 @@ def test_register_records_who_approved_each_type_and_how(monkeypatch, pipe, iris
     assert f"via MAAS_TRUSTED_TYPES at {at})" in version_card(v, verbose=2)._repr_html_()
 
     assert main(["show", "pipe:1"]) == 0
-    assert _shown(capsys, "trust") == (
+    assert _shown(capsys, "trust record") == (
         f"{THRESHOLD} (approved by {user} via trusted_types at {approvals[THRESHOLD]['at']}); "
         f"{DOUBLE} (approved by {user} via MAAS_TRUSTED_TYPES at {at})"
     )
@@ -82,14 +82,14 @@ def test_a_version_with_built_in_types_only(classifier, capsys):
     assert v.trust == {"needs": [], "approved": []}  # nothing approved that was not needed
     assert "trust" not in repr(version_card(v))
     assert main(["show", "iris:1"]) == 0
-    assert _shown(capsys, "trust") == "built-in allow-list only"
+    assert _shown(capsys, "trust record") == "built-in allow-list only"
 
 
 def _shown(capsys, key):
     """The value of *key* in ``maas show``'s output."""
     for line in capsys.readouterr().out.splitlines():
-        if line.split("  ")[0] == key:
-            return line[len(key) :].strip()
+        if line.strip().split("  ")[0] == key:
+            return line.strip()[len(key) :].strip()
     raise AssertionError(f"maas show printed no {key!r} line")
 
 

@@ -9,8 +9,8 @@ import ipywidgets as widgets
 
 from ...exceptions import PanelInputError
 from ...registry import ModelVersion
-from ...tables import format_size, format_time
-from ..display import metrics_text, table, version_card
+from ...tables import format_size, format_time, metrics_text
+from ..display import table, version_card
 from .dropdowns import on_pick, picked_by_person, set_options
 
 if TYPE_CHECKING:

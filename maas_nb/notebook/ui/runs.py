@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 
-from ...tables import format_failure, format_time
-from ..display import params_text, table
+from ...tables import format_failure, format_time, params_text
+from ..display import table
 
 if TYPE_CHECKING:
     from .panel import Panel

@@ -1,0 +1,33 @@
+"""The one command table: each verb of ``maas`` and ``%maas`` defined once.
+
+A verb's arguments, validation and the `Result` it returns live here; the CLI renders
+results as text or JSON, the magics as HTML cards with a stable text form. Verbs only one
+front end can have stay with it: ``serve`` (a long-running process) in the CLI;
+``train``, ``register`` and ``ui`` (which need the kernel's variables) in the magics.
+"""
+
+from __future__ import annotations
+
+from . import deploy_verbs, pipeline_verbs, registry_verbs
+from .command import Command, Context, add_store_options, store_options
+from .result import Card, Column, Field, Result, Table, Text, card, table
+
+COMMANDS: dict[str, Command] = {
+    c.name: c for c in [*registry_verbs.COMMANDS, *deploy_verbs.COMMANDS, *pipeline_verbs.COMMANDS]
+}
+
+__all__ = [
+    "COMMANDS",
+    "Card",
+    "Column",
+    "Command",
+    "Context",
+    "Field",
+    "Result",
+    "Table",
+    "Text",
+    "add_store_options",
+    "card",
+    "store_options",
+    "table",
+]

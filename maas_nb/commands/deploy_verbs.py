@@ -1,0 +1,173 @@
+"""The verbs about serving: deploy, undeploy, deployments, predict, server."""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import warnings
+from typing import Any
+
+from ..deploying import api
+from ..deploying.batching import add_arguments as add_batching_arguments
+from ..deploying.targets import TARGET_ENV
+from ..exceptions import ServerUnavailableError
+from ..registry import to_dict
+from ..serving.limits import add_arguments as add_limit_arguments
+from ..serving.limits import from_arguments
+from ..serving.server import read_server_file
+from .command import Command, Context, no_arguments
+from .result import Column, Field, Result, Text, card, table
+
+
+def deploy(ctx: Context, args: argparse.Namespace) -> Result:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dep = api.deploy(
+            args.uri,
+            name=args.name,
+            max_batch_size=args.max_batch_size,
+            max_latency_ms=args.max_latency_ms,
+            max_queue_rows=args.max_queue_rows,
+            home=ctx.home,
+            limits=from_arguments(args),
+            target=args.target,
+        )
+    info = dep.describe()
+    # The URL is in every form: a caller needs it, and it is not always on port 8765
+    # (the server takes a free port when that one is taken: a note says so).
+    view = card(
+        f"Deployment {dep.name}",
+        [
+            ("target", dep.target),
+            ("version", info.get("version")),
+            ("status", info.get("status")),
+            ("url", dep.url if dep.server else None),
+            Field("curl", dep.curl(), detail=True),
+        ],
+    )
+    return Result(
+        "deploy",
+        _deployment_dict(dep, info),
+        view,
+        dep,
+        notes=tuple(str(w.message) for w in caught),
+        html_extra=dep._repr_html_(),
+    )
+
+
+def undeploy(ctx: Context, args: argparse.Namespace) -> Result:
+    record = api.undeploy(args.name, home=ctx.home)
+    view = Text(
+        f"Undeployed {record.name} ({record.target})",
+        f"Undeployed <code>{html.escape(record.name)}</code>",
+    )
+    return Result("undeploy", to_dict(record), view, record)
+
+
+def deployments(ctx: Context, args: argparse.Namespace) -> Result:
+    deps = api.deployments(home=ctx.home)
+    notes: tuple[str, ...] = ()
+    try:
+        states = api.server_states(home=ctx.home) or {}
+        unknown = "stopped"
+    except ServerUnavailableError as exc:
+        # The registry still says what is deployed; only the live state is missing.
+        notes = (f"{exc} Showing the registry's deployments only.",)
+        states, unknown = {}, "unknown"
+    infos = [states.get(d.name, {"status": unknown}) for d in deps]
+    rows = [
+        [
+            d.name,
+            d.target,
+            info.get("version") or "-",
+            info.get("status"),
+            d.url if d.server else "-",
+        ]
+        for d, info in zip(deps, infos, strict=True)
+    ]
+    view = table(
+        ["name", "target", "version", "status", Column("url", detail=True)],
+        rows,
+        empty=f"No deployments. Deploy a model with: {ctx.says('deploy NAME@ALIAS')}",
+    )
+    data = [_deployment_dict(d, info) for d, info in zip(deps, infos, strict=True)]
+    return Result("deployments", data, view, deps, notes=notes)
+
+
+def predict(ctx: Context, args: argparse.Namespace) -> Result:
+    if not args.input:
+        raise ctx.usage(
+            f"{ctx.says('predict')} {args.name} needs an input after the deployment name: "
+            f"{ctx.says('predict')} {args.name} {ctx.input_example}."
+        )
+    X = ctx.read_input(args.input)
+    predictions = api.get_deployment(args.name, home=ctx.home).predict(X)
+    data = predictions.tolist()
+    view = Text(json.dumps(data))
+    return Result("predict", data, view, predictions, returns_value=True)
+
+
+def server(ctx: Context, args: argparse.Namespace) -> Result:
+    """The local server of this home (the ``local`` deploy target's process)."""
+    if args.action == "stop":
+        pid = api.stop_server(home=ctx.home, target="local")
+        text = f"Stopped the server (pid {pid})" if pid else "No server is running for this home."
+        return Result("server", {"stopped": pid}, Text(text), pid)
+    info = read_server_file(ctx.home)
+    data: dict[str, Any] = {"running": info is not None, **(info or {})}
+    text = f"Running: {info['url']} (pid {info['pid']})" if info else "No server is running."
+    return Result("server", data, Text(text), info)
+
+
+def _deployment_dict(dep: Any, info: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": dep.name,
+        "target": dep.target,
+        "url": dep.url,
+        "status": info.get("status", "stopped"),
+        "version": info.get("version"),
+        "config": dep.config,
+    }
+
+
+def _declare_deploy(p: argparse.ArgumentParser) -> None:
+    p.add_argument("uri", help="iris, iris:3 or iris@production")
+    p.add_argument("--name", default=None, help="deployment name (default: the model name)")
+    add_batching_arguments(p)
+    p.add_argument(
+        "--target",
+        default=None,
+        help=f"where to deploy: a name or URI (default ${TARGET_ENV}, else local)",
+    )
+    add_limit_arguments(p, "connection limits of the server deploy starts, if none runs")
+
+
+def _declare_name(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="deployment name")
+
+
+def _declare_server(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["status", "stop"])
+
+
+COMMANDS = [
+    Command(
+        "deploy",
+        "serve a version or alias over HTTP, starting a server if needed",
+        _declare_deploy,
+        deploy,
+    ),
+    Command("undeploy", "stop serving a deployment", _declare_name, undeploy),
+    Command("deployments", "list deployments and their status", no_arguments, deployments),
+    Command(
+        "predict",
+        "call a deployment over HTTP with an input: predict NAME INPUT",
+        _declare_name,
+        predict,
+        takes_input=True,
+    ),
+    Command(
+        "server", "status of, or stop, this home's local model server", _declare_server, server
+    ),
+]

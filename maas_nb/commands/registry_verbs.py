@@ -1,0 +1,176 @@
+"""The verbs about what the registry holds: models, versions, show, alias, unalias,
+delete, training-runs, doctor."""
+
+from __future__ import annotations
+
+import argparse
+import html
+
+from ..registry import to_dict
+from ..tables import format_size, format_time, metrics_text
+from .cards import version_card
+from .command import Command, Context, no_arguments
+from .result import Column, Result, Text, card, table
+
+
+def models(ctx: Context, args: argparse.Namespace) -> Result:
+    found = ctx.registry.list_models()
+    rows = [
+        [
+            m.name,
+            m.version_count,
+            m.latest_version or "-",
+            ", ".join(f"{a}->{n}" for a, n in sorted(m.aliases.items())),
+            m.description,
+        ]
+        for m in found
+    ]
+    empty = (
+        "No models registered. Register one with maas_nb.register(model, 'name') "
+        "(in a notebook: %%maas train NAME --register)."
+    )
+    view = table(["name", "versions", "latest", "aliases", "description"], rows, empty=empty)
+    return Result("models", [to_dict(m) for m in found], view, found)
+
+
+def versions(ctx: Context, args: argparse.Namespace) -> Result:
+    found = ctx.registry.list_versions(args.name)
+    rows = [
+        [
+            v.version,
+            v.flavor,
+            ", ".join(v.aliases),
+            format_size(v.size),
+            metrics_text(v.metrics),
+            format_time(v.created_at),
+        ]
+        for v in found
+    ]
+    columns: list[str | Column] = [
+        "version",
+        "flavor",
+        "aliases",
+        Column("size", detail=True),
+        "metrics",
+        Column("created", detail=True),
+    ]
+    view = table(columns, rows, empty=f"Model {args.name!r} has no versions.")
+    return Result("versions", [to_dict(v) for v in found], view, found)
+
+
+def show(ctx: Context, args: argparse.Namespace) -> Result:
+    from ..pipelines.lineage import describe
+
+    version = ctx.registry.get(args.uri)
+    view = version_card(version, describe(ctx.registry, version))
+    return Result("show", to_dict(version), view, version)
+
+
+def alias(ctx: Context, args: argparse.Namespace) -> Result:
+    if args.gate:
+        from ..pipelines import promote
+
+        reg = ctx.registry
+        version = ctx.blocking(lambda: promote(args.uri, args.alias, gate=args.gate, registry=reg))
+    else:
+        version = ctx.registry.set_alias(args.uri, args.alias)
+    where = f"{version.name}@{args.alias}"
+    view = Text(
+        f"{where} -> {version.uri}", f"<code>{where}</code> &rarr; <code>{version.uri}</code>"
+    )
+    return Result("alias", to_dict(version), view, version)
+
+
+def unalias(ctx: Context, args: argparse.Namespace) -> Result:
+    was = ctx.registry.remove_alias(args.name, args.alias)
+    where = f"{args.name}@{args.alias}"
+    view = Text(
+        f"Removed {where} (was {args.name}:{was})",
+        f"Removed <code>{where}</code> (was <code>{args.name}:{was}</code>)",
+    )
+    return Result("unalias", {"name": args.name, "alias": args.alias, "version": was}, view, was)
+
+
+def delete(ctx: Context, args: argparse.Namespace) -> Result:
+    from ..api import delete as delete_uri
+
+    deleted = delete_uri(args.uri, yes=args.yes, home=ctx.home, command=ctx.says("delete"))
+    view = Text(
+        "\n".join(f"Deleted {v.uri}" for v in deleted),
+        "<br>".join(f"Deleted <code>{html.escape(v.uri)}</code>" for v in deleted),
+    )
+    return Result("delete", [to_dict(v) for v in deleted], view, deleted)
+
+
+def training_runs(ctx: Context, args: argparse.Namespace) -> Result:
+    found = ctx.registry.list_runs(args.name)
+    rows = [
+        [r.name, r.status, metrics_text(r.metrics), r.id[:12], format_time(r.started_at)]
+        for r in found
+    ]
+    columns: list[str | Column] = [
+        "name",
+        "status",
+        "metrics",
+        Column("id", True),
+        Column("started", True),
+    ]
+    empty = "No training runs. Record one in a notebook with: %%maas train NAME"
+    view = table(columns, rows, empty=empty)
+    return Result("training-runs", [to_dict(r) for r in found], view, found)
+
+
+def doctor(ctx: Context, args: argparse.Namespace) -> Result:
+    from ..doctor import checkup
+
+    facts = checkup(ctx.home)
+    return Result("doctor", dict(facts), card("maas doctor", facts), facts)
+
+
+def _declare_versions(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="model name")
+
+
+def _declare_show(p: argparse.ArgumentParser) -> None:
+    p.add_argument("uri", help="iris, iris:3 or iris@production")
+
+
+def _declare_alias(p: argparse.ArgumentParser) -> None:
+    p.add_argument("uri", help="the version: iris:3, iris@staging")
+    p.add_argument("alias", help="the alias")
+    p.add_argument("--gate", help="a notebook that must pass on the version (gets model_uri)")
+
+
+def _declare_unalias(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="model name")
+    p.add_argument("alias", help="the alias")
+
+
+def _declare_delete(p: argparse.ArgumentParser) -> None:
+    p.add_argument("uri", help="iris:3, iris@production, or iris with --yes")
+    p.add_argument("--yes", action="store_true", help="confirm deleting a whole model")
+
+
+def _declare_training_runs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", nargs="?", help="only runs of this name")
+
+
+COMMANDS = [
+    Command("models", "list registered models", no_arguments, models),
+    Command("versions", "list the versions of a model", _declare_versions, versions),
+    Command("show", "show one version: metrics, signature, lineage", _declare_show, show),
+    Command(
+        "alias", "point an alias at a version (--gate NB: only if it passes)", _declare_alias, alias
+    ),
+    Command("unalias", "remove an alias", _declare_unalias, unalias),
+    Command(
+        "delete", "delete a version (iris:3) or a whole model (iris --yes)", _declare_delete, delete
+    ),
+    Command(
+        "training-runs",
+        "list training runs (%%maas train)",
+        _declare_training_runs,
+        training_runs,
+    ),
+    Command("doctor", "check the environment and explain what is wrong", no_arguments, doctor),
+]

@@ -1,0 +1,149 @@
+"""One command table: every shared verb, run through ``maas`` and through ``%maas`` on the
+same registry, returns the same `Result`.
+
+The verbs come from the table itself, so a verb added to it without a case here fails.
+Values that differ by nature between two calls (a new run's id and times, a deployment's
+revision) are compared after dropping them; everything else, the stable text both front
+ends show included, must be equal.
+"""
+
+import json
+import re
+
+import nbformat
+import pytest
+
+import maas_nb
+from maas_nb.cli import execute
+from maas_nb.commands import COMMANDS, Result
+from maas_nb.commands.render import as_text
+
+#: Keys whose values are new on every call: ids, times, a deployment's revision.
+VOLATILE = {
+    "id",
+    "run",
+    "rerun",
+    "run_id",
+    "created_at",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "revision",
+    "output_digest",
+    "digest",  # skops writes a zip with times in it: the same model, new bytes
+    "uri_of_run",
+}
+
+TRAIN = """from sklearn.dummy import DummyClassifier
+import maas_nb
+
+with maas_nb.training_run("probe") as training:
+    training.complete(DummyClassifier().fit([[0.0]], [0]), metrics={"c": C})"""
+
+
+def stable(data):
+    if isinstance(data, dict):
+        return {k: stable(v) for k, v in data.items() if k not in VOLATILE}
+    if isinstance(data, list):
+        return [stable(v) for v in data]
+    return data
+
+
+def same(cli: Result, magic: Result, normal=lambda text: text) -> None:
+    """*cli* and *magic* are the same result; *normal* maps what may differ to one form."""
+    assert (cli.verb, type(cli.value), type(cli.view)) == (
+        magic.verb,
+        type(magic.value),
+        type(magic.view),
+    )
+
+    def data(result):
+        return stable(json.loads(normal(json.dumps(result.data))))
+
+    assert data(cli) == data(magic)
+    assert normal(as_text(cli.view, detail=False)) == normal(as_text(magic.view, detail=False))
+
+
+def renumbered(text):
+    """A model deleted and registered again gets a new version number (never reused)."""
+    return re.sub(r'"version": \d+', '"version": 0', re.sub(r"scratch:\d+", "scratch:N", text))
+
+
+@pytest.fixture
+def notebook(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("C = 1.0", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(TRAIN),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path = tmp_path / "probe.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.slow
+def test_every_shared_verb_returns_the_same_result_from_both_front_ends(
+    ip, classifier, iris, notebook, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    X, _ = iris
+    maas_nb.register(classifier, "iris", sample=X[:5], alias="production")
+    maas_nb.register(classifier, "iris", metrics={"accuracy": 0.9})
+    training = maas_nb.registry().start_run("fit")
+    maas_nb.registry().end_run(training.id, metrics={"accuracy": 0.9})
+    magics = ip.magics_manager.registry["MaasMagics"]
+    tried = set()
+
+    def both(line, *, before=None, normal=lambda text: text):
+        """Run *line* through the CLI, then (after *before*) through the magic."""
+        verb = line.split()[0]
+        tried.add(verb)
+        _, from_cli = execute(line.split())
+        if before is not None:
+            before()
+        magics.last_result = None
+        ip.run_line_magic("maas", line)
+        same(from_cli, magics.last_result, normal)
+        return from_cli
+
+    both("models")
+    both("versions iris")
+    both("show iris@production")
+    both("alias iris:2 staging")
+    both("unalias iris staging", before=lambda: maas_nb.set_alias("iris:2", "staging"))
+    both("training-runs")
+    both("doctor")
+    maas_nb.register(classifier, "scratch")
+    both(
+        "delete scratch --yes",
+        before=lambda: maas_nb.register(classifier, "scratch"),
+        normal=renumbered,
+    )
+
+    deployed = both("deploy iris@production")
+    assert deployed.data["status"] == "ready"
+    both("deployments")
+    ip.user_ns["rows"] = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+    tried.add("predict")
+    _, from_cli = execute(["predict", "iris", "[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]"])
+    ip.run_line_magic("maas", "predict iris rows")
+    same(from_cli, magics.last_result)
+    assert from_cli.data == classifier.predict(ip.user_ns["rows"]).tolist()
+    both("server status")
+    both("undeploy iris", before=lambda: maas_nb.deploy("iris@production"))
+
+    ran = both(f"run {notebook} -p C 2")
+    assert (ran.data["status"], ran.data["parameters"]) == ("finished", {"C": 2})
+    both("runs")
+    both(f"runs show {ran.data['id'][:12]}")
+    both(f"rerun {ran.data['id'][:12]}")
+    swept = both(f"sweep {notebook} -p C 3 --best c")
+    assert swept.data[0]["c"] == 3
+
+    missing = set(COMMANDS) - tried
+    assert not missing, f"shared verbs with no case here: {sorted(missing)}"
