@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-from ..pipelines.lineage import produced, version_uris
 from ..registry import ModelVersion, PipelineRun, Registry, trust
 from ..tables import format_failure, format_size, format_time, metrics_text, params_text
 from .result import Card, Field, card
@@ -64,6 +63,8 @@ def version_card(v: ModelVersion, pipeline: PipelineRun | None = None) -> Card:
 
 def pipeline_run_card(reg: Registry, r: PipelineRun) -> Card:
     """*r*: where it ran from, how it ended, what it registered."""
+    from ..pipelines.lineage import produced, version_uris
+
     return card(
         f"Pipeline run {r.name}",
         [

@@ -6,7 +6,6 @@ import argparse
 import json
 
 from ..exceptions import PipelineError
-from ..pipelines import report
 from ..registry import ModelVersion, PipelineRun, Registry, to_dict
 from ..tables import format_time, params_text
 from .cards import pipeline_run_card
@@ -33,6 +32,7 @@ def run(ctx: Context, args: argparse.Namespace) -> Result:
 def runs(ctx: Context, args: argparse.Namespace) -> Result:
     """``runs [NAME]`` lists; ``runs show ID`` shows one; ``runs export ID PATH`` writes its
     executed notebook."""
+    from ..pipelines import report
     from ..pipelines.lineage import version_uris, versions_by_pipeline_run
 
     reg = ctx.registry
