@@ -122,7 +122,10 @@ def test_cli_deploy_deployments_undeploy_and_server_stop(iris_model, capsys):
     argv = ["deploy", "iris@production", "--name", "web", "--max-batch-size", "4"]
     assert main([*argv, "--max-queue-rows", "100"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Deployed iris@production as 'web': http://127.0.0.1:")
+    assert out.startswith(
+        "Deployment web\n  target   iris@production\n  version  1\n  status   ready\n"
+        "  url      http://127.0.0.1:"
+    )
     assert main(["deployments"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["NAME", "TARGET", "VERSION", "STATUS", "URL"]
@@ -134,7 +137,7 @@ def test_cli_deploy_deployments_undeploy_and_server_stop(iris_model, capsys):
     assert main(["server", "status"]) == 0
     assert capsys.readouterr().out.startswith("Running: http://127.0.0.1:")
     assert main(["undeploy", "web"]) == 0
-    assert capsys.readouterr().out == "Undeployed 'web' (iris@production)\n"
+    assert capsys.readouterr().out == "Undeployed web (iris@production)\n"
     pid = read_server_file()["pid"]
     assert main(["server", "stop"]) == 0
     assert capsys.readouterr().out == f"Stopped the server (pid {pid})\n"

@@ -172,7 +172,7 @@ def test_cli_deploy_without_the_token_changes_nothing(token_server, home):
 
     ok = maas(home, "deploy", "iris", token=TOKEN)
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.startswith(f"Deployed iris as 'iris': {token_server.url}/v2/models/iris/infer")
+    assert f"\n  url      {token_server.url}/v2/models/iris/infer\n" in ok.stdout
 
 
 def test_cli_undeploy_without_the_token_changes_nothing(token_server, home):
@@ -184,7 +184,7 @@ def test_cli_undeploy_without_the_token_changes_nothing(token_server, home):
     assert [(s["name"], s["status"]) for s in token_server.reconcile()] == [("iris", "ready")]
     ok = maas(home, "undeploy", "iris", token=TOKEN)
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout == "Undeployed 'iris' (iris)\n"
+    assert ok.stdout == "Undeployed iris (iris)\n"
     assert token_server.reconcile() == []
 
 
