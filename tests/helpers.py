@@ -52,3 +52,19 @@ def running(script: str, *args: str) -> Iterator[subprocess.Popen]:
         if proc.poll() is None:
             proc.kill()
         proc.communicate(timeout=60)
+
+
+def write_notebook(
+    path: Path, *cells: str, parameters: str | None = None, kernel: str = "python3"
+) -> Path:
+    """A notebook at *path* of code *cells*, after a ``parameters``-tagged cell holding
+    *parameters* if given, on the kernelspec *kernel*."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    if parameters is not None:
+        nb.cells.append(nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}))
+    nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
+    nbformat.write(nb, path)
+    return path

@@ -10,13 +10,13 @@ ends show included, must be equal.
 import json
 import re
 
-import nbformat
 import pytest
 
 import maas_nb
 from maas_nb.cli import execute
 from maas_nb.commands import COMMANDS, Result
 from maas_nb.commands.render import as_text
+from tests.helpers import write_notebook
 
 #: Keys whose values are new on every call: ids, times, a deployment's revision.
 VOLATILE = {
@@ -71,19 +71,7 @@ def renumbered(text):
 
 @pytest.fixture
 def notebook(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell("C = 1.0", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell(TRAIN),
-    ]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    path = tmp_path / "probe.ipynb"
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(tmp_path / "probe.ipynb", TRAIN, parameters="C = 1.0")
 
 
 @pytest.mark.slow

@@ -5,12 +5,11 @@ gated alias and a sweep, each recorded under ``--home``, versions registered ins
 notebooks included.
 """
 
-import nbformat
 import pytest
 
 from maas_nb.cli import main
 from maas_nb.registry import Registry
-from tests.helpers import ROOT
+from tests.helpers import ROOT, write_notebook
 
 GATE = ROOT / "notebooks" / "gate.ipynb"
 
@@ -22,19 +21,7 @@ maas_nb.register(DummyClassifier().fit([[0.0], [1.0]], [0, 1]), "tiny", params={
 
 @pytest.fixture
 def tiny_nb(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell("C = 1.0", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell(REGISTER),
-    ]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    path = tmp_path / "tiny.ipynb"
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(tmp_path / "tiny.ipynb", REGISTER, parameters="C = 1.0")
 
 
 @pytest.mark.slow

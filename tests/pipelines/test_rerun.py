@@ -12,6 +12,7 @@ import pytest
 import maas_nb
 from maas_nb.cli import main
 from maas_nb.pipelines import run
+from tests.helpers import write_notebook
 
 PROBE = """import pathlib
 import maas_nb
@@ -27,18 +28,7 @@ with maas_nb.training_run("probe") as training:
 
 def probe_notebook(path, code):
     """A notebook whose metric ``code`` says which source ran and ``data`` what it read."""
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell("scale = 1.0", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell(PROBE.format(code=code)),
-    ]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(path, PROBE.format(code=code), parameters="scale = 1.0")
 
 
 def training_metrics(pipeline_run_id):

@@ -11,6 +11,7 @@ import maas_nb
 from maas_nb.cli import main
 from maas_nb.exceptions import ConfigurationError, PipelineFailedError
 from maas_nb.pipelines import declared_parameters, run
+from tests.helpers import write_notebook
 from tests.pipelines.test_links import fields_of
 
 TRAIN = """%%maas train tiny --register --eval X_test y_test
@@ -19,14 +20,7 @@ model = LogisticRegression(C=C, max_iter=max_iter).fit(X_train, y_train)"""
 
 
 def notebook(path, *cells, kernel="python3"):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell("C = 1.0\nmax_iter: int = 200", metadata={"tags": ["parameters"]})
-    ]
-    nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
-    nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(path, *cells, parameters="C = 1.0\nmax_iter: int = 200", kernel=kernel)
 
 
 DATA = """%load_ext maas_nb
@@ -156,18 +150,11 @@ def test_cli_run_runs_show_export_and_rerun(train_nb, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_maas_run_magic_inside_a_notebook(train_nb, tmp_path):
-    outer = nbformat.v4.new_notebook()
-    outer.cells = [
-        nbformat.v4.new_code_cell("%load_ext maas_nb"),
-        nbformat.v4.new_code_cell(f"result = %maas run {train_nb} -p C 2.0\nresult"),
-    ]
-    outer.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    path = tmp_path / "outer.ipynb"
-    nbformat.write(outer, path)
+    path = write_notebook(
+        tmp_path / "outer.ipynb",
+        "%load_ext maas_nb",
+        f"result = %maas run {train_nb} -p C 2.0\nresult",
+    )
     papermill.execute_notebook(
         str(path), str(tmp_path / "outer.out.ipynb"), kernel_name="python3", progress_bar=False
     )

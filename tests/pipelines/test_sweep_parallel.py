@@ -16,6 +16,7 @@ import pytest
 
 from maas_nb.api import registry
 from maas_nb.pipelines import sweep
+from tests.helpers import write_notebook
 
 RECORD = """import json, os, time
 from pathlib import Path
@@ -31,20 +32,9 @@ print(json.dumps({"point": point, "start": started, "end": time.time(),
 
 @pytest.fixture
 def timing_nb(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell(
-            'point = 0\nrendezvous = ""\nexpect = 1', metadata={"tags": ["parameters"]}
-        ),
-        nbformat.v4.new_code_cell(RECORD),
-    ]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    path = tmp_path / "timing.ipynb"
-    nbformat.write(nb, path)
+    path = write_notebook(
+        tmp_path / "timing.ipynb", RECORD, parameters='point = 0\nrendezvous = ""\nexpect = 1'
+    )
     (tmp_path / "meet").mkdir()
     return path
 
