@@ -11,11 +11,11 @@ the model's class for a ``probabilities`` column when the flavor knows its class
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 
-from . import fastjson
 from .errors import BadRequest
 from .oip_request import Request, Wanted, classification_refused
 from .oip_tensors import datatype, to_binary
@@ -60,7 +60,7 @@ def encode_outputs(
         else:
             entry["data"] = json_values(value.reshape(-1), output=wanted.name)
         response["outputs"].append(entry)
-    header = fastjson.dumps(response)
+    header = json.dumps(response).encode()
     if not blobs:
         return header, {"Content-Type": "application/json"}
     return header + b"".join(blobs), {
