@@ -126,8 +126,8 @@ def summarise(raw: Path, top: int) -> str:
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if not stack:
-            continue
+        if not stack or not count.isdigit():
+            continue  # a frame name py-spy split across lines
         n = int(count)
         frames = stack.split(";")
         thread, frames = frames[0], [frame_name(f) for f in frames[1:]]

@@ -54,7 +54,7 @@ class ServingApp(Starlette):
             for regex, endpoint in self._fast:
                 match = regex.match(path)
                 if match is not None:
-                    scope["app"] = self  # what Starlette sets, for request.app
+                    scope["app"], scope["router"] = self, self.router  # as Starlette sets them
                     scope["path_params"] = match.groupdict()
                     scope["endpoint"] = endpoint
                     return await self._answer(endpoint, scope, receive, send)
