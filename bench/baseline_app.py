@@ -1,7 +1,9 @@
-"""The baseline a user would write by hand: FastAPI calling model.predict per request.
+"""Today's baseline a user would write by hand: FastAPI calling model.predict per request.
 
     MAAS_BENCH_MODELS=/path/dir uvicorn baseline_app:app --app-dir bench
-Serves POST /models/{name}/invocations with {"instances": [[...]]} -> {"predictions": [...]}.
+Serves POST /models/{name}/invocations with {"instances": [[...]]} -> {"predictions": [...]}
+for every ``NAME.skops`` and ``NAME.keras`` in the directory. A sync ``def`` with a
+pydantic body: FastAPI runs it on its thread pool.
 """
 
 import os
@@ -13,8 +15,13 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 models = {}
-for path in Path(os.environ["MAAS_BENCH_MODELS"]).glob("*.skops"):
-    models[path.stem] = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+for path in Path(os.environ["MAAS_BENCH_MODELS"]).iterdir():
+    if path.suffix == ".skops":
+        models[path.stem] = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+    elif path.suffix == ".keras":
+        import keras
+
+        models[path.stem] = keras.saving.load_model(path)
 
 app = FastAPI()
 

@@ -91,6 +91,35 @@ def _predicts_argmax_of_proba(model: Any) -> bool:
     return isinstance(model, BaseDecisionTree) and hasattr(model, "classes_")
 
 
+def _is_logistic_regression(model: Any) -> bool:
+    """Whether *model* is exactly scikit-learn's LogisticRegression (not a subclass)."""
+    if type(model).__name__ != "LogisticRegression":
+        return False
+    from sklearn.linear_model import LogisticRegression
+
+    return type(model) is LogisticRegression
+
+
+def _logistic_outputs(model: Any, X: Any) -> dict[str, Any]:
+    """A LogisticRegression's predictions and probabilities from one ``predict_proba``.
+
+    Its ``predict`` is the class of the highest decision value; its probabilities map
+    those values through expit (two classes) or softmax, which never reverse their order.
+    So where a row's highest probability is unique, its column is ``predict``'s class;
+    where rounding made two equal (a decision value within 1e-16 of another), ``predict``
+    itself answers for that row. One call instead of two: the second call's input
+    validation costs as much as the arithmetic for a few rows."""
+    proba = model.predict_proba(X)
+    predictions = model.classes_.take(proba.argmax(axis=1))
+    tied = (proba == proba.max(axis=1, keepdims=True)).sum(axis=1) > 1
+    if tied.any():
+        import numpy as np
+
+        rows = X.iloc[tied] if hasattr(X, "iloc") else np.asarray(X)[tied]
+        predictions[tied] = model.predict(rows)
+    return {"predictions": predictions, "probabilities": proba}
+
+
 def mro_modules(obj: Any) -> list[str]:
     """The top-level packages of the classes *obj* is an instance of."""
     return [cls.__module__.partition(".")[0] for cls in type(obj).__mro__]
@@ -112,6 +141,8 @@ class EstimatorCalls:
                 "predictions": model.classes_.take(proba.argmax(axis=1)),
                 "probabilities": proba,
             }
+        if _is_logistic_regression(model):
+            return _logistic_outputs(model, X)
         outputs = {"predictions": model.predict(X)}
         if hasattr(model, "predict_proba"):
             outputs["probabilities"] = model.predict_proba(X)

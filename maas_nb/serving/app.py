@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..registry import Registry
 from . import mlflow, oip, tfserving
 from .errors import HTTPError
+from .hotpath import ServingApp
 from .openapi import spec
 from .pool import ModelPool
 from .requests import DEFAULT_MAX_BODY, check_content_type
@@ -195,6 +196,8 @@ def create_app(
             predicting.append(Route(route.path, observed(route.endpoint), methods=route.methods))
         else:
             describing.append(route)
+    # Those POSTs skip Starlette's middleware and router (see hotpath); the routes stay
+    # in the router too, for a scope with a root_path.
     routes = [*predicting, *describing]
     routes += [
         Route("/maas/deployments", deployments),
@@ -202,14 +205,12 @@ def create_app(
         Route("/metrics", metrics),
         Route("/openapi.json", openapi),
     ]
-    app = Starlette(
+    handlers = {HTTPError: http_error, HTTPException: starlette_error}
+    app = ServingApp(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={
-            HTTPError: http_error,
-            HTTPException: starlette_error,
-            Exception: unexpected_error,
-        },
+        exception_handlers={**handlers, Exception: unexpected_error},
     )
     app.state.max_body = max_body
+    app.predict_routes([(r, r.endpoint) for r in predicting], handlers, unexpected_error)
     return TokenAuth(app, token) if token else LoopbackHosts(app)

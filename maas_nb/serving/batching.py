@@ -7,8 +7,20 @@ batch, and the batcher waits (at most ``max_latency_ms`` after the oldest reques
 arrived, never past ``max_batch_size`` rows) while more requests are on their way: ones
 being received right now, or the clients of the batch that has just been answered, who
 typically send their next request within a round trip. Requests bigger than a batch are
-split and reassembled. Prediction runs on a worker thread, off the event loop; the queue
-is bounded and answers 503 when full.
+split and reassembled. The queue is bounded and answers 503 when full.
+
+Where a batch is predicted depends on what the model's calls cost: the lower of two
+moving averages, one of the calls made on the event loop, one of those made on the
+worker thread (each errs high: the loop's by an outlier such as a first call, the
+thread's by its waits for the GIL); unknown before the first call. A model cheaper
+than ``INLINE_S`` a call is called on the event loop, since the hop to a worker thread
+and back costs more than the call; one cheaper than ``INLINE_ALONE_S`` is called there
+too while requests come one at a time (the previous batch answered one request and
+nothing else is queued or arriving). Any other call runs on the model's worker thread,
+off the event loop, so the loop keeps receiving and answering meanwhile. A model that
+has been called only on its thread for ``PROBE_EVERY`` batches, at a cost under
+``INLINE_ALONE_S``, is called once on the loop to measure it afresh. Either way one
+call at a time: a model need not be thread-safe.
 """
 
 from __future__ import annotations
@@ -29,6 +41,15 @@ from .rows import Rows, concat, slice_outputs
 
 Outputs = dict[str, np.ndarray]
 log = logging.getLogger("maas_nb.serving")
+
+#: A call this cheap (seconds, moving average) costs less than the thread hop it would take.
+INLINE_S = 0.0005
+#: A call this cheap may block the event loop while requests come one at a time.
+INLINE_ALONE_S = 0.005
+#: The weight of the latest call in the moving average of a call's cost.
+COST_WEIGHT = 0.2
+#: Batches on the worker thread before a call on the loop measures the cost afresh.
+PROBE_EVERY = 256
 
 
 @dataclass
@@ -65,6 +86,10 @@ class Batcher:
         self._closing = False
         self._last_batch_requests = 0  # how many requests the previous batch answered
         self._last_batch_done = 0.0
+        # Moving averages of a call's seconds, on the loop and on the thread (None: no call).
+        self.loop_seconds: float | None = None
+        self.thread_seconds: float | None = None
+        self._thread_batches = 0  # batches on the thread since the last call on the loop
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def predict(self, rows: Rows) -> Outputs:
@@ -85,6 +110,12 @@ class Batcher:
                 headers={"Retry-After": "1"},
             )
         loop = asyncio.get_running_loop()
+        if rows.n <= self.max_batch_size:  # the common case: one part, no gather
+            item = _Item(rows, loop.create_future())
+            self._queue.append(item)
+            self.queued_rows += rows.n
+            self._wakeup.set()
+            return await item.future
         futures = []
         for part in rows.split(self.max_batch_size):
             item = _Item(part, loop.create_future())
@@ -93,8 +124,6 @@ class Batcher:
             futures.append(item.future)
         self._wakeup.set()
         results = await asyncio.gather(*futures)
-        if len(results) == 1:
-            return results[0]
         return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
 
     async def close(self) -> None:
@@ -128,20 +157,45 @@ class Batcher:
     async def _predict_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
         rows = concat([item.rows for item in batch])
         start = time.perf_counter()
+        inline = self._inline(len(batch))
         try:
-            outputs = await loop.run_in_executor(self._executor, self._predict, rows)
+            if inline:
+                outputs = self._predict(rows)
+            else:
+                outputs = await loop.run_in_executor(self._executor, self._predict, rows)
         except Exception:
             # One bad request must not fail the others batched with it.
             await self._predict_one_by_one(batch)
             return
         finally:
+            seconds = time.perf_counter() - start
+            if inline:
+                self.loop_seconds = _average(self.loop_seconds, seconds)
+                self._thread_batches = 0
+            else:
+                self.thread_seconds = _average(self.thread_seconds, seconds)
+                self._thread_batches += 1
             if self._observe_batch is not None:
-                self._observe_batch(rows.n, time.perf_counter() - start)
+                self._observe_batch(rows.n, seconds)
         offset = 0
         for item in batch:
             if not item.future.done():
                 item.future.set_result(slice_outputs(outputs, offset, offset + item.rows.n))
             offset += item.rows.n
+
+    def _inline(self, requests: int) -> bool:
+        """Whether to call the model on the event loop rather than on its thread."""
+        known = [c for c in (self.loop_seconds, self.thread_seconds) if c is not None]
+        if not known:
+            return False
+        cost = min(known)  # each errs high: a slow outlier on the loop, GIL waits on the thread
+        if cost < INLINE_S:
+            return True
+        if cost >= INLINE_ALONE_S:
+            return False
+        alone = requests == 1 and self._last_batch_requests <= 1
+        probe = self._thread_batches >= PROBE_EVERY
+        return probe or (alone and not self._queue and not self.arriving)
 
     def _more_expected(self) -> bool:
         if self.arriving > 0:
@@ -195,6 +249,10 @@ class Batcher:
             else:
                 if not item.future.done():
                     item.future.set_result(outputs)
+
+
+def _average(average: float | None, value: float) -> float:
+    return value if average is None else average + COST_WEIGHT * (value - average)
 
 
 def model_failed(name: str, exc: BaseException) -> BadRequest:

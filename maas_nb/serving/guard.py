@@ -17,6 +17,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from .limits import LINGER_S, ConnectionLimits, response_bytes
+from .onewrite import OneWrite
 
 log = logging.getLogger("maas_nb.serving")
 
@@ -102,6 +103,9 @@ class GuardedProtocol(HttpToolsProtocol):
             self._oversized = True
             return
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.transport is self.transport:
+            cycle.transport = OneWrite(self.transport, self.loop)  # type: ignore[assignment]
 
     def on_body(self, body: bytes) -> None:
         if not self._oversized:

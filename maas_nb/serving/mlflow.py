@@ -23,6 +23,7 @@ from ..flavors.signature import DATAFRAME, TEXT, Signature
 from ..version import __version__
 from .decode import rows_from, split_frame
 from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from .fastjson import FiniteJSONResponse
 from .requests import parse_json, predict
 from .rows import Rows, json_values, record_rows
 
@@ -218,7 +219,7 @@ DECODERS: dict[str, Callable[..., Rows]] = {
 }
 
 
-async def invocations(request: Request) -> JSONResponse:
+async def invocations(request: Request) -> Response:
     pool = request.app.state.pool
     name = request.path_params.get("name")
     slot = pool.slot(name) if name is not None else pool.only_slot()
@@ -227,7 +228,7 @@ async def invocations(request: Request) -> JSONResponse:
         decode = functools.partial(decode_csv, max_rows=slot.ready().batcher.max_queue_rows)
     _, _, outputs = await predict(slot, None, request, decode)
     name, first = next(iter(outputs.items()))
-    return JSONResponse({"predictions": json_values(first, output=name)})
+    return FiniteJSONResponse({"predictions": json_values(first, output=name)})
 
 
 async def ping(request: Request) -> Response:

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 
 from ..flavors.signature import Signature
-from . import scan, stdjson
+from . import fastjson, scan, stdjson
 from .compression import inflating, request_coding
 from .decoding import BIG, Decoder
 from .decoding import DEFAULT_MAX_BODY as DEFAULT_MAX_BODY  # where callers look for it
@@ -126,7 +126,7 @@ def parse_json(body: bytes, *, what: str = "request body") -> dict[str, Any]:
     way the GIL is given back to the event loop every few milliseconds."""
     try:
         if len(body) < BIG:
-            payload = json.loads(body)
+            payload = fastjson.loads(body)
         else:
             found = scan.loads(body)
             payload = stdjson.loads(body) if found is None else found

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from ..flavors.signature import Signature
 from .decode import rows_from
 from .errors import BadRequest, NotFound
+from .fastjson import FiniteJSONResponse
 from .pool import Loaded, Slot
 from .requests import parse_json, parse_version, predict
 from .rows import Rows, json_values
@@ -123,14 +124,14 @@ async def predict_route(request: Request) -> JSONResponse:
     lists = {k: json_values(v, output=k) for k, v in outputs.items()}
     if key == "instances":
         if len(lists) == 1:
-            return JSONResponse({"predictions": next(iter(lists.values()))})
+            return FiniteJSONResponse({"predictions": next(iter(lists.values()))})
         n = len(next(iter(lists.values())))
-        return JSONResponse(
+        return FiniteJSONResponse(
             {"predictions": [{k: v[i] for k, v in lists.items()} for i in range(n)]}
         )
     if len(lists) == 1:
-        return JSONResponse({"outputs": next(iter(lists.values()))})
-    return JSONResponse({"outputs": lists})
+        return FiniteJSONResponse({"outputs": next(iter(lists.values()))})
+    return FiniteJSONResponse({"outputs": lists})
 
 
 async def _requested_version(request: Request, slot: Slot) -> int | None:
