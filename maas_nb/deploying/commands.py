@@ -31,6 +31,7 @@ def cmd_deploy(reg: Registry, args: argparse.Namespace) -> Any:
             home=str(reg.home),
             limits=from_arguments(args),
             target=args.target,
+            workers=args.workers,
         )
     for note in notes:  # a port fallback, limits a running server keeps: one line each
         print(f"maas: note: {note.message}", file=sys.stderr)
@@ -111,6 +112,13 @@ def add_deploy_commands(add: Callable[[str, Callable, str], argparse.ArgumentPar
         "--target",
         default=None,
         help=f"where to deploy: a name or URI (default ${TARGET_ENV}, else local)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="server processes of the server deploy starts, if none runs (default 1)",
     )
     add_limit_arguments(p, "connection limits of the server deploy starts, if none runs")
     add("undeploy", cmd_undeploy, "stop serving a deployment").add_argument("name")

@@ -64,6 +64,13 @@ def _deploy_parser() -> Parser:
     p.add_argument("uri", help="iris, iris:3 or iris@production")
     p.add_argument("--name", help="deployment name (default: the model name)")
     add_batching_arguments(p)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="server processes of the server deploy starts, if none runs (default 1)",
+    )
     return p
 
 
@@ -168,6 +175,7 @@ def run_deploy(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
         max_batch_size=args.max_batch_size,
         max_latency_ms=args.max_latency_ms,
         max_queue_rows=args.max_queue_rows,
+        workers=args.workers,
     )
     return deployment_card(dep, verbose=magics.feedback)
 
