@@ -291,7 +291,8 @@ def _run(
         timeout_graceful_shutdown=30,
         server_header=False,
     )
-    _logger(log_level)  # uvicorn.Config has configured its loggers anew
+    # uvicorn.Config configured its loggers anew (and turned the access log off): share them.
+    ours.handlers = logging.getLogger("uvicorn").handlers
     config.http = guarded_protocol(limits)
     config.timeout_keep_alive = limits.keep_alive_timeout  # type: ignore[assignment]
     server = _server_class()(config)
@@ -299,7 +300,8 @@ def _run(
 
 
 def _logger(log_level: str) -> logging.Logger:
-    """Our log, in uvicorn's format on uvicorn's stream."""
+    """Our log, in uvicorn's format on uvicorn's stream, from now on (before uvicorn.Config
+    configures its loggers, as the supervisor never does)."""
     import logging.config
 
     from uvicorn.config import LOGGING_CONFIG

@@ -167,7 +167,8 @@ class WorkerGroup:
     def workers(self) -> dict[str, Any]:
         """Which worker answers (``pid``, ``index``) and the workers serving now."""
         me = {"pid": os.getpid(), "index": self.index}
-        others = [{"pid": s["pid"], "index": s["index"]} for s in self._siblings()]
+        siblings = self._siblings() if self.directory is not None else []
+        others = [{"pid": s["pid"], "index": s["index"]} for s in siblings]
         return {**me, "workers": sorted([me, *others], key=lambda w: w["index"])}
 
     # -- the run directory ----------------------------------------------------------------
@@ -189,8 +190,11 @@ class WorkerGroup:
         }
         path = self.directory / f"{os.getpid()}.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(info))
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(json.dumps(info))
+            os.replace(tmp, path)
+        except FileNotFoundError:
+            return  # the directory is gone: the server (or its home) is going away
         self._published_at = now
 
     def _siblings(self) -> list[dict[str, Any]]:
@@ -215,7 +219,7 @@ class WorkerGroup:
             siblings = self._siblings()
             if all(done(s) for s in siblings) or time.monotonic() > deadline:
                 return siblings
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.01)
 
     def _ask(self, ask: str) -> None:
         assert self.directory is not None

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
@@ -181,6 +184,39 @@ def test_deploy_with_workers_starts_them_and_undeploy_reaches_all(registry, clas
             assert r.status_code == 404, r.text
     assert maas_nb.stop_server() == supervisor
     assert [p for p in seen if pid_alive(p)] == []
+
+
+def test_workers_stop_the_server_when_its_home_is_deleted(start_server, home):
+    server = start_server("--workers", "2")
+    pids = worker_pids(server)
+    port = int(server.url.rsplit(":", 1)[1])
+    shutil.rmtree(home)
+    server.proc.wait(timeout=30)
+    output = stop(server)
+    assert server.proc.returncode == 0, output
+    assert f"the registry home {home} was deleted: stopping the server" in output
+    assert "stopped on its own: stopping" in output
+    assert [p for p in pids if pid_alive(p)] == []
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))  # the port is free again
+
+
+def test_workers_take_the_token_from_the_environment_only(start_server):
+    token = "w0rkers-t0ken-in-no-argv"
+    server = start_server("--workers", "2", token=token)
+    pids = worker_pids(server)
+    for pid in pids:
+        assert token not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    for _ in range(10):  # whichever worker answers wants the token
+        with httpx.Client(base_url=server.url, trust_env=False) as c:
+            assert c.get("/maas/workers").status_code == 401
+
+
+def test_a_single_process_server_is_its_only_worker(start_server):
+    server = start_server()
+    me = {"pid": server.proc.pid, "index": 0}
+    assert fresh(server, "GET", "/maas/workers").json() == {**me, "workers": [me]}
+    assert not (server.home / "run").exists()
 
 
 @pytest.mark.parametrize("workers", [0, -1, True, 1.5])
