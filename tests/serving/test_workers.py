@@ -56,7 +56,7 @@ def two_workers(start_server, registry, classifier, iris):
     return start_server("--workers", "2")
 
 
-def test_both_workers_answer_and_metrics_sum_both(two_workers):
+def test_both_workers_answer_metrics_sum_both_and_stop_stops_both(two_workers):
     server = two_workers
     pids = worker_pids(server)
     listed = fresh(server, "GET", "/maas/workers").json()["workers"]
@@ -82,6 +82,10 @@ def test_both_workers_answer_and_metrics_sum_both(two_workers):
         assert metric(text, f"maas_requests_total{label}") == sent
         assert metric(text, f"maas_request_latency_seconds_count{label}") == sent
         assert metric(text, f"maas_request_errors_total{label}") == 0
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=60) == 0
+    assert [p for p in pids if pid_alive(p)] == []
+    assert not run_directory(server.home, server.proc.pid).exists()
 
 
 @pytest.mark.slow
@@ -127,39 +131,27 @@ def test_an_alias_move_under_load_reaches_every_worker_with_no_failure(two_worke
         assert pid_alive(pid)
 
 
-def test_stop_and_a_killed_supervisor_leave_no_worker_behind(two_workers, start_server):
+def test_a_crashed_worker_is_replaced_and_none_outlives_a_killed_supervisor(two_workers):
     server = two_workers
     pids = worker_pids(server)
-    server.proc.send_signal(signal.SIGTERM)
-    assert server.proc.wait(timeout=60) == 0
-    assert [p for p in pids if pid_alive(p)] == []
-    assert not run_directory(server.home, server.proc.pid).exists()
-    server = start_server("--workers", "2")
-    pids = worker_pids(server)
+    victim = min(pids)
+    os.kill(victim, signal.SIGKILL)
+
+    def replaced() -> set[int] | None:
+        listed = {w["pid"] for w in fresh(server, "GET", "/maas/workers").json()["workers"]}
+        return listed if len(listed) == 2 and victim not in listed else None
+
+    pids = wait_for(replaced, timeout=60, interval=0.05, what="a new worker for the killed one")
+    assert fresh(server, "POST", "/v2/models/iris/infer", json=BODY).status_code == 200
     server.proc.kill()  # no chance to stop its workers: the kernel tells them
-    server.proc.wait(timeout=60)
+    output = stop(server)  # returns once the workers, which share its stdout, are gone too
+    assert f"(pid {victim}) was killed by SIGKILL: starting another" in output
     wait_for(
         lambda: not any(pid_alive(p) for p in pids),
         timeout=60,
         interval=0.02,
         what="the workers of a killed supervisor to exit",
     )
-
-
-def test_a_crashed_worker_is_reported_and_replaced(two_workers):
-    server = two_workers
-    pids = worker_pids(server)
-    victim = min(pids)
-    os.kill(victim, signal.SIGKILL)
-
-    def replaced() -> bool:
-        listed = {w["pid"] for w in fresh(server, "GET", "/maas/workers").json()["workers"]}
-        return len(listed) == 2 and victim not in listed
-
-    wait_for(replaced, timeout=60, interval=0.05, what="a new worker in place of the killed one")
-    assert fresh(server, "POST", "/v2/models/iris/infer", json=BODY).status_code == 200
-    output = stop(server)
-    assert f"(pid {victim}) was killed by SIGKILL: starting another" in output
 
 
 def test_deploy_with_workers_starts_them_and_undeploy_reaches_all(registry, classifier, iris):
