@@ -14,6 +14,8 @@ import httpx
 import pytest
 
 import maas_nb
+import maas_nb.deploying
+from maas_nb.cli import main
 from maas_nb.processes import pid_alive
 from maas_nb.serving.workers import run_directory
 from tests.helpers import wait_for
@@ -154,13 +156,13 @@ def test_a_crashed_worker_is_replaced_and_none_outlives_a_killed_supervisor(two_
     )
 
 
-def test_deploy_with_workers_starts_them_and_undeploy_reaches_all(registry, classifier, iris):
+def test_cli_deploy_workers_starts_them_and_undeploy_reaches_all(registry, classifier, iris):
     X, _ = iris
     registry.register(classifier, "iris", sample=X[:5], alias="production")
-    dep = maas_nb.deploy("iris@production", workers=2)
+    assert main(["deploy", "iris@production", "--workers", "2"]) == 0
     info = json.loads((registry.home / "server.json").read_text())
     assert info["workers"] == 2
-    supervisor = info["pid"]
+    dep = maas_nb.deploying.get_deployment("iris")
     seen: set[int] = set()
     with httpx.Client(timeout=30, trust_env=False) as c:
 
@@ -170,11 +172,14 @@ def test_deploy_with_workers_starts_them_and_undeploy_reaches_all(registry, clas
             return len(seen) == 2
 
         wait_for(both, timeout=30, interval=0.01, what="2 workers to answer")
-        maas_nb.undeploy("iris")
+        with pytest.warns(UserWarning, match=r"already runs with 2 worker\(s\); it keeps them"):
+            maas_nb.deploy("iris@production", name="again", workers=1)
+        assert main(["undeploy", "iris"]) == 0
         for _ in range(10):  # whichever worker answers no longer serves it
             r = c.post(dep.url, json=BODY, headers={"Connection": "close"})
             assert r.status_code == 404, r.text
-    assert maas_nb.stop_server() == supervisor
+    assert main(["server", "stop"]) == 0
+    assert not pid_alive(info["pid"])
     assert [p for p in seen if pid_alive(p)] == []
 
 
