@@ -53,6 +53,8 @@ SETTLE_WAIT_S = 120.0
 RECONCILE_ASK = "reconcile.ask"
 PUBLISH_ASK = "publish.ask"
 _RANK = {FAILED: 0, LOADING: 1, READY: 2}
+#: Marks, between workers, an entry whose worker is loading a new version.
+PENDING = "pending"
 
 
 def run_directory(home: Path, supervisor: int) -> Path:
@@ -79,6 +81,7 @@ class WorkerGroup:
         self.on_orphaned = on_orphaned
         self.pool: ModelPool | None = None
         self._task: asyncio.Task | None = None
+        self._reconciling: asyncio.Task | None = None
         self._seen: dict[str, tuple[int, int] | None] = {}
         self._published_at = 0.0
         self._settled = 0.0
@@ -100,16 +103,18 @@ class WorkerGroup:
         self._task = asyncio.get_running_loop().create_task(self._watch())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._reconciling):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.directory is not None:
             with contextlib.suppress(OSError):
                 (self.directory / f"{os.getpid()}.json").unlink()
 
     async def _watch(self) -> None:
         assert self.pool is not None
+        asked = False
         while True:
             await asyncio.sleep(WATCH_INTERVAL_S)
             if self.supervisor is not None and os.getppid() != self.supervisor:
@@ -117,17 +122,29 @@ class WorkerGroup:
                     self.on_orphaned(f"the supervisor (pid {self.supervisor}) is gone")
                 return
             try:
-                reconcile = self._asked(RECONCILE_ASK)
-                publish = self._asked(PUBLISH_ASK)
-                if reconcile:
-                    started = time.monotonic()
-                    await self.pool.reconcile()
-                    await self.pool.settle()
-                    self._settled = started
-                if reconcile or publish or time.monotonic() - self._published_at > PUBLISH_EVERY_S:
+                asked = self._asked(RECONCILE_ASK) or asked
+                if asked and (self._reconciling is None or self._reconciling.done()):
+                    # In a task of its own: a long load must not stop this worker publishing.
+                    asked = False
+                    loop = asyncio.get_running_loop()
+                    self._reconciling = loop.create_task(self._answer_reconcile())
+                due = time.monotonic() - self._published_at > PUBLISH_EVERY_S
+                if self._asked(PUBLISH_ASK) or due:
                     self._publish()
             except Exception:  # the registry may be briefly unavailable; keep serving
                 log.exception("worker %d: answering the other workers failed", self.index)
+
+    async def _answer_reconcile(self) -> None:
+        assert self.pool is not None
+        started = time.monotonic()
+        try:
+            await self.pool.reconcile()
+            await self.pool.settle()
+        except Exception:
+            log.exception("worker %d: reconciling when asked failed", self.index)
+            return
+        self._settled = started
+        self._publish()
 
     # -- what the routes answer -----------------------------------------------------------
 
@@ -135,7 +152,7 @@ class WorkerGroup:
         """The deployments as the whole server serves them (see `merge`)."""
         own = self._own_states()
         if self.directory is None:
-            return own
+            return _public(own)
         return merge(own, [s["deployments"] for s in self._siblings()])
 
     async def reconcile(self) -> list[dict[str, Any]]:
@@ -148,7 +165,7 @@ class WorkerGroup:
         await self.pool.settle()
         own = self._own_states()
         if self.directory is None:
-            return own
+            return _public(own)
         self._settled = asked
         self._publish()
         siblings = await self._wait(lambda s: s["settled"] >= asked, SETTLE_WAIT_S)
@@ -174,8 +191,12 @@ class WorkerGroup:
     # -- the run directory ----------------------------------------------------------------
 
     def _own_states(self) -> list[dict[str, Any]]:
+        """This worker's entries, each marked ``pending`` while a new version loads."""
         assert self.pool is not None
-        return [slot.describe() for _, slot in sorted(self.pool.slots.items())]
+        return [
+            {**slot.describe(), PENDING: slot.loading is not None}
+            for _, slot in sorted(self.pool.slots.items())
+        ]
 
     def _publish(self) -> None:
         assert self.directory is not None and self.pool is not None
@@ -247,8 +268,9 @@ class WorkerGroup:
 
 def merge(own: list[dict[str, Any]], others: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """One entry per deployment for the whole server: where the workers disagree, the
-    entry of the one furthest behind (a failed load first, then a load in progress, then
-    an older version), so that whoever waits for "ready" waits for every worker."""
+    entry of the one furthest behind (a failed load first, then one still loading a new
+    version, then one not serving yet, then one whose version differs from this worker's),
+    so that whoever waits for "ready" waits for every worker."""
     views = [own, *others]
     names = sorted({e["name"] for view in views for e in view})
     merged = []
@@ -257,15 +279,21 @@ def merge(own: list[dict[str, Any]], others: list[list[dict[str, Any]]]) -> list
         present = [e for e in entries if e is not None]
         base = present[0]
         if len(present) < len(views):  # being added or removed: not on every worker yet
-            merged.append({**base, "status": LOADING, "reason": "not yet on every worker"})
+            entry = {**base, "status": LOADING, "reason": "not yet on every worker"}
+            merged.append(_public([entry])[0])
             continue
 
-        merged.append(min(present, key=functools.partial(_behind, base=base)))
+        merged.append(_public([min(present, key=functools.partial(_behind, base=base))])[0])
     return merged
 
 
-def _behind(entry: dict[str, Any], base: dict[str, Any]) -> tuple[bool, int, bool]:
-    """Sorts first the entry furthest behind: failed, then loading, then not *base*."""
+def _behind(entry: dict[str, Any], base: dict[str, Any]) -> tuple[bool, bool, int, bool]:
+    """Sorts first the entry furthest behind (see `merge`)."""
     failed = entry.get("failed_revision") is not None
     agrees = all(entry.get(k) == base.get(k) for k in ("revision", "version", "status"))
-    return not failed, _RANK.get(entry["status"], 1), agrees
+    return not failed, not entry.get(PENDING), _RANK.get(entry["status"], 1), agrees
+
+
+def _public(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """*entries* as ``/maas/deployments`` shows them (without the workers' own marks)."""
+    return [{k: v for k, v in e.items() if k != PENDING} for e in entries]

@@ -18,6 +18,7 @@ import maas_nb.deploying
 from maas_nb.cli import main
 from maas_nb.processes import pid_alive
 from maas_nb.serving.workers import run_directory
+from tests.custom_models import WorkerGatedRegressor
 from tests.helpers import wait_for
 from tests.serving.conftest import stop
 from tests.serving.test_metrics import metric
@@ -119,8 +120,13 @@ def test_an_alias_move_under_load_reaches_every_worker_with_no_failure(two_worke
         wait_for(lambda: len(answers) >= 30, timeout=60, what="traffic on version 1")
         registry.set_alias("iris:2", "production")
         [entry] = server.reconcile()  # answers once every worker serves the new version
+        right_after = [
+            fresh(server, "POST", "/v2/models/iris/infer", json=BODY).json()["model_version"]
+            for _ in range(10)
+        ]
         moved = len(answers)
         assert (entry["version"], entry["status"]) == (2, "ready")
+        assert right_after == ["2"] * 10
         wait_for(lambda: len(answers) >= moved + 60, timeout=60, what="traffic after the move")
     finally:
         stop.set()
@@ -131,6 +137,50 @@ def test_an_alias_move_under_load_reaches_every_worker_with_no_failure(two_worke
     assert set(late) == {"2"}, f"a worker still served version 1 after the move: {late}"
     for pid in worker_pids(server):
         assert pid_alive(pid)
+
+
+def test_reconcile_answers_once_every_worker_serves_the_move(two_workers, registry, iris, tmp_path):
+    server = two_workers
+    pids = worker_pids(server)
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    model = WorkerGatedRegressor(str(gate)).fit(iris[0])
+    (gate / f"open-{os.getpid()}").touch()  # registering predicts on the sample here
+    trusted = ["tests.custom_models.WorkerGatedRegressor"]
+    registry.register(model, "iris", sample=iris[0][:5], trusted_types=trusted)
+    registry.set_alias("iris:2", "production")
+    answer: list = []
+    mover = threading.Thread(target=lambda: answer.extend(server.reconcile()))
+    mover.start()
+    try:
+        first = wait_for(
+            lambda: [p for p in gate.glob("entered-*") if not p.name.endswith(f"-{os.getpid()}")],
+            timeout=60,
+            what="a worker warming up v2",
+        )[0]
+        ahead = int(first.name.removeprefix("entered-"))  # most likely the one asked
+        (behind,) = pids - {ahead}
+        wait_for(lambda: (gate / f"entered-{behind}").exists(), timeout=60, what="the other")
+        (gate / f"open-{ahead}").touch()
+        wait_for(lambda: by_worker_version(server, ahead) == 2, timeout=60, what="v2 on one")
+        for _ in range(6):  # whichever worker answers: the server as a whole is still on v1
+            [entry] = fresh(server, "GET", "/maas/deployments").json()
+            assert entry["version"] == 1, entry
+        mover.join(timeout=1.0)
+        assert mover.is_alive(), "reconcile answered while a worker still loaded v2"
+    finally:
+        for pid in pids:
+            (gate / f"open-{pid}").touch()
+        mover.join(60)
+    assert [(e["version"], e["status"]) for e in answer] == [(2, "ready")]
+    assert {by_worker_version(server, pid) for pid in pids} == {2}
+
+
+def by_worker_version(server, pid: int) -> int | None:
+    """The version of iris worker *pid* last published as serving."""
+    path = run_directory(server.home, server.proc.pid) / f"{pid}.json"
+    [entry] = json.loads(path.read_text())["deployments"]
+    return entry["version"]
 
 
 def test_a_crashed_worker_is_replaced_and_none_outlives_a_killed_supervisor(two_workers):
