@@ -31,6 +31,7 @@ def run_serve(home: str | Path | None, args: argparse.Namespace) -> None:
             home,
             supervisor=args.worker_of,
             fd=args.listen_fd,
+            port=args.port,
             index=args.worker_index,
             host=args.host,
             max_body=args.max_body,

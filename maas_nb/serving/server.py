@@ -40,6 +40,8 @@ TOKEN_ENV = "MAAS_TOKEN"  # noqa: S105 - the variable's name, not a token
 PORT_ENV = "MAAS_PORT"
 #: How a worker is told its supervisor's pid (the option is hidden from --help).
 WORKER_OF = "--worker-of"
+#: Whether the kernel balances connections over sockets sharing a port (Linux does).
+REUSE_PORT = hasattr(socket, "SO_REUSEPORT") and sys.platform.startswith("linux")
 
 
 def is_loopback(host: str) -> bool:
@@ -55,12 +57,20 @@ def server_file(home: Path) -> Path:
     return home / SERVER_FILE
 
 
-def bind(host: str, port: int, *, fallback: bool) -> socket.socket:
-    """A listening socket on *host*:*port*; with *fallback*, any free port if that one is taken."""
+def bind(
+    host: str, port: int, *, fallback: bool, reuse_port: bool = False, listen: bool = True
+) -> socket.socket:
+    """A listening socket on *host*:*port*; with *fallback*, any free port if that one is taken.
+
+    With *reuse_port*, other sockets of this user may bind the port too (``SO_REUSEPORT``);
+    without *listen*, the socket only holds the port (the kernel hands connections to
+    listening sockets only)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for candidate in (port, 0) if fallback else (port,):
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
             sock.bind((host, candidate))
         except OSError as exc:
@@ -70,7 +80,8 @@ def bind(host: str, port: int, *, fallback: bool) -> socket.socket:
             raise ServerUnavailableError(
                 f"Cannot listen on {host}:{candidate}: {exc.strerror}. Choose another --port."
             ) from exc
-        sock.listen(2048)
+        if listen:
+            sock.listen(2048)
         sock.set_inheritable(True)
         return sock
     raise AssertionError("unreachable")
@@ -158,7 +169,11 @@ def serve(
         )
     check_workers(workers)
     registry = Registry(home)
-    sock = bind(host, port, fallback=port_fallback)
+    # Several workers each listen on the port (SO_REUSEPORT): the kernel spreads new
+    # connections evenly over them. One inherited socket would let whichever worker wakes
+    # first take a whole burst of connections (wrk's 64 all went to one of two).
+    reuse_port = workers > 1 and REUSE_PORT
+    sock = bind(host, port, fallback=port_fallback, reuse_port=reuse_port, listen=not reuse_port)
     actual_port = sock.getsockname()[1]
     ours = _logger(log_level)
     limits = fit_open_files(limits or ConnectionLimits())
@@ -185,16 +200,21 @@ def serve(
 
         command = [
             *(sys.executable, "-m", "maas_nb.serving", "--home", str(registry.home)),
-            *(WORKER_OF, str(os.getpid()), "--listen-fd", str(sock.fileno())),
+            *(WORKER_OF, str(os.getpid())),
+            *(("--port", str(actual_port)) if reuse_port else ("--listen-fd", str(sock.fileno()))),
             *("--host", host, "--log-level", log_level, *limits.as_args()),
             *(("--max-body", str(max_body)) if max_body else ()),
         ]
         env_token = {TOKEN_ENV: token} if token else {}
         directory = run_directory(registry.home, os.getpid())
         with _environment(env_token):
-            code = Supervisor(command, sock, workers=workers, directory=directory).run(
-                lambda: _write_atomic(path, info)
+            supervisor = Supervisor(
+                command,
+                () if reuse_port else (sock.fileno(),),
+                workers=workers,
+                directory=directory,
             )
+            code = supervisor.run(lambda: _write_atomic(path, info))
         if code:
             raise ServerUnavailableError(
                 f"The model server stopped: its workers kept crashing; see {path.parent}."
@@ -209,15 +229,16 @@ def serve_worker(
     home: str | os.PathLike[str] | None,
     *,
     supervisor: int,
-    fd: int,
+    fd: int | None,
+    port: int | None,
     index: int,
     host: str = DEFAULT_HOST,
     max_body: int | None = None,
     log_level: str = "info",
     limits: ConnectionLimits | None = None,
 ) -> None:
-    """One of the workers `serve` starts: serve on the inherited socket *fd* until SIGTERM
-    or until the supervisor is gone."""
+    """One of the workers `serve` starts: serve on the inherited socket *fd*, or on *port*
+    beside the other workers (``SO_REUSEPORT``), until SIGTERM or the supervisor is gone."""
     from ..registry import Registry
     from .limits import fit_open_files
     from .supervisor import die_with_parent
@@ -228,7 +249,11 @@ def serve_worker(
     if not is_loopback(host) and not token:
         raise ConfigurationError(f"A worker listening on {host} needs ${TOKEN_ENV}.")
     registry = Registry(home)
-    sock = socket.socket(fileno=fd)
+    if fd is not None:
+        sock = socket.socket(fileno=fd)
+    else:
+        assert port is not None
+        sock = bind(host, port, fallback=False, reuse_port=True)
     _logger(log_level)
     directory = run_directory(registry.home, supervisor)
     limits = fit_open_files(limits or ConnectionLimits())

@@ -1,12 +1,14 @@
 """The supervisor of a server run with ``--workers N``: N worker processes, one port.
 
-The supervisor binds the listening socket and starts N workers (``python -m
-maas_nb.serving`` with the socket's file descriptor), which all accept on it: the kernel
-hands each new connection to whichever worker is waiting, so a busy worker takes fewer.
-One inherited socket rather than one ``SO_REUSEPORT`` socket per worker: a worker that
-dies loses no connection waiting in its own queue, and no other program can join the
-port. The supervisor serves nothing itself; it records the server in ``server.json``
-once every worker serves, and then:
+On Linux each worker listens on the port itself (``SO_REUSEPORT``) and the kernel
+spreads new connections evenly over them; the supervisor holds the port with a bound
+socket that does not listen, so it stays theirs while a worker restarts (a crashing
+worker loses the connections waiting in its own queue). Elsewhere the workers share one
+listening socket the supervisor passes them. Measured with wrk's 64 connections on two
+workers sharing one socket, every connection went to the worker that woke first; with
+``SO_REUSEPORT`` they split about evenly (bench/workers.py). The supervisor serves
+nothing itself; it records the server in ``server.json`` once every worker serves, and
+then:
 
 - a worker that crashes (a non-zero exit, a signal) is reported in the log and replaced;
   more than `MAX_RESTARTS` crashes in `RESTART_WINDOW_S` stop the server, exit 1;
@@ -24,7 +26,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -44,13 +45,13 @@ START_TIMEOUT_S = 300.0  # a worker starts serving once its models are loaded
 
 
 class Supervisor:
-    """Run *workers* copies of *command* (told the socket's descriptor and their index)."""
+    """Run *workers* copies of *command* (told their index), passing them *fds*."""
 
     def __init__(
-        self, command: list[str], sock: socket.socket, *, workers: int, directory: Path
+        self, command: list[str], fds: tuple[int, ...], *, workers: int, directory: Path
     ) -> None:
         self.command = command
-        self.sock = sock
+        self.fds = fds
         self.directory = directory
         self.procs: list[subprocess.Popen | None] = [None] * workers
         self.stopping: str | None = None
@@ -86,7 +87,7 @@ class Supervisor:
     def _spawn(self, index: int) -> None:
         self.procs[index] = subprocess.Popen(
             [*self.command, "--worker-index", str(index)],
-            pass_fds=(self.sock.fileno(),),
+            pass_fds=self.fds,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # a Ctrl-C meant for the supervisor is not theirs
         )
