@@ -85,8 +85,10 @@ def test_both_workers_answer_metrics_sum_both_and_stop_stops_both(two_workers):
         assert metric(text, f"maas_requests_total{label}") == sent
         assert metric(text, f"maas_request_latency_seconds_count{label}") == sent
         assert metric(text, f"maas_request_errors_total{label}") == 0
-    server.proc.send_signal(signal.SIGTERM)
-    assert server.proc.wait(timeout=60) == 0
+    output = stop(server)  # SIGTERM: each worker drains and finishes, then the supervisor
+    assert server.proc.returncode == 0, output
+    for pid in pids:
+        assert f"Finished server process [{pid}]" in output
     assert [p for p in pids if pid_alive(p)] == []
     assert not run_directory(server.home, server.proc.pid).exists()
 
@@ -196,14 +198,14 @@ def test_a_crashed_worker_is_replaced_and_none_outlives_a_killed_supervisor(two_
     pids = wait_for(replaced, timeout=60, interval=0.05, what="a new worker for the killed one")
     assert fresh(server, "POST", "/v2/models/iris/infer", json=BODY).status_code == 200
     server.proc.kill()  # no chance to stop its workers: the kernel tells them
-    output = stop(server)  # returns once the workers, which share its stdout, are gone too
-    assert f"(pid {victim}) was killed by SIGKILL: starting another" in output
     wait_for(
         lambda: not any(pid_alive(p) for p in pids),
         timeout=60,
         interval=0.02,
         what="the workers of a killed supervisor to exit",
     )
+    output = stop(server)  # the workers shared its stdout: read once they are gone
+    assert f"(pid {victim}) was killed by SIGKILL: starting another" in output
 
 
 def test_cli_deploy_workers_starts_them_and_undeploy_reaches_all(registry, classifier, iris):
