@@ -162,6 +162,9 @@ def main() -> None:
     parser.add_argument(
         "--before", type=Path, default=None, help="another maas_nb checkout to run beside ours"
     )
+    parser.add_argument(
+        "--workers", action="store_true", help="then lr at c=64 with --workers 1 and 2 (workers.py)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("This benchmark needs wrk: apt-get install wrk")
@@ -271,6 +274,10 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
+    if args.workers:
+        from workers import compare
+
+        compare(home, json.dumps({"instances": X[:1].tolist()}), duration=args.duration)
     if "rf" in models:
         spawned_cold_start(tmp / "spawned", models["rf"], X)
 

@@ -52,3 +52,29 @@ class GatedRegressor(RegressorMixin, BaseEstimator):
                 raise TimeoutError(f"{gate}/open did not appear within 60 s")
             time.sleep(0.005)
         return np.asarray(X, dtype=float).sum(axis=1)
+
+
+class WorkerGatedRegressor(RegressorMixin, BaseEstimator):
+    """Sums each row once ``<gate>/open-<pid>`` exists: each server process held apart.
+
+    Each call first touches ``<gate>/entered-<pid>``. A test holds one worker of a server
+    loading (its warm-up waits here) while another has finished, without timing."""
+
+    def __init__(self, gate: str = ""):
+        self.gate = gate
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = np.asarray(X).shape[1]
+        return self
+
+    def predict(self, X):
+        import os
+
+        gate, pid = Path(self.gate), os.getpid()
+        (gate / f"entered-{pid}").touch()
+        deadline = time.monotonic() + 60
+        while not (gate / f"open-{pid}").exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{gate}/open-{pid} did not appear within 60 s")
+            time.sleep(0.005)
+        return np.asarray(X, dtype=float).sum(axis=1)

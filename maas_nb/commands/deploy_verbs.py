@@ -32,6 +32,7 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
             home=ctx.home,
             limits=from_arguments(args),
             target=args.target,
+            workers=args.workers,
         )
     info = dep.describe()
     # The URL is in every form: a caller needs it, and it is not always on port 8765
@@ -139,6 +140,13 @@ def _declare_deploy(p: argparse.ArgumentParser) -> None:
         "--target",
         default=None,
         help=f"where to deploy: a name or URI (default ${TARGET_ENV}, else local)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="server processes of the server deploy starts, if none runs (default 1)",
     )
     add_limit_arguments(p, "connection limits of the server deploy starts, if none runs")
 

@@ -11,6 +11,7 @@ from ..api import with_pipeline_run
 from ..registry import DeploymentRecord
 from ..registry.uri import ModelRef, validate_name
 from ..serving.limits import ConnectionLimits
+from ..serving.server import check_workers
 from . import batching, remote, targets
 from .deployment import Deployment
 from .remote import START_TIMEOUT_S
@@ -27,25 +28,30 @@ def deploy(
     home: str | None = None,
     limits: ConnectionLimits | None = None,
     target: str | None = None,
+    workers: int | None = None,
 ) -> Deployment:
     """Serve *uri* (``iris@production``) as deployment *name*; wait until it is ready.
 
     *target* says where (``local``, the default, or ``$MAAS_DEPLOY_TARGET``): the local
     target starts a detached server for the registry home if none runs, with *limits*
     (`maas_nb.serving.ConnectionLimits`: header and body timeouts, idle keep-alive, the
-    connection cap) if given. An alias target follows the alias: moving it swaps the
-    served version without downtime. Batching: at most *max_batch_size* rows per model
-    call, a request waits at most *max_latency_ms* for batch mates, and more than
-    *max_queue_rows* queued rows (default: the larger of 4096 and 16 batches) answer 503.
+    connection cap) if given, and *workers* server processes sharing its port (default 1;
+    each loads every deployment, and ``/metrics`` sums them). An alias target follows the
+    alias: moving it swaps the served version without downtime, on every worker.
+    Batching: at most *max_batch_size* rows per model call, a request waits at most
+    *max_latency_ms* for batch mates, and more than *max_queue_rows* queued rows
+    (default: the larger of 4096 and 16 batches) answer 503.
     """
     config: dict[str, Any] = batching.settings(max_batch_size, max_latency_ms, max_queue_rows)
+    if workers is not None:
+        check_workers(workers)
     config["revision"] = uuid.uuid4().hex
     where = targets.get(target)
     reg = default_registry(home)
     reg.get(uri)  # fail here, clearly, if the model does not exist
     name = validate_name(name or ModelRef.parse(uri).name, kind="deployment name")
     config.update(with_pipeline_run(None))
-    return where.deploy(reg, name, uri, config, timeout=timeout, limits=limits)
+    return where.deploy(reg, name, uri, config, timeout=timeout, limits=limits, workers=workers)
 
 
 def undeploy(name: str, *, home: str | None = None, target: str | None = None) -> DeploymentRecord:

@@ -1,7 +1,8 @@
 """The ``local`` deploy target: one detached server process per registry home.
 
 Deploying writes the registry's deployments table, then asks the home's server (started
-if none runs) to reconcile, and waits for this deployment's revision to be ready.
+if none runs) to reconcile, and waits for this deployment's revision to be ready (on
+every worker of a server run with several).
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ class LocalTarget:
         *,
         timeout: float,
         limits: ConnectionLimits | None,
+        workers: int | None = None,
     ) -> Deployment:
-        server = process.ensure_server(reg, timeout=timeout, limits=limits)
+        server = process.ensure_server(reg, timeout=timeout, limits=limits, workers=workers)
         remote.check_access(server)  # a server that refuses us must not get a deployment
         record = reg.put_deployment(name, uri, config)
         revision = config["revision"]

@@ -19,7 +19,7 @@ from ..exceptions import ServerUnavailableError
 from ..processes import pid_alive
 from ..registry import Registry
 from ..serving.limits import ConnectionLimits
-from ..serving.server import DEFAULT_PORT, PORT_ENV, read_server_file
+from ..serving.server import DEFAULT_PORT, PORT_ENV, check_workers, read_server_file
 from . import remote
 from .remote import START_TIMEOUT_S
 
@@ -32,11 +32,12 @@ def ensure_server(
     port: int | None = None,
     timeout: float = START_TIMEOUT_S,
     limits: ConnectionLimits | None = None,
+    workers: int | None = None,
 ) -> str:
     """The URL of the server for *reg*'s home, starting a detached one if none answers.
 
-    A server started here gets *limits*; one already running keeps its own (a warning
-    says so when they differ from *limits*).
+    A server started here gets *limits* and *workers* processes (default 1); one already
+    running keeps its own (a warning says so when they differ from what was asked).
     """
     info = read_server_file(reg.home)
     if info is not None and remote.alive(info["url"]):
@@ -45,6 +46,13 @@ def ensure_server(
                 f"The model server at {info['url']} already runs with other connection "
                 f"limits ({info.get('limits')}); it keeps them. To apply {limits}, stop it "
                 "first (maas server stop).",
+                stacklevel=4,
+            )
+        if workers is not None and info.get("workers", 1) != workers:
+            warnings.warn(
+                f"The model server at {info['url']} already runs with "
+                f"{info.get('workers', 1)} worker(s); it keeps them. To run {workers}, stop "
+                "it first (maas server stop).",
                 stacklevel=4,
             )
         return str(info["url"])
@@ -61,6 +69,8 @@ def ensure_server(
     ]
     if limits is not None:
         command += limits.as_args()
+    if workers is not None:
+        command += ["--workers", str(check_workers(workers))]
     if not explicit:
         command.append("--port-fallback")  # another home's server may hold the default port
     log_path = reg.home / LOG_FILE
@@ -121,7 +131,9 @@ def _spawn_detached(command: list[str], log_path: Path) -> int:
 
 
 def stop_server(home: Path, *, timeout: float = 60.0) -> int | None:
-    """SIGTERM *home*'s server and wait for it to exit; return its pid (None if none ran)."""
+    """SIGTERM *home*'s server and wait for it to exit; return its pid (None if none ran).
+
+    A server with several workers exits once all of them have."""
     info = read_server_file(home)
     if info is None:
         return None

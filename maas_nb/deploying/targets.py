@@ -47,8 +47,11 @@ class DeployTarget(Protocol):
         *,
         timeout: float,
         limits: ConnectionLimits | None,
+        workers: int | None = None,
     ) -> Deployment:
-        """Serve *uri* as deployment *name* with *config*; return once it is ready."""
+        """Serve *uri* as deployment *name* with *config*; return once it is ready.
+
+        *limits* and *workers* (server processes) apply to a server this starts."""
         ...
 
     def undeploy(self, reg: Registry, name: str) -> DeploymentRecord:

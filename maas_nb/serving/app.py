@@ -22,6 +22,7 @@ from .hotpath import ServingApp
 from .openapi import spec
 from .pool import ModelPool
 from .requests import DEFAULT_MAX_BODY, check_content_type
+from .workers import WorkerGroup
 
 log = logging.getLogger("maas_nb.serving")
 
@@ -137,22 +138,21 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 
 
 async def deployments(request: Request) -> JSONResponse:
-    pool: ModelPool = request.app.state.pool
-    return JSONResponse([slot.describe() for _, slot in sorted(pool.slots.items())])
+    return JSONResponse(request.app.state.group.states())
 
 
 async def reconcile(request: Request) -> JSONResponse:
     check_content_type(request)  # a web page must not make the server reload its models
-    pool: ModelPool = request.app.state.pool
-    await pool.reconcile()
-    await pool.settle()
-    return JSONResponse([slot.describe() for _, slot in sorted(pool.slots.items())])
+    return JSONResponse(await request.app.state.group.reconcile())
 
 
 async def metrics(request: Request) -> PlainTextResponse:
-    return PlainTextResponse(
-        request.app.state.pool.metrics.render(), media_type="text/plain; version=0.0.4"
-    )
+    text = await request.app.state.group.metrics()
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+
+async def workers(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.state.group.workers())
 
 
 async def openapi(request: Request) -> JSONResponse:
@@ -166,19 +166,24 @@ def create_app(
     max_body: int = DEFAULT_MAX_BODY,
     poll_interval: float = 0.5,
     on_home_gone: Callable[[str], None] | None = None,
+    group: WorkerGroup | None = None,
 ) -> ASGIApp:
     """The server's ASGI app for *registry*; loads what its deployments table names.
 
-    *on_home_gone* is called (with the reason) if the registry's home is deleted."""
+    *on_home_gone* is called (with the reason) if the registry's home is deleted; *group*
+    is this process's place among the server's workers (default: the only one)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pool = ModelPool(registry, poll_interval=poll_interval, on_home_gone=on_home_gone)
         app.state.pool = pool
+        app.state.group = group or WorkerGroup()
         await pool.start()
+        await app.state.group.start(pool)
         try:
             yield
         finally:
+            await app.state.group.stop()
             await pool.stop()
 
     predict_routes = {
@@ -202,6 +207,7 @@ def create_app(
     routes += [
         Route("/maas/deployments", deployments),
         Route("/maas/reconcile", reconcile, methods=["POST"]),
+        Route("/maas/workers", workers),
         Route("/metrics", metrics),
         Route("/openapi.json", openapi),
     ]

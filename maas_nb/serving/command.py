@@ -14,7 +14,7 @@ from pathlib import Path
 from ..exceptions import ConfigurationError, MaasError
 from .limits import add_arguments as add_limit_arguments
 from .limits import from_arguments
-from .server import TOKEN_ENV, read_token_file, serve
+from .server import TOKEN_ENV, WORKER_OF, read_token_file, serve, serve_worker
 
 
 def run_serve(home: str | Path | None, args: argparse.Namespace) -> None:
@@ -25,6 +25,19 @@ def run_serve(home: str | Path | None, args: argparse.Namespace) -> None:
             f"process list; set {TOKEN_ENV} or pass --token-file PATH (a file only you can "
             "read) instead."
         )
+    if args.worker_of is not None:
+        serve_worker(
+            home,
+            supervisor=args.worker_of,
+            fd=args.listen_fd,
+            port=args.port,
+            index=args.worker_index,
+            host=args.host,
+            max_body=args.max_body,
+            log_level=args.log_level,
+            limits=from_arguments(args),
+        )
+        return
     serve(
         home,
         host=args.host,
@@ -34,6 +47,7 @@ def run_serve(home: str | Path | None, args: argparse.Namespace) -> None:
         log_level=args.log_level,
         port_fallback=args.port_fallback,
         limits=from_arguments(args),
+        workers=args.workers,
     )
 
 
@@ -52,7 +66,18 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         "--max-body", type=int, default=None, help="largest request body in bytes (16 MiB)"
     )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="server processes sharing the port, each with its own models (default 1)",
+    )
     p.add_argument("--port-fallback", action="store_true", help=argparse.SUPPRESS)
+    # How the supervisor of --workers N starts each worker: not for people.
+    p.add_argument(WORKER_OF, type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     add_limit_arguments(p, "connection limits")
 
 

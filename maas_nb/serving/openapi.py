@@ -187,6 +187,20 @@ def paths() -> dict[str, Any]:
         "/maas/deployments": _get(
             "Deployments and their load status", ok=_ok(array({"type": "object"}))
         ),
+        "/maas/workers": _get(
+            "The worker process answering (pid, index) and every worker of the server",
+            ok=_ok(
+                {
+                    "type": "object",
+                    "required": ["pid", "index", "workers"],
+                    "properties": {
+                        "pid": {"type": "integer"},
+                        "index": {"type": "integer"},
+                        "workers": array({"type": "object"}),
+                    },
+                }
+            ),
+        ),
         "/maas/reconcile": {
             "post": {
                 "summary": "Reload the deployments table now; answers the deployments",

@@ -244,6 +244,7 @@ class ModelPool:
             Loaded(name, version, record.flavor, record.signature, batcher, config, labels),
         )
         slot.status, slot.reason, slot.loading, slot.failed = READY, "", None, None
+        slot.failed_revision = None  # a failure is news until a later version serves
         log.info("deployment %r now serves %s (%.3f s)", slot.name, uri, metrics.load_seconds)
         # What a model load leaves on the heap lives as long as the model: keep the cyclic
         # GC from rescanning it on every full collection (pauses of ~100 ms under load).

@@ -5,6 +5,9 @@ that `deploy` and ``maas server stop`` can find it. SIGTERM stops it gracefully:
 stops accepting connections, finishes the requests in flight, and exits 0. It stops the
 same way, saying why in its log, when its registry home is deleted.
 
+With ``--workers N`` the recorded pid is a supervisor's, and N worker processes serve
+on its socket (`maas_nb.serving.supervisor`): stopping it stops them all.
+
 The token comes from ``$MAAS_TOKEN`` or a file (``--token-file``), never from the
 command line, where every user of the machine could read it in the process list.
 """
@@ -20,6 +23,8 @@ import os
 import signal
 import socket
 import stat
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +38,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 TOKEN_ENV = "MAAS_TOKEN"  # noqa: S105 - the variable's name, not a token
 PORT_ENV = "MAAS_PORT"
+#: How a worker is told its supervisor's pid (the option is hidden from --help).
+WORKER_OF = "--worker-of"
+#: Whether the kernel balances connections over sockets sharing a port (Linux does).
+REUSE_PORT = hasattr(socket, "SO_REUSEPORT") and sys.platform.startswith("linux")
 
 
 def is_loopback(host: str) -> bool:
@@ -48,12 +57,20 @@ def server_file(home: Path) -> Path:
     return home / SERVER_FILE
 
 
-def bind(host: str, port: int, *, fallback: bool) -> socket.socket:
-    """A listening socket on *host*:*port*; with *fallback*, any free port if that one is taken."""
+def bind(
+    host: str, port: int, *, fallback: bool, reuse_port: bool = False, listen: bool = True
+) -> socket.socket:
+    """A listening socket on *host*:*port*; with *fallback*, any free port if that one is taken.
+
+    With *reuse_port*, other sockets of this user may bind the port too (``SO_REUSEPORT``);
+    without *listen*, the socket only holds the port (the kernel hands connections to
+    listening sockets only)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for candidate in (port, 0) if fallback else (port,):
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
             sock.bind((host, candidate))
         except OSError as exc:
@@ -63,7 +80,8 @@ def bind(host: str, port: int, *, fallback: bool) -> socket.socket:
             raise ServerUnavailableError(
                 f"Cannot listen on {host}:{candidate}: {exc.strerror}. Choose another --port."
             ) from exc
-        sock.listen(2048)
+        if listen:
+            sock.listen(2048)
         sock.set_inheritable(True)
         return sock
     raise AssertionError("unreachable")
@@ -115,14 +133,13 @@ def serve(
     log_level: str = "info",
     port_fallback: bool = False,
     limits: ConnectionLimits | None = None,
+    workers: int = 1,
 ) -> None:
-    """Serve the deployments of the registry at *home* until SIGTERM or SIGINT."""
-    import uvicorn
+    """Serve the deployments of the registry at *home* until SIGTERM or SIGINT.
 
+    With *workers* above 1, that many processes share the port (see `supervisor`)."""
     from ..registry import Registry
-    from .app import create_app
-    from .limits import fit_open_files, guarded_protocol
-    from .requests import DEFAULT_MAX_BODY
+    from .limits import fit_open_files
 
     if token:
         check_token(token, "The token")
@@ -150,22 +167,146 @@ def serve(
             f"--max-body is {max_body}; give the largest request body in bytes, a positive "
             "number (the default is 16 MiB)."
         )
+    check_workers(workers)
     registry = Registry(home)
-    sock = bind(host, port, fallback=port_fallback)
+    # Several workers each listen on the port (SO_REUSEPORT): the kernel spreads new
+    # connections evenly over them. One inherited socket would let whichever worker wakes
+    # first take a whole burst of connections (wrk's 64 all went to one of two).
+    reuse_port = workers > 1 and REUSE_PORT
+    sock = bind(host, port, fallback=port_fallback, reuse_port=reuse_port, listen=not reuse_port)
     actual_port = sock.getsockname()[1]
+    ours = _logger(log_level)
+    limits = fit_open_files(limits or ConnectionLimits())
+    info = {
+        "pid": os.getpid(),
+        "host": host,
+        "port": actual_port,
+        "requested_port": port,  # differs from "port" when --port-fallback found it taken
+        "url": f"http://{_url_host(host)}:{actual_port}",
+        "token_required": bool(token),
+        "limits": limits.as_dict(),
+        "workers": workers,
+    }
+    if port not in (0, actual_port):
+        ours.warning("port %d is taken; listening on port %d instead", port, actual_port)
+    path = server_file(registry.home)
+    try:
+        if workers == 1:
+            _write_atomic(path, info)
+            _run(registry, sock, token, max_body, poll_interval, log_level, limits, None)
+            return
+        from .supervisor import Supervisor
+        from .workers import run_directory
+
+        command = [
+            *(sys.executable, "-m", "maas_nb.serving", "--home", str(registry.home)),
+            *(WORKER_OF, str(os.getpid())),
+            *(("--port", str(actual_port)) if reuse_port else ("--listen-fd", str(sock.fileno()))),
+            *("--host", host, "--log-level", log_level, *limits.as_args()),
+            *(("--max-body", str(max_body)) if max_body else ()),
+        ]
+        env_token = {TOKEN_ENV: token} if token else {}
+        directory = run_directory(registry.home, os.getpid())
+        with _environment(env_token):
+            supervisor = Supervisor(
+                command,
+                () if reuse_port else (sock.fileno(),),
+                workers=workers,
+                directory=directory,
+            )
+            code = supervisor.run(lambda: _write_atomic(path, info))
+        if code:
+            raise ServerUnavailableError(
+                f"The model server stopped: its workers kept crashing; see {path.parent}."
+            )
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(path.read_text()).get("pid") == os.getpid():
+                path.unlink()
+
+
+def serve_worker(
+    home: str | os.PathLike[str] | None,
+    *,
+    supervisor: int,
+    fd: int | None,
+    port: int | None,
+    index: int,
+    host: str = DEFAULT_HOST,
+    max_body: int | None = None,
+    log_level: str = "info",
+    limits: ConnectionLimits | None = None,
+) -> None:
+    """One of the workers `serve` starts: serve on the inherited socket *fd*, or on *port*
+    beside the other workers (``SO_REUSEPORT``), until SIGTERM or the supervisor is gone."""
+    from ..registry import Registry
+    from .limits import fit_open_files
+    from .supervisor import die_with_parent
+    from .workers import run_directory
+
+    die_with_parent(supervisor)
+    token = os.environ.get(TOKEN_ENV) or None
+    if not is_loopback(host) and not token:
+        raise ConfigurationError(f"A worker listening on {host} needs ${TOKEN_ENV}.")
+    registry = Registry(home)
+    if fd is not None:
+        sock = socket.socket(fileno=fd)
+    else:
+        assert port is not None
+        sock = bind(host, port, fallback=False, reuse_port=True)
+    _logger(log_level)
+    directory = run_directory(registry.home, supervisor)
+    limits = fit_open_files(limits or ConnectionLimits())
+    _run(registry, sock, token, max_body, 0.5, log_level, limits, (directory, index, supervisor))
+
+
+def check_workers(workers: object) -> int:
+    """*workers* if a whole number of server processes, at least 1."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigurationError(
+            f"workers is {workers!r}; give the number of server processes, a whole number "
+            "of at least 1 (the default, 1, serves from one process)."
+        )
+    return workers
+
+
+def _run(
+    registry: Any,
+    sock: socket.socket,
+    token: str | None,
+    max_body: int | None,
+    poll_interval: float,
+    log_level: str,
+    limits: ConnectionLimits,
+    worker: tuple[Path, int, int] | None,
+) -> None:
+    """Serve *registry*'s deployments on *sock* in this process until told to stop."""
+    import uvicorn
+
+    from .app import create_app
+    from .limits import guarded_protocol
+    from .requests import DEFAULT_MAX_BODY
+    from .workers import WorkerGroup
+
     ours = logging.getLogger("maas_nb.serving")
     server: Any = None
 
-    def home_gone(reason: str) -> None:
+    def stop(reason: str) -> None:
         ours.warning("%s: stopping the server", reason)
         server.should_exit = True
 
+    if worker is None:
+        group = WorkerGroup()
+    else:
+        directory, index, supervisor = worker
+        group = WorkerGroup(directory, index=index, supervisor=supervisor, on_orphaned=stop)
     app = create_app(
         registry,
         token=token,
         max_body=max_body or DEFAULT_MAX_BODY,
         poll_interval=poll_interval,
-        on_home_gone=home_gone,
+        on_home_gone=stop,
+        group=group,
     )
     config = uvicorn.Config(
         app,
@@ -175,32 +316,41 @@ def serve(
         timeout_graceful_shutdown=30,
         server_header=False,
     )
-    ours.setLevel(log_level.upper())
-    ours.handlers = logging.getLogger("uvicorn").handlers  # same format, same stream
-    ours.propagate = False
-    limits = fit_open_files(limits or ConnectionLimits())
+    # uvicorn.Config configured its loggers anew (and turned the access log off): share them.
+    ours.handlers = logging.getLogger("uvicorn").handlers
     config.http = guarded_protocol(limits)
     config.timeout_keep_alive = limits.keep_alive_timeout  # type: ignore[assignment]
-    info = {
-        "pid": os.getpid(),
-        "host": host,
-        "port": actual_port,
-        "requested_port": port,  # differs from "port" when --port-fallback found it taken
-        "url": f"http://{_url_host(host)}:{actual_port}",
-        "token_required": bool(token),
-        "limits": limits.as_dict(),
-    }
-    if port not in (0, actual_port):
-        ours.warning("port %d is taken; listening on port %d instead", port, actual_port)
-    path = server_file(registry.home)
-    _write_atomic(path, info)
     server = _server_class()(config)
+    server.run(sockets=[sock])
+
+
+def _logger(log_level: str) -> logging.Logger:
+    """Our log, in uvicorn's format on uvicorn's stream, from now on (before uvicorn.Config
+    configures its loggers, as the supervisor never does)."""
+    import logging.config
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    logging.config.dictConfig(LOGGING_CONFIG)  # what uvicorn.Config does, for the supervisor
+    ours = logging.getLogger("maas_nb.serving")
+    ours.setLevel(log_level.upper())
+    ours.handlers = logging.getLogger("uvicorn").handlers
+    ours.propagate = False
+    return ours
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
     try:
-        server.run(sockets=[sock])
+        yield
     finally:
-        with contextlib.suppress(OSError, ValueError):
-            if json.loads(path.read_text()).get("pid") == os.getpid():
-                path.unlink()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _server_class() -> type:
