@@ -45,17 +45,8 @@ class SqliteStore(RunTables):
         """
         with self._write() as conn:
             stamp = now().isoformat()
-            conn.execute(
-                "INSERT OR IGNORE INTO models (name, created_at) VALUES (?, ?)", (name, stamp)
-            )
-            conn.execute(
-                "INSERT INTO version_counters (name, last) VALUES (?, 1) "
-                "ON CONFLICT (name) DO UPDATE SET last = last + 1",
-                (name,),
-            )
-            (version,) = conn.execute(
-                "SELECT last FROM version_counters WHERE name = ?", (name,)
-            ).fetchone()
+            self._add_model(conn, name, stamp)
+            version = self._next_version(conn, name)
             signature = fields.get("signature")
             conn.execute(
                 "INSERT INTO versions (name, version, flavor, digest, size, signature, params, "
@@ -84,6 +75,20 @@ class SqliteStore(RunTables):
                 inside()
             crash_points.reached(crash_points.BEFORE_COMMIT)
             return self._version(conn, name, version)
+
+    def _add_model(self, conn: sqlite3.Connection, name: str, stamp: str) -> None:
+        conn.execute("INSERT OR IGNORE INTO models (name, created_at) VALUES (?, ?)", (name, stamp))
+
+    def _next_version(self, conn: sqlite3.Connection, name: str) -> int:
+        """Bump the model's counter; the write lock makes this and the insert atomic."""
+        conn.execute(
+            "INSERT INTO version_counters (name, last) VALUES (?, 1) "
+            "ON CONFLICT (name) DO UPDATE SET last = last + 1",
+            (name,),
+        )
+        return conn.execute("SELECT last FROM version_counters WHERE name = ?", (name,)).fetchone()[
+            0
+        ]
 
     def get_model(self, name: str) -> Model:
         with self._read() as conn:

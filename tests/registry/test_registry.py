@@ -1,4 +1,5 @@
-"""The registry through the public Python API, on a real SQLite file per test."""
+"""The registry through the public Python API, on a real SQLite file and on a real
+PostgreSQL database per test (the `metadata_store` fixture)."""
 
 import dataclasses
 import pickle
@@ -15,6 +16,8 @@ from maas_nb.exceptions import (
     VersionNotFoundError,
 )
 from maas_nb.registry import Registry
+
+pytestmark = pytest.mark.usefixtures("metadata_store")
 
 
 def test_register_returns_an_immutable_version_record(classifier, iris):
@@ -223,12 +226,17 @@ def test_registry_instances_share_one_home(home, classifier):
     assert Registry(str(home)).list_models()[0].name == "iris"
 
 
+SQLITE_ONLY = pytest.mark.parametrize("metadata_store", ["sqlite"], indirect=True)
+
+
+@SQLITE_ONLY  # a shared database does not follow MAAS_HOME
 def test_changing_maas_home_switches_registry(tmp_path, monkeypatch, classifier):
     maas_nb.register(classifier, "iris")
     monkeypatch.setenv("MAAS_HOME", str(tmp_path / "other"))
     assert maas_nb.list_models() == []
 
 
+@SQLITE_ONLY  # WAL is SQLite's; test_postgres_schema.py checks PostgreSQL's version
 def test_database_is_in_wal_mode_with_current_schema(registry):
     import sqlite3
 
