@@ -1,7 +1,7 @@
 """Where the registry keeps its records and its artifacts: stores chosen by URI scheme.
 
 Two small tables map a URI scheme to a function that opens a store from its URI: metadata
-stores (``sqlite:``, ``postgresql:``) and artifact stores (``file:``). Another backend (``s3:``,
+stores (``sqlite:``) and artifact stores (``file:``). Another backend (``postgresql:``,
 ``s3:``) plugs in without touching the registry, the way papermill finds its engines:
 a package declares an entry point ``SCHEME = "module:function"`` in the group
 ``maas_nb.metadata_stores`` or ``maas_nb.artifact_stores``, or code calls `register`.
