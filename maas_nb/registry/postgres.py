@@ -7,7 +7,8 @@ counter row, bumped by one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` in
 transaction that inserts the version: the row lock serialises registrations of one model
 until the commit, so concurrent clients get consecutive numbers, and a number is never
 given out twice (the counter outlives deleted versions and models). Reads that fail on a
-connection lost to a database restart are tried once more on a fresh connection.
+connection lost to a database restart are tried once more on a fresh connection, and so
+are registrations, whose idempotency key makes that safe.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..exceptions import RegistryUnavailableError
+from ..exceptions import ConflictError, RegistryUnavailableError
 from .postgres_database import PostgresDatabase, psycopg_modules
+from .records import ModelVersion
 from .sqlite import SqliteStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,17 +30,24 @@ def _read_again(read: F) -> F:
 
     @functools.wraps(read)
     def again(*args: Any, **kwargs: Any) -> Any:
-        psycopg, psycopg_pool = psycopg_modules()
         try:
             return read(*args, **kwargs)
         except RegistryUnavailableError as exc:
-            lost = isinstance(exc.__cause__, psycopg.OperationalError)
-            # A pool that found no connection already waited its time: say so at once.
-            if not lost or isinstance(exc.__cause__, psycopg_pool.PoolTimeout):
+            if not _lost(exc):
                 raise
             return read(*args, **kwargs)
 
     return again  # type: ignore[return-value]
+
+
+def _lost(exc: BaseException) -> bool:
+    """Whether *exc* came from a connection that broke (worth one more try at once)."""
+    psycopg, psycopg_pool = psycopg_modules()
+    cause = exc.__cause__
+    # A pool that found no connection already waited its time: no second wait.
+    return isinstance(cause, psycopg.OperationalError) and not isinstance(
+        cause, psycopg_pool.PoolTimeout
+    )
 
 
 class PostgresStore(PostgresDatabase, SqliteStore):
@@ -57,6 +66,32 @@ class PostgresStore(PostgresDatabase, SqliteStore):
             "DO UPDATE SET last = version_counters.last + 1 RETURNING last",
             (name,),
         ).fetchone()[0]
+
+    def create_version(
+        self,
+        name: str,
+        fields: dict[str, Any],
+        *,
+        alias: str | None = None,
+        inside: Callable[[], None] | None = None,
+    ) -> ModelVersion:
+        """`SqliteStore.create_version`, tried once more after a lost connection or a race.
+
+        The registration's idempotency key makes the second try safe: if the first one's
+        commit landed after all, or a concurrent call with the same key won, the second
+        returns that version instead of making another.
+        """
+        once = functools.partial(
+            SqliteStore.create_version, self, name, fields, alias=alias, inside=inside
+        )
+        if fields.get("idempotency_key") is None:
+            return once()
+        try:
+            return once()
+        except (RegistryUnavailableError, ConflictError) as exc:
+            if isinstance(exc, RegistryUnavailableError) and not _lost(exc):
+                raise
+            return once()
 
     get_model = _read_again(SqliteStore.get_model)
     list_models = _read_again(SqliteStore.list_models)

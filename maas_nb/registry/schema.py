@@ -89,6 +89,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE pipeline_runs ADD COLUMN rerun_of TEXT;
     """,
+    # 4 -> 5: the key a registration was made with, so that a retry finds its version.
+    """
+    ALTER TABLE versions ADD COLUMN idempotency_key TEXT;
+    CREATE UNIQUE INDEX versions_by_idempotency_key ON versions (name, idempotency_key);
+    """,
 )
 
 #: The schema version this maas_nb writes.

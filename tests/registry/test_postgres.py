@@ -30,6 +30,8 @@ def _schema_version(uri: str) -> int:
 
 def _downgrade(uri: str, version: int) -> None:
     """Turn a current database back into exactly what schema *version* had."""
+    if version < 5:
+        _sql(uri, "ALTER TABLE versions DROP COLUMN idempotency_key")  # and its index
     if version < 4:
         _sql(uri, "ALTER TABLE pipeline_runs DROP COLUMN rerun_of")
     if version < 3:
@@ -198,3 +200,21 @@ def test_errors_name_the_database_without_its_password(postgres_server):
         f"Cannot use the registry database 'postgresql://postgres:***@127.0.0.1:{postgres_server.port}/no_such_database': "
     )
     assert 'database "no_such_database" does not exist' in message
+
+
+def test_concurrent_retries_of_one_registration_make_one_version(postgres_uri, classifier):
+    registry = Registry()
+    barrier = threading.Barrier(4)
+    made: list[int] = []
+
+    def register() -> None:
+        barrier.wait()
+        made.append(registry.register(classifier, "iris", idempotency_key="job-7").version)
+
+    threads = [threading.Thread(target=register) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert made == [1, 1, 1, 1]
+    assert [v.version for v in registry.list_versions("iris")] == [1]

@@ -10,6 +10,7 @@ import pytest
 import maas_nb
 from maas_nb.exceptions import (
     AliasNotFoundError,
+    InvalidMetadataError,
     InvalidNameError,
     ModelNotFoundError,
     VersionInUseError,
@@ -136,6 +137,20 @@ def test_deleted_version_numbers_are_never_reused(classifier):
     with pytest.raises(ModelNotFoundError):
         maas_nb.get("iris")
     assert maas_nb.register(classifier, "iris").version == 5
+
+
+def test_a_retried_registration_returns_the_version_it_made(registry, classifier):
+    first = registry.register(classifier, "iris", idempotency_key="job-42", alias="production")
+    assert registry.register(classifier, "iris", idempotency_key="job-42") == first
+    assert [v.version for v in registry.list_versions("iris")] == [1]
+    assert registry.register(classifier, "iris", idempotency_key="job-43").version == 2
+    assert registry.register(classifier, "iris").version == 3  # no key: a new version each time
+    assert registry.register(classifier, "other", idempotency_key="job-42").version == 1
+    with pytest.raises(
+        InvalidMetadataError,
+        match=r"idempotency_key must be a non-empty string of at most 200 characters \(such as a job's id\), got int: 42\.",
+    ):
+        registry.register(classifier, "iris", idempotency_key=42)
 
 
 def test_deleting_a_version_removes_its_aliases(classifier):
