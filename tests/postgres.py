@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg  # the dev extra installs it: never legitimately missing
 import pytest
 
 from tests.components import missing
@@ -122,8 +123,6 @@ class PostgresServer:
         return f"postgresql://postgres{secret}@127.0.0.1:{self.port}/{database}"
 
     def admin(self, sql: str) -> None:
-        import psycopg
-
         with psycopg.connect(self.uri(), autocommit=True) as conn:
             conn.execute(sql)
 
@@ -145,10 +144,6 @@ def postgres_server() -> Iterator[PostgresServer]:
     bindir = _bindir()
     if bindir is None:
         missing("PostgreSQL", INSTALL)
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        missing("psycopg", "pip install -e '.[dev]' (or pip install 'psycopg[binary,pool]')")
     root = Path(tempfile.mkdtemp(prefix="maas-postgres-"))
     user = "postgres" if os.geteuid() == 0 else None
     if user is not None:

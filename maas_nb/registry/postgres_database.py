@@ -162,7 +162,7 @@ class PostgresDatabase:
                     check=psycopg_pool.ConnectionPool.check_connection,
                     timeout=self._timeout,
                     num_workers=1,
-                    name=redact(self._uri),
+                    name=self._shown(),
                     open=True,
                 )
                 _POOLS[key] = pool
@@ -235,7 +235,7 @@ class PostgresDatabase:
             return
         from ..version import __version__
 
-        where = f"The registry database {redact(self._uri)!r} has schema version {found}"
+        where = f"The registry database {self._shown()!r} has schema version {found}"
         if found > SCHEMA_VERSION:
             raise SchemaVersionError(
                 f"{where}, but this maas_nb ({__version__}) understands versions up to "
@@ -251,13 +251,18 @@ class PostgresDatabase:
 
     # -- errors -----------------------------------------------------------------------
 
+    def _shown(self) -> str:
+        """The URI with its password hidden (``?password=`` too)."""
+        shown = redact(self._uri)
+        return shown.replace(self._password, "***") if self._password else shown
+
     def _message(self, exc: BaseException) -> str:
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return text.replace(self._password, "***") if self._password else text
 
     def _unavailable(self, exc: BaseException, what: str = "") -> RegistryUnavailableError:
         return RegistryUnavailableError(
-            f"Cannot use the registry database {redact(self._uri)!r}: "
+            f"Cannot use the registry database {self._shown()!r}: "
             f"{what or self._message(exc)}. Check that PostgreSQL is running and reachable "
             "at that host and port, and that the URI's user, password and database are right "
             f"({REGISTRY_URI_ENV} or registry_uri=)."
@@ -275,7 +280,7 @@ class PostgresDatabase:
 
     def _write_failed(self, exc: BaseException, committing: bool) -> Exception:
         psycopg, _ = psycopg_modules()
-        where = f"registry database {redact(self._uri)!r}"
+        where = f"registry database {self._shown()!r}"
         if isinstance(exc, psycopg.errors.IntegrityError | psycopg.errors.TransactionRollback):
             return ConflictError(
                 f"The {where} refused a change that raced another client's "
@@ -333,7 +338,9 @@ def close_pools(uri: str | None = None) -> None:
     """Close this process's pools (of the database *uri*, or all)."""
     with _POOLS_LOCK:
         for key in list(_POOLS):
-            if uri is None or key[1] == _conninfo(uri):
+            # A pool inherited over a fork shares its sockets with the parent: closing (or
+            # freeing) it here would end the parent's sessions, so it is left alone.
+            if key[0] == os.getpid() and (uri is None or key[1] == _conninfo(uri)):
                 _POOLS.pop(key).close()
 
 

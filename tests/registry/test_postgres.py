@@ -189,16 +189,27 @@ def test_a_write_while_the_database_is_down_fails_clearly(
     assert registry.register(classifier, "iris").version == 2  # and it recovers
 
 
-def test_errors_name_the_database_without_its_password(postgres_server):
-    uri = postgres_server.uri("no_such_database", password="s3cret")
+@pytest.mark.parametrize(
+    ("form", "shown"),
+    [
+        (
+            "postgresql://postgres:s3cret@HOST/no_such_database",
+            "postgresql://postgres:***@HOST/no_such_database",
+        ),
+        (
+            "postgresql://postgres@HOST/no_such_database?password=s3cret",
+            "postgresql://postgres@HOST/no_such_database?password=***",
+        ),
+    ],
+)
+def test_errors_name_the_database_without_its_password(postgres_server, form, shown):
+    host = f"127.0.0.1:{postgres_server.port}"
     with pytest.raises(RegistryUnavailableError) as failed:
-        Registry(registry_uri=uri)
+        Registry(registry_uri=form.replace("HOST", host))
     message = str(failed.value)
     assert isinstance(failed.value, MaasError)
     assert "s3cret" not in message and "s3cret" not in repr(failed.value.args)
-    assert message.startswith(
-        f"Cannot use the registry database 'postgresql://postgres:***@127.0.0.1:{postgres_server.port}/no_such_database': "
-    )
+    assert message.startswith(f"Cannot use the registry database '{shown.replace('HOST', host)}': ")
     assert 'database "no_such_database" does not exist' in message
 
 
