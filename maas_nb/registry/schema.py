@@ -2,7 +2,7 @@
 
 The schema version lives in ``PRAGMA user_version``. `MIGRATIONS[i]` upgrades a
 database from version ``i`` to ``i + 1``; add a new entry at the end to change the
-schema, never edit an old one.
+schema, never edit an old one, and add its PostgreSQL form to `postgres_schema`.
 """
 
 from __future__ import annotations

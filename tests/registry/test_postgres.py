@@ -229,3 +229,13 @@ def test_concurrent_retries_of_one_registration_make_one_version(postgres_uri, c
         thread.join(timeout=120)
     assert made == [1, 1, 1, 1]
     assert [v.version for v in registry.list_versions("iris")] == [1]
+
+
+def test_the_upgrade_command_needs_a_uri(monkeypatch, capsys):
+    from maas_nb.registry.upgrade import main
+
+    monkeypatch.delenv("MAAS_REGISTRY_URI", raising=False)
+    assert main([]) == 2
+    assert capsys.readouterr().err == (
+        "usage: python -m maas_nb.registry.upgrade [URI]  (else $MAAS_REGISTRY_URI); got []\n"
+    )
