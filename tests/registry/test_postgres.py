@@ -239,3 +239,34 @@ def test_the_upgrade_command_needs_a_uri(monkeypatch, capsys):
     assert capsys.readouterr().err == (
         "usage: python -m maas_nb.registry.upgrade [URI]  (else $MAAS_REGISTRY_URI); got []\n"
     )
+
+
+def test_readers_never_miss_an_alias_while_it_moves(postgres_uri, classifier):
+    registry = Registry()
+    registry.register(classifier, "iris", alias="production")
+    registry.register(classifier, "iris")
+    registry.put_deployment("iris-prod", "iris@production")
+    done = threading.Event()
+    seen: set[int] = set()
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        while not done.is_set():
+            try:
+                seen.add(registry.get("iris@production").version)
+                assert registry.get_deployment("iris-prod").target == "iris@production"
+            except BaseException as exc:
+                errors.append(exc)
+                return
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for i in range(100):
+            registry.set_alias(f"iris:{1 + i % 2}", "production")
+            registry.put_deployment("iris-prod", "iris@production", {"moves": i})
+    finally:
+        done.set()
+        reader.join(timeout=60)
+    assert errors == []
+    assert seen <= {1, 2} and seen
