@@ -12,6 +12,9 @@ import maas_nb.api
 from maas_nb.serving.server import read_server_file
 from tests.helpers import wait_for
 
+# The session's PostgreSQL server (started only when a test asks for it).
+pytest_plugins = ["tests.postgres"]
+
 
 @pytest.fixture(autouse=True)
 def home(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,18 @@ def metrics(values: Mapping[str, Any] | None) -> dict[str, float]:
 def tags(values: Mapping[str, Any] | None) -> dict[str, str]:
     """Tags are short strings keyed by name; other values are stored as their ``str``."""
     return {key: str(value) for key, value in _mapping(values, "tags").items()}
+
+
+def idempotency_key(key: Any) -> str:
+    """*key*, or a fresh one: a registration made with a key is made once, however retried."""
+    if key is None:
+        return uuid.uuid4().hex
+    if not isinstance(key, str) or not key or len(key) > 200:
+        raise InvalidMetadataError(
+            "idempotency_key must be a non-empty string of at most 200 characters (such as a "
+            f"job's id), got {type(key).__name__}: {key!r:.80}."
+        )
+    return key
 
 
 def jsonable(values: Mapping[str, Any] | None, what: str) -> dict[str, Any]:

@@ -127,6 +127,7 @@ class Registry:
         run_id: str | None = None,
         allow_pickle: bool = False,
         trusted_types: Iterable[str] | None = None,
+        idempotency_key: str | None = None,
     ) -> ModelVersion:
         """Store *model* as the next version of *name* and return the new version.
 
@@ -134,6 +135,8 @@ class Registry:
         it the signature is inferred from the model's fitted feature count where possible.
         *trusted_types* approves, by exact name, types beyond the built-in allow-list; the
         version records each approval used (who, when, how) and honours it at every load.
+        A retry with the first call's *idempotency_key* (such as a job's id) returns the
+        version that call made; without one each call gets a fresh key.
         """
         validate_name(name)
         if alias is not None:
@@ -144,6 +147,7 @@ class Registry:
             "lineage": metadata.jsonable(lineage, "lineage"),
             "description": description or "",
             "run_id": run_id,
+            "idempotency_key": metadata.idempotency_key(idempotency_key),
         }
         flavor = flavors.for_model(model, allow_pickle=allow_pickle)
         flavor.check_fitted(model)

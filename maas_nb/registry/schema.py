@@ -2,7 +2,7 @@
 
 The schema version lives in ``PRAGMA user_version``. `MIGRATIONS[i]` upgrades a
 database from version ``i`` to ``i + 1``; add a new entry at the end to change the
-schema, never edit an old one.
+schema, never edit an old one, and add its PostgreSQL form to `postgres_schema`.
 """
 
 from __future__ import annotations
@@ -88,6 +88,11 @@ MIGRATIONS: tuple[str, ...] = (
     # 3 -> 4: a rerun names the pipeline run it repeats.
     """
     ALTER TABLE pipeline_runs ADD COLUMN rerun_of TEXT;
+    """,
+    # 4 -> 5: the key a registration was made with, so that a retry finds its version.
+    """
+    ALTER TABLE versions ADD COLUMN idempotency_key TEXT;
+    CREATE UNIQUE INDEX versions_by_idempotency_key ON versions (name, idempotency_key);
     """,
 )
 

@@ -41,26 +41,26 @@ class SqliteStore(RunTables):
         """Allocate the next version of *name* (creating the model) and store *fields*.
 
         *inside* runs while the write lock is held, before the commit; the registry uses
-        it to make sure the artifact is in place when the row becomes visible.
+        it to make sure the artifact is in place when the row becomes visible. A version
+        of *name* already made with ``fields["idempotency_key"]`` is returned instead.
         """
+        key = fields.get("idempotency_key")
         with self._write() as conn:
+            if key is not None:
+                done = conn.execute(
+                    "SELECT version FROM versions WHERE name = ? AND idempotency_key = ?",
+                    (name, key),
+                ).fetchone()
+                if done is not None:  # a retry of a registration that was made
+                    return self._version(conn, name, done[0])
             stamp = now().isoformat()
-            conn.execute(
-                "INSERT OR IGNORE INTO models (name, created_at) VALUES (?, ?)", (name, stamp)
-            )
-            conn.execute(
-                "INSERT INTO version_counters (name, last) VALUES (?, 1) "
-                "ON CONFLICT (name) DO UPDATE SET last = last + 1",
-                (name,),
-            )
-            (version,) = conn.execute(
-                "SELECT last FROM version_counters WHERE name = ?", (name,)
-            ).fetchone()
+            self._add_model(conn, name, stamp)
+            version = self._next_version(conn, name)
             signature = fields.get("signature")
             conn.execute(
                 "INSERT INTO versions (name, version, flavor, digest, size, signature, params, "
-                "metrics, tags, description, lineage, run_id, created_at, trust) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "metrics, tags, description, lineage, run_id, created_at, trust, "
+                "idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     name,
                     version,
@@ -76,6 +76,7 @@ class SqliteStore(RunTables):
                     fields.get("run_id"),
                     stamp,
                     _dumps(fields.get("trust")),
+                    key,
                 ),
             )
             if alias is not None:
@@ -84,6 +85,20 @@ class SqliteStore(RunTables):
                 inside()
             crash_points.reached(crash_points.BEFORE_COMMIT)
             return self._version(conn, name, version)
+
+    def _add_model(self, conn: sqlite3.Connection, name: str, stamp: str) -> None:
+        conn.execute("INSERT OR IGNORE INTO models (name, created_at) VALUES (?, ?)", (name, stamp))
+
+    def _next_version(self, conn: sqlite3.Connection, name: str) -> int:
+        """Bump the model's counter; the write lock makes this and the insert atomic."""
+        conn.execute(
+            "INSERT INTO version_counters (name, last) VALUES (?, 1) "
+            "ON CONFLICT (name) DO UPDATE SET last = last + 1",
+            (name,),
+        )
+        return conn.execute("SELECT last FROM version_counters WHERE name = ?", (name,)).fetchone()[
+            0
+        ]
 
     def get_model(self, name: str) -> Model:
         with self._read() as conn:

@@ -1,4 +1,4 @@
-"""The metadata store interface; `SqliteStore` implements it, a PostgreSQL store could too."""
+"""The metadata store interface; `SqliteStore` and `PostgresStore` implement it."""
 
 from __future__ import annotations
 

@@ -146,6 +146,13 @@ def sqlite_store(uri: str) -> Any:
     return SqliteStore(_with_parent(Path(path).expanduser().absolute(), uri))
 
 
+def postgres_store(uri: str) -> Any:
+    """``postgresql://USER:PASSWORD@HOST:PORT/DATABASE`` (libpq's URI; ``postgres://`` too)."""
+    from .postgres import PostgresStore
+
+    return PostgresStore(uri)
+
+
 def file_store(uri: str) -> Any:
     """``file:///absolute/dir`` (or ``file:relative/dir``): blobs as files in a directory."""
     from .artifacts import LocalArtifactStore
@@ -173,4 +180,6 @@ def _with_parent(path: Path, uri: str) -> Path:
 
 
 METADATA.register("sqlite", sqlite_store)
+METADATA.register("postgresql", postgres_store)
+METADATA.register("postgres", postgres_store)
 ARTIFACTS.register("file", file_store)

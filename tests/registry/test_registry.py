@@ -1,4 +1,5 @@
-"""The registry through the public Python API, on a real SQLite file per test."""
+"""The registry through the public Python API, on a real SQLite file and on a real
+PostgreSQL database per test (the `metadata_store` fixture)."""
 
 import dataclasses
 import pickle
@@ -9,12 +10,15 @@ import pytest
 import maas_nb
 from maas_nb.exceptions import (
     AliasNotFoundError,
+    InvalidMetadataError,
     InvalidNameError,
     ModelNotFoundError,
     VersionInUseError,
     VersionNotFoundError,
 )
 from maas_nb.registry import Registry
+
+pytestmark = pytest.mark.usefixtures("metadata_store")
 
 
 def test_register_returns_an_immutable_version_record(classifier, iris):
@@ -135,6 +139,20 @@ def test_deleted_version_numbers_are_never_reused(classifier):
     assert maas_nb.register(classifier, "iris").version == 5
 
 
+def test_a_retried_registration_returns_the_version_it_made(registry, classifier):
+    first = registry.register(classifier, "iris", idempotency_key="job-42", alias="production")
+    assert registry.register(classifier, "iris", idempotency_key="job-42") == first
+    assert [v.version for v in registry.list_versions("iris")] == [1]
+    assert registry.register(classifier, "iris", idempotency_key="job-43").version == 2
+    assert registry.register(classifier, "iris").version == 3  # no key: a new version each time
+    assert registry.register(classifier, "other", idempotency_key="job-42").version == 1
+    with pytest.raises(
+        InvalidMetadataError,
+        match=r"idempotency_key must be a non-empty string of at most 200 characters \(such as a job's id\), got int: 42\.",
+    ):
+        registry.register(classifier, "iris", idempotency_key=42)
+
+
 def test_deleting_a_version_removes_its_aliases(classifier):
     maas_nb.register(classifier, "iris", alias="production")
     maas_nb.register(classifier, "iris")
@@ -223,12 +241,17 @@ def test_registry_instances_share_one_home(home, classifier):
     assert Registry(str(home)).list_models()[0].name == "iris"
 
 
+SQLITE_ONLY = pytest.mark.parametrize("metadata_store", ["sqlite"], indirect=True)
+
+
+@SQLITE_ONLY  # a shared database does not follow MAAS_HOME
 def test_changing_maas_home_switches_registry(tmp_path, monkeypatch, classifier):
     maas_nb.register(classifier, "iris")
     monkeypatch.setenv("MAAS_HOME", str(tmp_path / "other"))
     assert maas_nb.list_models() == []
 
 
+@SQLITE_ONLY  # WAL is SQLite's; test_postgres_schema.py checks PostgreSQL's version
 def test_database_is_in_wal_mode_with_current_schema(registry):
     import sqlite3
 

@@ -13,6 +13,9 @@ from tests.custom_models import ThresholdClassifier
 def _downgrade(home, version):
     """Turn a current database back into exactly what schema *version* had."""
     conn = sqlite3.connect(home / "registry.db")
+    if version < 5:
+        conn.execute("DROP INDEX versions_by_idempotency_key")
+        conn.execute("ALTER TABLE versions DROP COLUMN idempotency_key")
     if version < 4:
         conn.execute("ALTER TABLE pipeline_runs DROP COLUMN rerun_of")
     if version < 3:
@@ -65,7 +68,7 @@ def test_a_version_2_database_gains_empty_trust_records(home, classifier, iris):
     loaded = registry.load("threshold", trusted_types=["tests.custom_models.ThresholdClassifier"])
     assert loaded.threshold_ == custom.threshold_
     conn = sqlite3.connect(home / "registry.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     conn.close()
 
 
@@ -82,3 +85,14 @@ def test_a_version_3_database_keeps_its_pipeline_runs_which_repeat_none(home):
         "train", notebook="train.ipynb", source=b"{}", rerun_of=first.id[:8]
     )
     assert registry.get_pipeline_run(again.id).rerun_of == first.id
+
+
+def test_a_version_4_database_keeps_its_versions_and_takes_idempotency_keys(home, classifier):
+    Registry(home).register(classifier, "iris", alias="production")
+    _downgrade(home, 4)
+
+    registry = Registry(home)
+    assert registry.get("iris@production").version == 1
+    made = registry.register(classifier, "iris", idempotency_key="job-1")
+    assert registry.register(classifier, "iris", idempotency_key="job-1") == made
+    assert [v.version for v in registry.list_versions("iris")] == [1, 2]

@@ -58,11 +58,11 @@ def test_stores_elsewhere_by_argument_and_by_environment(tmp_path, home, classif
     [
         (
             "registry_uri",
-            "postgresql://maas:s3cret@db.example/maas",
-            "registry_uri 'postgresql://maas:***@db.example/maas' names the scheme 'postgresql', "
-            "but no metadata store for it is installed (known schemes: sqlite). Set "
-            "MAAS_REGISTRY_URI (or pass registry_uri=) to a URI such as "
-            "'sqlite:////srv/maas/registry.db', or install the package that adds 'postgresql' "
+            "mysql://maas:s3cret@db.example/maas",
+            "registry_uri 'mysql://maas:***@db.example/maas' names the scheme 'mysql', "
+            "but no metadata store for it is installed (known schemes: postgres, postgresql, "
+            "sqlite). Set MAAS_REGISTRY_URI (or pass registry_uri=) to a URI such as "
+            "'sqlite:////srv/maas/registry.db', or install the package that adds 'mysql' "
             "to the entry point group 'maas_nb.metadata_stores'.",
         ),
         (
@@ -76,8 +76,8 @@ def test_stores_elsewhere_by_argument_and_by_environment(tmp_path, home, classif
         (
             "MAAS_REGISTRY_URI",
             "/srv/maas/registry.db",
-            "MAAS_REGISTRY_URI '/srv/maas/registry.db' has no scheme (known schemes: sqlite). "
-            "Set MAAS_REGISTRY_URI (or pass registry_uri=) to a URI such as "
+            "MAAS_REGISTRY_URI '/srv/maas/registry.db' has no scheme (known schemes: postgres, "
+            "postgresql, sqlite). Set MAAS_REGISTRY_URI (or pass registry_uri=) to a URI such as "
             "'sqlite:////srv/maas/registry.db', or install the package that adds your scheme "
             "to the entry point group 'maas_nb.metadata_stores'.",
         ),

@@ -1,0 +1,106 @@
+"""The registry's metadata in a shared PostgreSQL database (``postgresql://``).
+
+The queries are the SQLite store's, written in the SQL both databases speak; this class
+swaps the database under them (`PostgresDatabase`: the pool, transactions, schema and
+errors) and the two statements that differ. A version number comes from the model's
+counter row, bumped by one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` in the
+transaction that inserts the version: the row lock serialises registrations of one model
+until the commit, so concurrent clients get consecutive numbers, and a number is never
+given out twice (the counter outlives deleted versions and models). Reads that fail on a
+connection lost to a database restart are tried once more on a fresh connection, and so
+are registrations, whose idempotency key makes that safe.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..exceptions import ConflictError, RegistryUnavailableError
+from .postgres_database import PostgresDatabase, psycopg_modules
+from .records import ModelVersion
+from .sqlite import SqliteStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _read_again(read: F) -> F:
+    """*read*, tried once more if the connection was lost (it changes nothing)."""
+
+    @functools.wraps(read)
+    def again(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return read(*args, **kwargs)
+        except RegistryUnavailableError as exc:
+            if not _lost(exc):
+                raise
+            return read(*args, **kwargs)
+
+    return again  # type: ignore[return-value]
+
+
+def _lost(exc: BaseException) -> bool:
+    """Whether *exc* came from a connection that broke (worth one more try at once)."""
+    psycopg, psycopg_pool = psycopg_modules()
+    cause = exc.__cause__
+    # A pool that found no connection already waited its time: no second wait.
+    return isinstance(cause, psycopg.OperationalError) and not isinstance(
+        cause, psycopg_pool.PoolTimeout
+    )
+
+
+class PostgresStore(PostgresDatabase, SqliteStore):
+    """Models, versions, aliases, runs and deployments in a PostgreSQL database (opened by
+    `stores.postgres_store` from a ``postgresql://`` URI)."""
+
+    def _add_model(self, conn: Any, name: str, stamp: str) -> None:
+        conn.execute(
+            "INSERT INTO models (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+            (name, stamp),
+        )
+
+    def _next_version(self, conn: Any, name: str) -> int:
+        return conn.execute(
+            "INSERT INTO version_counters (name, last) VALUES (?, 1) ON CONFLICT (name) "
+            "DO UPDATE SET last = version_counters.last + 1 RETURNING last",
+            (name,),
+        ).fetchone()[0]
+
+    def create_version(
+        self,
+        name: str,
+        fields: dict[str, Any],
+        *,
+        alias: str | None = None,
+        inside: Callable[[], None] | None = None,
+    ) -> ModelVersion:
+        """`SqliteStore.create_version`, tried once more after a lost connection or a race.
+
+        The registration's idempotency key makes the second try safe: if the first one's
+        commit landed after all, or a concurrent call with the same key won, the second
+        returns that version instead of making another.
+        """
+        once = functools.partial(
+            SqliteStore.create_version, self, name, fields, alias=alias, inside=inside
+        )
+        if fields.get("idempotency_key") is None:
+            return once()
+        try:
+            return once()
+        except (RegistryUnavailableError, ConflictError) as exc:
+            if isinstance(exc, RegistryUnavailableError) and not _lost(exc):
+                raise
+            return once()
+
+    get_model = _read_again(SqliteStore.get_model)
+    list_models = _read_again(SqliteStore.list_models)
+    get_version = _read_again(SqliteStore.get_version)
+    list_versions = _read_again(SqliteStore.list_versions)
+    version_count = _read_again(SqliteStore.version_count)
+    get_run = _read_again(SqliteStore.get_run)
+    list_runs = _read_again(SqliteStore.list_runs)
+    get_pipeline_run = _read_again(SqliteStore.get_pipeline_run)
+    list_pipeline_runs = _read_again(SqliteStore.list_pipeline_runs)
+    get_deployment = _read_again(SqliteStore.get_deployment)
+    list_deployments = _read_again(SqliteStore.list_deployments)
