@@ -14,7 +14,7 @@ from ..exceptions import (
     InvalidNameError,
     RegistryUnavailableError,
 )
-from . import metadata, signatures, stores, trust
+from . import artifact_cache, metadata, signatures, stores, trust
 from .artifacts import ArtifactStore
 from .records import DeploymentRecord, Model, ModelVersion, PipelineRun, Run
 from .store import MetadataStore
@@ -62,8 +62,8 @@ class Registry:
         self.store: MetadataStore = stores.METADATA.open(
             *config.registry_uri(self.home, registry_uri)
         )
-        self.artifacts: ArtifactStore = stores.ARTIFACTS.open(
-            *config.artifacts_uri(self.home, artifacts_uri)
+        self.artifacts: ArtifactStore = artifact_cache.cached(
+            stores.ARTIFACTS.open(*config.artifacts_uri(self.home, artifacts_uri)), self.home
         )
 
     def __repr__(self) -> str:

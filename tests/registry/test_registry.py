@@ -1,4 +1,5 @@
-"""The registry through the public Python API, on a real SQLite file per test."""
+"""The registry through the public Python API, on a real SQLite file per test, with the
+artifacts in the local store and in a real S3 server (moto)."""
 
 import dataclasses
 import pickle
@@ -15,6 +16,8 @@ from maas_nb.exceptions import (
     VersionNotFoundError,
 )
 from maas_nb.registry import Registry
+
+pytestmark = pytest.mark.usefixtures("artifacts_uri")
 
 
 def test_register_returns_an_immutable_version_record(classifier, iris):
@@ -180,8 +183,7 @@ def test_identical_bytes_are_stored_once(registry, classifier):
     data = registry.artifacts.put(b"same bytes")
     again = registry.artifacts.put(b"same bytes")
     assert data == again
-    files = [p for p in (registry.home / "artifacts" / "sha256").rglob("*") if p.is_file()]
-    assert len(files) == 1
+    assert [stored.digest for stored in registry.artifacts.stored()] == [data]
 
 
 def test_artifact_shared_by_versions_survives_deleting_one(registry, classifier, monkeypatch):
