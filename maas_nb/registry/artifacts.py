@@ -40,7 +40,8 @@ class ArtifactStore(Protocol):
         """The URI that opens this store from any process (``MAAS_ARTIFACTS_URI``)."""
 
     def put(self, data: bytes) -> str:
-        """Store *data* durably (or find it already stored); return its digest."""
+        """Store *data* durably (or find it already stored, and refresh its time, which
+        ``maas registry gc`` reads); return its digest."""
 
     def get(self, digest: str) -> bytes:
         """Return the bytes stored under *digest*, verified against it."""
@@ -85,6 +86,8 @@ class LocalArtifactStore:
         digest = digest_of(data)
         path = self.path(digest)
         if self._holds(path, digest):
+            with contextlib.suppress(OSError):
+                os.utime(path)  # young again: gc spares it while its version commits
             return digest
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._tmp / f"{os.getpid()}-{os.urandom(6).hex()}.tmp"
