@@ -12,6 +12,10 @@ must never remove one that a version is about to name, so:
 
 A registration that takes longer than the grace period between upload and commit could
 still lose its object; the default period (an hour) is far beyond any real one.
+
+An artifact store (a directory, a bucket prefix) belongs to one registry: gc removes what
+*this* registry's records do not name, so two registries sharing one prefix would remove
+each other's artifacts.
 """
 
 from __future__ import annotations
