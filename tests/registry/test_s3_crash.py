@@ -20,14 +20,13 @@ from tests.registry.test_crash import HOST, Host
 KILLS_PER_WINDOW = 2
 
 
-def shared_objects(s3_uri: str) -> set[str]:
-    """The digests in the bucket, asked of S3 itself (no local cache in between)."""
-    return {a.digest for a in stores.ARTIFACTS.open(s3_uri, "the test").stored()}
+def shared_objects(bucket) -> set[str]:
+    return {a.digest for a in bucket.stored()}
 
 
-def intact(s3_uri: str, version) -> bool:
+def intact(bucket, version) -> bool:
     try:
-        return len(stores.ARTIFACTS.open(s3_uri, "the test").get(version.digest)) == version.size
+        return len(bucket.get(version.digest)) == version.size
     except ArtifactError:
         return False
 
@@ -35,6 +34,7 @@ def intact(s3_uri: str, version) -> bool:
 @pytest.mark.slow
 def test_sigkill_inside_each_window_of_an_s3_write_then_gc(home, tmp_path, s3_uri, monkeypatch):
     monkeypatch.setenv("MAAS_ARTIFACTS_URI", s3_uri)  # the host and its writers inherit it
+    bucket = stores.ARTIFACTS.open(s3_uri, "the test")  # S3 itself: no local cache between
     plan = list(crash_points.POINTS) * KILLS_PER_WINDOW
     acked: dict[int, tuple[int, str]] = {}
     seen: list[tuple[str, int, bool]] = []
@@ -43,10 +43,10 @@ def test_sigkill_inside_each_window_of_an_s3_write_then_gc(home, tmp_path, s3_ur
         host = Host(proc, tmp_path)
         host.expect("ready")
         for point in plan:
-            before = shared_objects(s3_uri)
+            before = shared_objects(bucket)
             pid, _, i, acked[i] = host.hold(point)
             # Held in every window, the object is in the bucket and its version is not.
-            new = shared_objects(s3_uri) - before - {acked[i][1]}
+            new = shared_objects(bucket) - before - {acked[i][1]}
             visible = any(v.tags["i"] == str(i + 1) for v in registry.list_versions("crash"))
             seen.append((point, len(new), visible))
             os.kill(pid, signal.SIGKILL)
@@ -58,14 +58,14 @@ def test_sigkill_inside_each_window_of_an_s3_write_then_gc(home, tmp_path, s3_ur
     Registry(tmp_path / "warm-up").delete_model("warm-up")
     visible = {int(v.tags["i"]): v for v in registry.list_versions("crash")}
     assert {t: (v.version, v.digest) for t, v in visible.items()} == acked
-    assert [v.uri for v in visible.values() if not intact(s3_uri, v)] == []
+    assert [v.uri for v in visible.values() if not intact(bucket, v)] == []
 
     # Each kill left one object that no version names; gc finds those and only those.
     named = {v.digest for v in visible.values()} | {
         r.notebook_digest for r in registry.list_pipeline_runs()
     }
-    orphans = shared_objects(s3_uri) - named
+    orphans = shared_objects(bucket) - named
     assert len(orphans) == len(plan)
     assert {a.digest for a in registry.gc(older_than=0)} == orphans
-    assert shared_objects(s3_uri) == named
-    assert [v.uri for v in visible.values() if not intact(s3_uri, v)] == []
+    assert shared_objects(bucket) == named
+    assert [v.uri for v in visible.values() if not intact(bucket, v)] == []
