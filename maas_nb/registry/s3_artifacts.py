@@ -126,7 +126,7 @@ class S3ArtifactStore:
         with self._lock:
             if self._client is None:
                 try:
-                    import boto3
+                    import boto3  # noqa: F401  (what _session needs; missing, say so here)
                     from botocore.config import Config
                 except ImportError as exc:
                     raise MissingDependencyError(
@@ -136,7 +136,7 @@ class S3ArtifactStore:
                 # Standard retries (3 attempts unless AWS_MAX_ATTEMPTS says otherwise)
                 # back off briefly; the legacy default waits much longer on a dead endpoint.
                 config = Config(retries={"mode": "standard"}, connect_timeout=10, read_timeout=60)
-                self._client = boto3.session.Session().client("s3", config=config)
+                self._client = _session().client("s3", config=config)
             return self._client
 
     def _call(self, action: str, digest: str, method: str, *args: Any, **params: Any) -> Any:
@@ -234,6 +234,25 @@ class S3ArtifactStore:
 
     def _endpoint(self) -> str:
         return str(self._client.meta.endpoint_url) if self._client is not None else "unknown"
+
+
+_loader: Any = None
+_loader_lock = threading.Lock()
+
+
+def _session() -> Any:
+    """A new boto3 session (its own credentials, read now) sharing one loader of the
+    service descriptions, whose parsing makes up most of a client's cost."""
+    import boto3
+    import botocore.session
+
+    global _loader
+    with _loader_lock:
+        if _loader is None:
+            _loader = botocore.session.get_session().get_component("data_loader")
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _loader)
+    return boto3.session.Session(botocore_session=core)
 
 
 def _code(exc: Exception) -> str:
