@@ -12,6 +12,7 @@ import pytest
 
 from maas_nb.exceptions import (
     ArtifactCorruptedError,
+    ArtifactMissingError,
     ArtifactStoreUnavailableError,
     ConfigurationError,
 )
@@ -66,6 +67,19 @@ def test_a_corrupted_object_is_refused(tmp_path, shared, s3_server, classifier):
         f"sha256:{hashlib.sha256(b'not the model').hexdigest()}, but {version.digest} was "
         "recorded when it was registered. Do not use it; register the model again or restore "
         "the object from a backup."
+    )
+
+
+def test_a_missing_object_is_named(tmp_path, shared, s3_server, classifier):
+    version = Registry(tmp_path / "laptop", **shared).register(classifier, "iris")
+    key = object_key(shared["artifacts_uri"], version.digest)
+    client(s3_server.endpoint).delete_object(Bucket=BUCKET, Key=key)
+    with pytest.raises(ArtifactMissingError) as info:
+        Registry(tmp_path / "server", **shared).load("iris:1")
+    assert str(info.value) == (
+        f"The artifact {version.digest} is missing from '{shared['artifacts_uri']}': the "
+        f"registry refers to the object '{key}', but the bucket does not hold it. Restore it "
+        "from a backup or delete the versions that use it."
     )
 
 
