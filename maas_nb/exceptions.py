@@ -25,6 +25,7 @@ Our exception hierarchy:
   + ArtifactError
     - ArtifactCorruptedError
     - ArtifactMissingError (FileNotFoundError)
+    - ArtifactStoreUnavailableError (OSError)
   + FlavorError
     - UnsupportedModelError (TypeError)
     - ModelNotFittedError (ValueError)
@@ -51,6 +52,7 @@ __all__ = [
     "ArtifactCorruptedError",
     "ArtifactError",
     "ArtifactMissingError",
+    "ArtifactStoreUnavailableError",
     "ConfigurationError",
     "ConflictError",
     "DeploymentFailedError",
@@ -171,6 +173,10 @@ class ArtifactCorruptedError(ArtifactError):
 
 class ArtifactMissingError(ArtifactError, FileNotFoundError):
     """The artifact recorded for a version is not in the artifact store."""
+
+
+class ArtifactStoreUnavailableError(ArtifactError, OSError):
+    """The artifact store (an S3 bucket) cannot be reached, or refuses the credentials."""
 
 
 class FlavorError(MaasError):

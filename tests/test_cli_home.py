@@ -122,6 +122,9 @@ def test_every_verb_honours_home_and_leaves_maas_home_empty(
 
         maas(case("delete"), "iris:2")
         assert [v.version for v in reg.list_versions("iris")] == [1]
+        orphan = reg.artifacts.put(b"orphaned")
+        gc = maas_json(case("registry"), "gc", "--older-than", "0")
+        assert (gc["artifacts_uri"], gc["removed"]) == (f"file://{other}/artifacts", [orphan])
     finally:
         if server.poll() is None:
             server.terminate()

@@ -39,6 +39,7 @@ def test_every_error_survives_a_pickle_round_trip(cls):
         (exceptions.UnsupportedModelError, TypeError),
         (exceptions.ArtifactMissingError, FileNotFoundError),
         (exceptions.RegistryUnavailableError, OSError),
+        (exceptions.ArtifactStoreUnavailableError, OSError),
     ],
 )
 def test_errors_are_also_the_builtin_a_caller_would_catch(cls, builtin):

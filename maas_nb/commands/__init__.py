@@ -8,12 +8,18 @@ front end can have stay with it: ``serve`` (a long-running process) in the CLI;
 
 from __future__ import annotations
 
-from . import deploy_verbs, pipeline_verbs, registry_verbs
+from . import deploy_verbs, pipeline_verbs, registry_verbs, store_verbs
 from .command import Command, Context, add_store_options, store_options
 from .result import Card, Column, Field, Result, Table, Text, card, table
 
 COMMANDS: dict[str, Command] = {
-    c.name: c for c in [*registry_verbs.COMMANDS, *deploy_verbs.COMMANDS, *pipeline_verbs.COMMANDS]
+    c.name: c
+    for c in [
+        *registry_verbs.COMMANDS,
+        *deploy_verbs.COMMANDS,
+        *pipeline_verbs.COMMANDS,
+        *store_verbs.COMMANDS,
+    ]
 }
 
 __all__ = [

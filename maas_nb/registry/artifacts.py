@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ..exceptions import ArtifactCorruptedError, ArtifactMissingError, RegistryUnavailableError
 from ..processes import pid_alive
@@ -17,15 +18,30 @@ def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+class StoredArtifact(NamedTuple):
+    """One blob in a store, as `ArtifactStore.stored` lists it."""
+
+    digest: str
+    size: int
+    #: When it was written (seconds since the epoch): ``maas registry gc`` spares young
+    #: blobs, which a registration may be about to name.
+    modified: float
+
+
 class ArtifactStore(Protocol):
-    """Stores immutable blobs by digest. An object-store backend implements the same."""
+    """Stores immutable blobs by digest. An object-store backend implements the same.
+
+    A store whose reads cross the network sets ``remote = True``: the registry then reads
+    it through a local cache keyed by digest (see `artifact_cache`).
+    """
 
     @property
     def uri(self) -> str:
         """The URI that opens this store from any process (``MAAS_ARTIFACTS_URI``)."""
 
     def put(self, data: bytes) -> str:
-        """Store *data* durably (or find it already stored); return its digest."""
+        """Store *data* durably (or find it already stored, and refresh its time, which
+        ``maas registry gc`` reads); return its digest."""
 
     def get(self, digest: str) -> bytes:
         """Return the bytes stored under *digest*, verified against it."""
@@ -33,6 +49,9 @@ class ArtifactStore(Protocol):
     def exists(self, digest: str) -> bool: ...
 
     def delete(self, digest: str) -> None: ...
+
+    def stored(self) -> Iterator[StoredArtifact]:
+        """Every blob in the store, in no particular order."""
 
 
 class LocalArtifactStore:
@@ -67,6 +86,8 @@ class LocalArtifactStore:
         digest = digest_of(data)
         path = self.path(digest)
         if self._holds(path, digest):
+            with contextlib.suppress(OSError):
+                os.utime(path)  # young again: gc spares it while its version commits
             return digest
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._tmp / f"{os.getpid()}-{os.urandom(6).hex()}.tmp"
@@ -108,6 +129,14 @@ class LocalArtifactStore:
     def delete(self, digest: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path(digest).unlink()
+
+    def stored(self) -> Iterator[StoredArtifact]:
+        for path in self.root.glob("sha256/??/*"):
+            with contextlib.suppress(FileNotFoundError):
+                stat = path.stat()
+                yield StoredArtifact(
+                    f"sha256:{path.parent.name}{path.name}", stat.st_size, stat.st_mtime
+                )
 
     def _holds(self, path: Path, digest: str) -> bool:
         try:

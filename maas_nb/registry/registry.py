@@ -14,8 +14,8 @@ from ..exceptions import (
     InvalidNameError,
     RegistryUnavailableError,
 )
-from . import metadata, signatures, stores, trust
-from .artifacts import ArtifactStore
+from . import artifact_cache, garbage, metadata, signatures, stores, trust
+from .artifacts import ArtifactStore, StoredArtifact
 from .records import DeploymentRecord, Model, ModelVersion, PipelineRun, Run
 from .store import MetadataStore
 from .uri import ModelRef, validate_alias, validate_name
@@ -62,8 +62,8 @@ class Registry:
         self.store: MetadataStore = stores.METADATA.open(
             *config.registry_uri(self.home, registry_uri)
         )
-        self.artifacts: ArtifactStore = stores.ARTIFACTS.open(
-            *config.artifacts_uri(self.home, artifacts_uri)
+        self.artifacts: ArtifactStore = artifact_cache.cached(
+            stores.ARTIFACTS.open(*config.artifacts_uri(self.home, artifacts_uri)), self.home
         )
 
     def __repr__(self) -> str:
@@ -245,6 +245,13 @@ class Registry:
     def delete_model(self, name: str) -> list[ModelVersion]:
         """Delete a model with all its versions; its version numbers are never reused."""
         return self.store.delete_model(validate_name(name), orphaned=self.artifacts.delete)
+
+    def gc(
+        self, *, older_than: float = garbage.GRACE_S, dry_run: bool = False
+    ) -> list[StoredArtifact]:
+        """Remove the artifacts that no version or pipeline run names, once older than
+        *older_than* seconds (orphans of killed registrations); return them."""
+        return garbage.collect(self.store, self.artifacts, older_than=older_than, dry_run=dry_run)
 
     # -- runs -------------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 """Where the registry keeps its records and its artifacts: stores chosen by URI scheme.
 
 Two small tables map a URI scheme to a function that opens a store from its URI: metadata
-stores (``sqlite:``) and artifact stores (``file:``). Another backend (``postgresql:``,
-``s3:``) plugs in without touching the registry, the way papermill finds its engines:
+stores (``sqlite:``) and artifact stores (``file:``, ``s3:``). Another backend (``postgresql:``)
+plugs in without touching the registry, the way papermill finds its engines:
 a package declares an entry point ``SCHEME = "module:function"`` in the group
 ``maas_nb.metadata_stores`` or ``maas_nb.artifact_stores``, or code calls `register`.
 The function takes the whole URI and returns the store (see `store.MetadataStore` and
@@ -166,6 +166,13 @@ def file_store(uri: str) -> Any:
     return LocalArtifactStore(Path(unquote(parts.path)).expanduser().absolute())
 
 
+def s3_store(uri: str) -> Any:
+    """``s3://bucket/prefix``: blobs as objects in an S3-compatible bucket (boto3)."""
+    from .s3_artifacts import s3_store as open_s3
+
+    return open_s3(uri)
+
+
 def _with_parent(path: Path, uri: str) -> Path:
     """*path*, once its directory exists."""
     try:
@@ -183,3 +190,4 @@ METADATA.register("sqlite", sqlite_store)
 METADATA.register("postgresql", postgres_store)
 METADATA.register("postgres", postgres_store)
 ARTIFACTS.register("file", file_store)
+ARTIFACTS.register("s3", s3_store)

@@ -106,6 +106,7 @@ def test_every_shared_verb_returns_the_same_result_from_both_front_ends(
     both("unalias iris staging", before=lambda: maas_nb.set_alias("iris:2", "staging"))
     both("training-runs")
     both("doctor")
+    both("registry gc --dry-run")
     maas_nb.register(classifier, "scratch")
     both(
         "delete scratch --yes",

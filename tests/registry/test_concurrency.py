@@ -29,7 +29,7 @@ print(json.dumps(versions), flush=True)
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("metadata_store")
+@pytest.mark.usefixtures("stores")
 def test_eight_processes_register_two_hundred_versions(home):
     Registry(home)  # create the schema once, so the race is on versions, not on setup
     with contextlib.ExitStack() as stack:

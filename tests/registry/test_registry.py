@@ -1,5 +1,6 @@
-"""The registry through the public Python API, on a real SQLite file and on a real
-PostgreSQL database per test (the `metadata_store` fixture)."""
+"""The registry through the public Python API, on each pair of stores (the `stores`
+fixture): a real SQLite file with the local artifact store, and a real PostgreSQL
+database with a real S3 server (moto)."""
 
 import dataclasses
 import pickle
@@ -18,7 +19,7 @@ from maas_nb.exceptions import (
 )
 from maas_nb.registry import Registry
 
-pytestmark = pytest.mark.usefixtures("metadata_store")
+pytestmark = pytest.mark.usefixtures("stores")
 
 
 def test_register_returns_an_immutable_version_record(classifier, iris):
@@ -198,8 +199,7 @@ def test_identical_bytes_are_stored_once(registry, classifier):
     data = registry.artifacts.put(b"same bytes")
     again = registry.artifacts.put(b"same bytes")
     assert data == again
-    files = [p for p in (registry.home / "artifacts" / "sha256").rglob("*") if p.is_file()]
-    assert len(files) == 1
+    assert [stored.digest for stored in registry.artifacts.stored()] == [data]
 
 
 def test_artifact_shared_by_versions_survives_deleting_one(registry, classifier, monkeypatch):
@@ -241,7 +241,7 @@ def test_registry_instances_share_one_home(home, classifier):
     assert Registry(str(home)).list_models()[0].name == "iris"
 
 
-SQLITE_ONLY = pytest.mark.parametrize("metadata_store", ["sqlite"], indirect=True)
+SQLITE_ONLY = pytest.mark.parametrize("stores", ["sqlite+file"], indirect=True)
 
 
 @SQLITE_ONLY  # a shared database does not follow MAAS_HOME

@@ -67,11 +67,11 @@ def test_stores_elsewhere_by_argument_and_by_environment(tmp_path, home, classif
         ),
         (
             "MAAS_ARTIFACTS_URI",
-            "s3://bucket/maas",
-            "MAAS_ARTIFACTS_URI 's3://bucket/maas' names the scheme 's3', but no artifact store "
-            "for it is installed (known schemes: file). Set MAAS_ARTIFACTS_URI (or pass "
+            "gs://bucket/maas",
+            "MAAS_ARTIFACTS_URI 'gs://bucket/maas' names the scheme 'gs', but no artifact store "
+            "for it is installed (known schemes: file, s3). Set MAAS_ARTIFACTS_URI (or pass "
             "artifacts_uri=) to a URI such as 'file:///srv/maas/artifacts', or install the "
-            "package that adds 's3' to the entry point group 'maas_nb.artifact_stores'.",
+            "package that adds 'gs' to the entry point group 'maas_nb.artifact_stores'.",
         ),
         (
             "MAAS_REGISTRY_URI",
@@ -174,7 +174,7 @@ def test_an_artifact_store_plugs_in_through_an_entry_point(home, memory_plugin, 
     assert not (home / "artifacts").exists()
     X, _ = iris
     assert registry.load("iris").predict(X[:3]).tolist() == classifier.predict(X[:3]).tolist()
-    with pytest.raises(ConfigurationError, match=r"\(known schemes: file, memory\)"):
+    with pytest.raises(ConfigurationError, match=r"\(known schemes: file, memory, s3\)"):
         Registry(home, artifacts_uri="gs://bucket")
 
 
@@ -189,6 +189,7 @@ def test_a_plugin_that_fails_to_import_is_named(home, tmp_path, monkeypatch):
     )
 
 
+@pytest.mark.usefixtures("artifacts_uri")
 def test_pipeline_runs_through_the_facade(registry):
     started = registry.start_pipeline_run(
         "train", notebook="train.ipynb", source=b'{"cells": []}', parameters={"C": 0.5}

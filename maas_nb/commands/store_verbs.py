@@ -1,0 +1,58 @@
+"""The verb about the registry's stores themselves: ``registry gc``."""
+
+from __future__ import annotations
+
+import argparse
+import html
+
+from ..registry import garbage
+from ..tables import format_size
+from .command import Command, Context
+from .result import Result, Text
+
+
+def registry(ctx: Context, args: argparse.Namespace) -> Result:
+    """``registry gc``: remove the artifacts no version or pipeline run names."""
+    reg = ctx.registry
+    orphans = reg.gc(older_than=args.older_than, dry_run=args.dry_run)
+    size = format_size(sum(a.size for a in orphans))
+    verb = "Would remove" if args.dry_run else "Removed"
+    if orphans:
+        text = (
+            f"{verb} {len(orphans)} artifact(s) no version names ({size}) from {reg.artifacts_uri}"
+        )
+    else:
+        text = (
+            f"No artifact older than {args.older_than:g} s is unnamed in {reg.artifacts_uri}; "
+            "nothing to remove"
+        )
+    data = {
+        "artifacts_uri": reg.artifacts_uri,
+        "dry_run": args.dry_run,
+        "removed": [a.digest for a in orphans],
+        "bytes": sum(a.size for a in orphans),
+    }
+    return Result("registry", data, Text(text, html.escape(text)), orphans)
+
+
+def _declare_registry(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["gc"], help="gc: remove artifacts no version names")
+    p.add_argument(
+        "--older-than",
+        type=float,
+        default=garbage.GRACE_S,
+        metavar="SECONDS",
+        help="spare younger artifacts, which a registration may be about to name "
+        f"(default: {garbage.GRACE_S:g})",
+    )
+    p.add_argument("--dry-run", action="store_true", help="list what would go; remove nothing")
+
+
+COMMANDS = [
+    Command(
+        "registry",
+        "registry gc: remove artifacts that no version or pipeline run names",
+        _declare_registry,
+        registry,
+    ),
+]
