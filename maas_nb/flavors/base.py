@@ -108,8 +108,13 @@ def _logistic_outputs(model: Any, X: Any) -> dict[str, Any]:
     So where a row's highest probability is unique, its column is ``predict``'s class;
     where rounding made two equal (a decision value within 1e-16 of another), ``predict``
     itself answers for that row. One call instead of two: the second call's input
-    validation costs as much as the arithmetic for a few rows."""
-    proba = model.predict_proba(X)
+    validation costs as much as the arithmetic for a few rows (and `linear` skips it where
+    it cannot fail)."""
+    from .linear import logistic_proba
+
+    proba = logistic_proba(model, X)
+    if proba is None:
+        proba = model.predict_proba(X)
     predictions = model.classes_.take(proba.argmax(axis=1))
     tied = (proba == proba.max(axis=1, keepdims=True)).sum(axis=1) > 1
     if tied.any():

@@ -20,6 +20,8 @@ from maas_nb.serving.rows import Rows
 BODIES = [
     b'{"instances": [[1.5, 2, -0.0]]}',
     b"18446744073709551616",  # beyond 64 bits: orjson would give a float
+    b'{"instances": [[0.25, 123456789012345678901234]]}',  # the same, after other digits
+    bytearray(b"[1.5, 18446744073709551616]"),  # a big body arrives as a bytearray
     b"[-9223372036854775809, 1e400, -1e400]",
     b'{"a": NaN, "b": Infinity}',
     b'"\\ud800"',
