@@ -8,19 +8,31 @@ front end can have stay with it: ``serve`` (a long-running process) in the CLI;
 
 from __future__ import annotations
 
-from . import deploy_verbs, pipeline_verbs, registry_verbs, store_verbs
+from typing import Any
+
 from .command import Command, Context, add_store_options, store_options
 from .result import Card, Column, Field, Result, Table, Text, card, table
 
-COMMANDS: dict[str, Command] = {
-    c.name: c
-    for c in [
-        *registry_verbs.COMMANDS,
-        *deploy_verbs.COMMANDS,
-        *pipeline_verbs.COMMANDS,
-        *store_verbs.COMMANDS,
-    ]
-}
+
+def __getattr__(name: str) -> Any:
+    """``COMMANDS``, the verbs by name, built on first use: the verb modules import the
+    deploying and pipeline parts, which ``%load_ext maas_nb`` need not pay for."""
+    if name != "COMMANDS":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import deploy_verbs, pipeline_verbs, registry_verbs, store_verbs
+
+    commands: dict[str, Command] = {
+        c.name: c
+        for c in [
+            *registry_verbs.COMMANDS,
+            *deploy_verbs.COMMANDS,
+            *pipeline_verbs.COMMANDS,
+            *store_verbs.COMMANDS,
+        ]
+    }
+    globals()["COMMANDS"] = commands
+    return commands
+
 
 __all__ = [
     "COMMANDS",

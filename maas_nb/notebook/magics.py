@@ -20,17 +20,21 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Int, Unicode, observe
 from traitlets.config import Configurable
 
-from .. import config
-from ..commands import COMMANDS, Command, Context, Result, store_options
+from .. import commands, config
+from ..commands import Command, Context, Result, store_options
 from . import display, verbs
 from .display import Display, table
 from .parsing import HelpRequested, Parser, split, split_expression
 
 INPUT_EXAMPLE = "X_test[:5] (any Python expression, no quotes needed)"
-HELP = {
-    **{name: c.summary for name, c in COMMANDS.items()},
-    **{name: v.summary for name, v in verbs.VERBS.items()},
-}
+
+
+def verb_summaries() -> dict[str, str]:
+    """Every ``%maas`` verb and what it does: the command table's and the notebook's own."""
+    return {
+        **{name: c.summary for name, c in commands.COMMANDS.items()},
+        **{name: v.summary for name, v in verbs.VERBS.items()},
+    }
 
 
 @magics_class
@@ -69,12 +73,11 @@ class MaasMagics(Magics, Configurable):
         if not words or words[0] == "help":
             return help_display()
         name, tail = words[0], words[1] if len(words) > 1 else ""
-        command = COMMANDS.get(name)
+        command = commands.COMMANDS.get(name)
         verb = verbs.VERBS.get(name)
         if command is None and verb is None:
-            raise UsageError(
-                f"Unknown verb {name!r}. Known verbs: {', '.join(sorted(HELP))}. See %maas help."
-            )
+            known = ", ".join(sorted(verb_summaries()))
+            raise UsageError(f"Unknown verb {name!r}. Known verbs: {known}. See %maas help.")
         if cell is not None and (verb is None or not verb.cell):
             raise UsageError(f"'{name}' is a line magic: use %maas {name} ..., not %%maas.")
         if cell is None and verb is not None and verb.cell_only:
@@ -152,7 +155,7 @@ class MaasMagics(Magics, Configurable):
 
 
 def help_display() -> Display:
-    rows = [[name, summary] for name, summary in sorted(HELP.items())]
+    rows = [[name, summary] for name, summary in sorted(verb_summaries().items())]
     shown = table(["verb", "what it does"], rows, empty="")
     footer = "Run %maas VERB --help for a verb's options."
     return Display(f"{shown.text}\n{footer}", f"{shown.html}<p>{footer}</p>")
