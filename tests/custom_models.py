@@ -45,12 +45,7 @@ class GatedRegressor(RegressorMixin, BaseEstimator):
 
     def predict(self, X):
         gate = Path(self.gate)
-        (gate / "entered").touch()
-        deadline = time.monotonic() + 60
-        while not (gate / "open").exists():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{gate}/open did not appear within 60 s")
-            time.sleep(0.005)
+        _pass_gate(gate / "entered", gate / "open")
         return np.asarray(X, dtype=float).sum(axis=1)
 
 
@@ -71,10 +66,15 @@ class WorkerGatedRegressor(RegressorMixin, BaseEstimator):
         import os
 
         gate, pid = Path(self.gate), os.getpid()
-        (gate / f"entered-{pid}").touch()
-        deadline = time.monotonic() + 60
-        while not (gate / f"open-{pid}").exists():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{gate}/open-{pid} did not appear within 60 s")
-            time.sleep(0.005)
+        _pass_gate(gate / f"entered-{pid}", gate / f"open-{pid}")
         return np.asarray(X, dtype=float).sum(axis=1)
+
+
+def _pass_gate(entered: Path, open_: Path) -> None:
+    """Touch *entered*, then wait (polling, 60 s deadline) until *open_* exists."""
+    entered.touch()
+    deadline = time.monotonic() + 60
+    while not open_.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{open_} did not appear within 60 s")
+        time.sleep(0.005)

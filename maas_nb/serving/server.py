@@ -24,11 +24,10 @@ import signal
 import socket
 import stat
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..config import home_dir
+from ..config import environment, home_dir
 from ..exceptions import ConfigurationError, ServerUnavailableError
 from ..processes import pid_alive
 from .limits import ConnectionLimits
@@ -207,7 +206,7 @@ def serve(
         ]
         env_token = {TOKEN_ENV: token} if token else {}
         directory = run_directory(registry.home, os.getpid())
-        with _environment(env_token):
+        with environment(env_token):
             supervisor = Supervisor(
                 command,
                 () if reuse_port else (sock.fileno(),),
@@ -337,20 +336,6 @@ def _logger(log_level: str) -> logging.Logger:
     ours.handlers = logging.getLogger("uvicorn").handlers
     ours.propagate = False
     return ours
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _server_class() -> type:
