@@ -110,19 +110,17 @@ class Batcher:
                 headers={"Retry-After": "1"},
             )
         loop = asyncio.get_running_loop()
-        if rows.n <= self.max_batch_size:  # the common case: one part, no gather
-            item = _Item(rows, loop.create_future())
-            self._queue.append(item)
-            self.queued_rows += rows.n
-            self._wakeup.set()
-            return await item.future
+        # The common case is one part: awaited alone, without a gather.
+        parts = (rows,) if rows.n <= self.max_batch_size else rows.split(self.max_batch_size)
         futures = []
-        for part in rows.split(self.max_batch_size):
+        for part in parts:
             item = _Item(part, loop.create_future())
             self._queue.append(item)
             self.queued_rows += part.n
             futures.append(item.future)
         self._wakeup.set()
+        if len(futures) == 1:
+            return await futures[0]
         results = await asyncio.gather(*futures)
         return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
 
