@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,6 +18,7 @@ ARTIFACTS_URI_ENV = "MAAS_ARTIFACTS_URI"
 DATABASE = "registry.db"
 ARTIFACTS = "artifacts"
 TRUSTED_TYPES_ENV = "MAAS_TRUSTED_TYPES"
+USER_ENV = "MAAS_USER"
 
 # An exact dotted name such as ``mypkg.models.MyClassifier``: no patterns, no spaces.
 #: A dotted Python name (``mypkg.models.MyClassifier``), or a Keras registered name
@@ -112,3 +114,14 @@ def checked_type_names(names: Iterable[str], *, source: str) -> tuple[str, ...]:
             )
         out.append(name)
     return tuple(out)
+
+
+def user() -> str:
+    """Who is making records: ``$MAAS_USER``, else the OS user ('unknown' if neither)."""
+    name = os.environ.get(USER_ENV, "").strip()
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no USER/LOGNAME and no passwd entry (some containers)
+        return "unknown"

@@ -105,6 +105,15 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE versions ADD COLUMN idempotency_key TEXT;
     CREATE UNIQUE INDEX versions_by_idempotency_key ON versions (name, idempotency_key);
     """,
+    # 5 -> 6: who made each record (the OS user or $MAAS_USER), and the server a
+    # deployment is for (NULL: any server reading this registry, as before).
+    """
+    ALTER TABLE versions ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+    ALTER TABLE pipeline_runs ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+    ALTER TABLE deployments ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+    ALTER TABLE deployments ADD COLUMN server TEXT;
+    """,
 )
 
 #: The schema version this maas_nb writes: the same number as SQLite's.

@@ -63,6 +63,7 @@ class ModelVersion:
     aliases: tuple[str, ...] = ()
     #: ``{"needs": [type names], "approved": [{"type", "by", "at", "via"}]}``
     trust: FrozenDict = field(default_factory=FrozenDict)
+    created_by: str = ""  # the user who registered it ('' before schema 6)
 
     @property
     def uri(self) -> str:
@@ -82,6 +83,7 @@ class Run:
     ended_at: datetime | None
     source: str
     lineage: FrozenDict = field(default_factory=FrozenDict)
+    created_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class PipelineRun:
     output_digest: str | None
     error: FrozenDict  # cell index, exception name and message when it failed
     rerun_of: str | None = None  # the pipeline run this one repeats (``maas rerun``)
+    created_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,9 @@ class DeploymentRecord:
     target: str
     config: FrozenDict
     created_at: datetime
+    created_by: str = ""
+    #: The name of the server meant to serve it; None: any server on this registry.
+    server: str | None = None
 
 
 def to_dict(record: Model | ModelVersion | Run | PipelineRun | DeploymentRecord) -> dict[str, Any]:

@@ -3,30 +3,27 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .. import config, flavors
 from ..exceptions import (
-    ArtifactMissingError,
     InvalidNameError,
     RegistryUnavailableError,
 )
 from . import artifact_cache, garbage, metadata, signatures, stores, trust
 from .artifacts import ArtifactStore, StoredArtifact
-from .records import DeploymentRecord, Model, ModelVersion, PipelineRun, Run
+from .records import DeploymentRecord, Model, ModelVersion
+from .run_records import RunRecords
 from .store import MetadataStore
 from .uri import ModelRef, validate_alias, validate_name
 
 DATABASE = config.DATABASE
 ARTIFACTS = config.ARTIFACTS
-#: How a run (training or pipeline) may end.
-END_STATUSES = ("finished", "failed")
 
 
-class Registry:
+class Registry(RunRecords):
     """Models, versions, aliases, runs and deployments: a metadata store and an artifact store.
 
     Parameters
@@ -148,6 +145,7 @@ class Registry:
             "description": description or "",
             "run_id": run_id,
             "idempotency_key": metadata.idempotency_key(idempotency_key),
+            "created_by": config.user(),
         }
         flavor = flavors.for_model(model, allow_pickle=allow_pickle)
         flavor.check_fitted(model)
@@ -253,119 +251,28 @@ class Registry:
         *older_than* seconds (orphans of killed registrations); return them."""
         return garbage.collect(self.store, self.artifacts, older_than=older_than, dry_run=dry_run)
 
-    # -- runs -------------------------------------------------------------------------
-
-    def start_run(
-        self,
-        name: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        source: str = "",
-        lineage: Mapping[str, Any] | None = None,
-    ) -> Run:
-        return self.store.create_run(
-            uuid.uuid4().hex,
-            validate_name(name, kind="run name"),
-            params=metadata.jsonable(params, "params"),
-            source=source,
-            lineage=metadata.jsonable(lineage, "lineage"),
-        )
-
-    def update_run(
-        self, run_id: str, *, params: Mapping[str, Any], lineage: Mapping[str, Any]
-    ) -> Run:
-        """Record what a run learnt while it ran: the model's parameters and its lineage."""
-        return self.store.update_run(
-            run_id,
-            params=metadata.jsonable(params, "params"),
-            lineage=metadata.jsonable(lineage, "lineage"),
-        )
-
-    def end_run(
-        self, run_id: str, *, status: str = "finished", metrics: Mapping[str, float] | None = None
-    ) -> Run:
-        _check_end_status(status, "A run")
-        return self.store.end_run(
-            run_id, status=status, metrics=None if metrics is None else metadata.metrics(metrics)
-        )
-
-    def get_run(self, run_id: str) -> Run:
-        return self.store.get_run(run_id)
-
-    def list_runs(self, name: str | None = None) -> list[Run]:
-        return self.store.list_runs(name)
-
-    # -- pipeline runs (papermill executions, recorded by maas_nb.pipelines) ------------
-
-    def start_pipeline_run(
-        self,
-        name: str,
-        *,
-        notebook: str,
-        source: bytes,
-        parameters: Mapping[str, Any] | None = None,
-        rerun_of: str | None = None,
-    ) -> PipelineRun:
-        """Record that the notebook *source* (its bytes, stored as an artifact) starts
-        running; *rerun_of* names the pipeline run it repeats, if any."""
-        digest = self.artifacts.put(source)
-        return self.store.create_pipeline_run(
-            uuid.uuid4().hex,
-            name,
-            notebook=notebook,
-            notebook_digest=digest,
-            parameters=metadata.jsonable(parameters, "parameters"),
-            rerun_of=rerun_of,
-        )
-
-    def end_pipeline_run(
-        self,
-        run_id: str,
-        *,
-        status: str,
-        output: bytes | None = None,
-        error: Mapping[str, Any] | None = None,
-    ) -> PipelineRun:
-        """Record how a pipeline run ended and store its executed notebook (*output*)."""
-        _check_end_status(status, "A pipeline run")
-        output_digest = self.artifacts.put(output) if output is not None else None
-        return self.store.end_pipeline_run(
-            run_id,
-            status=status,
-            output_digest=output_digest,
-            error=metadata.jsonable(error, "error"),
-        )
-
-    def get_pipeline_run(self, run_id: str) -> PipelineRun:
-        """The pipeline run with id *run_id* (or a unique prefix of six characters or more)."""
-        return self.store.get_pipeline_run(run_id)
-
-    def list_pipeline_runs(self) -> list[PipelineRun]:
-        """Every pipeline run, oldest first."""
-        return self.store.list_pipeline_runs()
-
-    def pipeline_notebook(self, run: PipelineRun, *, executed: bool = False) -> bytes:
-        """The bytes of *run*'s input notebook, or with *executed* of its executed one,
-        verified against the digest recorded."""
-        if not executed:
-            return self.artifacts.get(run.notebook_digest)
-        if run.output_digest is None:
-            raise ArtifactMissingError(
-                f"Pipeline run {run.id[:12]} ({run.status}) has no executed notebook: "
-                f"papermill wrote none. See why with: maas runs show {run.id[:12]} "
-                f"(in a notebook: %maas runs show {run.id[:12]})"
-            )
-        return self.artifacts.get(run.output_digest)
-
     # -- deployments (served by maas_nb.serving, which reads this table) --------------
 
     def put_deployment(
-        self, name: str, uri: str, config: Mapping[str, Any] | None = None
+        self,
+        name: str,
+        uri: str,
+        settings: Mapping[str, Any] | None = None,
+        *,
+        server: str | None = None,
     ) -> DeploymentRecord:
+        """Ask for *uri* to be served as *name* by the server called *server* (None: by
+        any server reading this registry)."""
         validate_name(name, kind="deployment name")
+        if server is not None:
+            validate_name(server, kind="server name")
         self.get(uri)  # the target must exist now
         return self.store.put_deployment(
-            name, str(ModelRef.parse(uri)), metadata.jsonable(config, "config")
+            name,
+            str(ModelRef.parse(uri)),
+            metadata.jsonable(settings, "config"),
+            server=server,
+            created_by=config.user(),
         )
 
     def delete_deployment(self, name: str) -> DeploymentRecord:
@@ -374,8 +281,10 @@ class Registry:
     def get_deployment(self, name: str) -> DeploymentRecord:
         return self.store.get_deployment(name)
 
-    def list_deployments(self) -> list[DeploymentRecord]:
-        return self.store.list_deployments()
+    def list_deployments(self, *, server: str | None = None) -> list[DeploymentRecord]:
+        """Every deployment, or with *server* those that server is meant to serve (its
+        own and those meant for any server)."""
+        return self.store.list_deployments(server=server)
 
 
 def _prepare_home(home: Path) -> None:
@@ -390,8 +299,3 @@ def _prepare_home(home: Path) -> None:
             "(maas --home DIR; home= in Python) to a directory you can read and write, or fix "
             "its permissions."
         ) from exc
-
-
-def _check_end_status(status: str, what: str) -> None:
-    if status not in END_STATUSES:
-        raise InvalidNameError(f"{what} ends as 'finished' or 'failed', got {status!r}.")

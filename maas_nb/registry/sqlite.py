@@ -9,7 +9,6 @@ from typing import Any
 
 from ..exceptions import (
     AliasNotFoundError,
-    DeploymentNotFoundError,
     ModelNotFoundError,
     VersionInUseError,
     VersionNotFoundError,
@@ -19,12 +18,13 @@ from .columns import dumps as _dumps
 from .columns import now
 from .columns import signature as _signature
 from .columns import time as _time
-from .records import DeploymentRecord, Model, ModelVersion, frozen
+from .records import Model, ModelVersion, frozen
+from .sqlite_deployments import DeploymentTables
 from .sqlite_runs import RunTables
 from .uri import ModelRef
 
 
-class SqliteStore(RunTables):
+class SqliteStore(RunTables, DeploymentTables):
     """Models, versions, aliases, runs and deployments in one SQLite file (by default
     ``<home>/registry.db``; opened by `stores.sqlite_store` from a ``sqlite:///`` URI)."""
 
@@ -60,7 +60,8 @@ class SqliteStore(RunTables):
             conn.execute(
                 "INSERT INTO versions (name, version, flavor, digest, size, signature, params, "
                 "metrics, tags, description, lineage, run_id, created_at, trust, "
-                "idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "idempotency_key, created_by) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     name,
                     version,
@@ -77,6 +78,7 @@ class SqliteStore(RunTables):
                     stamp,
                     _dumps(fields.get("trust")),
                     key,
+                    fields.get("created_by") or "",
                 ),
             )
             if alias is not None:
@@ -193,33 +195,6 @@ class SqliteStore(RunTables):
             return conn.execute("SELECT count(*) FROM versions WHERE name = ?", (name,)).fetchone()[
                 0
             ]
-
-    # -- deployments ------------------------------------------------------------------
-
-    def put_deployment(self, name: str, target: str, config: dict) -> DeploymentRecord:
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO deployments (name, target, config, created_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET target = excluded.target, "
-                "config = excluded.config",
-                (name, target, _dumps(config), now().isoformat()),
-            )
-            return self._deployment(conn, name)
-
-    def delete_deployment(self, name: str) -> DeploymentRecord:
-        with self._write() as conn:
-            record = self._deployment(conn, name)
-            conn.execute("DELETE FROM deployments WHERE name = ?", (name,))
-            return record
-
-    def get_deployment(self, name: str) -> DeploymentRecord:
-        with self._read() as conn:
-            return self._deployment(conn, name)
-
-    def list_deployments(self) -> list[DeploymentRecord]:
-        with self._read() as conn:
-            names = [r[0] for r in conn.execute("SELECT name FROM deployments ORDER BY name")]
-            return [self._deployment(conn, n) for n in names]
 
     # -- helpers (inside a transaction) -----------------------------------------------
 
@@ -346,6 +321,7 @@ class SqliteStore(RunTables):
             run_id=row["run_id"],
             aliases=aliases,
             trust=frozen(json.loads(row["trust"])),
+            created_by=row["created_by"],
         )
 
     def _refuse_if_deployed(
@@ -384,17 +360,3 @@ class SqliteStore(RunTables):
             ).fetchone()
             if used is None:
                 orphaned(digest)
-
-    def _deployment(self, conn: sqlite3.Connection, name: str) -> DeploymentRecord:
-        row = conn.execute("SELECT * FROM deployments WHERE name = ?", (name,)).fetchone()
-        if row is None:
-            raise DeploymentNotFoundError(
-                f"No deployment named {name!r}. List them with: maas deployments "
-                "(in a notebook: %maas deployments)"
-            )
-        return DeploymentRecord(
-            name=row["name"],
-            target=row["target"],
-            config=frozen(json.loads(row["config"])),
-            created_at=_time(row["created_at"]),
-        )

@@ -17,13 +17,28 @@ class RunTables(SqliteDatabase):
     """The ``runs`` and ``pipeline_runs`` tables."""
 
     def create_run(
-        self, run_id: str, name: str, *, params: dict, source: str, lineage: dict
+        self,
+        run_id: str,
+        name: str,
+        *,
+        params: dict,
+        source: str,
+        lineage: dict,
+        created_by: str = "",
     ) -> Run:
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO runs (id, name, status, params, started_at, source, lineage) "
-                "VALUES (?, ?, 'running', ?, ?, ?, ?)",
-                (run_id, name, _dumps(params), now().isoformat(), source, _dumps(lineage)),
+                "INSERT INTO runs (id, name, status, params, started_at, source, lineage, "
+                "created_by) VALUES (?, ?, 'running', ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    name,
+                    _dumps(params),
+                    now().isoformat(),
+                    source,
+                    _dumps(lineage),
+                    created_by,
+                ),
             )
             return self._run(conn, run_id)
 
@@ -72,13 +87,15 @@ class RunTables(SqliteDatabase):
         notebook_digest: str,
         parameters: dict,
         rerun_of: str | None = None,
+        created_by: str = "",
     ) -> PipelineRun:
         with self._write() as conn:
             if rerun_of is not None:
                 rerun_of = self._pipeline_run(conn, rerun_of).id
             conn.execute(
                 "INSERT INTO pipeline_runs (id, name, notebook, notebook_digest, parameters, "
-                "status, started_at, rerun_of) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                "status, started_at, rerun_of, created_by) "
+                "VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
                 (
                     run_id,
                     name,
@@ -87,6 +104,7 @@ class RunTables(SqliteDatabase):
                     _dumps(parameters),
                     now().isoformat(),
                     rerun_of,
+                    created_by,
                 ),
             )
             return self._pipeline_run(conn, run_id)
@@ -145,6 +163,7 @@ class RunTables(SqliteDatabase):
             output_digest=row["output_digest"],
             error=frozen(json.loads(row["error"])),
             rerun_of=row["rerun_of"],
+            created_by=row["created_by"],
         )
 
     def _run(self, conn: sqlite3.Connection, run_id: str) -> Run:
@@ -164,4 +183,5 @@ class RunTables(SqliteDatabase):
             ended_at=_time(row["ended_at"]) if row["ended_at"] else None,
             source=row["source"],
             lineage=frozen(json.loads(row["lineage"])),
+            created_by=row["created_by"],
         )

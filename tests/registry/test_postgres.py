@@ -30,6 +30,10 @@ def _schema_version(uri: str) -> int:
 
 def _downgrade(uri: str, version: int) -> None:
     """Turn a current database back into exactly what schema *version* had."""
+    if version < 6:
+        for table in ("versions", "runs", "pipeline_runs", "deployments"):
+            _sql(uri, f"ALTER TABLE {table} DROP COLUMN created_by")
+        _sql(uri, "ALTER TABLE deployments DROP COLUMN server")
     if version < 5:
         _sql(uri, "ALTER TABLE versions DROP COLUMN idempotency_key")  # and its index
     if version < 4:

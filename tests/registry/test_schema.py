@@ -13,6 +13,10 @@ from tests.custom_models import ThresholdClassifier
 def _downgrade(home, version):
     """Turn a current database back into exactly what schema *version* had."""
     conn = sqlite3.connect(home / "registry.db")
+    if version < 6:
+        for table in ("versions", "runs", "pipeline_runs", "deployments"):
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN created_by")
+        conn.execute("ALTER TABLE deployments DROP COLUMN server")
     if version < 5:
         conn.execute("DROP INDEX versions_by_idempotency_key")
         conn.execute("ALTER TABLE versions DROP COLUMN idempotency_key")
@@ -68,7 +72,7 @@ def test_a_version_2_database_gains_empty_trust_records(home, classifier, iris):
     loaded = registry.load("threshold", trusted_types=["tests.custom_models.ThresholdClassifier"])
     assert loaded.threshold_ == custom.threshold_
     conn = sqlite3.connect(home / "registry.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     conn.close()
 
 
@@ -96,3 +100,20 @@ def test_a_version_4_database_keeps_its_versions_and_takes_idempotency_keys(home
     made = registry.register(classifier, "iris", idempotency_key="job-1")
     assert registry.register(classifier, "iris", idempotency_key="job-1") == made
     assert [v.version for v in registry.list_versions("iris")] == [1, 2]
+
+
+def test_a_version_5_database_keeps_its_records_made_by_nobody_known(home, classifier, monkeypatch):
+    monkeypatch.setenv("MAAS_USER", "ada")
+    registry = Registry(home)
+    registry.register(classifier, "iris", alias="production")
+    run = registry.start_run("train")
+    registry.put_deployment("iris", "iris@production")
+    _downgrade(home, 5)
+
+    registry = Registry(home)
+    assert registry.get("iris@production").created_by == ""
+    assert registry.get_run(run.id).created_by == ""
+    migrated = registry.get_deployment("iris")
+    assert (migrated.created_by, migrated.server) == ("", None)
+    monkeypatch.setenv("MAAS_USER", "grace")
+    assert registry.register(classifier, "iris").created_by == "grace"

@@ -1,0 +1,80 @@
+"""Deployments in the SQLite store (a part of `SqliteStore`): what to serve under which
+name, and which server is meant to serve it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from ..exceptions import DeploymentNotFoundError
+from .columns import dumps as _dumps
+from .columns import now
+from .columns import time as _time
+from .records import DeploymentRecord, frozen
+from .sqlite_database import SqliteDatabase
+
+
+class DeploymentTables(SqliteDatabase):
+    """The ``deployments`` table."""
+
+    def put_deployment(
+        self,
+        name: str,
+        target: str,
+        config: dict,
+        *,
+        server: str | None = None,
+        created_by: str = "",
+    ) -> DeploymentRecord:
+        """Create or change deployment *name*; a change keeps who created it and when."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO deployments (name, target, config, created_at, created_by, server) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                "target = excluded.target, config = excluded.config, server = excluded.server",
+                (name, target, _dumps(config), now().isoformat(), created_by, server),
+            )
+            return self._deployment(conn, name)
+
+    def delete_deployment(self, name: str) -> DeploymentRecord:
+        with self._write() as conn:
+            record = self._deployment(conn, name)
+            conn.execute("DELETE FROM deployments WHERE name = ?", (name,))
+            return record
+
+    def get_deployment(self, name: str) -> DeploymentRecord:
+        with self._read() as conn:
+            return self._deployment(conn, name)
+
+    def list_deployments(self, *, server: str | None = None) -> list[DeploymentRecord]:
+        """Every deployment, or with *server* those meant for it (its own and the ones
+        meant for any server)."""
+        with self._read() as conn:
+            if server is None:
+                rows = conn.execute("SELECT * FROM deployments ORDER BY name").fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT * FROM deployments WHERE server = ? OR server IS NULL ORDER BY name",
+                    (server,),
+                ).fetchall()
+            return [_record(row) for row in rows]
+
+    def _deployment(self, conn: sqlite3.Connection, name: str) -> DeploymentRecord:
+        row = conn.execute("SELECT * FROM deployments WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise DeploymentNotFoundError(
+                f"No deployment named {name!r}. List them with: maas deployments "
+                "(in a notebook: %maas deployments)"
+            )
+        return _record(row)
+
+
+def _record(row: sqlite3.Row) -> DeploymentRecord:
+    return DeploymentRecord(
+        name=row["name"],
+        target=row["target"],
+        config=frozen(json.loads(row["config"])),
+        created_at=_time(row["created_at"]),
+        created_by=row["created_by"],
+        server=row["server"],
+    )
