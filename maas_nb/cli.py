@@ -60,16 +60,22 @@ def execute(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, Resu
     ``serve``, which runs until stopped)."""
     args = build_parser().parse_args(argv)
     args.json = getattr(args, "json", False)
-    reg = Registry(**store_options(args))
+    given = store_options(args)
     # The verbs that reopen the registry by home (deploy, delete, doctor) and the servers
     # they start then use the stores given here. $MAAS_HOME stays as it is: each verb is
     # given the home, which tests/test_cli_home.py holds them to.
-    stores = {k: v for k, v in reg.environment().items() if k != config.HOME_ENV}
-    with config.environment(stores):
+    with config.environment(config.given_stores(given)):
         if args.command == "serve":
-            run_serve(reg.home, args)
+            run_serve(Registry(**given).home, args)
             return args, None
-        ctx = Context(reg, "maas", read_input, INPUT_EXAMPLE, progress=not args.json)
+        ctx = Context(
+            lambda: Registry(**given),
+            "maas",
+            read_input,
+            INPUT_EXAMPLE,
+            progress=not args.json,
+            settings=given,
+        )
         return args, COMMANDS[args.command].run(ctx, args)
 
 

@@ -125,3 +125,10 @@ def user() -> str:
         return getpass.getuser()
     except (OSError, KeyError):  # no USER/LOGNAME and no passwd entry (some containers)
         return "unknown"
+
+
+def given_stores(options: Mapping[str, str | None]) -> dict[str, str]:
+    """The environment that hands the store URIs given as *options* (``registry_uri``,
+    ``artifacts_uri``; None where not given) on to the processes a command starts."""
+    names = {"registry_uri": REGISTRY_URI_ENV, "artifacts_uri": ARTIFACTS_URI_ENV}
+    return {env: str(options[key]) for key, env in names.items() if options.get(key)}

@@ -9,8 +9,8 @@ from importlib import metadata
 from typing import Any
 
 from . import flavors
-from .api import registry
 from .config import home_dir
+from .registry import health
 
 CHECKED = (
     "maas_nb",
@@ -28,8 +28,14 @@ CHECKED = (
 )
 
 
-def checkup(home: str | None = None) -> list[tuple[str, str]]:
-    """Environment facts as (name, value), the last one the problems with what to do."""
+def checkup(
+    home: str | None = None,
+    *,
+    registry_uri: str | None = None,
+    artifacts_uri: str | None = None,
+) -> list[tuple[str, str]]:
+    """Environment facts as (name, value), the last one the problems with what to do;
+    each of the registry's two stores is checked on its own (`registry.health`)."""
     fields: list[tuple[str, Any]] = [("python", f"{platform.python_version()} ({sys.executable})")]
     problems = []
     for name in dict.fromkeys([*CHECKED, *flavors.packages()]):
@@ -39,12 +45,17 @@ def checkup(home: str | None = None) -> list[tuple[str, str]]:
             if name in ("ipywidgets", "jupyterlab_widgets"):
                 problems.append(f"{name} is missing: widgets will not render (pip install {name}).")
     path = home_dir(home)
-    try:
-        reg = registry(path)
-        fields.append(("registry", f"{path} ({len(reg.list_models())} models)"))
-    except Exception as exc:
-        fields.append(("registry", f"{path}: unusable"))
-        problems.append(f"The registry at {path} cannot be opened: {exc}")
+    metadata_store, artifact_store = health.check(
+        path, registry_uri=registry_uri, artifacts_uri=artifacts_uri
+    )
+    models = metadata_store.models
+    fields.append(
+        ("registry", f"{path} ({models} models)" if models is not None else f"{path}: unusable")
+    )
+    for name, store in (("metadata store", metadata_store), ("artifact store", artifact_store)):
+        fields.append((name, f"{store.uri} ({store.state})"))
+        if store.problem:
+            problems.append(store.problem)
     from .deploying import server_url
 
     try:

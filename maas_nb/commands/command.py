@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..exceptions import ConfigurationError
@@ -21,7 +22,9 @@ from .result import Result
 
 @dataclass
 class Context:
-    registry: Registry
+    # Opens the registry on first use (`registry`), so that a verb that diagnoses the
+    # stores (doctor, registry upgrade) runs when they cannot be opened.
+    opener: Callable[[], Registry]
     prog: str  # "maas" or "%maas"
     read_input: Callable[[str], Any]
     # What an input looks like on this front end, for the hint when it is missing.
@@ -30,6 +33,12 @@ class Context:
     usage: Callable[[str], Exception] = ConfigurationError
     blocking: Callable[[Callable[[], Any]], Any] = field(default=lambda call: call())
     progress: bool = True  # sweeps draw a progress bar
+    # The store options as the user gave them (`store_options`), None where not given.
+    settings: dict[str, str | None] = field(default_factory=dict)
+
+    @cached_property
+    def registry(self) -> Registry:
+        return self.opener()
 
     @property
     def home(self) -> str:

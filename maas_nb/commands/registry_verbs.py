@@ -123,7 +123,11 @@ def training_runs(ctx: Context, args: argparse.Namespace) -> Result:
 def doctor(ctx: Context, args: argparse.Namespace) -> Result:
     from ..doctor import checkup
 
-    facts = checkup(ctx.home)
+    facts = checkup(
+        ctx.settings.get("home"),
+        registry_uri=ctx.settings.get("registry_uri"),
+        artifacts_uri=ctx.settings.get("artifacts_uri"),
+    )
     return Result("doctor", dict(facts), card("maas doctor", facts), facts)
 
 

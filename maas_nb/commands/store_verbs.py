@@ -1,17 +1,40 @@
-"""The verb about the registry's stores themselves: ``registry gc``."""
+"""The verb about the registry's stores themselves: ``registry gc`` and ``registry
+upgrade``."""
 
 from __future__ import annotations
 
 import argparse
 import html
 
-from ..registry import garbage
+from .. import config
+from ..registry import garbage, stores, upgrade
 from ..tables import format_size
 from .command import Command, Context
 from .result import Result, Text
 
 
 def registry(ctx: Context, args: argparse.Namespace) -> Result:
+    """``registry gc`` or ``registry upgrade``."""
+    if args.action == "upgrade":
+        return _upgrade(ctx)
+    return _gc(ctx, args)
+
+
+def _upgrade(ctx: Context) -> Result:
+    """``registry upgrade``: migrate the metadata store's schema (without opening the
+    registry, which refuses an older shared schema)."""
+    home = config.home_dir(ctx.settings.get("home"))
+    uri, _ = config.registry_uri(home, ctx.settings.get("registry_uri"))
+    text = upgrade.upgrade(uri)
+    return Result(
+        "registry",
+        {"registry_uri": stores.redact(uri), "outcome": text},
+        Text(text, html.escape(text)),
+        text,
+    )
+
+
+def _gc(ctx: Context, args: argparse.Namespace) -> Result:
     """``registry gc``: remove the artifacts no version or pipeline run names."""
     reg = ctx.registry
     orphans = reg.gc(older_than=args.older_than, dry_run=args.dry_run)
@@ -36,7 +59,11 @@ def registry(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def _declare_registry(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=["gc"], help="gc: remove artifacts no version names")
+    p.add_argument(
+        "action",
+        choices=["gc", "upgrade"],
+        help="gc: remove artifacts no version names; upgrade: migrate the database's schema",
+    )
     p.add_argument(
         "--older-than",
         type=float,
@@ -51,7 +78,8 @@ def _declare_registry(p: argparse.ArgumentParser) -> None:
 COMMANDS = [
     Command(
         "registry",
-        "registry gc: remove artifacts that no version or pipeline run names",
+        "registry gc|upgrade: remove artifacts that no version or pipeline run names; "
+        "migrate the registry database to this maas_nb's schema",
         _declare_registry,
         registry,
     ),

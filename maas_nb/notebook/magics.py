@@ -9,6 +9,7 @@ A thin layer: the verbs of the command table (`maas_nb.commands`, shared with th
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import warnings
 from collections.abc import Iterator
@@ -112,6 +113,7 @@ class MaasMagics(Magics, Configurable):
             INPUT_EXAMPLE,
             usage=UsageError,
             blocking=run_in_thread,
+            settings=store_options(args),
         )
         result = self.last_result = command.run(ctx, args)
         for note in result.notes:
@@ -131,11 +133,13 @@ class MaasMagics(Magics, Configurable):
 
         given = {k: v for k, v in store_options(args).items() if v is not None}
         if not given:
-            yield registry()
+            yield registry
             return
-        reg = registry(**given)
-        with config.environment(reg.environment()):
-            yield reg
+        settings = config.given_stores(given)
+        if "home" in given:
+            settings[config.HOME_ENV] = str(config.home_dir(given["home"]))
+        with config.environment(settings):
+            yield functools.partial(registry, **given)
 
     @property
     def namespace(self) -> dict[str, Any]:

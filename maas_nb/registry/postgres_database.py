@@ -37,7 +37,7 @@ CONNECT_TIMEOUT_S = 10
 #: Connections per process and database: a server's threads and a notebook's share them.
 POOL_SIZE = 8
 #: The command that upgrades an older schema (told in the refusal).
-UPGRADE_COMMAND = "python -m maas_nb.registry.upgrade"
+UPGRADE_COMMAND = "maas registry upgrade"
 
 _POOLS: dict[tuple[int, str], Any] = {}
 _POOLS_LOCK = threading.Lock()
@@ -246,7 +246,8 @@ class PostgresDatabase:
             f"{where}, older than this maas_nb's ({__version__}: version {SCHEMA_VERSION}); a "
             "shared database is not upgraded behind its other users' backs. Once every "
             f"client can move to maas_nb {__version__}, upgrade it with: {UPGRADE_COMMAND} "
-            f"(the URI as its argument, or in {REGISTRY_URI_ENV})."
+            f"(the URI in {REGISTRY_URI_ENV} or given as --registry-uri URI; in a notebook: "
+            f"%{UPGRADE_COMMAND})."
         )
 
     # -- errors -----------------------------------------------------------------------
@@ -316,7 +317,18 @@ def migrate(conn: Connection) -> tuple[int, int]:
         conn.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
         found = PostgresDatabase._found_version(conn)
         for version in range(found, SCHEMA_VERSION):
-            conn.execute(MIGRATIONS[version])
+            try:
+                conn.execute(MIGRATIONS[version])
+            except psycopg_modules()[0].OperationalError:
+                raise  # the connection's trouble, said as such by the caller
+            except psycopg_modules()[0].Error as exc:
+                raise SchemaVersionError(
+                    f"Upgrading the registry database from schema version {version} to "
+                    f"{version + 1} failed: {str(exc).strip()}. PostgreSQL rolled the whole "
+                    f"upgrade back, so the database is still at version {found}. Its tables "
+                    f"differ from what version {version} has (changed by hand?): compare them "
+                    "with maas_nb/registry/postgres_schema.py, or restore a backup."
+                ) from exc
             conn.execute("UPDATE maas_schema SET version = ?", (version + 1,))
         conn.execute("COMMIT")
     except BaseException:

@@ -1,4 +1,5 @@
-"""``python -m maas_nb.registry.upgrade [URI]``: upgrade a registry database's schema.
+"""Upgrade a registry database's schema: ``maas registry upgrade`` (``%maas registry
+upgrade``), or ``python -m maas_nb.registry.upgrade [URI]`` where the CLI is not at hand.
 
 A shared (``postgresql://``) registry is never migrated by an ordinary client: one person
 runs this once every client has the new maas_nb. The URI is the argument, else
@@ -26,23 +27,27 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    before: int | None = None
-    after: int | None = None
     try:
-        if uri.lower().startswith("postgres"):
-            from .postgres_database import upgrade
-
-            before, after = upgrade(uri)
-        else:
-            stores.METADATA.open(uri, "the URI")  # a SQLite database migrates on opening
+        print(upgrade(uri))
     except MaasError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    if before is None or before == after:
-        print(f"{stores.redact(uri)}: the schema is current.")
-    else:
-        print(f"{stores.redact(uri)}: schema version {before} -> {after}.")
     return 0
+
+
+def upgrade(uri: str) -> str:
+    """Upgrade the schema of the registry database *uri*; say what was done."""
+    before: int | None = None
+    after: int | None = None
+    if uri.lower().startswith("postgres"):
+        from .postgres_database import upgrade as upgrade_postgres
+
+        before, after = upgrade_postgres(uri)
+    else:
+        stores.METADATA.open(uri, "the URI")  # a SQLite database migrates on opening
+    if before is None or before == after:
+        return f"{stores.redact(uri)}: the schema is current."
+    return f"{stores.redact(uri)}: schema version {before} -> {after}."
 
 
 if __name__ == "__main__":

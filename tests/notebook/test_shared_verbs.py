@@ -28,6 +28,14 @@ def test_maas_doctor_honours_home(capsys, tmp_path):
     assert json.loads(capsys.readouterr().out)["registry"] == f"{elsewhere} (0 models)"
 
 
+@pytest.mark.usefixtures("postgres_uri")
+def test_percent_maas_doctor_checks_the_team_stores_as_maas_doctor_does(ip, capsys):
+    text = out(ip, "doctor")
+    assert main(["doctor"]) == 0
+    assert capsys.readouterr().out == text + "\n"
+    assert "\n  metadata store      postgresql://postgres@127.0.0.1:" in text
+
+
 def test_percent_maas_delete_refuses_a_whole_model_without_yes(ip, classifier):
     for _ in range(2):
         maas_nb.register(classifier, "iris")

@@ -45,9 +45,11 @@ def _downgrade(uri: str, version: int) -> None:
     _sql(uri, f"UPDATE maas_schema SET version = {version}")
 
 
-def _upgrade(uri: str) -> str:
+def _upgrade(uri: str, *command: str) -> str:
+    """Run the upgrade command, by default ``maas registry upgrade --registry-uri URI``."""
+    argv = command or ("-m", "maas_nb.cli", "registry", "upgrade", "--registry-uri", uri)
     done = subprocess.run(
-        [sys.executable, "-m", "maas_nb.registry.upgrade", uri],
+        [sys.executable, *argv],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -96,8 +98,8 @@ def test_an_older_schema_is_refused_then_upgraded_with_its_data(
         f"The registry database '{postgres_uri}' has schema version {version}, older than this "
         f"maas_nb's ({__version__}: version {SCHEMA_VERSION}); a shared database is not upgraded "
         f"behind its other users' backs. Once every client can move to maas_nb {__version__}, "
-        "upgrade it with: python -m maas_nb.registry.upgrade (the URI as its argument, or in "
-        "MAAS_REGISTRY_URI)."
+        "upgrade it with: maas registry upgrade (the URI in MAAS_REGISTRY_URI or given as "
+        "--registry-uri URI; in a notebook: %maas registry upgrade)."
     )
     # A client opened before the downgrade refuses to write into the older schema too.
     with pytest.raises(SchemaVersionError, match=f"has schema version {version}, older"):
@@ -120,7 +122,8 @@ def test_an_older_schema_is_refused_then_upgraded_with_its_data(
     else:
         assert registry.load("threshold").threshold_ == custom.threshold_
     assert registry.register(classifier, "iris").version == 2
-    assert _upgrade(postgres_uri) == f"{postgres_uri}: the schema is current."
+    current = _upgrade(postgres_uri, "-m", "maas_nb.registry.upgrade", postgres_uri)
+    assert current == f"{postgres_uri}: the schema is current."
 
 
 def test_a_newer_schema_is_refused(postgres_uri):
@@ -274,3 +277,31 @@ def test_readers_never_miss_an_alias_while_it_moves(postgres_uri, classifier):
         reader.join(timeout=60)
     assert errors == []
     assert seen <= {1, 2} and seen
+
+
+def test_an_upgrade_that_fails_says_so_and_changes_nothing(postgres_uri):
+    Registry()
+    _downgrade(postgres_uri, 5)
+    _sql(postgres_uri, "ALTER TABLE runs ADD COLUMN created_by TEXT")  # a change by hand
+    done = subprocess.run(
+        [sys.executable, "-m", "maas_nb.cli", "registry", "upgrade"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        "maas: error: Upgrading the registry database from schema version 5 to 6 failed: "
+        'column "created_by" of relation "runs" already exists. PostgreSQL rolled the whole '
+        "upgrade back, so the database is still at version 5. Its tables differ from what "
+        "version 5 has (changed by hand?): compare them with "
+        "maas_nb/registry/postgres_schema.py, or restore a backup.\n"
+    )
+    assert _schema_version(postgres_uri) == 5
+    columns = _sql(
+        postgres_uri,
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_name = 'versions' AND column_name = 'created_by'",
+    )
+    assert columns == []
