@@ -1,4 +1,4 @@
-"""The verb about the registry's stores themselves: ``registry gc``."""
+"""The verb about the registry's stores themselves: ``registry gc``, ``registry copy``."""
 
 from __future__ import annotations
 
@@ -7,12 +7,18 @@ import html
 
 from ..registry import garbage
 from ..tables import format_size
+from . import registry_copy
 from .command import Command, Context
 from .result import Result, Text
 
 
 def registry(ctx: Context, args: argparse.Namespace) -> Result:
-    """``registry gc``: remove the artifacts no version or pipeline run names."""
+    """``registry gc``: remove the artifacts no version or pipeline run names;
+    ``registry copy SRC DST``: see `registry_copy`."""
+    if args.action == "copy":
+        return registry_copy.copy(ctx, args)
+    if args.places:
+        raise ctx.usage(f"registry gc takes no SRC or DST, got: {' '.join(args.places)}")
     reg = ctx.registry
     orphans = reg.gc(older_than=args.older_than, dry_run=args.dry_run)
     size = format_size(sum(a.size for a in orphans))
@@ -36,7 +42,20 @@ def registry(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def _declare_registry(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=["gc"], help="gc: remove artifacts no version names")
+    p.add_argument(
+        "action",
+        choices=["gc", "copy"],
+        help="gc: remove artifacts no version names; copy SRC DST: copy a registry into another",
+    )
+    p.add_argument(
+        "places",
+        nargs="*",
+        metavar="SRC DST",
+        help="copy: each a registry home directory, a registry URI (with --from-artifacts or "
+        "--to-artifacts), or - for this registry",
+    )
+    p.add_argument("--from-artifacts", metavar="URI", help="copy: the artifact store of SRC")
+    p.add_argument("--to-artifacts", metavar="URI", help="copy: the artifact store of DST")
     p.add_argument(
         "--older-than",
         type=float,
@@ -51,7 +70,8 @@ def _declare_registry(p: argparse.ArgumentParser) -> None:
 COMMANDS = [
     Command(
         "registry",
-        "registry gc: remove artifacts that no version or pipeline run names",
+        "registry gc: remove artifacts that no version or pipeline run names; "
+        "registry copy SRC DST: copy every model, version, alias and run into another registry",
         _declare_registry,
         registry,
     ),
