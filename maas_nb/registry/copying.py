@@ -80,8 +80,9 @@ def copy(source: Registry, target: Registry) -> CopyReport:
     names = _names(source), _names(target)
     if source.registry_uri == target.registry_uri:
         raise ConfigurationError(
-            f"Copying a registry needs two different registries, got {names[0]} twice. "
-            "Name another target: a home directory, or a registry URI with its artifacts URI."
+            "Copying a registry needs two different registries, got the database "
+            f"{stores.redact(source.registry_uri)} as both source and target. Name another "
+            "target: a home directory, or a registry URI with its artifacts URI."
         )
     plan = _plan(source.store.export_rows(), target.store.export_rows())
     if plan.conflicts:

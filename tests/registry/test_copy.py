@@ -133,5 +133,7 @@ def test_a_moved_alias_conflicts_and_a_run_copied_while_running_is_brought_up_to
 
 def test_copying_a_registry_onto_itself_is_refused(tmp_path):
     laptop = home_registry(tmp_path / "laptop")
-    with pytest.raises(ValueError, match="needs two different registries, got sqlite:///"):
+    with pytest.raises(
+        ValueError, match="needs two different registries, got the database sqlite:///"
+    ):
         laptop.copy_to(home_registry(tmp_path / "laptop"))
