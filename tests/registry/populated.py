@@ -45,7 +45,7 @@ def populate(registry: Registry, iris, monkeypatch) -> None:
     """Models with gaps, aliases, descriptions and tags, a trusted custom type, training
     runs (one still running), pipeline runs (one a failed rerun) and a deployment, made
     by two people."""
-    X, y = iris
+    X, _ = iris
     monkeypatch.setenv("MAAS_USER", "alice")
     run = registry.start_run("fit-iris", params={"C": 0.3}, source="train.ipynb")
     for i, c in enumerate([0.1, 0.2, 0.3, 0.4], 1):

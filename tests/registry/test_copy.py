@@ -137,3 +137,23 @@ def test_copying_a_registry_onto_itself_is_refused(tmp_path):
         ValueError, match="needs two different registries, got the database sqlite:///"
     ):
         laptop.copy_to(home_registry(tmp_path / "laptop"))
+
+
+def test_the_target_store_checks_each_record_again_under_its_write_lock(stores, home, iris):
+    """A record changed on the target after the copy read it is refused, not overwritten."""
+    team = Registry(home)
+    theirs = team.register(fitted(iris, 0.1), "iris", alias="production")
+    found = team.store.export_rows()
+    model, version = found["models"][0], dict(found["versions"][0])
+    assert team.store.import_version(model, version, inside=lambda: None) is False  # the same
+
+    version["digest"] = "sha256:" + "0" * 64
+    with pytest.raises(ConflictError) as info:
+        team.store.import_version(model, version, inside=lambda: None)
+    assert str(info.value) == (
+        f"iris:1 is in both registries with different artifacts (target {theirs.digest}, "
+        f"source sha256:{'0' * 64}). Nothing was written for it."
+    )
+    with pytest.raises(ConflictError, match=r"^iris@production points at iris:1 in the target"):
+        team.store.import_alias({"name": "iris", "alias": "production", "version": 2})
+    assert rows(team) == found
