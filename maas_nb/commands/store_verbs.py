@@ -1,5 +1,5 @@
-"""The verb about the registry's stores themselves: ``registry gc`` and ``registry
-upgrade``."""
+"""The verb about the registry's stores themselves: ``registry gc``, ``registry copy``
+and ``registry upgrade``."""
 
 from __future__ import annotations
 
@@ -9,12 +9,18 @@ import html
 from .. import config
 from ..registry import garbage, stores, upgrade
 from ..tables import format_size
+from . import registry_copy
 from .command import Command, Context
 from .result import Result, Text
 
 
 def registry(ctx: Context, args: argparse.Namespace) -> Result:
-    """``registry gc`` or ``registry upgrade``."""
+    """``registry gc``, ``registry copy SRC DST`` (see `registry_copy`) or ``registry
+    upgrade``."""
+    if args.action == "copy":
+        return registry_copy.copy(ctx, args)
+    if args.places:
+        raise ctx.usage(f"registry {args.action} takes no SRC or DST, got: {' '.join(args.places)}")
     if args.action == "upgrade":
         return _upgrade(ctx)
     return _gc(ctx, args)
@@ -61,9 +67,19 @@ def _gc(ctx: Context, args: argparse.Namespace) -> Result:
 def _declare_registry(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "action",
-        choices=["gc", "upgrade"],
-        help="gc: remove artifacts no version names; upgrade: migrate the database's schema",
+        choices=["gc", "copy", "upgrade"],
+        help="gc: remove artifacts no version names; copy SRC DST: copy a registry into "
+        "another; upgrade: migrate the registry database to this maas_nb's schema",
     )
+    p.add_argument(
+        "places",
+        nargs="*",
+        metavar="SRC DST",
+        help="copy: each a registry home directory, a registry URI (with --from-artifacts or "
+        "--to-artifacts), or - for this registry",
+    )
+    p.add_argument("--from-artifacts", metavar="URI", help="copy: the artifact store of SRC")
+    p.add_argument("--to-artifacts", metavar="URI", help="copy: the artifact store of DST")
     p.add_argument(
         "--older-than",
         type=float,
@@ -78,8 +94,9 @@ def _declare_registry(p: argparse.ArgumentParser) -> None:
 COMMANDS = [
     Command(
         "registry",
-        "registry gc|upgrade: remove artifacts that no version or pipeline run names; "
-        "migrate the registry database to this maas_nb's schema",
+        "registry gc|copy|upgrade: remove artifacts that no version or pipeline run names; "
+        "copy every model, version, alias and run into another registry; migrate the "
+        "registry database to this maas_nb's schema",
         _declare_registry,
         registry,
     ),

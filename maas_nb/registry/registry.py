@@ -12,7 +12,7 @@ from ..exceptions import (
     InvalidNameError,
     RegistryUnavailableError,
 )
-from . import artifact_cache, garbage, metadata, signatures, stores, trust
+from . import artifact_cache, copying, garbage, metadata, signatures, stores, trust
 from .artifacts import ArtifactStore, StoredArtifact
 from .records import DeploymentRecord, Model, ModelVersion
 from .run_records import RunRecords
@@ -250,6 +250,12 @@ class Registry(RunRecords):
         """Remove the artifacts that no version or pipeline run names, once older than
         *older_than* seconds (orphans of killed registrations); return them."""
         return garbage.collect(self.store, self.artifacts, older_than=older_than, dry_run=dry_run)
+
+    def copy_to(self, target: Registry) -> copying.CopyReport:
+        """Copy every model, version, alias, run and pipeline run that *target* lacks into
+        it, verbatim (same numbers, ids, times and authors), each artifact verified against
+        its digest; refused before any write if a record conflicts. Deployments stay."""
+        return copying.copy(self, target)
 
     # -- deployments (served by maas_nb.serving, which reads this table) --------------
 

@@ -20,11 +20,12 @@ from .columns import signature as _signature
 from .columns import time as _time
 from .records import Model, ModelVersion, frozen
 from .sqlite_deployments import DeploymentTables
+from .sqlite_import import ImportTables
 from .sqlite_runs import RunTables
 from .uri import ModelRef
 
 
-class SqliteStore(RunTables, DeploymentTables):
+class SqliteStore(RunTables, DeploymentTables, ImportTables):
     """Models, versions, aliases, runs and deployments in one SQLite file (by default
     ``<home>/registry.db``; opened by `stores.sqlite_store` from a ``sqlite:///`` URI)."""
 

@@ -9,6 +9,7 @@ ends show included, must be equal.
 
 import json
 import re
+import shutil
 
 import pytest
 
@@ -107,6 +108,8 @@ def test_every_shared_verb_returns_the_same_result_from_both_front_ends(
     both("training-runs")
     both("doctor")
     both("registry gc --dry-run")
+    copied = tmp_path / "copied"
+    both(f"registry copy - {copied}", before=lambda: shutil.rmtree(copied))
     maas_nb.register(classifier, "scratch")
     both(
         "delete scratch --yes",
