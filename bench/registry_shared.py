@@ -220,7 +220,7 @@ def measure(registry: Registry, raw: Raw, big: Any, small: Any, repeat: int) -> 
     registry.load("iris@production")  # in the cache from now on
     local = cached.parent / "baseline.skops"
     local.write_bytes(cached.read_bytes())
-    warm = paired_ms(lambda: registry.load("iris@production"), lambda: sio.load(local), repeat * 4)
+    warm = paired_ms(lambda: registry.load("iris@production"), lambda: sio.load(local), repeat * 20)
     ratios["load warm"] = row("load small, warm (cached)", warm, "skops.io.load from a file")
     # The cache rule: the same registry database, the artifact from the local store.
     on_disk = Registry(registry.home, registry_uri=registry.registry_uri)
@@ -228,7 +228,7 @@ def measure(registry: Registry, raw: Raw, big: Any, small: Any, repeat: int) -> 
     pair = paired_ms(
         lambda: registry.load("iris@production"),
         lambda: on_disk.load("iris-local@production"),
-        repeat * 4,
+        repeat * 20,
     )
     ratios["cache"] = row("load small, warm (cached)", pair, "same, from the local store")
 
