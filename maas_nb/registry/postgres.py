@@ -21,8 +21,22 @@ from ..exceptions import ConflictError, RegistryUnavailableError
 from .postgres_database import PostgresDatabase, psycopg_modules
 from .records import ModelVersion
 from .sqlite import SqliteStore
+from .uri import ModelRef
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: A version row with its aliases, in one statement (one round trip) ...
+_VERSION = (
+    "SELECT v.*, ARRAY(SELECT a.alias FROM aliases a WHERE a.name = v.name "
+    "AND a.version = v.version ORDER BY a.alias) AS aliases_of_version "
+)
+#: ... found by its number, by an alias, or as the latest.
+_BY_NUMBER = _VERSION + "FROM versions v WHERE v.name = ? AND v.version = ?"
+_BY_ALIAS = (
+    _VERSION + "FROM aliases r JOIN versions v ON v.name = r.name AND v.version = r.version "
+    "WHERE r.name = ? AND r.alias = ?"
+)
+_LATEST = _VERSION + "FROM versions v WHERE v.name = ? ORDER BY v.version DESC LIMIT 1"
 
 
 def _read_again(read: F) -> F:
@@ -93,9 +107,26 @@ class PostgresStore(PostgresDatabase, SqliteStore):
                 raise
             return once()
 
+    @_read_again
+    def get_version(self, ref: ModelRef) -> ModelVersion:
+        """The version *ref* names, read by one statement (its own snapshot); what is
+        missing, if anything, is told by `SqliteStore.get_version`."""
+        if ref.alias is not None:
+            row = self._one(_BY_ALIAS, (ref.name, ref.alias))
+        elif ref.version is not None:
+            row = self._one(_BY_NUMBER, (ref.name, ref.version))
+        else:
+            row = self._one(_LATEST, (ref.name,))
+        if row is None:
+            return SqliteStore.get_version(self, ref)
+        return self._version_record(row, tuple(row["aliases_of_version"]))
+
+    def _version(self, conn: Any, name: str, version: int) -> ModelVersion:
+        row = conn.execute(_BY_NUMBER, (name, version)).fetchone()
+        return self._version_record(row, tuple(row["aliases_of_version"]))
+
     get_model = _read_again(SqliteStore.get_model)
     list_models = _read_again(SqliteStore.list_models)
-    get_version = _read_again(SqliteStore.get_version)
     list_versions = _read_again(SqliteStore.list_versions)
     version_count = _read_again(SqliteStore.version_count)
     get_run = _read_again(SqliteStore.get_run)

@@ -1,10 +1,12 @@
 """The PostgreSQL database under the registry: a connection pool, transactions, the schema.
 
 One pool per database and per process (connections must not cross a fork). A pooled
-connection is checked before it is handed out, so a database that restarted costs a
-reconnect, not an error. Writes run at READ COMMITTED: the statements that must not race
-(the version counter, alias and deployment upserts) are single atomic statements whose
-row locks last until the commit. Reads see one snapshot (REPEATABLE READ, READ ONLY).
+connection that a restart of the database broke fails its first statement, which changes
+nothing; it is then replaced and the statement sent again, so a restart costs a reconnect,
+not an error (and a healthy connection costs no check on every call). Writes run at READ
+COMMITTED: the statements that must not race (the version counter, alias and deployment
+upserts) are single atomic statements whose row locks last until the commit. Reads see
+one snapshot (REPEATABLE READ, READ ONLY), or are one statement.
 
 An empty database gets the schema when first opened. A database at an older schema is
 not migrated behind its other users' backs: the client refuses, naming the command that
@@ -20,7 +22,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from ..config import REGISTRY_URI_ENV
 from ..exceptions import (
@@ -57,14 +59,11 @@ def psycopg_modules() -> tuple[Any, Any]:
 
 
 class Row(tuple):
-    """A result row read by position or by column name, as `sqlite3.Row` is."""
+    """A result row read by position or by column name, as `sqlite3.Row` is (one subclass
+    per set of column names holds their positions, so a row is just a tuple)."""
 
-    _index: dict[str, int]
-
-    def __new__(cls, values: Sequence[Any], index: dict[str, int]) -> Row:
-        row = super().__new__(cls, values)
-        row._index = index
-        return row
+    __slots__ = ()
+    _index: ClassVar[dict[str, int]] = {}
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
@@ -72,9 +71,20 @@ class Row(tuple):
         return super().__getitem__(key)
 
 
-def _rows(cursor: Any) -> Any:
-    index = {column.name: i for i, column in enumerate(cursor.description or ())}
-    return lambda values: Row(values, index)
+_ROW_TYPES: dict[tuple[str, ...], type[Row]] = {}
+
+
+def _rows(cursor: Any) -> type[Row]:
+    # The names from the result itself: `cursor.description` builds a Column (with type
+    # lookups) per column on every query.
+    result = cursor.pgresult
+    names = tuple((result.fname(i) or b"").decode() for i in range(result.nfields if result else 0))
+    row_type = _ROW_TYPES.get(names)
+    if row_type is None:
+        index = {name: i for i, name in enumerate(names)}
+        made = type("Row", (Row,), {"__slots__": (), "_index": index})
+        row_type = _ROW_TYPES.setdefault(names, made)
+    return row_type
 
 
 class Connection:
@@ -158,8 +168,6 @@ class PostgresDatabase:
                         "connect_timeout": round(self._timeout),
                         "row_factory": _rows,
                     },
-                    # A connection to a database that restarted is replaced, not handed out.
-                    check=psycopg_pool.ConnectionPool.check_connection,
                     timeout=self._timeout,
                     num_workers=1,
                     name=self._shown(),
@@ -168,53 +176,88 @@ class PostgresDatabase:
                 _POOLS[key] = pool
         return pool
 
-    @contextlib.contextmanager
-    def _connection(self) -> Iterator[Connection]:
-        _, psycopg_pool = psycopg_modules()
+    def _first(self, sql: str, params: Sequence[Any]) -> tuple[Any, Connection, Any]:
+        """A pooled connection, taken from the pool, and the cursor of *sql* (a statement
+        that changes nothing, such as BEGIN) run on it; return it with `pool.putconn`.
+
+        A connection is not checked when handed out (a round trip on every call): one that
+        the database dropped, in a restart, fails its first statement instead. Nothing ran
+        on it, so the pool checks its other idle connections and *sql* goes once more, on
+        a fresh one.
+        """
+        psycopg, psycopg_pool = psycopg_modules()
         pool = self._pool()
+        for last_try in (False, True):
+            try:
+                raw = pool.getconn()
+            except psycopg_pool.PoolTimeout as exc:
+                raise self._why_no_connection(exc) from exc
+            conn = Connection(raw)
+            try:
+                return pool, conn, conn.execute(sql, params)
+            except psycopg.OperationalError:
+                pool.putconn(raw)  # a broken connection is discarded by the pool
+                if last_try or not raw.closed:
+                    raise
+                pool.check()
+            except BaseException:
+                pool.putconn(raw)
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextlib.contextmanager
+    def _connection(self, first: str) -> Iterator[Connection]:
+        """A pooled connection, with *first* run on it (see `_first`)."""
+        pool, conn, _ = self._first(first, ())
         try:
-            raw = pool.getconn()
-        except psycopg_pool.PoolTimeout as exc:
-            raise self._why_no_connection(exc) from exc
-        try:
-            yield Connection(raw)
+            yield conn
         finally:
-            pool.putconn(raw)  # a broken connection is discarded by the pool
+            pool.putconn(conn.raw)
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Any]:
         """A write transaction, refused if another maas_nb changed the schema meanwhile."""
         psycopg, _ = psycopg_modules()
-        with self._connection() as conn:
-            committing = False
-            try:
-                conn.execute("BEGIN")
-                self._refuse_mismatch(self._found_version(conn))
-                yield conn
-                committing = True
-                conn.execute("COMMIT")
-            except psycopg.Error as exc:
-                _rollback(conn)
-                raise self._write_failed(exc, committing) from exc
-            except BaseException:
-                _rollback(conn)
-                raise
+        committing = False
+        try:
+            with self._connection("BEGIN") as conn:
+                try:
+                    self._refuse_mismatch(self._schema_in_use(conn))
+                    yield conn
+                    committing = True
+                    conn.execute("COMMIT")
+                except BaseException:
+                    _rollback(conn)
+                    raise
+        except psycopg.Error as exc:
+            raise self._write_failed(exc, committing) from exc
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Any]:
         """A read transaction: one consistent snapshot across several queries."""
         psycopg, _ = psycopg_modules()
-        with self._connection() as conn:
+        try:
+            with self._connection("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") as conn:
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    _rollback(conn)
+                    raise
+        except psycopg.Error as exc:
+            raise self._unavailable(exc) from exc
+
+    def _one(self, sql: str, params: Sequence[Any]) -> Any:
+        """The first row of one read statement (its own snapshot, no transaction), or None."""
+        psycopg, _ = psycopg_modules()
+        try:
+            pool, conn, cursor = self._first(sql, params)
             try:
-                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                yield conn
-                conn.execute("COMMIT")
-            except psycopg.Error as exc:
-                _rollback(conn)
-                raise self._unavailable(exc) from exc
-            except BaseException:
-                _rollback(conn)
-                raise
+                return cursor.fetchone()
+            finally:
+                pool.putconn(conn.raw)
+        except psycopg.Error as exc:
+            raise self._unavailable(exc) from exc
 
     # -- the schema -------------------------------------------------------------------
 
@@ -229,6 +272,15 @@ class PostgresDatabase:
         if not exists:
             return 0
         return conn.execute("SELECT version FROM maas_schema").fetchone()[0]
+
+    @staticmethod
+    def _schema_in_use(conn: Connection) -> int:
+        """The schema version, read in a write transaction (one statement, not two)."""
+        psycopg, _ = psycopg_modules()
+        try:
+            return conn.execute("SELECT version FROM maas_schema").fetchone()[0]
+        except psycopg.errors.UndefinedTable:
+            return 0  # dropped meanwhile: the write is refused and rolled back
 
     def _refuse_mismatch(self, found: int) -> None:
         if found == SCHEMA_VERSION:

@@ -5,10 +5,13 @@ the endpoint (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_S3``), the region and the
 credentials the usual way (environment, ``AWS_PROFILE`` and ``~/.aws``, an instance role).
 
 Writing stays crash-safe without a rename: S3 makes an object visible only once all of its
-bytes have arrived, and `put` returns only after a HEAD has shown the object with the
-expected size and content (its sha256 checksum where the server keeps one, else the MD5
-ETag of a single-part upload, else the bytes read back). The registry commits the version
-row after `put` returns, so no reader sees a version whose object is not there.
+bytes have arrived, and `put` returns only after the server has shown that it holds the
+bytes sent: by the ETag its PUT answered with (the MD5 it computed of what it received,
+for a single-part upload), else by a HEAD (the object's size and its sha256 checksum
+where the server keeps one, else its MD5 ETag), else by reading the bytes back. moto
+neither checks nor keeps a sent ChecksumSHA256 (5.2), so there the ETag is what verifies.
+The registry commits the version row after `put` returns, so no reader sees a version
+whose object is not there.
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ from . import crash_points
 from .artifacts import StoredArtifact, digest_of
 
 INSTALL = "pip install 'maas_nb[s3]'"
+#: From this size on, `put` asks (HEAD) whether the object is already there before it
+#: uploads; below it an upload costs about what the question does, and storing the same
+#: bytes again makes them young just as well.
+ASK_FIRST = 1 << 20
 #: What `put` (and the registry's check under its write lock) does: a failure leaves no version.
 _WRITING = ("checking", "uploading", "verifying")
 
@@ -56,9 +63,10 @@ class S3ArtifactStore:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def put(self, data: bytes) -> str:
-        digest = digest_of(data)
+        hashed = hashlib.sha256(data).digest()
+        digest, sha256 = f"sha256:{hashed.hex()}", base64.b64encode(hashed).decode()
         key = self.key(digest)
-        if self._holds(key, data):
+        if len(data) >= ASK_FIRST and self._holds(key, data, digest, sha256):
             # Young again (a copy onto itself): gc spares it while its version commits.
             source = {"Bucket": self.bucket, "Key": key}
             self._call(
@@ -72,12 +80,13 @@ class S3ArtifactStore:
                 Metadata={"maas-stored": "again"},
             )
             return digest
-        sha256 = base64.b64encode(hashlib.sha256(data).digest()).decode()
         # The server checks the checksum against the bytes it received (AWS, MinIO) and
         # refuses a damaged upload; it keeps the object invisible until the PUT completes.
-        self._call("uploading", digest, "put_object", Key=key, Body=data, ChecksumSHA256=sha256)
+        sent = self._call(
+            "uploading", digest, "put_object", Key=key, Body=data, ChecksumSHA256=sha256
+        )
         crash_points.reached(crash_points.ARTIFACT_WRITTEN)
-        if not self._holds(key, data):
+        if not (_md5_etag(sent, data) or self._holds(key, data, digest, sha256)):
             raise ArtifactCorruptedError(
                 f"The upload of {digest} to '{self.uri}' did not verify: the object the "
                 f"server holds at '{key}' is not the {len(data)} bytes sent. Nothing was "
@@ -164,22 +173,18 @@ class S3ArtifactStore:
             raise self._translated(exc, "checking", digest) from exc
         return head
 
-    def _holds(self, key: str, data: bytes) -> bool:
-        """Whether the object at *key* is exactly *data*, asking for as little as possible."""
-        head = self._head(key, digest_of(data))
+    def _holds(self, key: str, data: bytes, digest: str, sha256: str) -> bool:
+        """Whether the object at *key* is exactly *data* (of *digest*; *sha256* in base64),
+        asking for as little as possible."""
+        head = self._head(key, digest)
         if head is None or head.get("ContentLength") != len(data):
             return False
         if head.get("ChecksumSHA256"):
-            return bool(
-                head["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
-            )
-        etag = str(head.get("ETag", "")).strip('"')
-        if len(etag) == 32 and "-" not in etag:
-            # A single-part upload's ETag is the MD5 of its bytes (not under SSE-KMS/SSE-C,
-            # whose ETags are not 32 hex digits of the content: those fall through).
-            return etag == hashlib.md5(data, usedforsecurity=False).hexdigest()
-        response = self._call("verifying", digest_of(data), "get_object", Key=key)
-        return self._read(response["Body"], digest_of(data)) == data
+            return bool(head["ChecksumSHA256"] == sha256)
+        if _md5_form(head.get("ETag")):
+            return _md5_etag(head, data)
+        response = self._call("verifying", digest, "get_object", Key=key)
+        return self._read(response["Body"], digest) == data
 
     def _translated(self, exc: Exception, action: str, digest: str) -> Exception:
         """Our error for a boto3/botocore failure: what failed, where, and what to do."""
@@ -253,6 +258,23 @@ def _session() -> Any:
     core = botocore.session.get_session()
     core.register_component("data_loader", _loader)
     return boto3.session.Session(botocore_session=core)
+
+
+def _md5_form(etag: object) -> bool:
+    return len(str(etag or "").strip('"')) == 32 and "-" not in str(etag)
+
+
+def _md5_etag(response: dict[str, Any], data: bytes) -> bool:
+    """Whether *response* (of a PUT or a HEAD) has the ETag of a single-part upload of
+    *data*: the MD5 the server computed of the bytes it holds.
+
+    SSE-KMS and SSE-C objects have other ETags, so False only means "not shown this way".
+    """
+    etag = response.get("ETag")
+    return (
+        _md5_form(etag)
+        and str(etag).strip('"') == hashlib.md5(data, usedforsecurity=False).hexdigest()
+    )
 
 
 def _code(exc: Exception) -> str:

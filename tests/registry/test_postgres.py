@@ -3,6 +3,7 @@ and a client that outlives a restart of the database."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import threading
@@ -171,6 +172,23 @@ def test_a_client_keeps_working_across_a_database_restart(
     assert registry.register(classifier, "iris").version == 2
     assert registry.set_alias("iris:2", "production").aliases == ("production",)
     assert [v.version for v in registry.list_versions("iris")] == [1, 2]
+
+
+def test_every_pooled_connection_a_restart_broke_is_replaced_before_a_write(
+    postgres_server, postgres_uri, classifier
+):
+    """Connections are not checked when handed out: the first that fails has the pool
+    check the rest, so no write (set_alias is not retried) meets a second broken one."""
+    registry = Registry()
+    registry.register(classifier, "iris", alias="production")
+    registry.register(classifier, "iris")
+    with contextlib.ExitStack() as held:  # three connections, idle in the pool after
+        for _ in range(3):
+            held.enter_context(registry.store._read())
+    postgres_server.restart()
+    for version in (1, 2, 1, 2):
+        assert registry.set_alias(f"iris:{version}", "production").version == version
+    assert registry.get("iris@production").version == 2
 
 
 def test_a_write_while_the_database_is_down_fails_clearly(
