@@ -25,6 +25,10 @@ from .uri import ModelRef
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: The first key of the two-key advisory locks on artifact digests (a space of its own,
+#: apart from the one-key migration lock); the second is 28 bits of the digest.
+ARTIFACT_LOCK = 0x6D6E6264
+
 #: A version row with its aliases, in one statement (one round trip) ...
 _VERSION = (
     "SELECT v.*, ARRAY(SELECT a.alias FROM aliases a WHERE a.name = v.name "
@@ -80,6 +84,15 @@ class PostgresStore(PostgresDatabase, SqliteStore):
             "DO UPDATE SET last = version_counters.last + 1 RETURNING last",
             (name,),
         ).fetchone()[0]
+
+    def _hold_artifact(self, conn: Any, digest: str) -> None:
+        """Registering bytes and deleting the last version that names them are otherwise
+        free to interleave under READ COMMITTED: a delete would not see the uncommitted
+        version and remove the object it is about to name. Both take this lock (held to
+        the commit), so the delete either runs first (and the registration, checking
+        after it, uploads the bytes again) or sees the committed version and keeps them.
+        """
+        conn.execute("SELECT pg_advisory_xact_lock(?, ?)", (ARTIFACT_LOCK, int(digest[-7:], 16)))
 
     def create_version(
         self,

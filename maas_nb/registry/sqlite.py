@@ -85,6 +85,7 @@ class SqliteStore(RunTables, DeploymentTables, ImportTables):
             if alias is not None:
                 self._set_alias(conn, name, alias, version)
             if inside is not None:
+                self._hold_artifact(conn, fields["digest"])
                 inside()
             crash_points.reached(crash_points.BEFORE_COMMIT)
             return self._version(conn, name, version)
@@ -353,7 +354,8 @@ class SqliteStore(RunTables, DeploymentTables, ImportTables):
     def _collect(
         self, conn: sqlite3.Connection, digests: list[str], orphaned: Callable[[str], None]
     ) -> None:
-        for digest in set(digests):
+        for digest in sorted(set(digests)):  # sorted: two deletes take the locks in one order
+            self._hold_artifact(conn, digest)
             used = conn.execute(
                 "SELECT 1 FROM versions WHERE digest = ? UNION ALL SELECT 1 FROM pipeline_runs "
                 "WHERE notebook_digest = ? OR output_digest = ? LIMIT 1",

@@ -140,3 +140,10 @@ class SqliteDatabase:
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version + 1:d}")
+
+    def _hold_artifact(self, conn: Any, digest: str) -> None:
+        """Keep registrations and deletes of artifact *digest* apart until the commit.
+
+        SQLite's write lock (``BEGIN IMMEDIATE``) already serialises every write; a store
+        whose writers run side by side (PostgreSQL) takes a lock on the digest here.
+        """

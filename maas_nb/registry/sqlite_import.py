@@ -130,6 +130,7 @@ class ImportTables(SqliteDatabase):
             _insert_model(conn, model)
             _insert(conn, "versions", version)
             _raise_counter(conn, name, number)
+            self._hold_artifact(conn, version["digest"])
             inside()
             crash_points.reached(crash_points.BEFORE_COMMIT)
             return True
