@@ -54,7 +54,9 @@ class Compiled:
         return (
             X.dtype.kind in _NUMERIC
             and X.ndim == len(self.shape)
-            and all(want is None or want == got for want, got in zip(self.shape, X.shape))
+            and all(
+                want is None or want == got for want, got in zip(self.shape, X.shape, strict=True)
+            )
         )
 
     def __call__(self, X: np.ndarray) -> Any:
@@ -113,7 +115,9 @@ def _trace(model: Any) -> Compiled | None:
     ref = weakref.ref(model)
 
     def infer(x: Any) -> Any:
-        return ref()(x, training=False)
+        traced = ref()
+        assert traced is not None  # it runs only while tracing, inside prepare(model)
+        return traced(x, training=False)
 
     function = tf.function(infer, input_signature=[tf.TensorSpec(shape, dtype)])
     return Compiled(function, function.get_concrete_function(), shape, dtype)

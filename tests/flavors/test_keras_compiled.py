@@ -103,7 +103,7 @@ def test_several_outputs_and_named_outputs_answer_as_the_eager_call():
             want = model(rows(n), training=False)
             want = list(want.values()) if isinstance(want, dict) else want
             assert list(got) == names
-            for name, value in zip(names, want):
+            for name, value in zip(names, want, strict=True):
                 close(got[name], value)
 
 
