@@ -3,6 +3,7 @@
 Before Keras reads an artifact, `keras_audit` checks every object its config names
 against Keras's own modeling objects; custom objects and Keras layers that run code
 load only when approved by exact name, and ``safe_mode=True`` stays on regardless.
+A loaded model answers through a graph traced once at load (`keras_compiled`).
 """
 
 from __future__ import annotations
