@@ -3,6 +3,7 @@
 Before Keras reads an artifact, `keras_audit` checks every object its config names
 against Keras's own modeling objects; custom objects and Keras layers that run code
 load only when approved by exact name, and ``safe_mode=True`` stays on regardless.
+A loaded model answers through a graph traced once at load (`keras_compiled`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ..exceptions import (
     ModelNotFittedError,
     UntrustedModelError,
 )
-from . import keras_classes
+from . import keras_classes, keras_compiled
 from .base import mro_modules
 from .keras_import import import_keras as _keras
 
@@ -109,12 +110,13 @@ class KerasFlavor:
                 raise ModelLoadError(f"Keras failed to load model {uri!r}: {exc}") from exc
         if classes is not None:
             model.classes_ = keras_classes.check(model, classes, name=uri)
+        keras_compiled.prepare(model, uri=uri)
         return model
 
     def predict(self, model: Any, X: Any) -> dict[str, Any]:
         import numpy as np
 
-        outputs = model(np.asarray(X), training=False)
+        outputs = keras_compiled.call(model, X)
         if isinstance(outputs, dict):
             return {str(k): np.asarray(v) for k, v in outputs.items()}
         if isinstance(outputs, (list, tuple)):
