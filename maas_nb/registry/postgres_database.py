@@ -121,6 +121,11 @@ class PostgresDatabase:
         """The URI that opens this database from any process."""
         return self._uri
 
+    @staticmethod
+    def _metric_value(name: str) -> tuple[str, Any]:
+        """The SQL reading metric *name* from a row's ``metrics`` JSON (`pages.MetricValue`)."""
+        return "(metrics::jsonb ->> ?)::double precision", name
+
     # -- connections and transactions -------------------------------------------------
 
     @contextlib.contextmanager

@@ -12,6 +12,7 @@ import ipywidgets as widgets
 
 from ... import deploying as client
 from ...exceptions import DeploymentFailedError, PanelInputError
+from ...registry import ModelVersion
 from ...registry.uri import ModelRef
 from ...serving.server import TOKEN_ENV
 from ...serving.status import FAILED, LOADING, READY
@@ -84,7 +85,8 @@ class DeployTab:
         the deployment follows the alias), until the person picks another.
         """
         reg = self.panel.registry
-        targets, versions = [], []
+        targets: list[str] = []
+        versions: list[ModelVersion] = []
         for model in reg.list_models():
             listed = reg.list_versions(model.name)
             versions += listed
