@@ -117,7 +117,14 @@ class DeployTab:
             entry = live.get(r.name, {})
             status = entry.get("status") or self.pending.get(r.name) or "not running"
             rows.append(
-                [r.name, r.target, entry.get("version") or "-", status, entry.get("reason")]
+                [
+                    r.name,
+                    r.target,
+                    entry.get("version") or "-",
+                    status,
+                    r.created_by or "-",
+                    entry.get("reason"),
+                ]
             )
         names = [r.name for r in records]
         revisions = {r.name: r.config.get("revision") for r in records}
@@ -126,7 +133,7 @@ class DeployTab:
         latest = max(fresh or records, key=lambda r: r.created_at, default=None)
         set_options(self.deployed, names, latest.name if latest else None, follow=bool(fresh))
         self.deployments.value = table(
-            ["deployment", "target", "serving", "status", "reason"],
+            ["deployment", "target", "serving", "status", "by", "reason"],
             rows,
             empty="Nothing deployed yet.",
         ).html
