@@ -76,6 +76,7 @@ def test_show(capsys, models):
     assert fields["aliases"].strip() == "production"
     assert "(input: float64[N, 4]) -> (predictions: int64[N], probabilities: float64[N, 3])" in out
     assert fields["metrics"].strip() == "accuracy=0.96"
+    assert fields["by"].strip() == maas_nb.registry().get("iris:1").created_by != ""
     code, out, _ = run(capsys, "show", "iris:2", "--json")
     assert json.loads(out)["description"] == "second"
 

@@ -171,8 +171,7 @@ def test_register_show_versions_models_alias_unalias_runs(ip, monkeypatch):
         "  flavor       sklearn\n"
         "  description  first one\n"
         "  signature    (input: float64[N, 4]) -> (predictions: int64[N], probabilities: float64[N, 3])\n"
-        "  metrics      accuracy=0.97 note=1\n"
-        "  by           ada"
+        "  metrics      accuracy=0.97 note=1"
     )
     assert out(ip, "alias iris:1 production") == "iris@production -> iris:1"
     assert (
