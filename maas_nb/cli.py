@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config
-from .commands import COMMANDS, Context, Result, add_store_options, store_options
+from .commands import COMMANDS, Context, Result, Table, add_store_options, store_options
 from .commands.render import as_text
 from .exceptions import ConfigurationError, MaasError
 from .registry import Registry
@@ -126,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.json:
             print(json.dumps(result.data, indent=2, sort_keys=True))
+            if isinstance(result.view, Table) and result.view.more:
+                print(f"maas: note: {result.view.more}", file=sys.stderr)
         else:
             shown = as_text(result.view, detail=True, upper=True)
             if shown:

@@ -14,6 +14,7 @@ Our exception hierarchy:
     - SchemaVersionError
     - InvalidNameError (ValueError)
     - InvalidMetadataError (ValueError)
+    - InvalidQueryError (ValueError)
     - NotFoundError (LookupError)
       · ModelNotFoundError
       · VersionNotFoundError
@@ -60,6 +61,7 @@ __all__ = [
     "FlavorError",
     "InvalidMetadataError",
     "InvalidNameError",
+    "InvalidQueryError",
     "MaasError",
     "MissingDependencyError",
     "ModelLoadError",
@@ -129,6 +131,10 @@ class InvalidNameError(RegistryError, ValueError):
 
 class InvalidMetadataError(RegistryError, ValueError):
     """Metrics, parameters, tags or lineage cannot be stored as given."""
+
+
+class InvalidQueryError(RegistryError, ValueError):
+    """A listing's filter (``--metric``), page size or cursor (``--after``) is malformed."""
 
 
 class NotFoundError(RegistryError, LookupError):

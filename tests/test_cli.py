@@ -55,9 +55,13 @@ def test_global_options_before_the_command(capsys, models, home):
 def test_versions_table(capsys, models):
     _, out, _ = run(capsys, "versions", "iris")
     lines = out.splitlines()
-    assert lines[0].split() == ["VERSION", "FLAVOR", "ALIASES", "SIZE", "METRICS", "CREATED"]
+    headers = ["VERSION", "FLAVOR", "ALIASES", "SIZE", "METRICS", "BY", "CREATED"]
+    assert lines[0].split() == headers
     assert lines[1].split()[:3] == ["1", "sklearn", "production"]
     assert "accuracy=0.96" in lines[1]
+    assert (
+        lines[1][lines[0].index("BY") :].split()[0] == maas_nb.registry().get("iris:1").created_by
+    )
 
 
 def test_show(capsys, models):
@@ -72,6 +76,7 @@ def test_show(capsys, models):
     assert fields["aliases"].strip() == "production"
     assert "(input: float64[N, 4]) -> (predictions: int64[N], probabilities: float64[N, 3])" in out
     assert fields["metrics"].strip() == "accuracy=0.96"
+    assert fields["by"].strip() == maas_nb.registry().get("iris:1").created_by != ""
     code, out, _ = run(capsys, "show", "iris:2", "--json")
     assert json.loads(out)["description"] == "second"
 

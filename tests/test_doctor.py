@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-import psycopg
-
 import maas_nb
 from maas_nb.cli import main
+from maas_nb.registry.postgres_schema import SCHEMA_VERSION
+from tests.registry.test_postgres import _downgrade
 
 
 def doctor(capsys, *argv: str) -> dict[str, str]:
@@ -54,11 +54,7 @@ def test_a_missing_bucket_says_how_to_create_it(s3_uri, capsys):
 
 def test_an_older_shared_schema_names_the_upgrade_command(postgres_uri, capsys):
     maas_nb.registry().list_models()  # creates the schema
-    with psycopg.connect(postgres_uri, autocommit=True) as conn:  # back to schema 5
-        for table in ("versions", "runs", "pipeline_runs", "deployments"):
-            conn.execute(f"ALTER TABLE {table} DROP COLUMN created_by")
-        conn.execute("ALTER TABLE deployments DROP COLUMN server")
-        conn.execute("UPDATE maas_schema SET version = 5")
+    _downgrade(postgres_uri, 5)
     facts = doctor(capsys)
     assert facts["metadata store"] == f"{postgres_uri} (unusable)"
     assert facts["registry"].endswith(": unusable")
@@ -66,7 +62,7 @@ def test_an_older_shared_schema_names_the_upgrade_command(postgres_uri, capsys):
     assert "upgrade it with: maas registry upgrade" in facts["problems"]
     # ... which is a verb that works although the registry cannot be opened.
     assert main(["registry", "upgrade"]) == 0
-    assert capsys.readouterr().out == f"{postgres_uri}: schema version 5 -> 6.\n"
+    assert capsys.readouterr().out == f"{postgres_uri}: schema version 5 -> {SCHEMA_VERSION}.\n"
     assert doctor(capsys)["problems"] == "none found"
 
 

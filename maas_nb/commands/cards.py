@@ -22,6 +22,8 @@ def version_card(v: ModelVersion, pipeline: PipelineRun | None = None) -> Card:
         Field("description", v.description),
         Field("signature", str(v.signature) if v.signature else "- (register with sample=X[:5])"),
         Field("metrics", metrics_text(v.metrics)),
+        # A detail: notebooks compare their cards across machines (nbval), and people differ.
+        Field("by", v.created_by, detail=True),
         # Only what goes beyond the built-in allow-list: most versions need nothing more.
         Field("trust", trust.describe(v.trust, times=False) if v.trust.get("needs") else ""),
         Field("training data", ", ".join(f"{k} {d['shape']}" for k, d in data.items())),
@@ -73,6 +75,7 @@ def pipeline_run_card(reg: Registry, r: PipelineRun) -> Card:
             Field("notebook sha256", r.notebook_digest, detail=True),
             ("parameters", params_text(r.parameters) or "-"),
             ("status", r.status),
+            Field("by", r.created_by, detail=True),
             Field("started", format_time(r.started_at), detail=True),
             Field(
                 "duration",

@@ -16,7 +16,8 @@ from ..registry import to_dict
 from ..serving.limits import add_arguments as add_limit_arguments
 from ..serving.limits import from_arguments
 from ..serving.server import read_server_file
-from .command import Command, Context, no_arguments
+from . import listing
+from .command import Command, Context
 from .result import Column, Field, Result, Text, card, table
 
 
@@ -67,7 +68,7 @@ def undeploy(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def deployments(ctx: Context, args: argparse.Namespace) -> Result:
-    deps = api.deployments(home=ctx.home)
+    deps = api.deployments(home=ctx.home, user=listing.who(args))
     notes: tuple[str, ...] = ()
     try:
         states = api.server_states(home=ctx.home) or {}
@@ -83,14 +84,19 @@ def deployments(ctx: Context, args: argparse.Namespace) -> Result:
             d.target,
             info.get("version") or "-",
             info.get("status"),
+            d.created_by or "-",
             d.url if d.server else "-",
         ]
         for d, info in zip(deps, infos, strict=True)
     ]
     view = table(
-        ["name", "target", "version", "status", Column("url", detail=True)],
+        ["name", "target", "version", "status", "by", Column("url", detail=True)],
         rows,
-        empty=f"No deployments. Deploy a model with: {ctx.says('deploy NAME@ALIAS')}",
+        empty=(
+            f"No deployments{listing.matching(args)}."
+            if listing.who(args)
+            else f"No deployments. Deploy a model with: {ctx.says('deploy NAME@ALIAS')}"
+        ),
     )
     data = [_deployment_dict(d, info) for d, info in zip(deps, infos, strict=True)]
     return Result("deployments", data, view, deps, notes=notes)
@@ -126,6 +132,7 @@ def _deployment_dict(dep: Any, info: dict[str, Any]) -> dict[str, Any]:
         "name": dep.name,
         "target": dep.target,
         "url": dep.url,
+        "created_by": dep.created_by,
         "status": info.get("status", "stopped"),
         "version": info.get("version"),
         "config": dep.config,
@@ -167,7 +174,7 @@ COMMANDS = [
         deploy,
     ),
     Command("undeploy", "stop serving a deployment", _declare_name, undeploy),
-    Command("deployments", "list deployments and their status", no_arguments, deployments),
+    Command("deployments", "list deployments and their status", listing.add_who, deployments),
     Command(
         "predict",
         "call a deployment over HTTP with an input: predict NAME INPUT",

@@ -8,6 +8,7 @@ import json
 from ..exceptions import PipelineError
 from ..registry import ModelVersion, PipelineRun, Registry, to_dict
 from ..tables import format_time, params_text
+from . import listing
 from .cards import pipeline_run_card
 from .command import Command, Context
 from .result import Column, Field, Result, Text, card, table
@@ -50,7 +51,7 @@ def runs(ctx: Context, args: argparse.Namespace) -> Result:
             f"To show a run: {ctx.says('runs show ID')}; to export one: "
             f"{ctx.says('runs export ID PATH')}."
         )
-    found = [r for r in reg.list_pipeline_runs() if args.name in (None, r.name)]
+    found = reg.list_pipeline_runs(args.name, **listing.filters(args))
     made = versions_by_pipeline_run(reg)
     rows = [
         [
@@ -59,6 +60,7 @@ def runs(ctx: Context, args: argparse.Namespace) -> Result:
             r.status,
             params_text(r.parameters) or "-",
             version_uris(made.get(r.id, [])),
+            r.created_by or "-",
             f"{r.duration_s:.1f} s" if r.duration_s is not None else "-",
             format_time(r.started_at),
         ]
@@ -70,12 +72,18 @@ def runs(ctx: Context, args: argparse.Namespace) -> Result:
         "status",
         "parameters",
         "registered",
+        "by",
         Column("duration", detail=True),
         Column("started", detail=True),
     ]
     empty = f"No pipeline runs. Run a notebook with: {ctx.says('run NOTEBOOK -p KEY VALUE')}"
+    if listing.matching(args) or args.name:
+        empty = f"No pipeline runs{f' named {args.name!r}' if args.name else ''}"
+        empty += f"{listing.matching(args)}."
+    words = ["runs", *([args.name] if args.name else [])]
+    view = table(columns, rows, empty=empty, more=listing.more(ctx, found, words, args))
     data = [pipeline_run_dict(reg, r, made.get(r.id, [])) for r in found]
-    return Result("runs", data, table(columns, rows, empty=empty), found)
+    return Result("runs", data, view, found)
 
 
 def sweep(ctx: Context, args: argparse.Namespace) -> Result:
@@ -152,6 +160,7 @@ def _declare_runs(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", metavar="NAME|show|export", help="only runs of this name")
     p.add_argument("id", nargs="?", help="for show and export: the run id (or 6+ characters)")
     p.add_argument("output", nargs="?", help="for export: where to write the .ipynb")
+    listing.add_listing_arguments(p, metric=False)
 
 
 def _declare_sweep(p: argparse.ArgumentParser) -> None:

@@ -8,6 +8,7 @@ import html
 
 from ..registry import to_dict
 from ..tables import format_size, format_time, metrics_text
+from . import listing
 from .cards import version_card
 from .command import Command, Context, no_arguments
 from .result import Column, Result, Text, card, table
@@ -34,7 +35,7 @@ def models(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def versions(ctx: Context, args: argparse.Namespace) -> Result:
-    found = ctx.registry.list_versions(args.name)
+    found = ctx.registry.list_versions(args.name, **listing.filters(args))
     rows = [
         [
             v.version,
@@ -42,6 +43,7 @@ def versions(ctx: Context, args: argparse.Namespace) -> Result:
             ", ".join(v.aliases),
             format_size(v.size),
             metrics_text(v.metrics),
+            v.created_by or "-",
             format_time(v.created_at),
         ]
         for v in found
@@ -52,9 +54,15 @@ def versions(ctx: Context, args: argparse.Namespace) -> Result:
         "aliases",
         Column("size", detail=True),
         "metrics",
+        "by",
         Column("created", detail=True),
     ]
-    view = table(columns, rows, empty=f"Model {args.name!r} has no versions.")
+    view = table(
+        columns,
+        rows,
+        empty=f"Model {args.name!r} has no versions{listing.matching(args)}.",
+        more=listing.more(ctx, found, ["versions", args.name], args),
+    )
     return Result("versions", [to_dict(v) for v in found], view, found)
 
 
@@ -103,20 +111,31 @@ def delete(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def training_runs(ctx: Context, args: argparse.Namespace) -> Result:
-    found = ctx.registry.list_runs(args.name)
+    found = ctx.registry.list_runs(args.name, **listing.filters(args))
     rows = [
-        [r.name, r.status, metrics_text(r.metrics), r.id[:12], format_time(r.started_at)]
+        [
+            r.name,
+            r.status,
+            metrics_text(r.metrics),
+            r.created_by or "-",
+            r.id[:12],
+            format_time(r.started_at),
+        ]
         for r in found
     ]
     columns: list[str | Column] = [
         "name",
         "status",
         "metrics",
+        "by",
         Column("id", True),
         Column("started", True),
     ]
     empty = "No training runs. Record one in a notebook with: %%maas train NAME"
-    view = table(columns, rows, empty=empty)
+    if listing.matching(args):
+        empty = f"No training runs{listing.matching(args)}."
+    words = ["training-runs", *([args.name] if args.name else [])]
+    view = table(columns, rows, empty=empty, more=listing.more(ctx, found, words, args))
     return Result("training-runs", [to_dict(r) for r in found], view, found)
 
 
@@ -133,6 +152,7 @@ def doctor(ctx: Context, args: argparse.Namespace) -> Result:
 
 def _declare_versions(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="model name")
+    listing.add_listing_arguments(p)
 
 
 def _declare_show(p: argparse.ArgumentParser) -> None:
@@ -157,6 +177,7 @@ def _declare_delete(p: argparse.ArgumentParser) -> None:
 
 def _declare_training_runs(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", help="only runs of this name")
+    listing.add_listing_arguments(p)
 
 
 COMMANDS = [

@@ -16,7 +16,8 @@ def as_text(view: View, *, detail: bool, upper: bool = False) -> str:
         if not view.rows:
             return view.empty
         headers, rows = view.shown(detail=detail)
-        return text_table([h.upper() if upper else h for h in headers], rows)
+        text = text_table([h.upper() if upper else h for h in headers], rows)
+        return f"{text}\n{view.more}" if view.more else text
     shown = view.shown(detail=detail)
     width = max((len(k) for k, _ in shown), default=0)
     return "\n".join([view.title, *(f"  {k.ljust(width)}  {v}" for k, v in shown)])
@@ -36,7 +37,8 @@ def as_html(view: View, *, detail: bool) -> str:
             + "</tr>"
             for row in rows
         )
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        more = f"<p>{html.escape(view.more)}</p>" if view.more else ""
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
     return _card_html(view, detail=detail)
 
 

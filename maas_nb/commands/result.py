@@ -53,6 +53,7 @@ class Table:
     columns: tuple[Column, ...]
     rows: tuple[tuple[Any, ...], ...]
     empty: str
+    more: str = ""  # under a page with more rows after it: the command for the next
 
     def shown(self, *, detail: bool) -> tuple[list[str], list[list[Any]]]:
         keep = [i for i, c in enumerate(self.columns) if detail or not c.detail]
@@ -60,12 +61,19 @@ class Table:
         return headers, [[row[i] for i in keep] for row in self.rows]
 
 
-def table(columns: Sequence[str | Column], rows: Sequence[Sequence[Any]], *, empty: str) -> Table:
+def table(
+    columns: Sequence[str | Column],
+    rows: Sequence[Sequence[Any]],
+    *,
+    empty: str,
+    more: str = "",
+) -> Table:
     """A `Table`; plain column names are columns shown on every front end."""
     return Table(
         tuple(c if isinstance(c, Column) else Column(c) for c in columns),
         tuple(tuple(r) for r in rows),
         empty,
+        more,
     )
 
 

@@ -59,13 +59,17 @@ def undeploy(name: str, *, home: str | None = None, target: str | None = None) -
     return targets.get(target).undeploy(default_registry(home), name)
 
 
-def deployments(*, home: str | None = None, target: str | None = None) -> list[Deployment]:
-    """Every deployment of the registry at *home*, as handles (no network call)."""
+def deployments(
+    *, home: str | None = None, target: str | None = None, user: str | None = None
+) -> list[Deployment]:
+    """Every deployment of the registry at *home* (made by *user*), as handles (no
+    network call)."""
     where = targets.get(target)
     reg = default_registry(home)
     server = where.server_url(reg)
     return [
-        Deployment.from_record(r, server, str(reg.home), where.spec) for r in reg.list_deployments()
+        Deployment.from_record(r, server, str(reg.home), where.spec)
+        for r in reg.list_deployments(user=user)
     ]
 
 

@@ -36,6 +36,7 @@ class Deployment:
     server: str  # the server's base URL; "" when no server runs
     home: str
     deploy_target: str = "local"
+    created_by: str = ""  # who deployed it ('' before registry schema 6)
 
     @classmethod
     def from_record(
@@ -50,6 +51,7 @@ class Deployment:
             server,
             home,
             deploy_target,
+            record.created_by,
         )
 
     @property

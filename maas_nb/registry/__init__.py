@@ -6,6 +6,7 @@ they write to it or read from it, never the other way round.
 
 from __future__ import annotations
 
+from .pages import MetricFilter, Page
 from .records import DeploymentRecord, Model, ModelVersion, PipelineRun, Run, to_dict
 from .registry import Registry
 from .uri import LATEST, ModelRef
@@ -15,7 +16,9 @@ __all__ = [
     "DeploymentRecord",
     "Model",
     "ModelRef",
+    "MetricFilter",
     "ModelVersion",
+    "Page",
     "PipelineRun",
     "Registry",
     "Run",

@@ -31,7 +31,8 @@ from ..exceptions import (
     RegistryUnavailableError,
     SchemaVersionError,
 )
-from .postgres_schema import MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION
+from .postgres_migrations import found_version, migrate
+from .postgres_schema import SCHEMA_VERSION
 from .stores import redact
 
 #: How long opening a connection (or waiting for a free pooled one) may take.
@@ -120,16 +121,21 @@ class PostgresDatabase:
         if not open_schema:
             return
         with self._direct() as conn:
-            found = self._found_version(conn)
+            found = found_version(conn)
             if found == 0:
                 migrate(conn)  # an empty database: create the schema
-                found = self._found_version(conn)
+                found = found_version(conn)
         self._refuse_mismatch(found)
 
     @property
     def uri(self) -> str:
         """The URI that opens this database from any process."""
         return self._uri
+
+    @staticmethod
+    def _metric_value(name: str) -> tuple[str, Any]:
+        """The SQL reading metric *name* from a row's ``metrics`` JSON (`pages.MetricValue`)."""
+        return "(metrics::jsonb ->> ?)::double precision", name
 
     # -- connections and transactions -------------------------------------------------
 
@@ -262,18 +268,6 @@ class PostgresDatabase:
     # -- the schema -------------------------------------------------------------------
 
     @staticmethod
-    def _found_version(conn: Connection) -> int:
-        # A scan of the catalog, not to_regclass(): a name lookup may answer from a cache
-        # that an advisory lock does not refresh, and miss a table created meanwhile.
-        exists = conn.execute(
-            "SELECT count(*) FROM pg_catalog.pg_tables "
-            "WHERE schemaname = current_schema() AND tablename = 'maas_schema'"
-        ).fetchone()[0]
-        if not exists:
-            return 0
-        return conn.execute("SELECT version FROM maas_schema").fetchone()[0]
-
-    @staticmethod
     def _schema_in_use(conn: Connection) -> int:
         """The schema version, read in a write transaction (one statement, not two)."""
         psycopg, _ = psycopg_modules()
@@ -360,33 +354,6 @@ def _conninfo(uri: str) -> str:
 def _rollback(conn: Connection) -> None:
     with contextlib.suppress(Exception):  # a broken connection has nothing to roll back
         conn.execute("ROLLBACK")
-
-
-def migrate(conn: Connection) -> tuple[int, int]:
-    """Bring the schema up to `SCHEMA_VERSION` under the advisory lock; (before, after)."""
-    conn.execute("BEGIN")
-    try:
-        conn.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
-        found = PostgresDatabase._found_version(conn)
-        for version in range(found, SCHEMA_VERSION):
-            try:
-                conn.execute(MIGRATIONS[version])
-            except psycopg_modules()[0].OperationalError:
-                raise  # the connection's trouble, said as such by the caller
-            except psycopg_modules()[0].Error as exc:
-                raise SchemaVersionError(
-                    f"Upgrading the registry database from schema version {version} to "
-                    f"{version + 1} failed: {str(exc).strip()}. PostgreSQL rolled the whole "
-                    f"upgrade back, so the database is still at version {found}. Its tables "
-                    f"differ from what version {version} has (changed by hand?): compare them "
-                    "with maas_nb/registry/postgres_schema.py, or restore a backup."
-                ) from exc
-            conn.execute("UPDATE maas_schema SET version = ?", (version + 1,))
-        conn.execute("COMMIT")
-    except BaseException:
-        _rollback(conn)
-        raise
-    return found, max(found, SCHEMA_VERSION)
 
 
 def upgrade(uri: str) -> tuple[int, int]:

@@ -114,6 +114,19 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deployments ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
     ALTER TABLE deployments ADD COLUMN server TEXT;
     """,
+    # 6 -> 7: indexes that serve a page of a listing (`pages`): each starts with what a
+    # listing filters by (the model, the user) and ends with the key it is ordered by.
+    """
+    DROP INDEX runs_by_name;
+    CREATE INDEX runs_by_name ON runs (name, started_at, id);
+    CREATE INDEX runs_by_started ON runs (started_at, id);
+    CREATE INDEX runs_by_user ON runs (created_by, started_at, id);
+    DROP INDEX pipeline_runs_by_started;
+    CREATE INDEX pipeline_runs_by_started ON pipeline_runs (started_at, id);
+    CREATE INDEX pipeline_runs_by_name ON pipeline_runs (name, started_at, id);
+    CREATE INDEX pipeline_runs_by_user ON pipeline_runs (created_by, started_at, id);
+    CREATE INDEX versions_by_user ON versions (name, created_by, version);
+    """,
 )
 
 #: The schema version this maas_nb writes: the same number as SQLite's.

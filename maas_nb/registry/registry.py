@@ -14,6 +14,7 @@ from ..exceptions import (
 )
 from . import artifact_cache, copying, garbage, metadata, signatures, stores, trust
 from .artifacts import ArtifactStore, StoredArtifact
+from .pages import Listing, Page
 from .records import DeploymentRecord, Model, ModelVersion
 from .run_records import RunRecords
 from .store import MetadataStore
@@ -201,8 +202,23 @@ class Registry(RunRecords):
     def get_model(self, name: str) -> Model:
         return self.store.get_model(validate_name(name))
 
-    def list_versions(self, name: str) -> list[ModelVersion]:
-        return self.store.list_versions(validate_name(name))
+    def list_versions(
+        self,
+        name: str,
+        *,
+        user: str | None = None,
+        metric: str | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> Page[ModelVersion]:
+        """The versions of *name*, oldest first: those *user* registered, those whose
+        metric meets *metric* (``'accuracy>0.9'``), at most *limit* of them after the
+        cursor *after*; the page's ``next`` is the cursor of the page after it."""
+        listing = Listing.of(
+            user=user, metric=metric, newest_first=newest_first, limit=limit, after=after
+        )
+        return self.store.list_versions(validate_name(name), listing=listing)
 
     def set_alias(self, uri: str, alias: str) -> ModelVersion:
         """Point *alias* at the version *uri* refers to (moving it if it exists)."""
@@ -287,10 +303,12 @@ class Registry(RunRecords):
     def get_deployment(self, name: str) -> DeploymentRecord:
         return self.store.get_deployment(name)
 
-    def list_deployments(self, *, server: str | None = None) -> list[DeploymentRecord]:
+    def list_deployments(
+        self, *, server: str | None = None, user: str | None = None
+    ) -> list[DeploymentRecord]:
         """Every deployment, or with *server* those that server is meant to serve (its
-        own and those meant for any server)."""
-        return self.store.list_deployments(server=server)
+        own and those meant for any server), or with *user* those *user* made."""
+        return self.store.list_deployments(server=server, user=user)
 
 
 def _prepare_home(home: Path) -> None:

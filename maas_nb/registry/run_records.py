@@ -10,6 +10,7 @@ from .. import config
 from ..exceptions import ArtifactMissingError, InvalidNameError
 from . import metadata
 from .artifacts import ArtifactStore
+from .pages import Listing, Page
 from .records import PipelineRun, Run
 from .store import MetadataStore
 from .uri import validate_name
@@ -64,8 +65,23 @@ class RunRecords:
     def get_run(self, run_id: str) -> Run:
         return self.store.get_run(run_id)
 
-    def list_runs(self, name: str | None = None) -> list[Run]:
-        return self.store.list_runs(name)
+    def list_runs(
+        self,
+        name: str | None = None,
+        *,
+        user: str | None = None,
+        metric: str | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> Page[Run]:
+        """Training runs (named *name*), oldest first: those *user* started, those whose
+        metric meets *metric* (``'accuracy>0.9'``), at most *limit* of them after the
+        cursor *after*; the page's ``next`` is the cursor of the page after it."""
+        listing = Listing.of(
+            user=user, metric=metric, newest_first=newest_first, limit=limit, after=after
+        )
+        return self.store.list_runs(name, listing=listing)
 
     # -- pipeline runs (papermill executions, recorded by maas_nb.pipelines) ------------
 
@@ -113,9 +129,19 @@ class RunRecords:
         """The pipeline run with id *run_id* (or a unique prefix of six characters or more)."""
         return self.store.get_pipeline_run(run_id)
 
-    def list_pipeline_runs(self) -> list[PipelineRun]:
-        """Every pipeline run, oldest first."""
-        return self.store.list_pipeline_runs()
+    def list_pipeline_runs(
+        self,
+        name: str | None = None,
+        *,
+        user: str | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> Page[PipelineRun]:
+        """Pipeline runs (named *name*), oldest first: those *user* started, at most
+        *limit* of them after the cursor *after* (see `list_runs`)."""
+        listing = Listing.of(user=user, newest_first=newest_first, limit=limit, after=after)
+        return self.store.list_pipeline_runs(name, listing=listing)
 
     def pipeline_notebook(self, run: PipelineRun, *, executed: bool = False) -> bytes:
         """The bytes of *run*'s input notebook, or with *executed* of its executed one,

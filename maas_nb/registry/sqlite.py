@@ -18,6 +18,7 @@ from .columns import dumps as _dumps
 from .columns import now
 from .columns import signature as _signature
 from .columns import time as _time
+from .pages import EVERYTHING, Listing, Page
 from .records import Model, ModelVersion, frozen
 from .sqlite_deployments import DeploymentTables
 from .sqlite_import import ImportTables
@@ -117,14 +118,21 @@ class SqliteStore(RunTables, DeploymentTables, ImportTables):
         with self._read() as conn:
             return self._version(conn, ref.name, self._resolve(conn, ref))
 
-    def list_versions(self, name: str) -> list[ModelVersion]:
+    def list_versions(self, name: str, *, listing: Listing = EVERYTHING) -> Page[ModelVersion]:
+        """The versions of *name* by number, a page at a time (`pages`)."""
+        keys = ("version",)
+        sql, params = listing.select("versions", keys, name=name, metric_value=self._metric_value)
         with self._read() as conn:
             self._model_row(conn, name)
             aliases = self._aliases_by_version(conn, name)
-            rows = conn.execute(
-                "SELECT * FROM versions WHERE name = ? ORDER BY version", (name,)
-            ).fetchall()
-            return [self._version_record(r, aliases.get(r["version"], ())) for r in rows]
+            rows = conn.execute(sql, params).fetchall()
+        return listing.page(
+            rows,
+            lambda r: self._version_record(r, aliases.get(r["version"], ())),
+            table="versions",
+            name=name,
+            keys=keys,
+        )
 
     def set_alias(self, ref: ModelRef, alias: str) -> ModelVersion:
         with self._write() as conn:

@@ -40,6 +40,11 @@ class SqliteDatabase:
         """The URI that opens this database from any process and directory."""
         return f"sqlite:///{self.path}"
 
+    @staticmethod
+    def _metric_value(name: str) -> tuple[str, Any]:
+        """The SQL reading metric *name* from a row's ``metrics`` JSON (`pages.MetricValue`)."""
+        return "json_extract(metrics, ?)", f'$."{name}"'
+
     # -- connections and transactions -------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:

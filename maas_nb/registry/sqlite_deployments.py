@@ -46,17 +46,23 @@ class DeploymentTables(SqliteDatabase):
         with self._read() as conn:
             return self._deployment(conn, name)
 
-    def list_deployments(self, *, server: str | None = None) -> list[DeploymentRecord]:
+    def list_deployments(
+        self, *, server: str | None = None, user: str | None = None
+    ) -> list[DeploymentRecord]:
         """Every deployment, or with *server* those meant for it (its own and the ones
-        meant for any server)."""
+        meant for any server), or with *user* those that user made."""
+        where, params = [], []
+        if server is not None:
+            where.append("(server = ? OR server IS NULL)")
+            params.append(server)
+        if user is not None:
+            where.append("created_by = ?")
+            params.append(user)
+        sql = "SELECT * FROM deployments"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         with self._read() as conn:
-            if server is None:
-                rows = conn.execute("SELECT * FROM deployments ORDER BY name").fetchall()
-            else:
-                rows = conn.execute(
-                    "SELECT * FROM deployments WHERE server = ? OR server IS NULL ORDER BY name",
-                    (server,),
-                ).fetchall()
+            rows = conn.execute(sql + " ORDER BY name", params).fetchall()
             return [_record(row) for row in rows]
 
     def _deployment(self, conn: sqlite3.Connection, name: str) -> DeploymentRecord:

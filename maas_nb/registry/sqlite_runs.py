@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ..exceptions import RunNotFoundError
 from .columns import dumps as _dumps
 from .columns import now
 from .columns import time as _time
+from .pages import EVERYTHING, Listing, Page
 from .records import PipelineRun, Run, frozen
 from .sqlite_database import SqliteDatabase
+
+T = TypeVar("T")
 
 
 class RunTables(SqliteDatabase):
@@ -65,16 +70,9 @@ class RunTables(SqliteDatabase):
         with self._read() as conn:
             return self._run(conn, run_id)
 
-    def list_runs(self, name: str | None = None) -> list[Run]:
-        with self._read() as conn:
-            if name is None:
-                rows = conn.execute("SELECT id FROM runs ORDER BY started_at")
-            else:
-                rows = conn.execute(
-                    "SELECT id FROM runs WHERE name = ? ORDER BY started_at", (name,)
-                )
-            ids = [r[0] for r in rows]
-            return [self._run(conn, i) for i in ids]
+    def list_runs(self, name: str | None = None, *, listing: Listing = EVERYTHING) -> Page[Run]:
+        """Training runs (of *name*) by (started_at, id), a page at a time (`pages`)."""
+        return self._list("runs", name, listing, _run_record)
 
     # -- pipeline runs ----------------------------------------------------------------
 
@@ -133,10 +131,20 @@ class RunTables(SqliteDatabase):
         with self._read() as conn:
             return self._pipeline_run(conn, run_id)
 
-    def list_pipeline_runs(self) -> list[PipelineRun]:
+    def list_pipeline_runs(
+        self, name: str | None = None, *, listing: Listing = EVERYTHING
+    ) -> Page[PipelineRun]:
+        """Pipeline runs (of *name*) by (started_at, id), a page at a time (`pages`)."""
+        return self._list("pipeline_runs", name, listing, _pipeline_run_record)
+
+    def _list(
+        self, table: str, name: str | None, listing: Listing, record: Callable[[Any], T]
+    ) -> Page[T]:
+        keys = ("started_at", "id")
+        sql, params = listing.select(table, keys, name=name, metric_value=self._metric_value)
         with self._read() as conn:
-            ids = [r[0] for r in conn.execute("SELECT id FROM pipeline_runs ORDER BY started_at")]
-            return [self._pipeline_run(conn, i) for i in ids]
+            rows = conn.execute(sql, params).fetchall()
+        return listing.page(rows, record, table=table, name=name, keys=keys)
 
     def _pipeline_run(self, conn: sqlite3.Connection, run_id: str) -> PipelineRun:
         row = conn.execute("SELECT * FROM pipeline_runs WHERE id = ?", (run_id,)).fetchone()
@@ -150,21 +158,7 @@ class RunTables(SqliteDatabase):
                 f"No pipeline run with id {run_id!r}. List them with: maas runs "
                 "(in a notebook: %maas runs)"
             )
-        return PipelineRun(
-            id=row["id"],
-            name=row["name"],
-            notebook=row["notebook"],
-            notebook_digest=row["notebook_digest"],
-            parameters=frozen(json.loads(row["parameters"])),
-            status=row["status"],
-            started_at=_time(row["started_at"]),
-            ended_at=_time(row["ended_at"]) if row["ended_at"] else None,
-            duration_s=row["duration_s"],
-            output_digest=row["output_digest"],
-            error=frozen(json.loads(row["error"])),
-            rerun_of=row["rerun_of"],
-            created_by=row["created_by"],
-        )
+        return _pipeline_run_record(row)
 
     def _run(self, conn: sqlite3.Connection, run_id: str) -> Run:
         row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -173,15 +167,37 @@ class RunTables(SqliteDatabase):
                 f"No training run with id {run_id!r}. List them with: maas training-runs "
                 "(in a notebook: %maas training-runs)"
             )
-        return Run(
-            id=row["id"],
-            name=row["name"],
-            status=row["status"],
-            params=frozen(json.loads(row["params"])),
-            metrics=frozen(json.loads(row["metrics"])),
-            started_at=_time(row["started_at"]),
-            ended_at=_time(row["ended_at"]) if row["ended_at"] else None,
-            source=row["source"],
-            lineage=frozen(json.loads(row["lineage"])),
-            created_by=row["created_by"],
-        )
+        return _run_record(row)
+
+
+def _pipeline_run_record(row: Any) -> PipelineRun:
+    return PipelineRun(
+        id=row["id"],
+        name=row["name"],
+        notebook=row["notebook"],
+        notebook_digest=row["notebook_digest"],
+        parameters=frozen(json.loads(row["parameters"])),
+        status=row["status"],
+        started_at=_time(row["started_at"]),
+        ended_at=_time(row["ended_at"]) if row["ended_at"] else None,
+        duration_s=row["duration_s"],
+        output_digest=row["output_digest"],
+        error=frozen(json.loads(row["error"])),
+        rerun_of=row["rerun_of"],
+        created_by=row["created_by"],
+    )
+
+
+def _run_record(row: Any) -> Run:
+    return Run(
+        id=row["id"],
+        name=row["name"],
+        status=row["status"],
+        params=frozen(json.loads(row["params"])),
+        metrics=frozen(json.loads(row["metrics"])),
+        started_at=_time(row["started_at"]),
+        ended_at=_time(row["ended_at"]) if row["ended_at"] else None,
+        source=row["source"],
+        lineage=frozen(json.loads(row["lineage"])),
+        created_by=row["created_by"],
+    )

@@ -102,10 +102,20 @@ def test_every_shared_verb_returns_the_same_result_from_both_front_ends(
 
     both("models")
     both("versions iris")
+    both("versions iris --metric accuracy>0.5")
+    # A page with more after it ends in the command for the next, in each front end's words.
+    paged = both(
+        "versions iris --mine --limit 1",
+        normal=lambda text: text.replace("%maas ", "maas "),
+    )
+    assert as_text(paged.view, detail=False).endswith(
+        f"maas versions iris --mine --limit 1 --after {paged.value.next}"
+    )
     both("show iris@production")
     both("alias iris:2 staging")
     both("unalias iris staging", before=lambda: maas_nb.set_alias("iris:2", "staging"))
     both("training-runs")
+    both("training-runs --user nobody --metric accuracy>0.5")
     both("doctor")
     both("registry gc --dry-run")
     copied = tmp_path / "copied"
@@ -120,6 +130,7 @@ def test_every_shared_verb_returns_the_same_result_from_both_front_ends(
     deployed = both("deploy iris@production")
     assert deployed.data["status"] == "ready"
     both("deployments")
+    both("deployments --mine")
     ip.user_ns["rows"] = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
     tried.add("predict")
     _, from_cli = execute(["predict", "iris", "[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]"])
@@ -132,6 +143,7 @@ def test_every_shared_verb_returns_the_same_result_from_both_front_ends(
     ran = both(f"run {notebook} -p C 2")
     assert (ran.data["status"], ran.data["parameters"]) == ("finished", {"C": 2})
     both("runs")
+    both("runs --user nobody")
     both(f"runs show {ran.data['id'][:12]}")
     both(f"rerun {ran.data['id'][:12]}")
     swept = both(f"sweep {notebook} -p C 3 --best c")

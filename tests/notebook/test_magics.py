@@ -159,7 +159,8 @@ def test_regressor_metrics(ip):
     )
 
 
-def test_register_show_versions_models_alias_unalias_runs(ip):
+def test_register_show_versions_models_alias_unalias_runs(ip, monkeypatch):
+    monkeypatch.setenv("MAAS_USER", "ada")
     ip.run_cell(TRAIN)
     card = out(
         ip,
@@ -178,8 +179,8 @@ def test_register_show_versions_models_alias_unalias_runs(ip):
         == "name  versions  latest  aliases        description\niris  1         1       production->1"
     )
     assert (
-        out(ip, "versions iris")
-        == "version  flavor   aliases     metrics\n1        sklearn  production  accuracy=0.97 note=1"
+        out(ip, "versions iris") == "version  flavor   aliases     metrics               by\n"
+        "1        sklearn  production  accuracy=0.97 note=1  ada"
     )
     assert out(ip, "show {uri}").startswith(
         "Model version iris:1\n  flavor       sklearn\n  aliases      production"
@@ -215,7 +216,8 @@ def test_config_home_switches_registries(ip, tmp_path):
     assert maas_nb.registry().home == tmp_path / "elsewhere"
 
 
-def test_deploy_predict_undeploy(ip, iris):
+def test_deploy_predict_undeploy(ip, iris, monkeypatch):
+    monkeypatch.setenv("MAAS_USER", "ada")
     train(ip, "train iris --register --alias production")
     card = out(ip, "deploy iris@production --name web --max-batch-size 8")
     url = maas_nb.deploying.get_deployment("web").url
@@ -224,7 +226,7 @@ def test_deploy_predict_undeploy(ip, iris):
     )
     assert (
         out(ip, "deployments")
-        == "name  target           version  status\nweb   iris@production  1        ready"
+        == "name  target           version  status  by\nweb   iris@production  1        ready   ada"
     )
     predictions = ip.run_line_magic("maas", "predict web X_test[:4]")
     assert isinstance(predictions, np.ndarray)

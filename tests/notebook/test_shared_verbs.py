@@ -52,8 +52,9 @@ def test_percent_maas_delete_refuses_a_whole_model_without_yes(ip, classifier):
 
 
 def test_runs_are_pipeline_runs_and_training_runs_are_training_runs_on_both_sides(
-    ip, capsys, registry, classifier
+    ip, capsys, registry, classifier, monkeypatch
 ):
+    monkeypatch.setenv("MAAS_USER", "ada")
     training = registry.start_run("fit", params={"C": 1.0})
     registry.end_run(training.id, status="finished", metrics={"accuracy": 0.9})
     pipeline = registry.start_pipeline_run(
@@ -62,10 +63,12 @@ def test_runs_are_pipeline_runs_and_training_runs_are_training_runs_on_both_side
     registry.end_pipeline_run(pipeline.id, status="finished")
 
     assert (
-        out(ip, "runs")
-        == "name     status    parameters  registered\nnightly  finished  C=0.5       -"
+        out(ip, "runs") == "name     status    parameters  registered  by\n"
+        "nightly  finished  C=0.5       -           ada"
     )
-    assert out(ip, "training-runs") == "name  status    metrics\nfit   finished  accuracy=0.9"
+    assert out(ip, "training-runs") == (
+        "name  status    metrics       by\nfit   finished  accuracy=0.9  ada"
+    )
     assert main(["runs", "--json"]) == 0
     assert [r["id"] for r in json.loads(capsys.readouterr().out)] == [pipeline.id]
     assert main(["training-runs", "--json"]) == 0

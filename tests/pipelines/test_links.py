@@ -42,6 +42,7 @@ def test_cli_runs_list_and_show_name_versions_and_reruns(linked, capsys):
         "STATUS",
         "PARAMETERS",
         "REGISTERED",
+        "BY",
         "DURATION",
         "STARTED",
     ]
@@ -53,6 +54,7 @@ def test_cli_runs_list_and_show_name_versions_and_reruns(linked, capsys):
     assert main(["runs", "show", again.id[:12]]) == 0
     shown = fields_of(capsys.readouterr().out)
     assert (shown["registered"], shown["rerun of"]) == ("iris:2", first.id)
+    assert shown["by"] == again.created_by != ""
     assert main(["--json", "runs", "show", first.id]) == 0
     assert json.loads(capsys.readouterr().out)["versions"] == ["iris:1"]
 

@@ -282,7 +282,7 @@ def test_database_from_a_newer_schema(registry, classifier):
         Registry(registry.home)
     assert str(info.value) == (
         f"The registry database '{registry.home / 'registry.db'}' has schema version 99, but "
-        f"this maas_nb ({maas_nb.__version__}) understands versions up to 6. Upgrade with: "
+        f"this maas_nb ({maas_nb.__version__}) understands versions up to 7. Upgrade with: "
         "pip install -U maas_nb, or point MAAS_HOME at another directory."
     )
     # Refusing did not touch the newer database.

@@ -17,6 +17,7 @@ from maas_nb.registry.postgres_schema import MIGRATIONS, SCHEMA_VERSION
 from maas_nb.version import __version__
 from tests.custom_models import ThresholdClassifier
 from tests.helpers import ROOT
+from tests.registry.test_schema import NEW_IN_7
 
 
 def _sql(uri: str, statement: str) -> list:
@@ -31,6 +32,11 @@ def _schema_version(uri: str) -> int:
 
 def _downgrade(uri: str, version: int) -> None:
     """Turn a current database back into exactly what schema *version* had."""
+    if version < 7:
+        for index in NEW_IN_7:
+            _sql(uri, f"DROP INDEX {index}")
+        _sql(uri, "CREATE INDEX runs_by_name ON runs (name, started_at)")
+        _sql(uri, "CREATE INDEX pipeline_runs_by_started ON pipeline_runs (started_at)")
     if version < 6:
         for table in ("versions", "runs", "pipeline_runs", "deployments"):
             _sql(uri, f"ALTER TABLE {table} DROP COLUMN created_by")

@@ -9,10 +9,26 @@ from maas_nb.registry import Registry
 from maas_nb.registry.schema import MIGRATIONS, SCHEMA_VERSION
 from tests.custom_models import ThresholdClassifier
 
+#: The indexes schema 7 made (two of them replace schema 1's and 2's of the same name).
+NEW_IN_7 = (
+    "runs_by_name",
+    "runs_by_started",
+    "runs_by_user",
+    "pipeline_runs_by_started",
+    "pipeline_runs_by_name",
+    "pipeline_runs_by_user",
+    "versions_by_user",
+)
+
 
 def _downgrade(home, version):
     """Turn a current database back into exactly what schema *version* had."""
     conn = sqlite3.connect(home / "registry.db")
+    if version < 7:
+        for index in NEW_IN_7:
+            conn.execute(f"DROP INDEX {index}")
+        conn.execute("CREATE INDEX runs_by_name ON runs (name, started_at)")
+        conn.execute("CREATE INDEX pipeline_runs_by_started ON pipeline_runs (started_at)")
     if version < 6:
         for table in ("versions", "runs", "pipeline_runs", "deployments"):
             conn.execute(f"ALTER TABLE {table} DROP COLUMN created_by")
@@ -72,7 +88,7 @@ def test_a_version_2_database_gains_empty_trust_records(home, classifier, iris):
     loaded = registry.load("threshold", trusted_types=["tests.custom_models.ThresholdClassifier"])
     assert loaded.threshold_ == custom.threshold_
     conn = sqlite3.connect(home / "registry.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
     conn.close()
 
 
@@ -117,3 +133,25 @@ def test_a_version_5_database_keeps_its_records_made_by_nobody_known(home, class
     assert (migrated.created_by, migrated.server) == ("", None)
     monkeypatch.setenv("MAAS_USER", "grace")
     assert registry.register(classifier, "iris").created_by == "grace"
+
+
+def test_a_version_6_database_gains_the_listing_indexes(home, classifier):
+    registry = Registry(home)
+    registry.register(classifier, "iris")
+    run = registry.start_run("train")
+    _downgrade(home, 6)
+
+    registry = Registry(home)
+    conn = sqlite3.connect(home / "registry.db")
+    plan = " ".join(
+        row[-1]
+        for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM runs WHERE created_by = 'ada' "
+            "ORDER BY started_at, id LIMIT 5"
+        )
+    )
+    columns = [r[2] for r in conn.execute("PRAGMA index_info(runs_by_name)")]
+    conn.close()
+    assert "USING INDEX runs_by_user" in plan
+    assert columns == ["name", "started_at", "id"]
+    assert registry.list_runs("train", limit=1) == [registry.get_run(run.id)]

@@ -12,6 +12,7 @@ import ipywidgets as widgets
 
 from ... import deploying as client
 from ...exceptions import DeploymentFailedError, PanelInputError
+from ...registry import ModelVersion
 from ...registry.uri import ModelRef
 from ...serving.server import TOKEN_ENV
 from ...serving.status import FAILED, LOADING, READY
@@ -84,7 +85,8 @@ class DeployTab:
         the deployment follows the alias), until the person picks another.
         """
         reg = self.panel.registry
-        targets, versions = [], []
+        targets: list[str] = []
+        versions: list[ModelVersion] = []
         for model in reg.list_models():
             listed = reg.list_versions(model.name)
             versions += listed
@@ -115,7 +117,14 @@ class DeployTab:
             entry = live.get(r.name, {})
             status = entry.get("status") or self.pending.get(r.name) or "not running"
             rows.append(
-                [r.name, r.target, entry.get("version") or "-", status, entry.get("reason")]
+                [
+                    r.name,
+                    r.target,
+                    entry.get("version") or "-",
+                    status,
+                    r.created_by or "-",
+                    entry.get("reason"),
+                ]
             )
         names = [r.name for r in records]
         revisions = {r.name: r.config.get("revision") for r in records}
@@ -124,7 +133,7 @@ class DeployTab:
         latest = max(fresh or records, key=lambda r: r.created_at, default=None)
         set_options(self.deployed, names, latest.name if latest else None, follow=bool(fresh))
         self.deployments.value = table(
-            ["deployment", "target", "serving", "status", "reason"],
+            ["deployment", "target", "serving", "status", "by", "reason"],
             rows,
             empty="Nothing deployed yet.",
         ).html

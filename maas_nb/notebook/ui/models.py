@@ -62,12 +62,13 @@ class ModelsTab:
                 metrics_text(dict(v.metrics)),
                 v.flavor,
                 format_size(v.size),
+                v.created_by or "-",
                 format_time(v.created_at),
             ]
             for v in self.versions
         ]
         self.table.value = table(
-            ["model", "version", "aliases", "metrics", "flavor", "size", "created"],
+            ["model", "version", "aliases", "metrics", "flavor", "size", "by", "created"],
             rows,
             empty="No models registered yet: train one and register it (%maas help).",
         ).html

@@ -121,9 +121,10 @@ def test_deploying_a_version_that_fails_to_load_shows_the_servers_reason(
     )
     panel.tick()
     live = panel.deploy.deployments.value
+    by = maas_nb.registry().get_deployment("broken").created_by
     assert (
-        "<td>broken</td><td>broken:1</td><td>-</td><td>failed</td><td>ArtifactCorruptedError"
-        in live
+        f"<td>broken</td><td>broken:1</td><td>-</td><td>failed</td><td>{by}</td>"
+        "<td>ArtifactCorruptedError" in live
     )
     # The other deployment, and the stored artifacts, are untouched.
     healthy = next(d for d in maas_nb.deployments() if d.name == "healthy")

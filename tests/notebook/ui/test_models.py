@@ -8,8 +8,9 @@ def test_table_lists_every_version_with_aliases_metrics_flavor_size_and_created(
 ):
     panel = make_panel()
     shown = panel.models.table.value
-    for header in ("model", "version", "aliases", "metrics", "flavor", "size", "created"):
+    for header in ("model", "version", "aliases", "metrics", "flavor", "size", "by", "created"):
         assert f"<th>{header}</th>" in shown
+    assert f"<td>{maas_nb.registry().get('iris:1').created_by}</td>" in shown
     assert "<td>production</td>" in shown
     assert "accuracy=0.95" in shown and "accuracy=0.9 f1=0.8" in shown
     assert "<td>sklearn</td>" in shown and "KiB" in shown and "UTC" in shown

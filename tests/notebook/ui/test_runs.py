@@ -60,3 +60,27 @@ def test_switching_to_the_runs_tab_rereads_the_registry(registry, make_panel):
     )
     panel.tab.selected_index = 4
     assert "<td>later</td>" in panel.runs.table.value
+
+
+def test_more_runs_reads_the_next_page_and_shows_who_ran_them(registry, make_panel, monkeypatch):
+    from maas_nb.notebook.ui.runs import PAGE
+
+    monkeypatch.setenv("MAAS_USER", "ada")
+    made = [
+        registry.start_pipeline_run("nightly", notebook="n.ipynb", source=b"{}").id[:12]
+        for _ in range(PAGE + 3)
+    ]
+    panel = make_panel()
+    shown = panel.runs.table.value
+    assert "<th>by</th>" in shown
+    assert f"<td>{made[-1]}</td><td>nightly</td><td>n.ipynb</td><td>running</td>" in shown
+    assert shown.count("<td>ada</td>") == PAGE and made[2] not in shown
+    assert panel.runs.more.layout.display is None
+    panel.runs.more.click()
+    shown = panel.runs.table.value
+    assert shown.count("<td>ada</td>") == PAGE + 3
+    assert shown.index(made[-1]) < shown.index(made[2]) < shown.index(made[0])
+    assert panel.runs.more.layout.display == "none"
+    # A refresh keeps every run More showed.
+    panel.runs.refresh()
+    assert panel.runs.table.value.count("<td>ada</td>") == PAGE + 3
