@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..exceptions import ConfigurationError, ServerUnavailableError
 from ..registry import DeploymentRecord, Registry
@@ -26,7 +27,7 @@ class ServerTarget:
     def __init__(self, spec: str) -> None:
         self.spec = spec
         self.url = spec.rstrip("/")
-        if "://" not in spec or not self.url.split("://", 1)[1]:
+        if not urlsplit(spec).netloc:
             raise ConfigurationError(
                 f"Deploy target {spec!r} names no server: give its URL, such as "
                 "'http://host:8765' (what 'maas serve' printed where it runs)."
