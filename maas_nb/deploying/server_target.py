@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from ..exceptions import ConfigurationError, ServerUnavailableError
 from ..registry import DeploymentRecord, Registry
 from ..serving.limits import ConnectionLimits
-from . import remote
+from . import remote, targets
 from .deployment import Deployment
 
 
@@ -52,6 +52,7 @@ class ServerTarget:
                 stacklevel=4,
             )
         server = self.server_name(reg, strict=True)  # refused or not answering: no change
+        targets.check_free(reg, name, server)
         record = reg.put_deployment(name, uri, config, server=server)
         where = f"the log of the server at {self.url}"
         remote.wait_ready(self.url, name, uri, config["revision"], timeout=timeout, log=where)

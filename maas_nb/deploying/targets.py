@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, ConflictError, DeploymentNotFoundError
 
 if TYPE_CHECKING:
     from ..registry import DeploymentRecord, Registry
@@ -111,6 +111,21 @@ def server_name(target: DeployTarget, reg: Registry) -> str | None:
     """The name of *target*'s server (None: unknown, or a target that does not say)."""
     method = getattr(target, "server_name", None)
     return method(reg) if method is not None else None
+
+
+def check_free(reg: Registry, name: str, server: str | None) -> None:
+    """Raise `ConflictError` if deployment *name* is another server's than *server*: a
+    deploy must not take someone's deployment away from their server by its name."""
+    try:
+        owner = reg.get_deployment(name).server
+    except DeploymentNotFoundError:
+        return
+    if owner is not None and owner != server:
+        raise ConflictError(
+            f"Deployment {name!r} is served by the server {owner!r}, not by this target's "
+            f"({server!r}). Deploy under another name (--name NAME; name= in Python), or "
+            f"undeploy it first (maas undeploy {name}) to move it here."
+        )
 
 
 def known() -> list[str]:

@@ -11,6 +11,7 @@ from maas_nb.cli import main
 from maas_nb.deploying import server_view, targets
 from maas_nb.exceptions import (
     ConfigurationError,
+    ConflictError,
     DeploymentFailedError,
     ServerUnavailableError,
 )
@@ -105,19 +106,45 @@ def test_a_url_target_cannot_stop_the_server_it_did_not_start(registry):
         maas_nb.stop_server(target="http://127.0.0.1:9")
 
 
-def test_the_local_target_records_its_servers_name(registry, monkeypatch, classifier, iris):
+def test_on_the_embedded_default_rows_name_no_server(registry, monkeypatch, classifier, iris):
     monkeypatch.setenv("MAAS_SERVER_NAME", "alice-laptop")
     maas_nb.register(classifier, "iris", sample=iris[0][:5])
-    registry.put_deployment("old", "iris:1")  # made before servers had names
-    registry.put_deployment("theirs", "iris:1", server="bob-desktop")
+    maas_nb.deploy("iris")
+    assert read_server_file()["name"] == "alice-laptop"
+    assert registry.get_deployment("iris").server is None  # as before servers had names
+    maas_nb.stop_server()
+    monkeypatch.setenv("MAAS_SERVER_NAME", "alice-renamed")  # a new $MAAS_USER or hostname
+    maas_nb.deploy("iris:1", name="second")
+    assert sorted(maas_nb.deploying.server_states()) == ["iris", "second"]  # none orphaned
+
+
+def test_on_a_shared_registry_the_local_target_records_its_servers_name(
+    registry, tmp_path, monkeypatch, classifier, iris, capsys
+):
+    monkeypatch.setenv("MAAS_REGISTRY_URI", f"sqlite:///{tmp_path / 'shared.db'}")
+    monkeypatch.setenv("MAAS_SERVER_NAME", "alice-laptop")
+    shared = maas_nb.api.registry()
+    maas_nb.register(classifier, "iris", sample=iris[0][:5])
+    shared.put_deployment("old", "iris:1")  # made before servers had names
+    shared.put_deployment("theirs", "iris:1", server="bob-desktop")
     dep = maas_nb.deploy("iris")  # starts this home's server, named from the environment
     assert read_server_file()["name"] == "alice-laptop"
-    assert registry.get_deployment("iris").server == dep.server_name == "alice-laptop"
-    states = maas_nb.deploying.server_states()
-    assert sorted(states) == ["iris", "old"]  # never bob's
+    assert shared.get_deployment("iris").server == dep.server_name == "alice-laptop"
+    assert sorted(maas_nb.deploying.server_states()) == ["iris", "old"]  # never bob's
     shown = {d.name: (d.server_name, d.elsewhere) for d in maas_nb.deployments()}
     assert shown == {
         "iris": ("alice-laptop", False),
         "old": (None, False),
         "theirs": ("bob-desktop", True),
     }
+    with pytest.raises(ConflictError) as info:
+        maas_nb.deploy("iris", name="theirs")  # bob's, by its name: not taken away
+    assert str(info.value) == (
+        "Deployment 'theirs' is served by the server 'bob-desktop', not by this target's "
+        "('alice-laptop'). Deploy under another name (--name NAME; name= in Python), or "
+        "undeploy it first (maas undeploy theirs) to move it here."
+    )
+    assert shared.get_deployment("theirs").server == "bob-desktop"
+    maas_nb.undeploy("theirs")  # from anywhere, through the registry
+    maas_nb.deploy("iris", name="theirs")  # now it may move here
+    assert sorted(maas_nb.deploying.server_states()) == ["iris", "old", "theirs"]

@@ -200,10 +200,11 @@ def test_cli_deployments_without_the_token_lists_the_registry_and_says_why(token
     assert table.stderr == note
     assert "Traceback" not in table.stderr
     header, row = table.stdout.splitlines()
-    assert header.split() == ["NAME", "TARGET", "VERSION", "STATUS", "URL"]
+    assert header.split() == ["NAME", "TARGET", "SERVER", "VERSION", "STATUS", "URL"]
     assert row.split() == [
         "iris",
         "iris",
+        "(any)",
         "-",
         "unknown",
         f"{token_server.url}/v2/models/iris/infer",
@@ -213,4 +214,4 @@ def test_cli_deployments_without_the_token_lists_the_registry_and_says_why(token
     assert [(d["name"], d["status"]) for d in json.loads(as_json.stdout)] == [("iris", "unknown")]
     with_token = maas(home, "deployments", token=TOKEN)
     assert with_token.stderr == ""
-    assert with_token.stdout.splitlines()[1].split()[2:4] == ["1", "ready"]
+    assert with_token.stdout.splitlines()[1].split()[3:5] == ["1", "ready"]
