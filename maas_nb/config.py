@@ -6,6 +6,7 @@ import contextlib
 import getpass
 import os
 import re
+import socket
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -19,6 +20,7 @@ DATABASE = "registry.db"
 ARTIFACTS = "artifacts"
 TRUSTED_TYPES_ENV = "MAAS_TRUSTED_TYPES"
 USER_ENV = "MAAS_USER"
+SERVER_NAME_ENV = "MAAS_SERVER_NAME"
 
 # An exact dotted name such as ``mypkg.models.MyClassifier``: no patterns, no spaces.
 #: A dotted Python name (``mypkg.models.MyClassifier``), or a Keras registered name
@@ -132,3 +134,15 @@ def given_stores(options: Mapping[str, str | None]) -> dict[str, str]:
     ``artifacts_uri``; None where not given) on to the processes a command starts."""
     names = {"registry_uri": REGISTRY_URI_ENV, "artifacts_uri": ARTIFACTS_URI_ENV}
     return {env: str(options[key]) for key, env in names.items() if options.get(key)}
+
+
+def server_name(name: str | None = None) -> str:
+    """The name of a model server: *name*, else ``$MAAS_SERVER_NAME``, else
+    ``<user>-<hostname>`` (one per person and machine, made of the characters a
+    deployment name may hold). The server serves the deployments that name it."""
+    if name is None:
+        name = os.environ.get(SERVER_NAME_ENV, "").strip()
+    if name:
+        return name
+    made = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{user()}-{socket.gethostname()}")
+    return made.strip("-._")[:128] or "server"

@@ -72,7 +72,8 @@ def no_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_store_options(p: argparse.ArgumentParser) -> None:
-    """``--home``, ``--registry-uri`` and ``--artifacts-uri``: every verb, both front ends.
+    """``--home``, ``--registry-uri`` and ``--artifacts-uri`` (also ``--registry`` and
+    ``--artifacts``): every verb, both front ends.
 
     SUPPRESS keeps an option given before the verb (``maas --home X models``) from being
     reset by the verb's own default.
@@ -82,12 +83,16 @@ def add_store_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--registry-uri",
+        "--registry",
+        dest="registry_uri",
         default=argparse.SUPPRESS,
         metavar="URI",
         help="metadata store (default: $MAAS_REGISTRY_URI, else sqlite:///HOME/registry.db)",
     )
     p.add_argument(
         "--artifacts-uri",
+        "--artifacts",
+        dest="artifacts_uri",
         default=argparse.SUPPRESS,
         metavar="URI",
         help="artifact store (default: $MAAS_ARTIFACTS_URI, else file://HOME/artifacts)",

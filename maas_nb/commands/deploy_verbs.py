@@ -20,6 +20,9 @@ from . import listing
 from .command import Command, Context
 from .result import Column, Field, Result, Text, card, table
 
+#: How a deployment meant for any server reading the registry shows its server.
+ANY_SERVER = "(any)"
+
 
 def deploy(ctx: Context, args: argparse.Namespace) -> Result:
     with warnings.catch_warnings(record=True) as caught:
@@ -42,6 +45,7 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
         f"Deployment {dep.name}",
         [
             ("target", dep.target),
+            Field("server", dep.server_name or ANY_SERVER, detail=True),  # user and host
             ("version", info.get("version")),
             ("status", info.get("status")),
             ("url", dep.url if dep.server else None),
@@ -59,7 +63,7 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def undeploy(ctx: Context, args: argparse.Namespace) -> Result:
-    record = api.undeploy(args.name, home=ctx.home)
+    record = api.undeploy(args.name, home=ctx.home, target=args.target)
     view = Text(
         f"Undeployed {record.name} ({record.target})",
         f"Undeployed <code>{html.escape(record.name)}</code>",
@@ -77,11 +81,12 @@ def deployments(ctx: Context, args: argparse.Namespace) -> Result:
         # The registry still says what is deployed; only the live state is missing.
         notes = (f"{exc} Showing the registry's deployments only.",)
         states, unknown = {}, "unknown"
-    infos = [states.get(d.name, {"status": unknown}) for d in deps]
+    infos = [d.describe() if d.elsewhere else states.get(d.name, {"status": unknown}) for d in deps]
     rows = [
         [
             d.name,
             d.target,
+            d.server_name or ANY_SERVER,
             info.get("version") or "-",
             info.get("status"),
             d.created_by or "-",
@@ -90,7 +95,15 @@ def deployments(ctx: Context, args: argparse.Namespace) -> Result:
         for d, info in zip(deps, infos, strict=True)
     ]
     view = table(
-        ["name", "target", "version", "status", "by", Column("url", detail=True)],
+        [
+            "name",
+            "target",
+            Column("server", detail=True),  # its user and host: not in a magic's stable form
+            "version",
+            "status",
+            "by",
+            Column("url", detail=True),
+        ],
         rows,
         empty=(
             f"No deployments{listing.matching(args)}."
@@ -131,6 +144,7 @@ def _deployment_dict(dep: Any, info: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": dep.name,
         "target": dep.target,
+        "server": dep.server_name,
         "url": dep.url,
         "created_by": dep.created_by,
         "status": info.get("status", "stopped"),
@@ -162,6 +176,16 @@ def _declare_name(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="deployment name")
 
 
+def _declare_undeploy(p: argparse.ArgumentParser) -> None:
+    _declare_name(p)
+    p.add_argument(
+        "--target",
+        default=None,
+        help=f"the target whose server to tell now (default ${TARGET_ENV}, else local); "
+        "the deployment's own server unloads it at its next poll in any case",
+    )
+
+
 def _declare_server(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["status", "stop"])
 
@@ -173,7 +197,7 @@ COMMANDS = [
         _declare_deploy,
         deploy,
     ),
-    Command("undeploy", "stop serving a deployment", _declare_name, undeploy),
+    Command("undeploy", "stop serving a deployment", _declare_undeploy, undeploy),
     Command("deployments", "list deployments and their status", listing.add_who, deployments),
     Command(
         "predict",

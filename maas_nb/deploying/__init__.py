@@ -3,7 +3,8 @@
 The client side of serving: `deploy`/`undeploy` write the registry's deployments table
 and make the target's server serve it; a `Deployment` is the handle of one deployed
 model. Where deployments run is a `DeployTarget` chosen by name or URI (``local``, the
-default; ``$MAAS_DEPLOY_TARGET``; ``deploy(..., target=...)``); `targets` holds the table
+default; a named server's URL, ``http://host:8765``; ``$MAAS_DEPLOY_TARGET``;
+``deploy(..., target=...)``); `targets` holds the table
 of schemes. The server itself lives in `maas_nb.serving` and imports nothing from here.
 """
 
@@ -23,14 +24,18 @@ from .api import (
 )
 from .deployment import Deployment
 from .local import LocalTarget
+from .server_target import ServerTarget
 from .targets import DeployTarget, register
 
 register("local", LocalTarget)
+register("http", ServerTarget)
+register("https", ServerTarget)
 
 __all__ = [
     "DeployTarget",
     "Deployment",
     "LocalTarget",
+    "ServerTarget",
     "deploy",
     "deployments",
     "get_deployment",

@@ -32,7 +32,8 @@ def deploy(
 ) -> Deployment:
     """Serve *uri* (``iris@production``) as deployment *name*; wait until it is ready.
 
-    *target* says where (``local``, the default, or ``$MAAS_DEPLOY_TARGET``): the local
+    *target* says where (``local``, the default, or ``$MAAS_DEPLOY_TARGET``; or the URL
+    of a named server reading the same registry, ``http://host:8765``): the local
     target starts a detached server for the registry home if none runs, with *limits*
     (`maas_nb.serving.ConnectionLimits`: header and body timeouts, idle keep-alive, the
     connection cap) if given, and *workers* server processes sharing its port (default 1;
@@ -62,23 +63,25 @@ def undeploy(name: str, *, home: str | None = None, target: str | None = None) -
 def deployments(
     *, home: str | None = None, target: str | None = None, user: str | None = None
 ) -> list[Deployment]:
-    """Every deployment of the registry at *home* (made by *user*), as handles (no
-    network call)."""
+    """Every deployment of the registry at *home* (made by *user*), for every server, as
+    handles (no network call for the local target; a server named by URL is asked its
+    name)."""
     where = targets.get(target)
     reg = default_registry(home)
-    server = where.server_url(reg)
+    server, own = where.server_url(reg), targets.server_name(where, reg)
     return [
-        Deployment.from_record(r, server, str(reg.home), where.spec)
+        Deployment.from_record(r, server, str(reg.home), where.spec, own)
         for r in reg.list_deployments(user=user)
     ]
 
 
 def get_deployment(name: str, *, home: str | None = None, target: str | None = None) -> Deployment:
-    """The handle of deployment *name* (no network call)."""
+    """The handle of deployment *name* (no network call for the local target)."""
     where = targets.get(target)
     reg = default_registry(home)
     record = reg.get_deployment(name)
-    return Deployment.from_record(record, where.server_url(reg), str(reg.home), where.spec)
+    own = targets.server_name(where, reg)
+    return Deployment.from_record(record, where.server_url(reg), str(reg.home), where.spec, own)
 
 
 def predict(deployment: str, X: Any) -> Any:

@@ -26,7 +26,9 @@ class Deployment:
     """A deployed model: ``.url``, ``.status``, ``.predict(X)``.
 
     ``target`` is the model it serves (``iris@production``); ``deploy_target`` is where
-    it runs (``local``, see `maas_nb.deploying.targets`).
+    it runs (``local``, see `maas_nb.deploying.targets`); ``server_name`` the name of the
+    server meant to serve it (None: any server on the registry). ``elsewhere``: that
+    server is not the deploy target's, whose URL is not known here (``server`` is "").
     """
 
     name: str
@@ -37,21 +39,32 @@ class Deployment:
     home: str
     deploy_target: str = "local"
     created_by: str = ""  # who deployed it ('' before registry schema 6)
+    server_name: str | None = None
+    elsewhere: bool = False
 
     @classmethod
     def from_record(
-        cls, record: DeploymentRecord, server: str, home: str, deploy_target: str
+        cls,
+        record: DeploymentRecord,
+        server: str,
+        home: str,
+        deploy_target: str,
+        own: str | None = None,
     ) -> Deployment:
-        """The handle of the deployments-table row *record*, served at *server*."""
+        """The handle of the deployments-table row *record*, served at *server* if the
+        row is for the server called *own* (None: unknown, taken as ours) or any server."""
+        elsewhere = None not in (record.server, own) and record.server != own
         return cls(
             record.name,
             record.target,
             dict(record.config),
             record.created_at,
-            server,
+            "" if elsewhere else server,
             home,
             deploy_target,
             record.created_by,
+            record.server,
+            elsewhere,
         )
 
     @property
@@ -67,6 +80,8 @@ class Deployment:
 
     def describe(self) -> dict[str, Any]:
         """The server's view of this deployment (status, version, reason)."""
+        if self.elsewhere:
+            return {"status": "unknown", "reason": self._elsewhere()}
         if not self.server:
             return {"status": "stopped"}
         try:
@@ -85,6 +100,8 @@ class Deployment:
         """POST an ``/invocations`` body (``instances``, ``inputs`` or ``dataframe_split``)."""
         import numpy as np
 
+        if self.elsewhere:
+            raise ServerUnavailableError(f"{self._elsewhere()}.")
         if not self.server:
             raise ServerUnavailableError(
                 f"Deployment {self.name!r} has no running server: deploy it again to start one."
@@ -100,6 +117,13 @@ class Deployment:
                 f"Deployment {self.name!r} answered {response.status_code}: {reason}"
             )
         return np.asarray(response.json()["predictions"])
+
+    def _elsewhere(self) -> str:
+        return (
+            f"Deployment {self.name!r} is served by the server {self.server_name!r}, not by "
+            f"the deploy target {self.deploy_target!r}: call it there, with target= its URL "
+            "(get_deployment(name, target='http://host:port'))"
+        )
 
     def curl(self) -> str:
         """A ready-to-run curl command for this deployment's Open Inference Protocol endpoint."""
@@ -156,6 +180,8 @@ class Deployment:
 
     def __repr__(self) -> str:
         # No status here: printing a handle must not wait on a server that may be gone.
+        if self.elsewhere:
+            return f"Deployment({self.name!r} -> {self.target}, on server {self.server_name!r})"
         if not self.server:
             return (
                 f"Deployment({self.name!r} -> {self.target}, no server running: "
@@ -164,6 +190,12 @@ class Deployment:
         return f"Deployment({self.name!r} -> {self.target}, {self.url})\n  {self.curl()}"
 
     def _repr_html_(self) -> str:
+        if self.elsewhere:
+            return (
+                f"<div><b>Deployment {html.escape(self.name)}</b> &rarr; "
+                f"<code>{html.escape(self.target)}</code> &middot; on server "
+                f"<code>{html.escape(str(self.server_name))}</code></div>"
+            )
         if not self.server:
             return (
                 f"<div><b>Deployment {html.escape(self.name)}</b> &rarr; "

@@ -1,19 +1,21 @@
-"""Talking to a running model server over HTTP: its view of the deployments, whether
-it accepts our token, and asking it to reconcile now.
+"""Talking to a running model server over HTTP: its name, its view of the deployments,
+whether it accepts our token, asking it to reconcile now and waiting for a deployment.
 
-Every deploy target whose server speaks our HTTP API (``/maas/deployments``,
-``/maas/reconcile``, ``/metrics``) uses these. The token is ``$MAAS_TOKEN``, sent as
-``Authorization: Bearer``.
+Every deploy target whose server speaks our HTTP API (``/maas/server``,
+``/maas/deployments``, ``/maas/reconcile``, ``/metrics``) uses these. The token is
+``$MAAS_TOKEN``, sent as ``Authorization: Bearer``.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import time
 from typing import Any
 
-from ..exceptions import ServerUnavailableError
+from ..exceptions import DeploymentFailedError, ServerUnavailableError
 from ..serving.server import TOKEN_ENV
+from ..serving.status import READY
 
 START_TIMEOUT_S = 60.0
 
@@ -83,6 +85,45 @@ def reconcile(server: str, name: str, timeout: float = START_TIMEOUT_S) -> dict[
         if entry["name"] == name:
             return entry
     return None
+
+
+def server_name(server: str) -> str | None:
+    """The name of the server at *server*: the deployments made for it record it (None:
+    it serves every deployment)."""
+    name = call("GET", server, "/maas/server", timeout=10).json().get("name")
+    return str(name) if name is not None else None
+
+
+def wait_ready(
+    server: str, name: str, uri: str, revision: str, *, timeout: float, log: str
+) -> None:
+    """Have the server at *server* reconcile until deployment *name* serves *revision*
+    (on every worker); `DeploymentFailedError` if it cannot load *uri*, or does not see
+    the deployment at all; `ServerUnavailableError` after *timeout* s (*log*: where to
+    look)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        entry = reconcile(server, name, timeout)
+        if entry is None:
+            # It has just read the registry, which has the deployment: it reads another.
+            raise DeploymentFailedError(
+                f"The model server at {server} does not see deployment {name!r} after "
+                "reading its registry: it reads another registry than the one deployed to "
+                "(or the deployment was changed meanwhile). Start it on this registry "
+                "(maas serve --registry URI --artifacts URI; for this home's own server: "
+                "maas server stop, then deploy again)."
+            )
+        if entry.get("revision") == revision and entry["status"] == READY:
+            return
+        if entry.get("failed_revision") == revision:
+            raise DeploymentFailedError(
+                f"The server could not load {uri!r} for deployment {name!r}: {entry['reason']}"
+            )
+        if time.monotonic() > deadline:
+            raise ServerUnavailableError(
+                f"Deployment {name!r} was not ready after {timeout:.0f} s; see {log}."
+            )
+        time.sleep(0.02)
 
 
 def alive(url: str) -> bool:

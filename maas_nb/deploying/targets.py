@@ -1,7 +1,8 @@
 """Deploy targets: where a deployment runs, chosen by name or URI.
 
 A target is named by a scheme, alone or as a URI: ``local`` (the default: one detached
-server process per registry home on this machine), later ``ray://head:10001``. The
+server process per registry home on this machine), ``http://host:8765`` (a named server
+that runs elsewhere on the same registry), later ``ray://head:10001``. The
 choice is, first to last: the ``target=`` argument, ``$MAAS_DEPLOY_TARGET``, ``local``.
 
 Targets are a small table of schemes, the way papermill keeps its engines: `register`
@@ -17,7 +18,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, ConflictError, DeploymentNotFoundError
 
 if TYPE_CHECKING:
     from ..registry import DeploymentRecord, Registry
@@ -34,6 +35,8 @@ class DeployTarget(Protocol):
     its servers serve them.
 
     ``spec`` is the name or URI the target was chosen by (``local``, ``ray://head:10001``).
+    A target may also say its server's name, ``server_name(reg) -> str | None``, which
+    deployments made for that server record (see `server_name`).
     """
 
     spec: str
@@ -98,10 +101,31 @@ def get(spec: str | None = None) -> DeployTarget:
         known = ", ".join(sorted(_factories))
         raise ConfigurationError(
             f"Unknown deploy target {spec!r} (from {source}); known targets: {known}. "
-            f"Name one of them (a name like 'local' or a URI like 'local://'), or install "
-            f"the package that provides {scheme!r}."
+            f"Name one of them (a name like 'local', a URI like 'local://', or a server's "
+            f"URL like 'http://host:8765'), or install the package that provides {scheme!r}."
         )
     return factory(spec.strip())
+
+
+def server_name(target: DeployTarget, reg: Registry) -> str | None:
+    """The name of *target*'s server (None: unknown, or a target that does not say)."""
+    method = getattr(target, "server_name", None)
+    return method(reg) if method is not None else None
+
+
+def check_free(reg: Registry, name: str, server: str | None) -> None:
+    """Raise `ConflictError` if deployment *name* is another server's than *server*: a
+    deploy must not take someone's deployment away from their server by its name."""
+    try:
+        owner = reg.get_deployment(name).server
+    except DeploymentNotFoundError:
+        return
+    if owner is not None and owner != server:
+        raise ConflictError(
+            f"Deployment {name!r} is served by the server {owner!r}, not by this target's "
+            f"({server!r}). Deploy under another name (--name NAME; name= in Python), or "
+            f"undeploy it first (maas undeploy {name}) to move it here."
+        )
 
 
 def known() -> list[str]:

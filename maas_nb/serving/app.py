@@ -141,6 +141,11 @@ async def deployments(request: Request) -> JSONResponse:
     return JSONResponse(request.app.state.group.states())
 
 
+async def server(request: Request) -> JSONResponse:
+    """Who this server is: its name, the one deployments made for it record."""
+    return JSONResponse({"name": request.app.state.pool.server})
+
+
 async def reconcile(request: Request) -> JSONResponse:
     check_content_type(request)  # a web page must not make the server reload its models
     return JSONResponse(await request.app.state.group.reconcile())
@@ -162,20 +167,24 @@ async def openapi(request: Request) -> JSONResponse:
 def create_app(
     registry: Registry,
     *,
+    name: str | None = None,
     token: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     poll_interval: float = 0.5,
     on_home_gone: Callable[[str], None] | None = None,
     group: WorkerGroup | None = None,
 ) -> ASGIApp:
-    """The server's ASGI app for *registry*; loads what its deployments table names.
+    """The server's ASGI app for *registry*; loads what its deployments table names for
+    the server called *name* (None: every deployment).
 
     *on_home_gone* is called (with the reason) if the registry's home is deleted; *group*
     is this process's place among the server's workers (default: the only one)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        pool = ModelPool(registry, poll_interval=poll_interval, on_home_gone=on_home_gone)
+        pool = ModelPool(
+            registry, server=name, poll_interval=poll_interval, on_home_gone=on_home_gone
+        )
         app.state.pool = pool
         app.state.group = group or WorkerGroup()
         await pool.start()
@@ -207,6 +216,7 @@ def create_app(
     routes += [
         Route("/maas/deployments", deployments),
         Route("/maas/reconcile", reconcile, methods=["POST"]),
+        Route("/maas/server", server),
         Route("/maas/workers", workers),
         Route("/metrics", metrics),
         Route("/openapi.json", openapi),

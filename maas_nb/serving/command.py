@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..config import SERVER_NAME_ENV
 from ..exceptions import ConfigurationError, MaasError
 from .limits import add_arguments as add_limit_arguments
 from .limits import from_arguments
@@ -36,6 +37,7 @@ def run_serve(home: str | Path | None, args: argparse.Namespace) -> None:
             max_body=args.max_body,
             log_level=args.log_level,
             limits=from_arguments(args),
+            name=args.name,
         )
         return
     serve(
@@ -48,12 +50,19 @@ def run_serve(home: str | Path | None, args: argparse.Namespace) -> None:
         port_fallback=args.port_fallback,
         limits=from_arguments(args),
         workers=args.workers,
+        name=args.name,
     )
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     """Declare the server's options on *p*."""
     p.add_argument("--host", default="127.0.0.1")
+    p.add_argument(
+        "--name",
+        default=None,
+        help="this server's name: it serves the deployments made for it and those made for "
+        f"any server (default ${SERVER_NAME_ENV}, else USER-HOSTNAME)",
+    )
     p.add_argument("--port", type=int, default=None, help="default $MAAS_PORT or 8765")
     p.add_argument(
         "--token-file",

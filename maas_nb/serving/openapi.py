@@ -187,6 +187,16 @@ def paths() -> dict[str, Any]:
         "/maas/deployments": _get(
             "Deployments and their load status", ok=_ok(array({"type": "object"}))
         ),
+        "/maas/server": _get(
+            "This server's name: deployments made for it record it",
+            ok=_ok(
+                {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {"name": {"type": "string", "nullable": True}},
+                }
+            ),
+        ),
         "/maas/workers": _get(
             "The worker process answering (pid, index) and every worker of the server",
             ok=_ok(

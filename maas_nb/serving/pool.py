@@ -1,9 +1,11 @@
 """The model pool: loaded models kept in step with the registry's deployments table.
 
-The server only reads the registry. Each reconcile pass lists the deployments and
-resolves their targets: a new deployment is loaded, a moved alias is loaded and warmed
-*before* it takes traffic (requests in flight finish on the old version), a removed
-deployment is unloaded. A version that fails to load leaves the previous one serving.
+The server only reads the registry. Each reconcile pass lists the deployments meant
+for this server's name and those meant for any server (it never touches another
+server's), and resolves their targets: a new deployment is loaded, a moved alias is
+loaded and warmed *before* it takes traffic (requests in flight finish on the old
+version), a removed deployment is unloaded. A version that fails to load leaves the
+previous one serving.
 
 A server outlives nothing it reads: if its registry home is deleted, or its database
 file removed or replaced by another file, the pool stops polling and calls
@@ -99,10 +101,12 @@ class ModelPool:
         self,
         registry: Registry,
         *,
+        server: str | None = None,
         poll_interval: float = 0.5,
         on_home_gone: Callable[[str], None] | None = None,
     ) -> None:
         self.registry = registry
+        self.server = server  # this server's name; None: it serves every deployment
         self.poll_interval = poll_interval
         self.on_home_gone = on_home_gone
         self._database = registry.home / DATABASE
@@ -195,7 +199,7 @@ class ModelPool:
 
     def _read_registry(self) -> dict[str, tuple[str, int, dict[str, Any], str | None]]:
         wanted: dict[str, tuple[str, int, dict[str, Any], str | None]] = {}
-        for dep in self.registry.list_deployments():
+        for dep in self.registry.list_deployments(server=self.server):
             config = {**DEFAULT_CONFIG, **dep.config}
             try:
                 version = self.registry.get(dep.target).version

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..config import environment, home_dir
+from ..config import environment, home_dir, server_name
 from ..exceptions import ConfigurationError, ServerUnavailableError
 from ..processes import pid_alive
 from .limits import ConnectionLimits
@@ -133,12 +133,18 @@ def serve(
     port_fallback: bool = False,
     limits: ConnectionLimits | None = None,
     workers: int = 1,
+    name: str | None = None,
 ) -> None:
     """Serve the deployments of the registry at *home* until SIGTERM or SIGINT.
 
-    With *workers* above 1, that many processes share the port (see `supervisor`)."""
+    The server is called *name* (default `maas_nb.config.server_name`): it serves the
+    deployments meant for it and those meant for any server. With *workers* above 1,
+    that many processes share the port (see `supervisor`), all with that name."""
     from ..registry import Registry
+    from ..registry.uri import validate_name
     from .limits import fit_open_files
+
+    name = validate_name(server_name(name), kind="server name")
 
     if token:
         check_token(token, "The token")
@@ -185,6 +191,7 @@ def serve(
         "token_required": bool(token),
         "limits": limits.as_dict(),
         "workers": workers,
+        "name": name,
     }
     if port not in (0, actual_port):
         ours.warning("port %d is taken; listening on port %d instead", port, actual_port)
@@ -192,7 +199,7 @@ def serve(
     try:
         if workers == 1:
             _write_atomic(path, info)
-            _run(registry, sock, token, max_body, poll_interval, log_level, limits, None)
+            _run(registry, sock, token, max_body, poll_interval, log_level, limits, None, name)
             return
         from .supervisor import Supervisor
         from .workers import run_directory
@@ -201,7 +208,7 @@ def serve(
             *(sys.executable, "-m", "maas_nb.serving", "--home", str(registry.home)),
             *(WORKER_OF, str(os.getpid())),
             *(("--port", str(actual_port)) if reuse_port else ("--listen-fd", str(sock.fileno()))),
-            *("--host", host, "--log-level", log_level, *limits.as_args()),
+            *("--host", host, "--log-level", log_level, "--name", name, *limits.as_args()),
             *(("--max-body", str(max_body)) if max_body else ()),
         ]
         env_token = {TOKEN_ENV: token} if token else {}
@@ -235,6 +242,7 @@ def serve_worker(
     max_body: int | None = None,
     log_level: str = "info",
     limits: ConnectionLimits | None = None,
+    name: str | None = None,
 ) -> None:
     """One of the workers `serve` starts: serve on the inherited socket *fd*, or on *port*
     beside the other workers (``SO_REUSEPORT``), until SIGTERM or the supervisor is gone."""
@@ -256,7 +264,8 @@ def serve_worker(
     _logger(log_level)
     directory = run_directory(registry.home, supervisor)
     limits = fit_open_files(limits or ConnectionLimits())
-    _run(registry, sock, token, max_body, 0.5, log_level, limits, (directory, index, supervisor))
+    worker = (directory, index, supervisor)
+    _run(registry, sock, token, max_body, 0.5, log_level, limits, worker, server_name(name))
 
 
 def check_workers(workers: object) -> int:
@@ -278,8 +287,10 @@ def _run(
     log_level: str,
     limits: ConnectionLimits,
     worker: tuple[Path, int, int] | None,
+    name: str,
 ) -> None:
-    """Serve *registry*'s deployments on *sock* in this process until told to stop."""
+    """Serve *registry*'s deployments meant for server *name* on *sock* in this process
+    until told to stop."""
     import uvicorn
 
     from .app import create_app
@@ -301,6 +312,7 @@ def _run(
         group = WorkerGroup(directory, index=index, supervisor=supervisor, on_orphaned=stop)
     app = create_app(
         registry,
+        name=name,
         token=token,
         max_body=max_body or DEFAULT_MAX_BODY,
         poll_interval=poll_interval,

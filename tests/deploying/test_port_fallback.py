@@ -44,6 +44,7 @@ def test_the_cli_announces_the_other_port_and_prints_the_url(default_port_taken,
     assert out.startswith(
         "Deployment iris\n"
         "  target   iris@production\n"
+        "  server   (any)\n"
         "  version  1\n"
         "  status   ready\n"
         f"  url      {url}\n"

@@ -55,16 +55,16 @@ def test_a_target_is_chosen_by_name_uri_or_environment(monkeypatch, spec, env, e
         (
             "ray://head:10001",
             None,
-            "Unknown deploy target 'ray://head:10001' (from target=); known targets: local. "
-            "Name one of them (a name like 'local' or a URI like 'local://'), or install the "
-            "package that provides 'ray'.",
+            "Unknown deploy target 'ray://head:10001' (from target=); known targets: http, https, "
+            "local. Name one of them (a name like 'local', a URI like 'local://', or a "
+            "server's URL like 'http://host:8765'), or install the package that provides 'ray'.",
         ),
         (
             None,
             "k8s",
-            "Unknown deploy target 'k8s' (from $MAAS_DEPLOY_TARGET); known targets: local. "
-            "Name one of them (a name like 'local' or a URI like 'local://'), or install the "
-            "package that provides 'k8s'.",
+            "Unknown deploy target 'k8s' (from $MAAS_DEPLOY_TARGET); known targets: http, https, "
+            "local. Name one of them (a name like 'local', a URI like 'local://', or a "
+            "server's URL like 'http://host:8765'), or install the package that provides 'k8s'.",
         ),
     ],
 )
@@ -88,8 +88,9 @@ def test_the_cli_names_the_unknown_target(registry, classifier, iris, capsys):
     assert main(["deploy", "iris", "--target", "ray://head:10001"]) == 1
     assert capsys.readouterr().err == (
         "maas: error: Unknown deploy target 'ray://head:10001' (from target=); known "
-        "targets: local. Name one of them (a name like 'local' or a URI like 'local://'), "
-        "or install the package that provides 'ray'.\n"
+        "targets: http, https, local. Name one of them (a name like 'local', a URI like "
+        "'local://', or a server's URL like 'http://host:8765'), or install the package "
+        "that provides 'ray'.\n"
     )
 
 
@@ -99,7 +100,7 @@ def test_a_registered_scheme_plugs_in_without_changing_the_callers(
     maas_nb.register(classifier, "iris", sample=iris[0][:5])
     registry.put_deployment("web", "iris", {"max_batch_size": 8})
     targets.register("ray", PinnedTarget)
-    assert targets.known() == ["local", "ray"]
+    assert targets.known() == ["http", "https", "local", "ray"]
     monkeypatch.setenv(targets.TARGET_ENV, "ray://head:10001")
     [dep] = maas_nb.deployments()
     assert (dep.name, dep.server, dep.deploy_target) == ("web", CLUSTER, "ray://head:10001")

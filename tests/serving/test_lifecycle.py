@@ -123,16 +123,17 @@ def test_cli_deploy_deployments_undeploy_and_server_stop(iris_model, capsys):
     assert main([*argv, "--max-queue-rows", "100"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(
-        "Deployment web\n  target   iris@production\n  version  1\n  status   ready\n"
+        "Deployment web\n  target   iris@production\n  server   (any)\n  version  1\n"
+        "  status   ready\n"
         "  url      http://127.0.0.1:"
     )
     assert main(["deployments"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["NAME", "TARGET", "VERSION", "STATUS", "URL"]
-    assert lines[1].split()[:4] == ["web", "iris@production", "1", "ready"]
+    assert lines[0].split() == ["NAME", "TARGET", "SERVER", "VERSION", "STATUS", "BY", "URL"]
+    assert lines[1].split()[:5] == ["web", "iris@production", "(any)", "1", "ready"]
     assert main(["deployments", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)[0]
-    assert listed["status"] == "ready"
+    assert (listed["status"], listed["server"]) == ("ready", None)  # the home's own database
     assert listed["config"]["max_queue_rows"] == 100 and listed["config"]["max_batch_size"] == 4
     assert main(["server", "status"]) == 0
     assert capsys.readouterr().out.startswith("Running: http://127.0.0.1:")

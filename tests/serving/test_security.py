@@ -54,6 +54,7 @@ def secured(home, classifier, iris):
         ("GET", "/metrics"),
         ("GET", "/openapi.json"),
         ("GET", "/maas/deployments"),
+        ("GET", "/maas/server"),
     ],
 )
 def test_every_route_but_liveness_needs_the_token(shared_secured, method, path):

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 import maas_nb
+from maas_nb.config import user
 from maas_nb.registry import Registry
 from tests.helpers import ROOT
 from tests.serving.conftest import spawn_server, stop
@@ -200,12 +201,14 @@ def test_cli_deployments_without_the_token_lists_the_registry_and_says_why(token
     assert table.stderr == note
     assert "Traceback" not in table.stderr
     header, row = table.stdout.splitlines()
-    assert header.split() == ["NAME", "TARGET", "VERSION", "STATUS", "URL"]
+    assert header.split() == ["NAME", "TARGET", "SERVER", "VERSION", "STATUS", "BY", "URL"]
     assert row.split() == [
         "iris",
         "iris",
+        "(any)",
         "-",
         "unknown",
+        user(),
         f"{token_server.url}/v2/models/iris/infer",
     ]
     as_json = maas(home, "deployments", "--json")
@@ -213,4 +216,4 @@ def test_cli_deployments_without_the_token_lists_the_registry_and_says_why(token
     assert [(d["name"], d["status"]) for d in json.loads(as_json.stdout)] == [("iris", "unknown")]
     with_token = maas(home, "deployments", token=TOKEN)
     assert with_token.stderr == ""
-    assert with_token.stdout.splitlines()[1].split()[2:4] == ["1", "ready"]
+    assert with_token.stdout.splitlines()[1].split()[3:5] == ["1", "ready"]
