@@ -19,6 +19,7 @@ import atexit
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -36,10 +37,15 @@ from .stores import redact
 CONNECT_TIMEOUT_S = 10
 #: Connections per process and database: a server's threads and a notebook's share them.
 POOL_SIZE = 8
+#: How long to wait for a pooled connection before asking the database directly why none
+#: came: a database that stopped is then reported within seconds, not CONNECT_TIMEOUT_S.
+POOL_WAIT_S = 1.0
 #: The command that upgrades an older schema (told in the refusal).
 UPGRADE_COMMAND = "python -m maas_nb.registry.upgrade"
 
 _POOLS: dict[tuple[int, str], Any] = {}
+#: Connections handed out and not yet returned, by pool (its id).
+_IN_USE: dict[int, int] = {}
 _POOLS_LOCK = threading.Lock()
 
 
@@ -143,10 +149,14 @@ class PostgresDatabase:
         finally:
             raw.close()
 
-    def _pool(self) -> Any:
+    def _pool(self, stale: Any = None) -> Any:
+        """This process's pool for the database; a new one instead of *stale*."""
         key = (os.getpid(), self._conninfo)
+        retired = None
         with _POOLS_LOCK:
             pool = _POOLS.get(key)
+            if pool is not None and pool is stale:
+                retired, pool = _POOLS.pop(key), None
             if pool is None:
                 _, psycopg_pool = psycopg_modules()
                 pool = psycopg_pool.ConnectionPool(
@@ -166,20 +176,59 @@ class PostgresDatabase:
                     open=True,
                 )
                 _POOLS[key] = pool
+        if retired is not None:
+            # Its clients waiting for a connection get PoolClosed, and take the new pool.
+            retired.close(timeout=1.0)
         return pool
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Connection]:
-        _, psycopg_pool = psycopg_modules()
-        pool = self._pool()
-        try:
-            raw = pool.getconn()
-        except psycopg_pool.PoolTimeout as exc:
-            raise self._why_no_connection(exc) from exc
+        pool, raw = self._checkout()
         try:
             yield Connection(raw)
         finally:
             pool.putconn(raw)  # a broken connection is discarded by the pool
+            with _POOLS_LOCK:
+                _IN_USE[id(pool)] -= 1
+                if not _IN_USE[id(pool)]:
+                    del _IN_USE[id(pool)]
+
+    def _checkout(self) -> tuple[Any, Any]:
+        """A pooled connection, or an error saying at once that the database is down.
+
+        After a restart the pool reconnects on its own, but with a backoff that doubles
+        at every failure: a database down for a minute would be used again only a minute
+        after it is back. So when the pool has no connection to give while the database
+        accepts one and not every connection is in use, the pool is replaced.
+        """
+        _, psycopg_pool = psycopg_modules()
+        deadline = time.monotonic() + self._timeout
+        pool = self._pool()
+        while True:
+            wait = max(min(POOL_WAIT_S, deadline - time.monotonic()), 0.01)
+            try:
+                raw = pool.getconn(timeout=wait)
+            except psycopg_pool.PoolClosed as exc:  # replaced by another thread meanwhile
+                if time.monotonic() >= deadline:
+                    raise self._unavailable(exc) from exc
+                pool = self._pool()
+                continue
+            except psycopg_pool.PoolTimeout as exc:
+                with self._direct():  # unreachable: raises, naming the database
+                    pass
+                with _POOLS_LOCK:
+                    busy = _IN_USE.get(id(pool), 0) >= POOL_SIZE
+                if time.monotonic() >= deadline:
+                    what = f"no pooled connection came within {self._timeout:g} s"
+                    if busy:
+                        what = f"all {POOL_SIZE} pooled connections stayed busy that long"
+                    raise self._unavailable(exc, what) from exc
+                if not busy:
+                    pool = self._pool(stale=pool)
+                continue
+            with _POOLS_LOCK:
+                _IN_USE[id(pool)] = _IN_USE.get(id(pool), 0) + 1
+            return pool, raw
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Any]:
@@ -267,16 +316,6 @@ class PostgresDatabase:
             "at that host and port, and that the URI's user, password and database are right "
             f"({REGISTRY_URI_ENV} or registry_uri=)."
         )
-
-    def _why_no_connection(self, timeout: BaseException) -> RegistryUnavailableError:
-        # The pool says only that it timed out; one direct attempt says why.
-        try:
-            with self._direct():
-                pass
-        except RegistryUnavailableError as exc:
-            return exc
-        busy = f"all {POOL_SIZE} pooled connections stayed busy for {self._timeout:g} s"
-        return self._unavailable(timeout, busy)
 
     def _write_failed(self, exc: BaseException, committing: bool) -> Exception:
         psycopg, _ = psycopg_modules()

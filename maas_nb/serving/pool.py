@@ -4,6 +4,9 @@ The server only reads the registry. Each reconcile pass lists the deployments an
 resolves their targets: a new deployment is loaded, a moved alias is loaded and warmed
 *before* it takes traffic (requests in flight finish on the old version), a removed
 deployment is unloaded. A version that fails to load leaves the previous one serving.
+A registry that cannot be read (its database stopped) leaves every loaded model serving:
+the pool says so once in its log and in each deployment's reason, and tries again at
+every poll until the registry answers.
 
 A server outlives nothing it reads: if its registry home is deleted, or its database
 file removed or replaced by another file, the pool stops polling and calls
@@ -26,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .. import flavors
+from ..exceptions import MaasError, RegistryUnavailableError
 from ..flavors.signature import DATAFRAME, TEXT, Signature
 from ..registry import Registry
 from ..registry.registry import DATABASE
@@ -79,15 +83,21 @@ class Slot:
             headers={"Retry-After": "1"},
         )
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, registry_error: str | None = None) -> dict[str, Any]:
+        """What ``/maas/deployments`` shows; *registry_error* says why the registry cannot
+        be read now (the reason of a deployment serving on meanwhile)."""
         cur = self.current
+        reason = self.reason
+        if registry_error and cur is not None and not reason:
+            reason = f"The registry is unavailable, so version {cur.version} serves on: "
+            reason += registry_error
         return {
             "name": self.name,
             "target": self.target,
             "model": cur.name if cur else ModelRef.parse(self.target).name,
             "version": cur.version if cur else None,
             "status": self.status,
-            "reason": self.reason,
+            "reason": reason,
             "revision": cur.config.get("revision") if cur else None,
             "failed_revision": self.failed_revision,
             "config": self.config,
@@ -113,6 +123,9 @@ class ModelPool:
         self._task: asyncio.Task | None = None
         self._preload: asyncio.Task | None = None
         self._retiring: set[asyncio.Task] = set()
+        #: Why the registry could not be read at the last reconcile (None: it could).
+        self.registry_error: str | None = None
+        self._unexpected: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -148,8 +161,14 @@ class ModelPool:
                 return
             try:
                 await self.reconcile()
-            except Exception:  # the registry may be briefly unavailable; keep serving
-                log.exception("reconciling with the registry failed")
+            except MaasError:
+                pass  # said once by reconcile; the loaded models serve on, and we retry
+            except Exception as exc:  # a bug: its traceback once, not at every poll
+                if self._unexpected != repr(exc):
+                    log.exception("reconciling with the registry failed")
+                self._unexpected = repr(exc)
+            else:
+                self._unexpected = None
 
     def home_gone(self) -> str | None:
         """Why the registry this pool was started on is no longer there (None if it is)."""
@@ -168,7 +187,14 @@ class ModelPool:
 
     async def reconcile(self) -> None:
         async with self._lock:
-            wanted = await asyncio.to_thread(self._read_registry)
+            try:
+                wanted = await asyncio.to_thread(self._read_registry)
+            except MaasError as exc:
+                self._registry_failed(exc)
+                raise
+            if self.registry_error is not None:
+                log.warning("The registry answers again; reconciling with it.")
+                self.registry_error = None
             for name in set(self.slots) - set(wanted):
                 await self._unload(self.slots.pop(name))
             for name, (target, version, config, error) in wanted.items():
@@ -193,6 +219,17 @@ class ModelPool:
                     self._load(slot, version, config, key)
                 )
 
+    def _registry_failed(self, exc: MaasError) -> None:
+        """Note (and log, once per outage) that the registry cannot be read."""
+        if self.registry_error is None:
+            log.warning(
+                "The registry is unavailable; the loaded models serve on, and reconciling "
+                "is retried every %g s. %s",
+                self.poll_interval,
+                exc,
+            )
+        self.registry_error = str(exc)
+
     def _read_registry(self) -> dict[str, tuple[str, int, dict[str, Any], str | None]]:
         wanted: dict[str, tuple[str, int, dict[str, Any], str | None]] = {}
         for dep in self.registry.list_deployments():
@@ -200,6 +237,8 @@ class ModelPool:
             try:
                 version = self.registry.get(dep.target).version
                 wanted[dep.name] = (dep.target, version, config, None)
+            except RegistryUnavailableError:
+                raise  # the registry's fault, not this deployment's
             except Exception as exc:
                 wanted[dep.name] = (dep.target, 0, config, str(exc))
         return wanted
