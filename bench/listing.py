@@ -46,7 +46,7 @@ def postgres() -> Iterator[str]:
     try:
         yield server.create_database()
     finally:
-        from maas_nb.registry.postgres_database import close_pools
+        from maas_nb.registry.postgres_connections import close_pools
 
         close_pools()
         server.stop()  # this one, by the PID it wrote: no other server is touched

@@ -51,7 +51,7 @@ def servers(tmp: Path) -> Iterator[tuple[str, str]]:
         client(moto.endpoint).create_bucket(Bucket=BUCKET)
         yield postgres.create_database(), moto.endpoint
     finally:
-        from maas_nb.registry.postgres_database import close_pools
+        from maas_nb.registry.postgres_connections import close_pools
 
         close_pools()
         if moto is not None:

@@ -133,7 +133,7 @@ class PostgresServer:
         return self.uri(name)
 
     def drop_database(self, uri: str) -> None:
-        from maas_nb.registry.postgres_database import close_pools
+        from maas_nb.registry.postgres_connections import close_pools
 
         close_pools(uri)
         self.admin(f"DROP DATABASE IF EXISTS {uri.rsplit('/', 1)[1]} WITH (FORCE)")
@@ -153,7 +153,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     try:
         yield server
     finally:
-        from maas_nb.registry.postgres_database import close_pools
+        from maas_nb.registry.postgres_connections import close_pools
 
         close_pools()
         if (server.data / "postmaster.pid").exists():

@@ -22,7 +22,7 @@ from ..exceptions import (
     ModelNotFittedError,
     UntrustedModelError,
 )
-from . import keras_classes, keras_compiled
+from . import keras_classes
 from .base import mro_modules
 from .keras_import import import_keras as _keras
 
@@ -110,11 +110,15 @@ class KerasFlavor:
                 raise ModelLoadError(f"Keras failed to load model {uri!r}: {exc}") from exc
         if classes is not None:
             model.classes_ = keras_classes.check(model, classes, name=uri)
+        from . import keras_compiled  # numpy: not at `import maas_nb`
+
         keras_compiled.prepare(model, uri=uri)
         return model
 
     def predict(self, model: Any, X: Any) -> dict[str, Any]:
         import numpy as np
+
+        from . import keras_compiled
 
         outputs = keras_compiled.call(model, X)
         if isinstance(outputs, dict):

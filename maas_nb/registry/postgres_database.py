@@ -17,87 +17,38 @@ hidden) and what to do.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
-import threading
+import time
 from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from ..config import REGISTRY_URI_ENV
 from ..exceptions import (
     ConflictError,
-    MissingDependencyError,
     RegistryUnavailableError,
     SchemaVersionError,
+)
+from .postgres_connections import (
+    _IN_USE,
+    _POOLS,
+    _POOLS_LOCK,
+    CONNECT_TIMEOUT_S,
+    POOL_SIZE,
+    POOL_WAIT_S,
+    Connection,
+    _conninfo,
+    _release,
+    _rollback,
+    _rows,
+    psycopg_modules,
 )
 from .postgres_migrations import found_version, migrate
 from .postgres_schema import SCHEMA_VERSION
 from .stores import redact
 
-#: How long opening a connection (or waiting for a free pooled one) may take.
-CONNECT_TIMEOUT_S = 10
-#: Connections per process and database: a server's threads and a notebook's share them.
-POOL_SIZE = 8
 #: The command that upgrades an older schema (told in the refusal).
 UPGRADE_COMMAND = "maas registry upgrade"
-
-_POOLS: dict[tuple[int, str], Any] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def psycopg_modules() -> tuple[Any, Any]:
-    """psycopg and psycopg_pool, or an error naming what to install."""
-    try:
-        import psycopg
-        import psycopg_pool
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"A postgresql:// registry needs psycopg 3 with its pool ({exc}). Install them: "
-            "pip install 'maas_nb[postgres]' (or pip install 'psycopg[binary,pool]')."
-        ) from exc
-    return psycopg, psycopg_pool
-
-
-class Row(tuple):
-    """A result row read by position or by column name, as `sqlite3.Row` is (one subclass
-    per set of column names holds their positions, so a row is just a tuple)."""
-
-    __slots__ = ()
-    _index: ClassVar[dict[str, int]] = {}
-
-    def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, str):
-            return super().__getitem__(self._index[key])
-        return super().__getitem__(key)
-
-
-_ROW_TYPES: dict[tuple[str, ...], type[Row]] = {}
-
-
-def _rows(cursor: Any) -> type[Row]:
-    # The names from the result itself: `cursor.description` builds a Column (with type
-    # lookups) per column on every query.
-    result = cursor.pgresult
-    names = tuple((result.fname(i) or b"").decode() for i in range(result.nfields if result else 0))
-    row_type = _ROW_TYPES.get(names)
-    if row_type is None:
-        index = {name: i for i, name in enumerate(names)}
-        made = type("Row", (Row,), {"__slots__": (), "_index": index})
-        row_type = _ROW_TYPES.setdefault(names, made)
-    return row_type
-
-
-class Connection:
-    """A psycopg connection that runs the SQLite store's queries (``?`` placeholders)."""
-
-    def __init__(self, raw: Any) -> None:
-        self.raw = raw
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        if not params:
-            return self.raw.execute(sql)
-        return self.raw.execute(sql.replace("%", "%%").replace("?", "%s"), tuple(params))
 
 
 class PostgresDatabase:
@@ -159,10 +110,14 @@ class PostgresDatabase:
         finally:
             raw.close()
 
-    def _pool(self) -> Any:
+    def _pool(self, stale: Any = None) -> Any:
+        """This process's pool for the database; a new one instead of *stale*."""
         key = (os.getpid(), self._conninfo)
+        retired = None
         with _POOLS_LOCK:
             pool = _POOLS.get(key)
+            if pool is not None and pool is stale:
+                retired, pool = _POOLS.pop(key), None
             if pool is None:
                 _, psycopg_pool = psycopg_modules()
                 pool = psycopg_pool.ConnectionPool(
@@ -180,34 +135,33 @@ class PostgresDatabase:
                     open=True,
                 )
                 _POOLS[key] = pool
+        if retired is not None:
+            # Its clients waiting for a connection get PoolClosed, and take the new pool.
+            retired.close(timeout=1.0)
         return pool
 
     def _first(self, sql: str, params: Sequence[Any]) -> tuple[Any, Connection, Any]:
         """A pooled connection, taken from the pool, and the cursor of *sql* (a statement
-        that changes nothing, such as BEGIN) run on it; return it with `pool.putconn`.
+        that changes nothing, such as BEGIN) run on it; give it back with `_release`.
 
         A connection is not checked when handed out (a round trip on every call): one that
         the database dropped, in a restart, fails its first statement instead. Nothing ran
         on it, so the pool checks its other idle connections and *sql* goes once more, on
         a fresh one.
         """
-        psycopg, psycopg_pool = psycopg_modules()
-        pool = self._pool()
+        psycopg, _ = psycopg_modules()
         for last_try in (False, True):
-            try:
-                raw = pool.getconn()
-            except psycopg_pool.PoolTimeout as exc:
-                raise self._why_no_connection(exc) from exc
+            pool, raw = self._checkout()
             conn = Connection(raw)
             try:
                 return pool, conn, conn.execute(sql, params)
             except psycopg.OperationalError:
-                pool.putconn(raw)  # a broken connection is discarded by the pool
+                _release(pool, raw)  # a broken connection is discarded by the pool
                 if last_try or not raw.closed:
                     raise
                 pool.check()
             except BaseException:
-                pool.putconn(raw)
+                _release(pool, raw)
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -218,7 +172,44 @@ class PostgresDatabase:
         try:
             yield conn
         finally:
-            pool.putconn(conn.raw)
+            _release(pool, conn.raw)
+
+    def _checkout(self) -> tuple[Any, Any]:
+        """A pooled connection, or an error saying at once that the database is down.
+
+        After a restart the pool reconnects on its own, but with a backoff that doubles
+        at every failure: a database down for a minute would be used again only a minute
+        after it is back. So when the pool has no connection to give while the database
+        accepts one and not every connection is in use, the pool is replaced.
+        """
+        _, psycopg_pool = psycopg_modules()
+        deadline = time.monotonic() + self._timeout
+        pool = self._pool()
+        while True:
+            wait = max(min(POOL_WAIT_S, deadline - time.monotonic()), 0.01)
+            try:
+                raw = pool.getconn(timeout=wait)
+            except psycopg_pool.PoolClosed as exc:  # replaced by another thread meanwhile
+                if time.monotonic() >= deadline:
+                    raise self._unavailable(exc) from exc
+                pool = self._pool()
+                continue
+            except psycopg_pool.PoolTimeout as exc:
+                with self._direct():  # unreachable: raises, naming the database
+                    pass
+                with _POOLS_LOCK:
+                    busy = _IN_USE.get(id(pool), 0) >= POOL_SIZE
+                if time.monotonic() >= deadline:
+                    what = f"no pooled connection came within {self._timeout:g} s"
+                    if busy:
+                        what = f"all {POOL_SIZE} pooled connections stayed busy that long"
+                    raise self._unavailable(exc, what) from exc
+                if not busy:
+                    pool = self._pool(stale=pool)
+                continue
+            with _POOLS_LOCK:
+                _IN_USE[id(pool)] = _IN_USE.get(id(pool), 0) + 1
+            return pool, raw
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Any]:
@@ -261,7 +252,7 @@ class PostgresDatabase:
             try:
                 return cursor.fetchone()
             finally:
-                pool.putconn(conn.raw)
+                _release(pool, conn.raw)
         except psycopg.Error as exc:
             raise self._unavailable(exc) from exc
 
@@ -315,16 +306,6 @@ class PostgresDatabase:
             f"({REGISTRY_URI_ENV} or registry_uri=)."
         )
 
-    def _why_no_connection(self, timeout: BaseException) -> RegistryUnavailableError:
-        # The pool says only that it timed out; one direct attempt says why.
-        try:
-            with self._direct():
-                pass
-        except RegistryUnavailableError as exc:
-            return exc
-        busy = f"all {POOL_SIZE} pooled connections stayed busy for {self._timeout:g} s"
-        return self._unavailable(timeout, busy)
-
     def _write_failed(self, exc: BaseException, committing: bool) -> Exception:
         psycopg, _ = psycopg_modules()
         where = f"registry database {self._shown()!r}"
@@ -345,17 +326,6 @@ class PostgresDatabase:
         )
 
 
-def _conninfo(uri: str) -> str:
-    # SQLAlchemy-style ``postgresql+psycopg://`` names the driver; libpq wants none.
-    scheme, _, rest = uri.partition("://")
-    return f"{scheme.partition('+')[0]}://{rest}"
-
-
-def _rollback(conn: Connection) -> None:
-    with contextlib.suppress(Exception):  # a broken connection has nothing to roll back
-        conn.execute("ROLLBACK")
-
-
 def upgrade(uri: str) -> tuple[int, int]:
     """Upgrade the schema of the database *uri*; the versions (before, after)."""
     database = PostgresDatabase(uri, open_schema=False)
@@ -363,16 +333,3 @@ def upgrade(uri: str) -> tuple[int, int]:
         before, after = migrate(conn)
     database._refuse_mismatch(after)
     return before, after
-
-
-def close_pools(uri: str | None = None) -> None:
-    """Close this process's pools (of the database *uri*, or all)."""
-    with _POOLS_LOCK:
-        for key in list(_POOLS):
-            # A pool inherited over a fork shares its sockets with the parent: closing (or
-            # freeing) it here would end the parent's sessions, so it is left alone.
-            if key[0] == os.getpid() and (uri is None or key[1] == _conninfo(uri)):
-                _POOLS.pop(key).close()
-
-
-atexit.register(close_pools)

@@ -11,7 +11,7 @@ from ..exceptions import SchemaVersionError
 from .postgres_schema import MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION
 
 if TYPE_CHECKING:
-    from .postgres_database import Connection
+    from .postgres_connections import Connection
 
 
 def found_version(conn: Connection) -> int:

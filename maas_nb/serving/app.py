@@ -15,9 +15,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..exceptions import MaasError
 from ..registry import Registry
 from . import mlflow, oip, tfserving
-from .errors import HTTPError
+from .errors import HTTPError, Unavailable
 from .hotpath import ServingApp
 from .openapi import spec
 from .pool import ModelPool
@@ -148,7 +149,10 @@ async def server(request: Request) -> JSONResponse:
 
 async def reconcile(request: Request) -> JSONResponse:
     check_content_type(request)  # a web page must not make the server reload its models
-    return JSONResponse(await request.app.state.group.reconcile())
+    try:
+        return JSONResponse(await request.app.state.group.reconcile())
+    except MaasError as exc:  # the registry cannot be read now: the models serve on
+        raise Unavailable(str(exc), headers={"Retry-After": "1"}) from exc
 
 
 async def metrics(request: Request) -> PlainTextResponse:

@@ -5,7 +5,9 @@ for this server's name and those meant for any server (it never touches another
 server's), and resolves their targets: a new deployment is loaded, a moved alias is
 loaded and warmed *before* it takes traffic (requests in flight finish on the old
 version), a removed deployment is unloaded. A version that fails to load leaves the
-previous one serving.
+previous one serving. A registry that cannot be read (its database stopped) leaves every
+loaded model serving: the pool says so once in its log and in each deployment's reason,
+and tries again at every poll until the registry answers.
 
 A server outlives nothing it reads: if its registry home is deleted, or its database
 file removed or replaced by another file, the pool stops polling and calls
@@ -28,14 +30,15 @@ from typing import Any
 import numpy as np
 
 from .. import flavors
-from ..flavors.signature import DATAFRAME, TEXT, Signature
+from ..exceptions import MaasError, RegistryUnavailableError
+from ..flavors.signature import Signature
 from ..registry import Registry
 from ..registry.registry import DATABASE
 from ..registry.uri import ModelRef
+from . import warming
 from .batching import Batcher, predictor
 from .errors import NotFound, Unavailable
 from .metrics import Metrics
-from .rows import Rows
 from .status import FAILED, LOADING, READY
 
 log = logging.getLogger("maas_nb.serving")
@@ -81,15 +84,21 @@ class Slot:
             headers={"Retry-After": "1"},
         )
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, registry_error: str | None = None) -> dict[str, Any]:
+        """What ``/maas/deployments`` shows; *registry_error* says why the registry cannot
+        be read now (the reason of a deployment serving on meanwhile)."""
         cur = self.current
+        reason = self.reason
+        if registry_error and cur is not None and not reason:
+            reason = f"The registry is unavailable, so version {cur.version} serves on: "
+            reason += registry_error
         return {
             "name": self.name,
             "target": self.target,
             "model": cur.name if cur else ModelRef.parse(self.target).name,
             "version": cur.version if cur else None,
             "status": self.status,
-            "reason": self.reason,
+            "reason": reason,
             "revision": cur.config.get("revision") if cur else None,
             "failed_revision": self.failed_revision,
             "config": self.config,
@@ -117,12 +126,15 @@ class ModelPool:
         self._task: asyncio.Task | None = None
         self._preload: asyncio.Task | None = None
         self._retiring: set[asyncio.Task] = set()
+        #: Why the registry could not be read at the last reconcile (None: it could).
+        self.registry_error: str | None = None
+        self._unexpected: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._preload = loop.create_task(asyncio.to_thread(preload))
+        self._preload = loop.create_task(asyncio.to_thread(warming.preload))
         await self.reconcile()
         self._task = loop.create_task(self._loop())
 
@@ -152,8 +164,14 @@ class ModelPool:
                 return
             try:
                 await self.reconcile()
-            except Exception:  # the registry may be briefly unavailable; keep serving
-                log.exception("reconciling with the registry failed")
+            except MaasError:
+                pass  # said once by reconcile; the loaded models serve on, and we retry
+            except Exception as exc:  # a bug: its traceback once, not at every poll
+                if self._unexpected != repr(exc):
+                    log.exception("reconciling with the registry failed")
+                self._unexpected = repr(exc)
+            else:
+                self._unexpected = None
 
     def home_gone(self) -> str | None:
         """Why the registry this pool was started on is no longer there (None if it is)."""
@@ -172,7 +190,14 @@ class ModelPool:
 
     async def reconcile(self) -> None:
         async with self._lock:
-            wanted = await asyncio.to_thread(self._read_registry)
+            try:
+                wanted = await asyncio.to_thread(self._read_registry)
+            except MaasError as exc:
+                self._registry_failed(exc)
+                raise
+            if self.registry_error is not None:
+                log.warning("The registry answers again; reconciling with it.")
+                self.registry_error = None
             for name in set(self.slots) - set(wanted):
                 await self._unload(self.slots.pop(name))
             for name, (target, version, config, error) in wanted.items():
@@ -197,6 +222,17 @@ class ModelPool:
                     self._load(slot, version, config, key)
                 )
 
+    def _registry_failed(self, exc: MaasError) -> None:
+        """Note (and log, once per outage) that the registry cannot be read."""
+        if self.registry_error is None:
+            log.warning(
+                "The registry is unavailable; the loaded models serve on, and reconciling "
+                "is retried every %g s. %s",
+                self.poll_interval,
+                exc,
+            )
+        self.registry_error = str(exc)
+
     def _read_registry(self) -> dict[str, tuple[str, int, dict[str, Any], str | None]]:
         wanted: dict[str, tuple[str, int, dict[str, Any], str | None]] = {}
         for dep in self.registry.list_deployments(server=self.server):
@@ -204,6 +240,8 @@ class ModelPool:
             try:
                 version = self.registry.get(dep.target).version
                 wanted[dep.name] = (dep.target, version, config, None)
+            except RegistryUnavailableError:
+                raise  # the registry's fault, not this deployment's
             except Exception as exc:
                 wanted[dep.name] = (dep.target, 0, config, str(exc))
         return wanted
@@ -220,7 +258,7 @@ class ModelPool:
             predict = predictor(flavor, model)
             labels = class_labels(flavor.classes(model))
             if record.signature is not None:
-                await asyncio.to_thread(_warm, predict, record.signature, uri)
+                await asyncio.to_thread(warming.warm, predict, record.signature, uri)
         except Exception as exc:
             log.warning("deployment %r: loading %s failed: %s", slot.name, uri, exc)
             if slot.loading != key:
@@ -298,23 +336,6 @@ class ModelPool:
         return all(s.current is not None for s in self.slots.values())
 
 
-def preload() -> None:
-    """Import the model libraries once, at startup, so a first deploy only loads the model."""
-    import importlib
-
-    for module in (
-        "skops.io",
-        "sklearn.ensemble",
-        "sklearn.linear_model",
-        "sklearn.pipeline",
-        "sklearn.feature_extraction.text",
-        "pandas",
-    ):
-        with contextlib.suppress(ImportError):
-            importlib.import_module(module)
-    gc.freeze()
-
-
 def class_labels(classes: Any) -> tuple[str, ...] | None:
     """The flavor's *classes* as the labels of the ``probabilities`` columns, if 1-D."""
     array = np.asarray(classes) if classes is not None else None
@@ -333,33 +354,3 @@ def _file_identity(path: os.PathLike[str]) -> tuple[int, int] | None:
 
 def _config_key(config: dict[str, Any]) -> tuple:
     return tuple(sorted((k, str(v)) for k, v in config.items()))
-
-
-def _warm(predict: Any, signature: Signature, uri: str) -> None:
-    # Warming is only a speed-up: a model may rightly refuse made-up rows (an encoder
-    # meeting an unknown category), and that must not stop it being served.
-    try:
-        predict(warm_rows(signature))
-    except Exception as exc:
-        log.info("%s: warm-up on made-up rows failed (%s); serving it cold", uri, exc)
-
-
-def warm_rows(signature: Signature) -> Rows:
-    """A few rows of zeros (or short strings) of the signature's shape, to warm a model."""
-    n = 2
-    if signature.kind == TEXT:
-        data = np.empty(n, dtype=object)
-        data[:] = ["warm up", "warm up"]
-        return Rows(TEXT, data, n)
-    if signature.kind == DATAFRAME:
-        columns = {
-            s.name: (
-                np.array(["warm"] * n, dtype=object)
-                if s.dtype == "str"
-                else np.zeros(n, dtype=s.dtype)
-            )
-            for s in signature.inputs
-        }
-        return Rows(DATAFRAME, columns, n)
-    spec = signature.inputs[0]
-    return Rows("tensor", np.zeros((n, signature.n_features), dtype=spec.dtype), n)

@@ -347,6 +347,9 @@ def _logger(log_level: str) -> logging.Logger:
     ours.setLevel(log_level.upper())
     ours.handlers = logging.getLogger("uvicorn").handlers
     ours.propagate = False
+    # psycopg's pool warns at each attempt to reconnect to a stopped registry database;
+    # the model pool says once that the registry is unavailable, and once that it is back.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     return ours
 
 

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import MaasError
 from ..processes import pid_alive
 from .metrics import render
 from .status import FAILED, LOADING, READY
@@ -140,6 +141,8 @@ class WorkerGroup:
         try:
             await self.pool.reconcile()
             await self.pool.settle()
+        except MaasError:
+            return  # the registry cannot be read: the pool has said so once
         except Exception:
             log.exception("worker %d: reconciling when asked failed", self.index)
             return
@@ -194,7 +197,7 @@ class WorkerGroup:
         """This worker's entries, each marked ``pending`` while a new version loads."""
         assert self.pool is not None
         return [
-            {**slot.describe(), PENDING: slot.loading is not None}
+            {**slot.describe(self.pool.registry_error), PENDING: slot.loading is not None}
             for _, slot in sorted(self.pool.slots.items())
         ]
 

@@ -7,6 +7,7 @@ import contextlib
 import subprocess
 import sys
 import threading
+import time
 
 import psycopg
 import pytest
@@ -18,6 +19,9 @@ from maas_nb.version import __version__
 from tests.custom_models import ThresholdClassifier
 from tests.helpers import ROOT
 from tests.registry.test_schema import NEW_IN_7
+
+#: How long the database stays down, and how soon a client must notice, or use it again.
+OUTAGE_S, TOLD_S = 8.0, 4.0
 
 
 def _sql(uri: str, statement: str) -> list:
@@ -218,6 +222,31 @@ def test_a_write_while_the_database_is_down_fails_clearly(
         "URI's user, password and database are right (MAAS_REGISTRY_URI or registry_uri=)."
     )
     assert registry.register(classifier, "iris").version == 2  # and it recovers
+
+
+@pytest.mark.slow
+def test_a_stopped_database_is_told_at_once_and_used_as_soon_as_it_is_back(
+    postgres_server, postgres_uri, classifier
+):
+    registry = Registry()
+    registry.register(classifier, "iris")
+    postgres_server.stop()
+    try:
+        # Down for longer than the pool's own reconnection backs off to (1 s, 2 s, 4 s...),
+        # each read fails within seconds rather than after the connect timeout (10 s).
+        reads = []
+        while sum(reads) < OUTAGE_S:
+            started = time.monotonic()
+            with pytest.raises(RegistryUnavailableError, match="Connection refused"):
+                registry.get("iris:1")
+            reads.append(time.monotonic() - started)
+    finally:
+        postgres_server.start()
+    back = time.monotonic()
+    assert registry.get("iris:1").version == 1
+    took = time.monotonic() - back
+    assert max(reads) < TOLD_S, reads
+    assert took < TOLD_S
 
 
 @pytest.mark.parametrize(

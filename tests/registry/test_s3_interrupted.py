@@ -4,6 +4,7 @@ A relay on loopback stands between the registry and a real moto server. It passe
 through until the body of the first PUT is half sent, then stops the server (or only drops
 the connection) and closes, so the upload dies with half its bytes on the wire. Told to
 damage the upload instead, it changes one byte of the first PUT body and relays the rest.
+With the records in PostgreSQL as with SQLite, a failed upload leaves no row behind.
 """
 
 from __future__ import annotations
@@ -139,6 +140,24 @@ def test_the_s3_server_stopped_mid_upload_gives_a_clear_error_and_no_version(
         "registered, so try again once it answers."
     )
     assert_nothing_registered(tmp_path / "home")
+
+
+def test_with_postgres_records_a_stopped_s3_server_leaves_no_row_and_no_number(
+    tmp_path, postgres_uri, s3_server, s3_uri, classifier, monkeypatch
+):
+    with moto_server(tmp_path) as server:
+        client(server.endpoint).create_bucket(Bucket=BUCKET)
+        with relay(server.endpoint, cut=server.stop) as proxy:
+            message = register_through(proxy, tmp_path / "home", s3_uri, classifier, monkeypatch)
+    assert message.startswith(f"Cannot reach the artifact store '{s3_uri}' (endpoint ")
+    assert message.endswith("nothing was registered, so try again once it answers.")
+
+    # The database holds no model and gave out no number: the next registration is 1.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
+    registry = Registry(tmp_path / "home", artifacts_uri=s3_uri)
+    assert registry.registry_uri == postgres_uri
+    assert registry.list_models() == []
+    assert registry.register(classifier, "iris").version == 1
 
 
 def test_an_upload_cut_off_halfway_leaves_no_object_and_no_version(
