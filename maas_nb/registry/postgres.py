@@ -72,6 +72,11 @@ class PostgresStore(PostgresDatabase, SqliteStore):
     """Models, versions, aliases, runs and deployments in a PostgreSQL database (opened by
     `stores.postgres_store` from a ``postgresql://`` URI)."""
 
+    #: Writers run side by side here, so an upload inside the transaction, under the
+    #: digest's lock, holds back no other model's registration; it saves the check that
+    #: the bytes are still there (a round trip to the artifact store) before the commit.
+    UPLOADS_UNDER_LOCK = True
+
     def _add_model(self, conn: Any, name: str, stamp: str) -> None:
         conn.execute(
             "INSERT INTO models (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
@@ -89,8 +94,9 @@ class PostgresStore(PostgresDatabase, SqliteStore):
         """Registering bytes and deleting the last version that names them are otherwise
         free to interleave under READ COMMITTED: a delete would not see the uncommitted
         version and remove the object it is about to name. Both take this lock (held to
-        the commit), so the delete either runs first (and the registration, checking
-        after it, uploads the bytes again) or sees the committed version and keeps them.
+        the commit), and a registration takes it before it uploads, so the delete either
+        runs first (and the registration uploads the bytes after it) or sees the committed
+        version and keeps them.
         """
         conn.execute("SELECT pg_advisory_xact_lock(?, ?)", (ARTIFACT_LOCK, int(digest[-7:], 16)))
 
@@ -100,6 +106,7 @@ class PostgresStore(PostgresDatabase, SqliteStore):
         fields: dict[str, Any],
         *,
         alias: str | None = None,
+        upload: Callable[[], None] | None = None,
         inside: Callable[[], None] | None = None,
     ) -> ModelVersion:
         """`SqliteStore.create_version`, tried once more after a lost connection or a race.
@@ -109,7 +116,13 @@ class PostgresStore(PostgresDatabase, SqliteStore):
         returns that version instead of making another.
         """
         once = functools.partial(
-            SqliteStore.create_version, self, name, fields, alias=alias, inside=inside
+            SqliteStore.create_version,
+            self,
+            name,
+            fields,
+            alias=alias,
+            upload=upload,
+            inside=inside,
         )
         if fields.get("idempotency_key") is None:
             return once()

@@ -13,7 +13,7 @@ from ..exceptions import (
     RegistryUnavailableError,
 )
 from . import artifact_cache, copying, garbage, metadata, signatures, stores, trust
-from .artifacts import ArtifactStore, StoredArtifact
+from .artifacts import ArtifactStore, StoredArtifact, digest_of
 from .pages import Listing, Page
 from .records import DeploymentRecord, Model, ModelVersion
 from .run_records import RunRecords
@@ -159,16 +159,21 @@ class Registry(RunRecords):
         explicit = [*self._trusted_types, *(trusted_types or ())]
         needs = flavor.check_trusted(data, name=name, trusted=config.trusted_types(explicit))
         fields["trust"] = trust.record(needs, explicit=explicit)
-        digest = self.artifacts.put(data)
+        digest = digest_of(data)
         fields.update(flavor=flavor.name, digest=digest, size=len(data))
 
+        def upload() -> None:
+            self.artifacts.put(data)
+
         def artifact_in_place() -> None:
-            # A concurrent delete may have removed identical bytes since put(); we now
-            # hold the write lock, so what we check here stays true until we commit.
+            # A concurrent delete may have removed identical bytes since the upload; we
+            # now hold the write lock, so what we check here stays true until we commit.
             if not self.artifacts.exists(digest):
                 self.artifacts.put(data)
 
-        return self.store.create_version(name, fields, alias=alias, inside=artifact_in_place)
+        return self.store.create_version(
+            name, fields, alias=alias, upload=upload, inside=artifact_in_place
+        )
 
     def get(self, uri: str) -> ModelVersion:
         """Return the version *uri* refers to (``iris``, ``iris:3``, ``iris@production``)."""

@@ -30,6 +30,9 @@ class SqliteStore(RunTables, DeploymentTables, ImportTables):
     """Models, versions, aliases, runs and deployments in one SQLite file (by default
     ``<home>/registry.db``; opened by `stores.sqlite_store` from a ``sqlite:///`` URI)."""
 
+    #: Whether `create_version` uploads inside its transaction (see there).
+    UPLOADS_UNDER_LOCK = False
+
     # -- models and versions ----------------------------------------------------------
 
     def create_version(
@@ -38,15 +41,24 @@ class SqliteStore(RunTables, DeploymentTables, ImportTables):
         fields: dict[str, Any],
         *,
         alias: str | None = None,
+        upload: Callable[[], None] | None = None,
         inside: Callable[[], None] | None = None,
     ) -> ModelVersion:
         """Allocate the next version of *name* (creating the model) and store *fields*.
 
-        *inside* runs while the write lock is held, before the commit; the registry uses
-        it to make sure the artifact is in place when the row becomes visible. A version
-        of *name* already made with ``fields["idempotency_key"]`` is returned instead.
+        *upload* stores the artifact ``fields["digest"]`` names: before the transaction
+        here (the write lock serialises every writer, and must not wait on a long upload),
+        and then *inside* runs while the write lock is held, before the commit, to make
+        sure the artifact is still in place when the row becomes visible. A store that
+        `UPLOADS_UNDER_LOCK` uploads inside its transaction instead, holding the
+        digest's lock (`_hold_artifact`) from before the upload to the commit, so that no
+        delete can remove the bytes in between and *inside* is not needed. A version of
+        *name* already made with ``fields["idempotency_key"]`` is returned instead.
         """
         key = fields.get("idempotency_key")
+        early = upload is not None and not self.UPLOADS_UNDER_LOCK
+        if early:
+            upload()  # type: ignore[misc]
         with self._write() as conn:
             if key is not None:
                 done = conn.execute(
@@ -55,6 +67,10 @@ class SqliteStore(RunTables, DeploymentTables, ImportTables):
                 ).fetchone()
                 if done is not None:  # a retry of a registration that was made
                     return self._version(conn, name, done[0])
+            if upload is not None and not early:
+                self._hold_artifact(conn, fields["digest"])
+                upload()
+                inside = None
             stamp = now().isoformat()
             self._add_model(conn, name, stamp)
             version = self._next_version(conn, name)

@@ -29,6 +29,7 @@ class MetadataStore(Protocol):
         fields: dict[str, Any],
         *,
         alias: str | None = None,
+        upload: Callable[[], None] | None = None,
         inside: Callable[[], None] | None = None,
     ) -> ModelVersion: ...
 
