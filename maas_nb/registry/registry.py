@@ -5,20 +5,23 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import config, flavors
 from ..exceptions import (
     InvalidNameError,
     RegistryUnavailableError,
 )
-from . import artifact_cache, copying, garbage, metadata, signatures, stores, trust
+from . import artifact_cache, garbage, metadata, signatures, stores, trust
 from .artifacts import ArtifactStore, StoredArtifact, digest_of
 from .pages import Listing, Page
 from .records import DeploymentRecord, Model, ModelVersion
 from .run_records import RunRecords
 from .store import MetadataStore
 from .uri import ModelRef, validate_alias, validate_name
+
+if TYPE_CHECKING:
+    from .copying import CopyReport
 
 DATABASE = config.DATABASE
 ARTIFACTS = config.ARTIFACTS
@@ -272,10 +275,12 @@ class Registry(RunRecords):
         *older_than* seconds (orphans of killed registrations); return them."""
         return garbage.collect(self.store, self.artifacts, older_than=older_than, dry_run=dry_run)
 
-    def copy_to(self, target: Registry) -> copying.CopyReport:
+    def copy_to(self, target: Registry) -> CopyReport:
         """Copy every model, version, alias, run and pipeline run that *target* lacks into
         it, verbatim (same numbers, ids, times and authors), each artifact verified against
         its digest; refused before any write if a record conflicts. Deployments stay."""
+        from . import copying  # only this verb needs it
+
         return copying.copy(self, target)
 
     # -- deployments (served by maas_nb.serving, which reads this table) --------------
