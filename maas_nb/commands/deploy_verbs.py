@@ -37,6 +37,7 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
             limits=from_arguments(args),
             target=args.target,
             workers=args.workers,
+            replicas=args.replicas,
         )
     info = dep.describe()
     # The URL is in every form: a caller needs it, and it is not always on port 8765
@@ -168,6 +169,13 @@ def _declare_deploy(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N",
         help="server processes of the server deploy starts, if none runs (default 1)",
+    )
+    p.add_argument(
+        "--replicas",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Ray Serve replicas (--target ray only; default 1)",
     )
     add_limit_arguments(p, "connection limits of the server deploy starts, if none runs")
 

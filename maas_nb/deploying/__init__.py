@@ -24,17 +24,20 @@ from .api import (
 )
 from .deployment import Deployment
 from .local import LocalTarget
+from .ray_target import RayTarget
 from .server_target import ServerTarget
 from .targets import DeployTarget, register
 
 register("local", LocalTarget)
 register("http", ServerTarget)
 register("https", ServerTarget)
+register("ray", RayTarget)
 
 __all__ = [
     "DeployTarget",
     "Deployment",
     "LocalTarget",
+    "RayTarget",
     "ServerTarget",
     "deploy",
     "deployments",

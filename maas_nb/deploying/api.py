@@ -8,6 +8,7 @@ from typing import Any
 
 from ..api import registry as default_registry
 from ..api import with_pipeline_run
+from ..exceptions import ConfigurationError
 from ..registry import DeploymentRecord
 from ..registry.uri import ModelRef, validate_name
 from ..serving.limits import ConnectionLimits
@@ -29,6 +30,7 @@ def deploy(
     limits: ConnectionLimits | None = None,
     target: str | None = None,
     workers: int | None = None,
+    replicas: int | None = None,
 ) -> Deployment:
     """Serve *uri* (``iris@production``) as deployment *name*; wait until it is ready.
 
@@ -39,6 +41,7 @@ def deploy(
     connection cap) if given, and *workers* server processes sharing its port (default 1;
     each loads every deployment, and ``/metrics`` sums them). An alias target follows the
     alias: moving it swaps the served version without downtime, on every worker.
+    *replicas* (the ``ray`` target only, default 1) is the number of Ray Serve replicas.
     Batching: at most *max_batch_size* rows per model call, a request waits at most
     *max_latency_ms* for batch mates, and more than *max_queue_rows* queued rows
     (default: the larger of 4096 and 16 batches) answer 503.
@@ -48,11 +51,37 @@ def deploy(
         check_workers(workers)
     config["revision"] = uuid.uuid4().hex
     where = targets.get(target)
+    extra: dict[str, Any] = {}
+    if replicas is not None:
+        extra["replicas"] = check_replicas(where, replicas)
     reg = default_registry(home)
     reg.get(uri)  # fail here, clearly, if the model does not exist
     name = validate_name(name or ModelRef.parse(uri).name, kind="deployment name")
     config.update(with_pipeline_run(None))
-    return where.deploy(reg, name, uri, config, timeout=timeout, limits=limits, workers=workers)
+    return where.deploy(
+        reg, name, uri, config, timeout=timeout, limits=limits, workers=workers, **extra
+    )
+
+
+def check_replicas(where: targets.DeployTarget, replicas: object) -> int:
+    """*replicas* if a whole number of at least 1 and *where* runs replicas."""
+    if not getattr(where, "scales", False):
+        raise ConfigurationError(
+            f"replicas is for the ray target; the deploy target {where.spec!r} runs server "
+            "processes instead: give workers (--workers N), or deploy with --target ray."
+        )
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        raise ConfigurationError(
+            f"replicas is {replicas!r}; give the number of Ray Serve replicas, a whole "
+            "number of at least 1."
+        )
+    return replicas
+
+
+def _server(where: targets.DeployTarget, reg: Any, name: str) -> str:
+    """The base URL deployment *name* answers under on *where*."""
+    per_deployment = getattr(where, "deployment_url", None)
+    return per_deployment(reg, name) if per_deployment is not None else where.server_url(reg)
 
 
 def undeploy(name: str, *, home: str | None = None, target: str | None = None) -> DeploymentRecord:
@@ -68,9 +97,9 @@ def deployments(
     name)."""
     where = targets.get(target)
     reg = default_registry(home)
-    server, own = where.server_url(reg), targets.server_name(where, reg)
+    own = targets.server_name(where, reg)
     return [
-        Deployment.from_record(r, server, str(reg.home), where.spec, own)
+        Deployment.from_record(r, _server(where, reg, r.name), str(reg.home), where.spec, own)
         for r in reg.list_deployments(user=user)
     ]
 
@@ -81,7 +110,8 @@ def get_deployment(name: str, *, home: str | None = None, target: str | None = N
     reg = default_registry(home)
     record = reg.get_deployment(name)
     own = targets.server_name(where, reg)
-    return Deployment.from_record(record, where.server_url(reg), str(reg.home), where.spec, own)
+    server = _server(where, reg, name)
+    return Deployment.from_record(record, server, str(reg.home), where.spec, own)
 
 
 def predict(deployment: str, X: Any) -> Any:

@@ -177,17 +177,23 @@ def create_app(
     poll_interval: float = 0.5,
     on_home_gone: Callable[[str], None] | None = None,
     group: WorkerGroup | None = None,
+    deployment: str | None = None,
 ) -> ASGIApp:
     """The server's ASGI app for *registry*; loads what its deployments table names for
     the server called *name* (None: every deployment).
 
     *on_home_gone* is called (with the reason) if the registry's home is deleted; *group*
-    is this process's place among the server's workers (default: the only one)."""
+    is this process's place among the server's workers (default: the only one); with
+    *deployment*, it serves that deployment only (a Ray Serve replica: `ray_app`)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pool = ModelPool(
-            registry, server=name, poll_interval=poll_interval, on_home_gone=on_home_gone
+            registry,
+            server=name,
+            poll_interval=poll_interval,
+            on_home_gone=on_home_gone,
+            deployment=deployment,
         )
         app.state.pool = pool
         app.state.group = group or WorkerGroup()

@@ -113,9 +113,11 @@ class ModelPool:
         server: str | None = None,
         poll_interval: float = 0.5,
         on_home_gone: Callable[[str], None] | None = None,
+        deployment: str | None = None,
     ) -> None:
         self.registry = registry
         self.server = server  # this server's name; None: it serves every deployment
+        self.deployment = deployment  # serve only this deployment (a Ray Serve replica's)
         self.poll_interval = poll_interval
         self.on_home_gone = on_home_gone
         self._database = registry.home / DATABASE
@@ -236,6 +238,8 @@ class ModelPool:
     def _read_registry(self) -> dict[str, tuple[str, int, dict[str, Any], str | None]]:
         wanted: dict[str, tuple[str, int, dict[str, Any], str | None]] = {}
         for dep in self.registry.list_deployments(server=self.server):
+            if self.deployment is not None and dep.name != self.deployment:
+                continue
             config = {**DEFAULT_CONFIG, **dep.config}
             try:
                 version = self.registry.get(dep.target).version

@@ -1,0 +1,247 @@
+"""The ``ray`` deploy target: a deployment served by Ray Serve replicas.
+
+``ray`` connects to the cluster ``$RAY_ADDRESS`` names (else the one running on this
+machine, ``auto``); ``ray://head:10001`` goes through the Ray Client. Deploying writes
+the deployments-table row for the server ``ray.NAME`` (so no maas server and no other
+Ray deployment loads it) and runs the Ray Serve application ``maas-NAME`` at the route
+prefix ``/NAME``: its replicas (`maas_nb.serving.ray_app`) run this project's own server
+app for that deployment only. Serve's HTTP proxy matches the longest route prefix, so
+every deployment gets its own prefix on the one proxy, and below it the URLs are the
+local server's: ``{proxy}/NAME`` is the deployment's server, with
+``/v2/models/NAME/infer``, ``/v1/models/NAME:predict``, ``/invocations`` and
+``/maas/deployments`` under it. (One application at ``/`` serving every Ray deployment
+would keep the local URLs exactly, but then every replica would load every model and
+``--replicas`` could not differ per deployment.)
+
+The replicas reconcile with the registry by themselves, as the local server does: an
+alias move or a redeploy with new batching settings changes only the registry row, and
+the Serve application is left alone (no delete-and-recreate). A new replica count is an
+in-place ``serve.run`` of the same application, which Serve scales without downtime.
+If Serve is not running on the cluster it is started, its proxy on
+``$MAAS_RAY_HTTP_HOST`` (127.0.0.1) port ``$MAAS_RAY_HTTP_PORT`` (8000).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import warnings
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..config import TRUSTED_TYPES_ENV
+from ..exceptions import (
+    ConfigurationError,
+    DeploymentFailedError,
+    MissingDependencyError,
+    ServerUnavailableError,
+)
+from ..registry import DeploymentRecord, Registry
+from ..serving import ray_app
+from ..serving.limits import ConnectionLimits
+from ..serving.server import TOKEN_ENV
+from . import remote, targets
+from .deployment import Deployment
+
+HTTP_HOST_ENV = "MAAS_RAY_HTTP_HOST"
+HTTP_PORT_ENV = "MAAS_RAY_HTTP_PORT"
+APP_PREFIX = "maas-"
+
+
+def import_serve() -> Any:
+    """Ray Serve, or `MissingDependencyError` saying how to install it."""
+    try:
+        from ray import serve
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"The ray deploy target needs Ray Serve, which is not installed ({exc}). "
+            "Install it with: pip install 'maas_nb[ray]'"
+        ) from exc
+    return serve
+
+
+def app_name(name: str) -> str:
+    """The Ray Serve application of deployment *name*."""
+    return f"{APP_PREFIX}{name}"
+
+
+class RayTarget:
+    """Deployments served by Ray Serve (``ray``, ``ray://head:10001``)."""
+
+    scales = True  # deploy takes replicas=
+
+    def __init__(self, spec: str = "ray") -> None:
+        self.spec = spec
+        self.address = spec if "://" in spec else os.environ.get("RAY_ADDRESS") or "auto"
+        if "://" in spec and not urlsplit(spec).netloc:
+            raise ConfigurationError(
+                f"Deploy target {spec!r} names no Ray cluster: give 'ray' (the cluster "
+                "$RAY_ADDRESS names, else this machine's) or 'ray://HEAD:10001'."
+            )
+        self._proxy: str | None = None
+        self._started = False
+
+    # -- the cluster --------------------------------------------------------------------
+
+    def connect(self) -> Any:
+        """Ray Serve, connected to the cluster and started on it if needed."""
+        serve = import_serve()
+        import ray
+
+        if not ray.is_initialized():
+            try:
+                ray.init(
+                    address=self.address,
+                    logging_level="WARNING",
+                    log_to_driver=False,
+                    configure_logging=False,
+                )
+            except Exception as exc:
+                raise ServerUnavailableError(
+                    f"Cannot connect to the Ray cluster {self.address!r}: {exc}. Start one "
+                    "(ray start --head), or set RAY_ADDRESS / name it (--target "
+                    "ray://HEAD:10001)."
+                ) from exc
+        if not self._started:
+            host = os.environ.get(HTTP_HOST_ENV) or "127.0.0.1"
+            port = int(os.environ.get(HTTP_PORT_ENV) or 8000)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "already running with other options"
+                serve.start(http_options={"host": host, "port": port})
+            self._started = True
+        return serve
+
+    def proxy_url(self) -> str:
+        """The base URL of the cluster's Serve HTTP proxy."""
+        if self._proxy is None:
+            self.connect()
+            from ray.serve.context import _get_global_client
+
+            http = _get_global_client().http_config
+            host = http.host
+            if "://" in self.spec:
+                host = urlsplit(self.spec).hostname or host
+            if host in ("0.0.0.0", "::", ""):  # noqa: S104 (a bind address, not ours)
+                host = "127.0.0.1"
+            self._proxy = f"http://{host}:{http.port}"
+        return self._proxy
+
+    def deployment_url(self, reg: Registry, name: str) -> str:
+        """The base URL under which deployment *name* answers (its route prefix)."""
+        return f"{self.proxy_url()}/{name}"
+
+    # -- the target interface -----------------------------------------------------------
+
+    def deploy(
+        self,
+        reg: Registry,
+        name: str,
+        uri: str,
+        config: dict[str, Any],
+        *,
+        timeout: float,
+        limits: ConnectionLimits | None,
+        workers: int | None = None,
+        replicas: int | None = None,
+    ) -> Deployment:
+        if limits is not None or workers is not None:
+            warnings.warn(
+                "Ray Serve's proxy holds the connections and its replicas are the "
+                "processes: limits and workers do nothing on the ray target (use replicas).",
+                stacklevel=4,
+            )
+        serve = self.connect()
+        server = ray_app.server_name(name)
+        targets.check_free(reg, name, server)
+        replicas = replicas or 1
+        record = reg.put_deployment(name, uri, {**config, "replicas": replicas}, server=server)
+        env = dict(reg.environment())
+        for key in (TRUSTED_TYPES_ENV, TOKEN_ENV):
+            if os.environ.get(key):
+                env[key] = os.environ[key]
+        app = ray_app.application(name, env, replicas=replicas, actor_options={"num_cpus": 0})
+        serve.run(app, name=app_name(name), route_prefix=f"/{name}", blocking=False)
+        url = self.deployment_url(reg, name)
+        self._wait_running(serve, name, timeout)
+        where = f"the Ray Serve logs of application {app_name(name)!r} (ray logs, dashboard)"
+        remote.wait_ready(url, name, uri, config["revision"], timeout=timeout, log=where)
+        self._wait_replicas(url, name, uri, config["revision"], replicas, timeout, where)
+        return Deployment.from_record(record, url, str(reg.home), self.spec, server)
+
+    def _wait_running(self, serve: Any, name: str, timeout: float) -> None:
+        """Wait until Serve says the application runs; `DeploymentFailedError` if it failed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = serve.status().applications.get(app_name(name))
+            status = str(getattr(state, "status", ""))
+            if status.endswith("RUNNING"):
+                return
+            if status.endswith("DEPLOY_FAILED"):
+                raise DeploymentFailedError(
+                    f"Ray Serve could not start deployment {name!r}: {state.message}"
+                )
+            if time.monotonic() > deadline:
+                raise ServerUnavailableError(
+                    f"Ray Serve application {app_name(name)!r} was not running after "
+                    f"{timeout:.0f} s (status {status or 'none'}); see the Ray Serve logs."
+                )
+            time.sleep(0.1)
+
+    def _wait_replicas(
+        self, url: str, name: str, uri: str, revision: str, replicas: int, timeout: float, log: str
+    ) -> None:
+        """Ask the replicas (each reconcile lands on one) until several answers in a row
+        serve *revision*: with one replica the first does."""
+        for _ in range(4 * replicas - 4):
+            remote.wait_ready(url, name, uri, revision, timeout=timeout, log=log)
+
+    def undeploy(self, reg: Registry, name: str) -> DeploymentRecord:
+        reg.get_deployment(name)  # fail here, clearly, if there is no such deployment
+        serve = self.connect()
+        record = reg.delete_deployment(name)
+        serve.delete(app_name(name), _blocking=True)
+        return record
+
+    def server_url(self, reg: Registry) -> str:
+        return self.proxy_url()
+
+    def server_name(self, reg: Registry) -> str | None:
+        return None  # each Ray deployment is its own server, ray.NAME
+
+    def view(self, reg: Registry, *, timeout: float) -> dict[str, Any] | None:
+        """Every Ray deployment's state as its replicas say, with Serve's own status."""
+        serve = self.connect()
+        apps = serve.status().applications
+        entries: list[dict[str, Any]] = []
+        metrics: list[str] = []
+        for record in reg.list_deployments():
+            if record.server != ray_app.server_name(record.name):
+                continue
+            state = apps.get(app_name(record.name))
+            entry: dict[str, Any] = {"name": record.name, "target": record.target}
+            try:
+                url = self.deployment_url(reg, record.name)
+                entry.update(remote.states(url).get(record.name) or {})
+                with contextlib.suppress(ServerUnavailableError):
+                    metrics.append(remote.call("GET", url, "/metrics", timeout=timeout).text)
+            except ServerUnavailableError as exc:
+                entry.update(status="unknown", reason=str(exc))
+            if state is None or not str(state.status).endswith("RUNNING"):
+                why = state.message if state is not None else "no Ray Serve application"
+                entry.update(status="failed", reason=f"Ray Serve: {why}")
+            entry["replicas"] = record.config.get("replicas", 1)
+            entries.append(entry)
+        return {"url": self.proxy_url(), "deployments": entries, "metrics": "\n".join(metrics)}
+
+    def stop(self, reg: Registry, *, timeout: float) -> int | None:
+        """Delete every Ray deployment's Serve application (the rows stay: deploy again
+        to serve them); the cluster and its proxy run on."""
+        serve = self.connect()
+        for record in reg.list_deployments():
+            if record.server == ray_app.server_name(record.name):
+                serve.delete(app_name(record.name), _blocking=True)
+        return None
+
+    def __repr__(self) -> str:
+        return f"RayTarget({self.spec!r})"

@@ -1,0 +1,83 @@
+"""The replica side of the ``ray`` deploy target: a Ray Serve replica that runs this
+server's own ASGI app (`create_app`) for one deployment.
+
+Each replica opens the registry by the URIs the deploying notebook used (passed in the
+replica's arguments, see `replica_env`), runs a `ModelPool` that serves only its
+deployment (the row named for the server ``ray.NAME``), and so loads the version by
+digest with the same trust rules, reconciles with the registry every 0.5 s (an alias
+move or a redeploy with new batching needs no change to the Serve application), and
+answers every protocol the local server does. Ray Serve runs the app's lifespan, so the
+pool starts and stops with the replica.
+
+Ray is imported on first use: ``import maas_nb.serving`` stays free of it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+from ..config import ARTIFACTS_URI_ENV, HOME_ENV, REGISTRY_URI_ENV, TRUSTED_TYPES_ENV
+from .server import TOKEN_ENV
+
+#: The prefix of the server name a Ray deployment's row records: ``ray.iris``.
+SERVER_PREFIX = "ray."
+
+#: What a replica takes from the deploying process's environment.
+PASSED_ENV = (HOME_ENV, REGISTRY_URI_ENV, ARTIFACTS_URI_ENV, TRUSTED_TYPES_ENV, TOKEN_ENV)
+
+
+def server_name(deployment: str) -> str:
+    """The server name the row of Ray deployment *deployment* records."""
+    return f"{SERVER_PREFIX}{deployment}"
+
+
+def build_app(deployment: str, env: dict[str, str]) -> Any:
+    """The ASGI app of a replica of *deployment*, on the registry *env* opens."""
+    from ..registry import Registry
+    from .app import create_app
+
+    os.environ.update({k: v for k, v in env.items() if k in PASSED_ENV})
+    registry = Registry(env.get(HOME_ENV) or None)
+    return create_app(
+        registry,
+        name=server_name(deployment),
+        deployment=deployment,
+        token=env.get(TOKEN_ENV) or None,
+    )
+
+
+class MaasReplica:
+    """One replica: its ASGI app is built on the replica, by `build_app`."""
+
+    def __init__(self, deployment: str, env: dict[str, str]) -> None:
+        self.deployment = deployment
+        self.env = env
+
+    def __serve_build_asgi_app__(self) -> Any:
+        return build_app(self.deployment, self.env)
+
+
+@functools.cache
+def replica_class() -> Any:
+    """`MaasReplica` wrapped by ``serve.ingress`` (imports Ray)."""
+    from ray import serve
+
+    return serve.ingress()(MaasReplica)
+
+
+def application(
+    deployment: str, env: dict[str, str], *, replicas: int, actor_options: dict[str, Any]
+) -> Any:
+    """The Ray Serve application serving *deployment* with *replicas* replicas."""
+    from ray import serve
+
+    wrapped = serve.deployment(
+        replica_class(),
+        name="maas",
+        num_replicas=replicas,
+        ray_actor_options=actor_options,
+        max_ongoing_requests=256,
+    )
+    return wrapped.bind(deployment, env)
