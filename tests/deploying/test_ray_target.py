@@ -4,7 +4,7 @@ the local target; an alias move under load fails no request; a failed load says 
 
 from __future__ import annotations
 
-import json
+import sys
 import threading
 import time
 
@@ -14,7 +14,7 @@ import requests
 
 import maas_nb
 from maas_nb.deploying import ray_target, server_view
-from maas_nb.exceptions import DeploymentFailedError
+from maas_nb.exceptions import ConfigurationError, DeploymentFailedError, MissingDependencyError
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
 
@@ -22,8 +22,9 @@ pytestmark = pytest.mark.usefixtures("ray_cluster")
 @pytest.fixture(autouse=True)
 def no_apps_left(ray_cluster):
     """Each test starts and ends with no maas application on the shared Serve instance."""
-    yield
     from ray import serve
+
+    yield
 
     for name in serve.status().applications:
         if name.startswith(ray_target.APP_PREFIX):
@@ -92,6 +93,8 @@ def test_the_quickstart_loop_runs_on_ray_with_the_local_answers(
 
     # The local server serves only its own deployment, the replicas only theirs.
     assert [d["name"] for d in server_view()["deployments"]] == ["iris-local"]
+    own = requests.get(f"{dep.server}/maas/deployments", timeout=30).json()
+    assert [d["name"] for d in own] == ["iris-ray"]
     view = server_view(target="ray")
     assert [(d["name"], d["status"], d["replicas"]) for d in view["deployments"]] == [
         ("iris-ray", "ready", 1)
@@ -107,3 +110,94 @@ def test_the_quickstart_loop_runs_on_ray_with_the_local_answers(
     assert [r.name for r in registry.list_deployments()] == ["iris-local"]
     gone = requests.post(f"{dep.server}/invocations", json={"instances": rows.tolist()})
     assert gone.status_code == 404
+
+
+def test_an_alias_move_under_load_fails_no_request_on_two_replicas(registry, classifier, iris):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = iris
+    maas_nb.register(classifier, "flower", sample=X[:5], alias="production")
+    shifted = LogisticRegression(max_iter=1000).fit(X, (y + 1) % 3)
+    old, new = classifier.predict(X[:1])[0], shifted.predict(X[:1])[0]
+    assert old != new
+    maas_nb.register(shifted, "flower", sample=X[:5])
+    dep = maas_nb.deploy("flower@production", target="ray", replicas=2)
+    view = server_view(target="ray")["deployments"]
+    assert [(d["name"], d["status"], d["replicas"]) for d in view] == [("flower", "ready", 2)]
+
+    answers: list[tuple[float, int | str]] = []  # (when, the answer or the failure)
+    stop = threading.Event()
+
+    def load() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                try:
+                    r = session.post(
+                        f"{dep.server}/invocations", json={"instances": X[:1].tolist()}, timeout=30
+                    )
+                    got = r.json()["predictions"][0] if r.status_code == 200 else r.text
+                except Exception as exc:
+                    got = f"{type(exc).__name__}: {exc}"
+                answers.append((time.monotonic(), got))
+
+    threads = [threading.Thread(target=load) for _ in range(8)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(3)  # load on the old version first
+        registry.set_alias("flower:2", "production")
+        moved = time.monotonic()
+        # Both replicas reconcile by themselves (every 0.5 s): all answers go new soon.
+        time.sleep(max(0.0, start + 10 - time.monotonic()))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    failed = [a for _, a in answers if not isinstance(a, int)]
+    assert failed == [], failed[:3]
+    assert len(answers) > 100
+    assert {a for w, a in answers if w < moved} == {old}
+    assert {a for w, a in answers if w > moved + 3} == {new}
+    assert dep.describe()["version"] == 2
+
+    maas_nb.undeploy("flower", target="ray")
+
+
+def test_a_version_that_fails_to_load_shows_failed_with_the_reason(registry, classifier, iris):
+    X, _ = iris
+    bad = registry.register(classifier, "broken", sample=X[:5])
+    path = registry.artifacts.path(bad.digest)
+    path.write_bytes(path.read_bytes()[:-10] + b"corrupted!")
+    with pytest.raises(DeploymentFailedError) as info:
+        maas_nb.deploy("broken:1", target="ray", timeout=120)
+    message = str(info.value)
+    assert message.startswith(
+        "The server could not load 'broken:1' for deployment 'broken': ArtifactCorruptedError: "
+    )
+    [entry] = server_view(target="ray")["deployments"]
+    assert (entry["name"], entry["status"]) == ("broken", "failed")
+    assert "is corrupted: its sha256 is sha256:" in entry["reason"]
+    [handle] = maas_nb.deployments(target="ray")
+    assert handle.status == "failed"
+    maas_nb.undeploy("broken", target="ray")
+    assert registry.list_deployments() == []
+
+
+def test_replicas_are_for_the_ray_target_only(registry, classifier, iris):
+    maas_nb.register(classifier, "iris", sample=iris[0][:5])
+    with pytest.raises(ConfigurationError, match="replicas is for the ray target"):
+        maas_nb.deploy("iris", replicas=2)
+    with pytest.raises(ConfigurationError, match="replicas is 0"):
+        maas_nb.deploy("iris", replicas=0, target="ray")
+    assert registry.list_deployments() == []
+
+
+def test_without_ray_the_target_says_how_to_install_it(monkeypatch, registry, classifier, iris):
+    maas_nb.register(classifier, "iris", sample=iris[0][:5])
+    monkeypatch.setenv("MAAS_DEPLOY_TARGET", "ray")
+    with monkeypatch.context() as patched, pytest.raises(MissingDependencyError) as info:
+        patched.setitem(sys.modules, "ray", None)  # what an environment without Ray has
+        maas_nb.deploy("iris")
+    assert "Install it with: pip install 'maas_nb[ray]'" in str(info.value)
+    assert registry.list_deployments() == []
