@@ -24,6 +24,7 @@ If Serve is not running on the cluster it is started, its proxy on
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 import warnings
@@ -93,7 +94,7 @@ class RayTarget:
             try:
                 ray.init(
                     address=self.address,
-                    logging_level="WARNING",
+                    logging_level=logging.WARNING,
                     log_to_driver=False,
                     configure_logging=False,
                 )
@@ -118,7 +119,9 @@ class RayTarget:
             self.connect()
             from ray.serve.context import _get_global_client
 
-            http = _get_global_client().http_config
+            client = _get_global_client()
+            assert client is not None  # connect() started Serve
+            http = client.http_config
             host = http.host
             if "://" in self.spec:
                 host = urlsplit(self.spec).hostname or host

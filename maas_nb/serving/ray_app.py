@@ -73,7 +73,7 @@ def application(
     """The Ray Serve application serving *deployment* with *replicas* replicas."""
     from ray import serve
 
-    wrapped = serve.deployment(
+    wrapped: Any = serve.deployment(
         replica_class(),
         name="maas",
         num_replicas=replicas,

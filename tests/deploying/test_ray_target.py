@@ -13,6 +13,7 @@ import pytest
 import requests
 
 import maas_nb
+from maas_nb.cli import main
 from maas_nb.deploying import ray_target, server_view
 from maas_nb.exceptions import ConfigurationError, DeploymentFailedError, MissingDependencyError
 
@@ -73,9 +74,7 @@ def test_the_quickstart_loop_runs_on_ray_with_the_local_answers(
     )
     assert tf.status_code == 200, tf.text
     assert tf.json() == tf_local.json()
-    inv = requests.post(
-        f"{dep.server}/invocations", json={"instances": rows.tolist()}, timeout=30
-    )
+    inv = requests.post(f"{dep.server}/invocations", json={"instances": rows.tolist()}, timeout=30)
     inv_local = requests.post(
         f"{local.server}/invocations", json={"instances": rows.tolist()}, timeout=30
     )
@@ -184,12 +183,14 @@ def test_a_version_that_fails_to_load_shows_failed_with_the_reason(registry, cla
     assert registry.list_deployments() == []
 
 
-def test_replicas_are_for_the_ray_target_only(registry, classifier, iris):
+def test_replicas_are_for_the_ray_target_only(registry, classifier, iris, capsys):
     maas_nb.register(classifier, "iris", sample=iris[0][:5])
     with pytest.raises(ConfigurationError, match="replicas is for the ray target"):
         maas_nb.deploy("iris", replicas=2)
     with pytest.raises(ConfigurationError, match="replicas is 0"):
         maas_nb.deploy("iris", replicas=0, target="ray")
+    assert main(["deploy", "iris", "--replicas", "2"]) == 1
+    assert "replicas is for the ray target" in capsys.readouterr().err
     assert registry.list_deployments() == []
 
 

@@ -15,7 +15,7 @@ CLUSTER = "http://cluster.example:8000"
 
 class PinnedTarget(LocalTarget):
     """A target of another scheme whose deployments are served at one fixed address:
-    what a cluster target (``ray://``) looks like to the callers."""
+    what a cluster target (``ray://`` before it had its own) looks like to the callers."""
 
     def server_url(self, reg):
         return CLUSTER
@@ -53,17 +53,17 @@ def test_a_target_is_chosen_by_name_uri_or_environment(monkeypatch, spec, env, e
     ("spec", "env", "message"),
     [
         (
-            "ray://head:10001",
+            "k8s://head:6443",
             None,
-            "Unknown deploy target 'ray://head:10001' (from target=); known targets: http, https, "
-            "local. Name one of them (a name like 'local', a URI like 'local://', or a "
-            "server's URL like 'http://host:8765'), or install the package that provides 'ray'.",
+            "Unknown deploy target 'k8s://head:6443' (from target=); known targets: http, https, "
+            "local, ray. Name one of them (a name like 'local', a URI like 'local://', or a "
+            "server's URL like 'http://host:8765'), or install the package that provides 'k8s'.",
         ),
         (
             None,
             "k8s",
             "Unknown deploy target 'k8s' (from $MAAS_DEPLOY_TARGET); known targets: http, https, "
-            "local. Name one of them (a name like 'local', a URI like 'local://', or a "
+            "local, ray. Name one of them (a name like 'local', a URI like 'local://', or a "
             "server's URL like 'http://host:8765'), or install the package that provides 'k8s'.",
         ),
     ],
@@ -85,12 +85,12 @@ def test_deploy_refuses_an_unknown_target_before_touching_anything(registry, cla
 
 def test_the_cli_names_the_unknown_target(registry, classifier, iris, capsys):
     maas_nb.register(classifier, "iris", sample=iris[0][:5])
-    assert main(["deploy", "iris", "--target", "ray://head:10001"]) == 1
+    assert main(["deploy", "iris", "--target", "k8s://head:6443"]) == 1
     assert capsys.readouterr().err == (
-        "maas: error: Unknown deploy target 'ray://head:10001' (from target=); known "
-        "targets: http, https, local. Name one of them (a name like 'local', a URI like "
+        "maas: error: Unknown deploy target 'k8s://head:6443' (from target=); known "
+        "targets: http, https, local, ray. Name one of them (a name like 'local', a URI like "
         "'local://', or a server's URL like 'http://host:8765'), or install the package "
-        "that provides 'ray'.\n"
+        "that provides 'k8s'.\n"
     )
 
 
@@ -99,11 +99,11 @@ def test_a_registered_scheme_plugs_in_without_changing_the_callers(
 ):
     maas_nb.register(classifier, "iris", sample=iris[0][:5])
     registry.put_deployment("web", "iris", {"max_batch_size": 8})
-    targets.register("ray", PinnedTarget)
-    assert targets.known() == ["http", "https", "local", "ray"]
-    monkeypatch.setenv(targets.TARGET_ENV, "ray://head:10001")
+    targets.register("cluster", PinnedTarget)
+    assert targets.known() == ["cluster", "http", "https", "local", "ray"]
+    monkeypatch.setenv(targets.TARGET_ENV, "cluster://head:10001")
     [dep] = maas_nb.deployments()
-    assert (dep.name, dep.server, dep.deploy_target) == ("web", CLUSTER, "ray://head:10001")
+    assert (dep.name, dep.server, dep.deploy_target) == ("web", CLUSTER, "cluster://head:10001")
     assert dep.url == f"{CLUSTER}/v2/models/web/infer"
     local = maas_nb.deploying.get_deployment("web", target="local")
     assert (local.server, local.deploy_target) == ("", "local")
