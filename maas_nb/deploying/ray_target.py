@@ -15,8 +15,10 @@ would keep the local URLs exactly, but then every replica would load every model
 
 The replicas reconcile with the registry by themselves, as the local server does: an
 alias move or a redeploy with new batching settings changes only the registry row, and
-the Serve application is left alone (no delete-and-recreate). A new replica count is an
-in-place ``serve.run`` of the same application, which Serve scales without downtime.
+the Serve application is left alone (no delete-and-recreate). A redeploy (another replica
+count) is an in-place ``serve.run`` of the same application: Serve rolls its replicas,
+and a new replica takes traffic only once its model has loaded (`create_app`'s
+*settle*), so no request fails meanwhile.
 If Serve is not running on the cluster it is started, its proxy on
 ``$MAAS_RAY_HTTP_HOST`` (127.0.0.1) port ``$MAAS_RAY_HTTP_PORT`` (8000).
 """

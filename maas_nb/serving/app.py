@@ -178,13 +178,16 @@ def create_app(
     on_home_gone: Callable[[str], None] | None = None,
     group: WorkerGroup | None = None,
     deployment: str | None = None,
+    settle: bool = False,
 ) -> ASGIApp:
     """The server's ASGI app for *registry*; loads what its deployments table names for
     the server called *name* (None: every deployment).
 
     *on_home_gone* is called (with the reason) if the registry's home is deleted; *group*
     is this process's place among the server's workers (default: the only one); with
-    *deployment*, it serves that deployment only (a Ray Serve replica: `ray_app`)."""
+    *deployment*, it serves that deployment only (a Ray Serve replica: `ray_app`); with
+    *settle*, startup ends once the first loads have finished (or failed), so a replica
+    that Ray Serve routes to as soon as it started has its model."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -198,6 +201,8 @@ def create_app(
         app.state.pool = pool
         app.state.group = group or WorkerGroup()
         await pool.start()
+        if settle:
+            await pool.settle()
         await app.state.group.start(pool)
         try:
             yield

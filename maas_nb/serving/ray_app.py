@@ -7,7 +7,9 @@ deployment (the row named for the server ``ray.NAME``), and so loads the version
 digest with the same trust rules, reconciles with the registry every 0.5 s (an alias
 move or a redeploy with new batching needs no change to the Serve application), and
 answers every protocol the local server does. Ray Serve runs the app's lifespan, so the
-pool starts and stops with the replica.
+pool starts and stops with the replica; its startup waits for the first load, so Serve
+(which routes to a replica as soon as it has started) never sends a request to a
+replica still loading its model during a rolling update.
 
 Ray is imported on first use: ``import maas_nb.serving`` stays free of it.
 """
@@ -45,6 +47,7 @@ def build_app(deployment: str, env: dict[str, str]) -> Any:
         name=server_name(deployment),
         deployment=deployment,
         token=env.get(TOKEN_ENV) or None,
+        settle=True,  # Serve routes to a replica once it started: have the model by then
     )
 
 

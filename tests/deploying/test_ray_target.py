@@ -16,6 +16,7 @@ import maas_nb
 from maas_nb.cli import main
 from maas_nb.deploying import ray_target, server_view
 from maas_nb.exceptions import ConfigurationError, DeploymentFailedError, MissingDependencyError
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
 
@@ -30,6 +31,13 @@ def no_apps_left(ray_cluster):
     for name in serve.status().applications:
         if name.startswith(ray_target.APP_PREFIX):
             serve.delete(name, _blocking=True)
+
+
+def running_replicas(name: str) -> int:
+    from ray import serve
+
+    app = serve.status().applications[ray_target.app_name(name)]
+    return int(app.deployments["maas"].replica_states.get("RUNNING", 0))
 
 
 def oip(url: str, name: str, rows: np.ndarray) -> list:
@@ -123,6 +131,7 @@ def test_an_alias_move_under_load_fails_no_request_on_two_replicas(registry, cla
     dep = maas_nb.deploy("flower@production", target="ray", replicas=2)
     view = server_view(target="ray")["deployments"]
     assert [(d["name"], d["status"], d["replicas"]) for d in view] == [("flower", "ready", 2)]
+    assert running_replicas("flower") == 2
 
     answers: list[tuple[float, int | str]] = []  # (when, the answer or the failure)
     stop = threading.Event()
@@ -148,7 +157,11 @@ def test_an_alias_move_under_load_fails_no_request_on_two_replicas(registry, cla
         registry.set_alias("flower:2", "production")
         moved = time.monotonic()
         # Both replicas reconcile by themselves (every 0.5 s): all answers go new soon.
-        time.sleep(max(0.0, start + 10 - time.monotonic()))
+        time.sleep(3)
+        # A redeploy with another replica count is an in-place update of the application.
+        maas_nb.deploy("flower@production", target="ray", replicas=1)
+        wait_for(lambda: running_replicas("flower") == 1, timeout=60, what="one replica")
+        time.sleep(max(0.0, start + 12 - time.monotonic()))
     finally:
         stop.set()
         for t in threads:
@@ -159,6 +172,7 @@ def test_an_alias_move_under_load_fails_no_request_on_two_replicas(registry, cla
     assert {a for w, a in answers if w < moved} == {old}
     assert {a for w, a in answers if w > moved + 3} == {new}
     assert dep.describe()["version"] == 2
+    assert [d["replicas"] for d in server_view(target="ray")["deployments"]] == [1]
 
     maas_nb.undeploy("flower", target="ray")
 
