@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
-import shutil
 import statistics
 import tempfile
 import time
@@ -24,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from maas_nb.registry import Page, Registry
-from tests.postgres import PostgresServer, _bindir
+from tests.postgres import running_postgres
 from tests.registry.bulk import fill_postgres, fill_sqlite
 
 TARGET_MS = 100.0
@@ -34,23 +32,8 @@ LIMIT = 50
 @contextmanager
 def postgres() -> Iterator[str]:
     """A PostgreSQL server started here, and the URI of an empty database on it."""
-    bindir = _bindir()
-    if bindir is None:
-        raise SystemExit("No PostgreSQL server binaries: apt-get install -y postgresql")
-    root = Path(tempfile.mkdtemp(prefix="maas-bench-postgres-"))
-    user = "postgres" if os.geteuid() == 0 else None
-    if user is not None:
-        shutil.chown(root, user)
-    server = PostgresServer(bindir, root, user)
-    server.start()
-    try:
+    with running_postgres("maas-bench-postgres-") as server:
         yield server.create_database()
-    finally:
-        from maas_nb.registry.postgres_connections import close_pools
-
-        close_pools()
-        server.stop()  # this one, by the PID it wrote: no other server is touched
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def median_ms(call: Callable[[], object], repeat: int) -> float:
