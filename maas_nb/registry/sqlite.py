@@ -134,6 +134,24 @@ class SqliteStore(RunTables, DeploymentTables, ImportTables):
             keys=keys,
         )
 
+    def versions_made_in(self, pipeline_runs: list[str]) -> list[ModelVersion]:
+        """The versions whose lineage names one of *pipeline_runs*, by name and number: one
+        statement over ``versions_by_pipeline_run`` (schema 8), however many versions."""
+        out: list[ModelVersion] = []
+        with self._read() as conn:
+            for start in range(0, len(pipeline_runs), 500):
+                chunk = pipeline_runs[start : start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                rows = conn.execute(
+                    f"SELECT * FROM versions WHERE {self._MADE_IN} IN ({marks})",  # noqa: S608
+                    chunk,
+                ).fetchall()
+                aliases = {n: self._aliases_by_version(conn, n) for n in {r["name"] for r in rows}}
+                out += (
+                    self._version_record(r, aliases[r["name"]].get(r["version"], ())) for r in rows
+                )
+        return sorted(out, key=lambda v: (v.name, v.version))
+
     def set_alias(self, ref: ModelRef, alias: str) -> ModelVersion:
         with self._write() as conn:
             version = self._resolve(conn, ref)

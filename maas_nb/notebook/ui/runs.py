@@ -51,9 +51,9 @@ class RunsTab:
         self._show()
 
     def _show(self) -> None:
-        from ...pipelines.lineage import version_uris, versions_by_pipeline_run
+        from ...pipelines.lineage import version_uris
 
-        made = versions_by_pipeline_run(self.panel.registry)
+        made = self.panel.registry.versions_made_by(r.id for r in self.runs)
         rows = [
             [
                 r.id[:12],
