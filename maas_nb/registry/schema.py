@@ -117,8 +117,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX versions_by_user ON versions (name, created_by, version);
     """,
     # 7 -> 8: the versions a page of pipeline runs registered (the REGISTERED column of
-    # `maas runs` and the panel), found by the run id in their lineage, not by a scan.
+    # `maas runs` and the panel), found by the run id in their lineage, not by a scan;
+    # and every model's versions in the order they were registered (the panel's Models).
     """
+    CREATE INDEX versions_by_created ON versions (created_at, name, version);
     CREATE INDEX versions_by_pipeline_run
         ON versions (json_extract(lineage, '$.pipeline_run'));
     """,

@@ -116,3 +116,19 @@ def test_sqlite_finds_them_through_the_index_too(home):
     assert [v.uri for v in reg.versions_made_by([pipeline_run_id(7)])[pipeline_run_id(7)]] == [
         f"model-07:{n}" for n in (1, 41, 81, 121, 161)
     ]
+
+
+def test_a_page_of_every_models_versions_is_read_through_an_index(filled):
+    """The panel's Models tab: the newest versions of all models, a page at a time."""
+    keys = ("created_at", "name", "version")
+    reg = Registry()
+    after = None
+    for _ in range(3):
+        after = reg.list_all_versions(newest_first=True, limit=50, after=after).next
+    for listing in (
+        Listing.of(newest_first=True, limit=50),
+        Listing.of(newest_first=True, limit=50, after=after),
+    ):
+        plan = _plan(filled, listing, "versions", keys, None)
+        assert "Seq Scan" not in plan, plan
+        assert _scans(plan, "versions_by_created"), plan

@@ -26,6 +26,7 @@ def _downgrade(home, version):
     conn = sqlite3.connect(home / "registry.db")
     if version < 8:
         conn.execute("DROP INDEX versions_by_pipeline_run")
+        conn.execute("DROP INDEX versions_by_created")
     if version < 7:
         for index in NEW_IN_7:
             conn.execute(f"DROP INDEX {index}")

@@ -12,7 +12,6 @@ import ipywidgets as widgets
 
 from ... import deploying as client
 from ...exceptions import DeploymentFailedError, PanelInputError
-from ...registry import ModelVersion
 from ...registry.uri import ModelRef
 from ...serving.server import TOKEN_ENV
 from ...serving.status import FAILED, LOADING, READY
@@ -20,6 +19,7 @@ from ..display import table
 from .dropdowns import on_pick, picked_by_person, set_options
 from .log import describe
 from .models import newest
+from .paging import PAGE
 from .snippets import python_snippet
 
 if TYPE_CHECKING:
@@ -79,19 +79,19 @@ class DeployTab:
         )
 
     def refresh(self) -> None:
-        """Offer every alias and version; show the server's view of the deployments.
+        """Offer every alias and the newest versions; show the server's view of the
+        deployments.
 
         The version registered last is picked (through its alias, if it has one, so that
         the deployment follows the alias), until the person picks another.
         """
         reg = self.panel.registry
+        # The newest versions only (a page, one query): older ones by alias or typed.
+        versions = reg.list_all_versions(newest_first=True, limit=PAGE)
         targets: list[str] = []
-        versions: list[ModelVersion] = []
         for model in reg.list_models():
-            listed = reg.list_versions(model.name)
-            versions += listed
             targets += [f"{model.name}@{alias}" for alias in sorted(model.aliases)]
-            targets += [v.uri for v in reversed(listed)]
+            targets += [v.uri for v in versions if v.name == model.name]
         latest = newest(versions)
         default = None
         if latest is not None:
