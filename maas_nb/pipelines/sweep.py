@@ -82,7 +82,7 @@ def sweep(
     reg = registry if registry is not None else api.registry()
     runs = _execute(os.fspath(notebook), points, max(1, parallel), progress, reg)
     rows = []
-    made = lineage.versions_by_pipeline_run(reg)
+    made = reg.versions_made_by(r.id for r in runs)
     for point, record in zip(points, runs, strict=True):
         metrics = lineage.metrics(reg, record.id)
         uris = lineage.version_uris(made.get(record.id, []))
