@@ -12,8 +12,10 @@ GCS, the raylet, the agents and the workers the raylet forks all belong to the p
 group whose id is the PID of that ``ray start``; at the end the fixture signals that group
 and no other. Any process that left the group (none does in Ray 2.x, but a future Ray
 might ``setsid`` its workers) still names our unique temporary directory on its command
-line, so the fixture also signals those, found in /proc. It waits (with a deadline) until
-neither remains, then removes the temporary directory.
+line, so the fixture also signals those, found in /proc. Like ``ray stop`` it sends SIGTERM,
+gives them a grace period (5 s; the GCS server and the autoscaler monitor take a while),
+then SIGKILLs what is left and waits (with a deadline) until none remains (zombies
+excepted), then removes the temporary directory.
 """
 
 from __future__ import annotations
@@ -74,7 +76,8 @@ def _free_ports(n: int) -> list[int]:
 
 
 def _stop(cluster: RayCluster) -> None:
-    for sig, timeout in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+    # Like `ray stop`: SIGTERM, a grace period (the GCS takes its time to exit), SIGKILL.
+    for sig, timeout in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(cluster.group, sig)
         for pid in cluster.processes():

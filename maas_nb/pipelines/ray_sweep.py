@@ -108,12 +108,14 @@ def execute(
         # A directory can be shipped only with the connection (Ray's job-level runtime_env).
         raise ConfigurationError(
             "Ray is already initialized in this process, so the sweep cannot ship the "
-            f"notebook's directory with its own connection; got ray.is_initialized() True. "
+            "notebook's directory with its own connection; got ray.is_initialized() True. "
             "Fix: call ray.shutdown() first (the sweep connects, then disconnects)."
         )
     env = runtime_env(notebook, reg)  # (ray.init replaces its working_dir by a URI: a copy)
     try:
-        ray.init(address=address, runtime_env=dict(env), log_to_driver=False, logging_level="WARNING")
+        ray.init(
+            address=address, runtime_env=dict(env), log_to_driver=False, logging_level="WARNING"
+        )
     except Exception as exc:
         raise ConfigurationError(
             f"Cannot connect to the Ray cluster at {address or 'RAY_ADDRESS / local'}: "
