@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -67,6 +68,7 @@ def ray_cluster() -> Iterator[str | None]:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(starter.pid, sig)
             time.sleep(grace)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def main() -> None:
