@@ -101,6 +101,7 @@ def sweep(ctx: Context, args: argparse.Namespace) -> Result:
             alias_best=args.alias_best,
             progress=ctx.progress,
             registry=reg,
+            executor=args.executor,
         )
     )
     text = repr(result)
