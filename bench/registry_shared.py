@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,36 +26,21 @@ import skops.io as sio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo's tests/ helpers
 
 from maas_nb.registry import Registry
-from tests.postgres import PostgresServer, _bindir
+from tests.postgres import running_postgres
 from tests.s3 import BUCKET, MotoServer, client, environment
 
 
 @contextlib.contextmanager
 def servers(tmp: Path) -> Iterator[tuple[str, str]]:
     """A PostgreSQL database URI and an S3 endpoint, both started here and stopped after."""
-    bindir = _bindir()
-    if bindir is None:
-        sys.exit("PostgreSQL is missing: apt-get install -y postgresql")
-    root = Path(tempfile.mkdtemp(prefix="maas-bench-postgres-"))
-    user = "postgres" if os.geteuid() == 0 else None  # PostgreSQL refuses to run as root
-    if user is not None:
-        shutil.chown(root, user)
-    postgres = PostgresServer(bindir, root, user)
-    postgres.start()
     (tmp / "moto").mkdir()
-    moto = None
-    try:
+    with running_postgres("maas-bench-postgres-") as postgres:
         moto = MotoServer(tmp / "moto")
-        client(moto.endpoint).create_bucket(Bucket=BUCKET)
-        yield postgres.create_database(), moto.endpoint
-    finally:
-        from maas_nb.registry.postgres_connections import close_pools
-
-        close_pools()
-        if moto is not None:
+        try:
+            client(moto.endpoint).create_bucket(Bucket=BUCKET)
+            yield postgres.create_database(), moto.endpoint
+        finally:
             moto.stop()
-        postgres.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def paired_ms(

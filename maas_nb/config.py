@@ -20,6 +20,8 @@ DATABASE = "registry.db"
 ARTIFACTS = "artifacts"
 TRUSTED_TYPES_ENV = "MAAS_TRUSTED_TYPES"
 USER_ENV = "MAAS_USER"
+#: The Ray cluster of ``--executor ray`` (else ``$RAY_ADDRESS``, else a local cluster).
+RAY_ADDRESS_ENV = "MAAS_RAY_ADDRESS"
 SERVER_NAME_ENV = "MAAS_SERVER_NAME"
 
 # An exact dotted name such as ``mypkg.models.MyClassifier``: no patterns, no spaces.

@@ -3,13 +3,14 @@ a server runs. One check for both front ends; each renders the facts its own way
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from importlib import metadata
 from typing import Any
 
 from . import flavors
-from .config import home_dir
+from .config import RAY_ADDRESS_ENV, home_dir
 from .registry import health
 
 CHECKED = (
@@ -63,7 +64,22 @@ def checkup(
     except Exception:  # the registry problem above already says why
         info = None
     fields.append(("server", "running" if info else "not running (deploy starts one)"))
+    fields.append(("ray cluster", ray_cluster()))
     if "keras" not in [k for k, _ in fields]:
         fields.append(("keras models", "unavailable: pip install 'maas_nb[tensorflow]'"))
     fields.append(("problems", " | ".join(problems) if problems else "none found"))
     return fields
+
+
+def ray_cluster() -> str:
+    """The Ray cluster a ``ray`` sweep would use, without starting or connecting to one
+    (the same order as `maas_nb.pipelines.ray_sweep`)."""
+    try:
+        version = metadata.version("ray")
+    except metadata.PackageNotFoundError:
+        return "not installed: pip install 'maas_nb[ray]'"
+    for name in (RAY_ADDRESS_ENV, "RAY_ADDRESS"):
+        address = os.environ.get(name, "").strip()
+        if address:
+            return f"ray {version}, cluster {address} (${name})"
+    return f"ray {version}, a local cluster started on demand (set RAY_ADDRESS to use one)"

@@ -37,6 +37,7 @@ Our exception hierarchy:
   + PanelInputError (ValueError)
   + PipelineError
     - PipelineFailedError
+    - WorkerEnvironmentError
   + ServingError
     - ServerUnavailableError (ConnectionError)
     - DeploymentFailedError
@@ -84,6 +85,7 @@ __all__ = [
     "UntrustedModelError",
     "VersionInUseError",
     "VersionNotFoundError",
+    "WorkerEnvironmentError",
 ]
 
 
@@ -240,3 +242,8 @@ class PipelineError(MaasError):
 
 class PipelineFailedError(PipelineError):
     """The notebook raised; the message names the cell, the exception and the run id."""
+
+
+class WorkerEnvironmentError(PipelineError):
+    """The workers of a distributed sweep (Ray) cannot import what the notebook needs;
+    the message names the modules, the worker's Python and where to put them."""

@@ -13,7 +13,7 @@ from maas_nb.serving.server import read_server_file
 from tests.helpers import wait_for
 from tests.s3 import artifacts_uri, s3_server, s3_uri  # noqa: F401  (fixtures)
 
-# The session's PostgreSQL server and Ray cluster (started only when a test asks for one).
+# The session's PostgreSQL server and Ray cluster (each started only when a test asks for it).
 pytest_plugins = ["tests.postgres", "tests.ray_cluster"]
 
 

@@ -9,6 +9,7 @@ server the fixture started, and no other, is stopped by its PID at the end.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import itertools
 import os
@@ -139,12 +140,15 @@ class PostgresServer:
         self.admin(f"DROP DATABASE IF EXISTS {uri.rsplit('/', 1)[1]} WITH (FORCE)")
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+@contextlib.contextmanager
+def running_postgres(prefix: str = "maas-postgres-") -> Iterator[PostgresServer]:
+    """A PostgreSQL server of its own in a temporary directory (as the ``postgres`` user
+    when run as root, which PostgreSQL refuses), stopped by its own PID at the end;
+    the tests' fixture and the benchmarks share it."""
     bindir = _bindir()
     if bindir is None:
         missing("PostgreSQL", INSTALL)
-    root = Path(tempfile.mkdtemp(prefix="maas-postgres-"))
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     user = "postgres" if os.geteuid() == 0 else None
     if user is not None:
         shutil.chown(root, user)
@@ -159,6 +163,12 @@ def postgres_server() -> Iterator[PostgresServer]:
         if (server.data / "postmaster.pid").exists():
             server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    with running_postgres() as server:
+        yield server
 
 
 @pytest.fixture

@@ -1,116 +1,137 @@
-"""A real single-node Ray cluster for the session, with Ray Serve's HTTP proxy on a free
-loopback port (started only when a test asks for ``ray_cluster``).
+"""A real single-node Ray cluster for the tests: ``ray start --head``, once per session.
 
-``ray start --head --block`` runs in the foreground as this fixture's child: its GCS,
-raylet and their workers are its children, and it stops them all when it is sent
-SIGTERM at the end, so the fixture ends only the process it started, by its PID.
+Every port it listens on is a free port of 127.0.0.1 chosen here (the GCS, Ray Client, the
+dashboard agent, the runtime-env agent, metrics...), its state lives in a short temporary
+directory (``--temp-dir``: Unix socket paths are limited to ~107 bytes), so it runs beside
+any other Ray cluster of the machine and writes nothing in /tmp/ray. Nothing global is set:
+tests pass `RayCluster.address` to the code under test themselves.
+
+Stopping: ``ray stop`` would stop every Ray cluster of the machine (another test session's,
+a user's). Instead ``ray start`` runs in a new session (``start_new_session``), so the
+GCS, the raylet, the agents and the workers the raylet forks all belong to the process
+group whose id is the PID of that ``ray start``; at the end the fixture signals that group
+and no other. Any process that left the group (none does in Ray 2.x, but a future Ray
+might ``setsid`` its workers) still names our unique temporary directory on its command
+line, so the fixture also signals those, found in /proc. Like ``ray stop`` it sends SIGTERM,
+gives them a grace period (5 s; the GCS server and the autoscaler monitor take a while),
+then SIGKILLs what is left and waits (with a deadline) until none remains (zombies
+excepted), then removes the temporary directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.components import executable, missing
 from tests.helpers import wait_for
+
+INSTALL = "pip install 'maas_nb[ray]'"
 
 
 @dataclass
 class RayCluster:
-    address: str  # the GCS address: ray.init(address=...), $RAY_ADDRESS
-    serve_port: int  # Ray Serve's HTTP proxy, on 127.0.0.1
+    address: str  # "127.0.0.1:PORT", the GCS: ray.init(address=...) / RAY_ADDRESS
+    client_address: str  # "ray://127.0.0.1:PORT", Ray Client
     temp_dir: Path
+    group: int  # the process group of everything the cluster runs
 
-    @property
-    def serve_url(self) -> str:
-        return f"http://127.0.0.1:{self.serve_port}"
+    def processes(self) -> list[int]:
+        """PIDs of the cluster's processes: in its process group, or naming its temp dir."""
+        found = []
+        marker = str(self.temp_dir).encode()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                    continue  # exited; only its parent (maybe init) can reap it
+                if os.getpgid(int(entry.name)) == self.group:
+                    found.append(int(entry.name))
+                    continue
+                if marker in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+        return found
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def _stop(cluster: RayCluster) -> None:
+    # Like `ray stop`: SIGTERM, a grace period (the GCS takes its time to exit), SIGKILL.
+    for sig, timeout in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(cluster.group, sig)
+        for pid in cluster.processes():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        try:
+            wait_for(
+                lambda: not cluster.processes(),
+                timeout=timeout,
+                interval=0.1,
+                what="the Ray cluster's processes to exit",
+            )
+            return
+        except Exception:
+            if sig == signal.SIGKILL:
+                raise
 
 
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[RayCluster]:
-    pytest.importorskip("ray.serve")
-    import ray
-    from ray import serve
-
-    temp_dir = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # Ray's socket paths are short
-    port = _free_port()
-    log = open(temp_dir / "ray-start.log", "w")  # noqa: SIM115 (open for the session)
-    head = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block"),
-            *("--node-ip-address", "127.0.0.1", "--port", str(port)),
-            *("--include-dashboard=false", "--num-cpus", "2", "--disable-usage-stats"),
-            *("--temp-dir", str(temp_dir), "--ray-client-server-port", str(_free_port())),
-            *("--dashboard-agent-listen-port", str(_free_port())),
-            *("--dashboard-agent-grpc-port", str(_free_port())),
-            *("--metrics-export-port", str(_free_port())),
-            *("--runtime-env-agent-port", str(_free_port())),
-        ],
-        stdout=log,
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        missing("ray", INSTALL)
+    ray_cli = executable("ray", install=INSTALL)
+    temp_dir = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))
+    gcs, client, agent, agent_grpc, env_agent, metrics, dashboard = _free_ports(7)
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "MAAS_RAY_ADDRESS")}
+    # The cluster's workers are not the tests' processes: no test's registry by accident.
+    env.update(MAAS_HOME=str(temp_dir / "no-maas-home"), RAY_USAGE_STATS_ENABLED="0")
+    command = [
+        ray_cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(gcs),
+        "--ray-client-server-port", str(client), "--dashboard-agent-listen-port", str(agent),
+        "--dashboard-agent-grpc-port", str(agent_grpc), "--runtime-env-agent-port",
+        str(env_agent), "--metrics-export-port", str(metrics), "--dashboard-port",
+        str(dashboard), "--include-dashboard=false", "--num-cpus", "2", "--temp-dir",
+        str(temp_dir), "--disable-usage-stats",
+    ]  # fmt: skip
+    starter = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
-    cluster = RayCluster(f"127.0.0.1:{port}", _free_port(), temp_dir)
-    saved = {k: os.environ.get(k) for k in ("RAY_ADDRESS", "MAAS_RAY_HTTP_PORT")}
-    os.environ["RAY_ADDRESS"] = cluster.address
-    os.environ["MAAS_RAY_HTTP_PORT"] = str(cluster.serve_port)
+    cluster = RayCluster(f"127.0.0.1:{gcs}", f"ray://127.0.0.1:{client}", temp_dir, starter.pid)
     try:
-
-        def connected() -> bool:
-            assert head.poll() is None, (temp_dir / "ray-start.log").read_text()
-            try:
-                ray.init(
-                    address=cluster.address,
-                    logging_level="WARNING",
-                    log_to_driver=False,
-                    configure_logging=False,
-                )
-            except ConnectionError:
-                return False
-            return True
-
-        wait_for(connected, timeout=120, interval=0.5, what="the Ray head to accept a driver")
-        serve.start(http_options={"host": "127.0.0.1", "port": cluster.serve_port})
+        output, _ = starter.communicate(timeout=120)
+        if starter.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{output}")
         yield cluster
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        try:
-            if ray.is_initialized():
-                serve.shutdown()
-        finally:
-            ray.shutdown()
-            head.send_signal(signal.SIGTERM)
-            try:
-                head.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                head.kill()
-                head.wait()
-            log.close()
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and _removal_failed(temp_dir):
-                time.sleep(0.2)
-
-
-def _removal_failed(path: Path) -> bool:
-    shutil.rmtree(path, ignore_errors=True)
-    return path.exists()
+        if starter.poll() is None:
+            starter.kill()
+        _stop(cluster)
+        shutil.rmtree(temp_dir, ignore_errors=True)

@@ -34,7 +34,7 @@ def runs(ctx: Context, args: argparse.Namespace) -> Result:
     """``runs [NAME]`` lists; ``runs show ID`` shows one; ``runs export ID PATH`` writes its
     executed notebook."""
     from ..pipelines import report
-    from ..pipelines.lineage import version_uris, versions_by_pipeline_run
+    from ..pipelines.lineage import version_uris
 
     reg = ctx.registry
     if args.name in report.ACTIONS:
@@ -52,7 +52,7 @@ def runs(ctx: Context, args: argparse.Namespace) -> Result:
             f"{ctx.says('runs export ID PATH')}."
         )
     found = reg.list_pipeline_runs(args.name, **listing.filters(args))
-    made = versions_by_pipeline_run(reg)
+    made = reg.versions_made_by(r.id for r in found)
     rows = [
         [
             r.id[:12],
@@ -101,6 +101,7 @@ def sweep(ctx: Context, args: argparse.Namespace) -> Result:
             alias_best=args.alias_best,
             progress=ctx.progress,
             registry=reg,
+            executor=args.executor,
         )
     )
     text = repr(result)

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from ..registry import ModelVersion, PipelineRun, Registry, Run
 
 
 def produced(reg: Registry, pipeline_run: str) -> tuple[list[Run], list[ModelVersion]]:
     runs = [r for r in reg.list_runs() if r.lineage.get("pipeline_run") == pipeline_run]
-    return runs, versions_by_pipeline_run(reg).get(pipeline_run, [])
-
-
-def versions_by_pipeline_run(reg: Registry) -> dict[str, list[ModelVersion]]:
-    """Every version made inside a pipeline run, by that run's id (one pass over them)."""
-    out: dict[str, list[ModelVersion]] = defaultdict(list)
-    for m in reg.list_models():
-        for v in reg.list_versions(m.name):
-            run_id = v.lineage.get("pipeline_run")
-            if run_id:
-                out[run_id].append(v)
-    return dict(out)
+    return runs, reg.versions_made_by([pipeline_run]).get(pipeline_run, [])
 
 
 def version_uris(versions: list[ModelVersion]) -> str:

@@ -72,3 +72,11 @@ def add_sweep_arguments(parser: Any) -> None:
     parser.add_argument(
         "--alias-best", metavar="ALIAS", help="point ALIAS at the best run's version"
     )
+    parser.add_argument(
+        "--executor",
+        default="local",
+        metavar="local|ray|ray://HOST:PORT",
+        help="where the points run: local worker processes (default), Ray tasks on "
+        "$MAAS_RAY_ADDRESS / $RAY_ADDRESS or a local Ray cluster (ray), or on the Ray "
+        "cluster at ray://HOST:PORT",
+    )

@@ -1,4 +1,5 @@
-"""Parameter sweeps: one pipeline run per grid point, several kernels (processes) at a time.
+"""Parameter sweeps: one pipeline run per grid point, several kernels (processes) at a time,
+on this machine (the ``local`` executor) or as Ray tasks (``ray``, `ray_sweep`).
 
 A failing run does not stop the others. The result is a table of parameters x metrics
 (a DataFrame, with an HTML repr in notebooks) with the best run marked; ``alias_best``
@@ -65,9 +66,14 @@ def sweep(
     alias_best: str | None = None,
     progress: bool = True,
     registry: Registry | None = None,
+    executor: str = "local",
 ) -> SweepResult:
     """Run *notebook* once per point of *grid*, *parallel* at a time, recorded in
     *registry* (default: ``maas_nb.registry()``).
+
+    *executor* ``"local"`` runs the points in worker processes here; ``"ray"`` runs them
+    as Ray tasks on ``$MAAS_RAY_ADDRESS`` / ``$RAY_ADDRESS`` (else a local Ray cluster),
+    ``"ray://HOST:PORT"`` on that cluster (`maas_nb.pipelines.ray_sweep`).
 
     The table has a row per run: its parameters, metrics, status and the versions it
     registered (``versions``).
@@ -80,9 +86,23 @@ def sweep(
     if alias_best is not None and metric is None:
         raise ConfigurationError("alias_best needs a metric to choose the best run by.")
     reg = registry if registry is not None else api.registry()
-    runs = _execute(os.fspath(notebook), points, max(1, parallel), progress, reg)
+    if executor == "local":
+        runs = _execute(os.fspath(notebook), points, max(1, parallel), progress, reg)
+    else:
+        from . import ray_sweep
+
+        if not ray_sweep.is_ray(executor):
+            raise ConfigurationError(
+                f"Unknown sweep executor {executor!r}; use 'local' (processes on this "
+                "machine), 'ray' (RAY_ADDRESS / MAAS_RAY_ADDRESS, else a local Ray cluster) "
+                "or 'ray://HOST:PORT'."
+            )
+        modules = ray_sweep.notebook_imports(nb)
+        runs = ray_sweep.execute(
+            os.fspath(notebook), points, max(1, parallel), progress, reg, executor, modules
+        )
     rows = []
-    made = lineage.versions_by_pipeline_run(reg)
+    made = reg.versions_made_by(r.id for r in runs)
     for point, record in zip(points, runs, strict=True):
         metrics = lineage.metrics(reg, record.id)
         uris = lineage.version_uris(made.get(record.id, []))

@@ -155,6 +155,8 @@ class PostgresStore(PostgresDatabase, SqliteStore):
     list_models = _read_again(SqliteStore.list_models)
     list_versions = _read_again(SqliteStore.list_versions)
     version_count = _read_again(SqliteStore.version_count)
+    versions_made_in = _read_again(SqliteStore.versions_made_in)
+    list_all_versions = _read_again(SqliteStore.list_all_versions)
     get_run = _read_again(SqliteStore.get_run)
     list_runs = _read_again(SqliteStore.list_runs)
     get_pipeline_run = _read_again(SqliteStore.get_pipeline_run)

@@ -127,6 +127,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX pipeline_runs_by_user ON pipeline_runs (created_by, started_at, id);
     CREATE INDEX versions_by_user ON versions (name, created_by, version);
     """,
+    # 7 -> 8: the versions a page of pipeline runs registered, by the run id in their
+    # lineage (the expression must be the one `PostgresDatabase._MADE_IN` queries by);
+    # and every model's versions in the order they were registered.
+    """
+    CREATE INDEX versions_by_created ON versions (created_at, name, version);
+    CREATE INDEX versions_by_pipeline_run ON versions ((lineage::jsonb ->> 'pipeline_run'));
+    """,
 )
 
 #: The schema version this maas_nb writes: the same number as SQLite's.

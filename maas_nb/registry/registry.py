@@ -228,6 +228,22 @@ class Registry(RunRecords):
         )
         return self.store.list_versions(validate_name(name), listing=listing)
 
+    def list_all_versions(
+        self,
+        *,
+        user: str | None = None,
+        metric: str | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> Page[ModelVersion]:
+        """Every model's versions in the order they were registered (oldest first; the
+        name, then the number, break ties), filtered and paged as `list_versions` is."""
+        listing = Listing.of(
+            user=user, metric=metric, newest_first=newest_first, limit=limit, after=after
+        )
+        return self.store.list_all_versions(listing=listing)
+
     def set_alias(self, uri: str, alias: str) -> ModelVersion:
         """Point *alias* at the version *uri* refers to (moving it if it exists)."""
         return self.store.set_alias(ModelRef.parse(uri), validate_alias(alias))

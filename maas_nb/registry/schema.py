@@ -116,6 +116,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX pipeline_runs_by_user ON pipeline_runs (created_by, started_at, id);
     CREATE INDEX versions_by_user ON versions (name, created_by, version);
     """,
+    # 7 -> 8: the versions a page of pipeline runs registered (the REGISTERED column of
+    # `maas runs` and the panel), found by the run id in their lineage, not by a scan;
+    # and every model's versions in the order they were registered (the panel's Models).
+    """
+    CREATE INDEX versions_by_created ON versions (created_at, name, version);
+    CREATE INDEX versions_by_pipeline_run
+        ON versions (json_extract(lineage, '$.pipeline_run'));
+    """,
 )
 
 #: The schema version this maas_nb writes.

@@ -16,17 +16,17 @@ from ..exceptions import (
 from . import crash_points
 from .columns import dumps as _dumps
 from .columns import now
-from .columns import signature as _signature
 from .columns import time as _time
 from .pages import EVERYTHING, Listing, Page
 from .records import Model, ModelVersion, frozen
 from .sqlite_deployments import DeploymentTables
 from .sqlite_import import ImportTables
 from .sqlite_runs import RunTables
+from .sqlite_versions import VersionTables
 from .uri import ModelRef
 
 
-class SqliteStore(RunTables, DeploymentTables, ImportTables):
+class SqliteStore(VersionTables, RunTables, DeploymentTables, ImportTables):
     """Models, versions, aliases, runs and deployments in one SQLite file (by default
     ``<home>/registry.db``; opened by `stores.sqlite_store` from a ``sqlite:///`` URI)."""
 
@@ -311,44 +311,12 @@ class SqliteStore(RunTables, DeploymentTables, ImportTables):
             (name, alias, version),
         )
 
-    def _aliases_by_version(
-        self, conn: sqlite3.Connection, name: str
-    ) -> dict[int, tuple[str, ...]]:
-        by_version: dict[int, list[str]] = {}
-        for alias, version in conn.execute(
-            "SELECT alias, version FROM aliases WHERE name = ? ORDER BY alias", (name,)
-        ):
-            by_version.setdefault(version, []).append(alias)
-        return {v: tuple(a) for v, a in by_version.items()}
-
     def _version(self, conn: sqlite3.Connection, name: str, version: int) -> ModelVersion:
         row = conn.execute(
             "SELECT * FROM versions WHERE name = ? AND version = ?", (name, version)
         ).fetchone()
         aliases = self._aliases_by_version(conn, name).get(version, ())
         return self._version_record(row, aliases)
-
-    @staticmethod
-    def _version_record(row: sqlite3.Row, aliases: tuple[str, ...]) -> ModelVersion:
-        signature = row["signature"]
-        return ModelVersion(
-            name=row["name"],
-            version=row["version"],
-            flavor=row["flavor"],
-            digest=row["digest"],
-            size=row["size"],
-            signature=_signature(signature) if signature else None,
-            params=frozen(json.loads(row["params"])),
-            metrics=frozen(json.loads(row["metrics"])),
-            tags=frozen(json.loads(row["tags"])),
-            description=row["description"],
-            lineage=frozen(json.loads(row["lineage"])),
-            created_at=_time(row["created_at"]),
-            run_id=row["run_id"],
-            aliases=aliases,
-            trust=frozen(json.loads(row["trust"])),
-            created_by=row["created_by"],
-        )
 
     def _refuse_if_deployed(
         self,

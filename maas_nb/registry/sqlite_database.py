@@ -40,6 +40,10 @@ class SqliteDatabase:
         """The URI that opens this database from any process and directory."""
         return f"sqlite:///{self.path}"
 
+    #: The SQL reading the pipeline run a row was made in from its ``lineage`` JSON (the
+    #: expression of the index ``versions_by_pipeline_run``, which a query must repeat).
+    _MADE_IN = "json_extract(lineage, '$.pipeline_run')"
+
     @staticmethod
     def _metric_value(name: str) -> tuple[str, Any]:
         """The SQL reading metric *name* from a row's ``metrics`` JSON (`pages.MetricValue`)."""

@@ -25,6 +25,7 @@ from maas_nb.exceptions import (
     VersionNotFoundError,
 )
 from maas_nb.registry import Registry
+from maas_nb.registry.schema import SCHEMA_VERSION
 from tests.custom_models import PlainPredictor, ThresholdClassifier
 
 
@@ -282,7 +283,7 @@ def test_database_from_a_newer_schema(registry, classifier):
         Registry(registry.home)
     assert str(info.value) == (
         f"The registry database '{registry.home / 'registry.db'}' has schema version 99, but "
-        f"this maas_nb ({maas_nb.__version__}) understands versions up to 7. Upgrade with: "
+        f"this maas_nb ({maas_nb.__version__}) understands versions up to {SCHEMA_VERSION}. Upgrade with: "
         "pip install -U maas_nb, or point MAAS_HOME at another directory."
     )
     # Refusing did not touch the newer database.

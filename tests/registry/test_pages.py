@@ -130,6 +130,32 @@ def test_versions_filtered_and_paged(registry, classifier, monkeypatch):
     ]
 
 
+def test_every_models_versions_in_registration_order_ties_included(registry, classifier):
+    for name in ["iris", "forest", "iris", "beta", "forest"]:
+        registry.register(classifier, name, metrics={"accuracy": 0.5})
+    registry.set_alias("forest:2", "production")
+    # Three registered in the same microsecond: the name, then the number, order them.
+    _sql(
+        registry,
+        "UPDATE versions SET created_at = '2999-01-01T00:00:00+00:00' "
+        "WHERE NOT (name = 'iris' AND version = 1) AND NOT (name = 'forest' AND version = 1)",
+    )
+    expected = ["iris:1", "forest:1", "beta:1", "forest:2", "iris:2"]
+    assert [v.uri for v in registry.list_all_versions()] == expected
+    for newest_first in (False, True):
+        for size in (1, 2, 5):
+            pages = _all_pages(
+                functools.partial(registry.list_all_versions, newest_first=newest_first), size
+            )
+            uris = [v.uri for p in pages for v in p]
+            assert uris == (expected[::-1] if newest_first else expected)
+    newest = registry.list_all_versions(newest_first=True, limit=2)
+    assert [(v.uri, v.aliases) for v in newest] == [("iris:2", ()), ("forest:2", ("production",))]
+    cursor = registry.list_versions("iris", limit=1).next
+    with pytest.raises(InvalidQueryError, match="does not come from this listing"):
+        registry.list_all_versions(limit=1, after=cursor)
+
+
 def test_pipeline_runs_filtered_by_name_and_user(registry, monkeypatch):
     made = []
     for name, user in [("nightly", "ada"), ("adhoc", "grace"), ("nightly", "grace")]:

@@ -36,6 +36,9 @@ def _schema_version(uri: str) -> int:
 
 def _downgrade(uri: str, version: int) -> None:
     """Turn a current database back into exactly what schema *version* had."""
+    if version < 8:
+        _sql(uri, "DROP INDEX versions_by_pipeline_run")
+        _sql(uri, "DROP INDEX versions_by_created")
     if version < 7:
         for index in NEW_IN_7:
             _sql(uri, f"DROP INDEX {index}")

@@ -24,6 +24,9 @@ NEW_IN_7 = (
 def _downgrade(home, version):
     """Turn a current database back into exactly what schema *version* had."""
     conn = sqlite3.connect(home / "registry.db")
+    if version < 8:
+        conn.execute("DROP INDEX versions_by_pipeline_run")
+        conn.execute("DROP INDEX versions_by_created")
     if version < 7:
         for index in NEW_IN_7:
             conn.execute(f"DROP INDEX {index}")
@@ -88,7 +91,7 @@ def test_a_version_2_database_gains_empty_trust_records(home, classifier, iris):
     loaded = registry.load("threshold", trusted_types=["tests.custom_models.ThresholdClassifier"])
     assert loaded.threshold_ == custom.threshold_
     conn = sqlite3.connect(home / "registry.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
     conn.close()
 
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ... import deploying as client
+from ...deploying import targets
 from ...exceptions import DeploymentFailedError, PanelInputError
-from ...registry import ModelVersion
 from ...registry.uri import ModelRef
 from ...serving.server import TOKEN_ENV
 from ...serving.status import FAILED, LOADING, READY
@@ -20,10 +20,16 @@ from ..display import table
 from .dropdowns import on_pick, picked_by_person, set_options
 from .log import describe
 from .models import newest
+from .paging import PAGE
 from .snippets import python_snippet
 
 if TYPE_CHECKING:
     from .panel import Panel
+
+#: The server column of a deployment any server on the registry may serve (as in
+#: ``maas deployments``), and the status of one another named server serves.
+ANY_SERVER = "(any)"
+ELSEWHERE = "served elsewhere"
 
 
 class DeployTab:
@@ -33,6 +39,8 @@ class DeployTab:
         self.panel = panel
         self.job: threading.Thread | None = None
         self.pending: dict[str, str] = {}  # deployment -> what this panel last saw of it
+        self.servers: dict[str, str | None] = {}  # deployment -> the server it names
+        self.elsewhere: dict[str, str] = {}  # deployment -> the other server that serves it
         self._revisions: dict[str, Any] | None = None  # deployment -> revision last shown
         self._auto_name = ""
         wide = {"description_width": "110px"}
@@ -79,19 +87,19 @@ class DeployTab:
         )
 
     def refresh(self) -> None:
-        """Offer every alias and version; show the server's view of the deployments.
+        """Offer every alias and the newest versions; show the server's view of the
+        deployments.
 
         The version registered last is picked (through its alias, if it has one, so that
         the deployment follows the alias), until the person picks another.
         """
         reg = self.panel.registry
+        # The newest versions only (a page, one query): older ones by alias or typed.
+        versions = reg.list_all_versions(newest_first=True, limit=PAGE)
         targets: list[str] = []
-        versions: list[ModelVersion] = []
         for model in reg.list_models():
-            listed = reg.list_versions(model.name)
-            versions += listed
             targets += [f"{model.name}@{alias}" for alias in sorted(model.aliases)]
-            targets += [v.uri for v in reversed(listed)]
+            targets += [v.uri for v in versions if v.name == model.name]
         latest = newest(versions)
         default = None
         if latest is not None:
@@ -110,12 +118,24 @@ class DeployTab:
         A deployment made or remade since the last call, here or anywhere else (a magic,
         the API, the CLI), becomes the picked one in Deployed.
         """
-        records = self.panel.registry.list_deployments()
+        reg = self.panel.registry
+        records = reg.list_deployments()
+        where = targets.get(None)
+        own = targets.server_name(where, reg)
+        self.servers = {r.name: r.server for r in records}
+        self.elsewhere = {
+            r.name: str(r.server)
+            for r in records
+            if client.Deployment.from_record(r, "", self.panel.home, where.spec, own).elsewhere
+        }
         live = {e["name"]: e for e in (view or {}).get("deployments", [])}
         rows = []
         for r in records:
             entry = live.get(r.name, {})
             status = entry.get("status") or self.pending.get(r.name) or "not running"
+            reason = entry.get("reason")
+            if r.name in self.elsewhere:  # not this server's to serve: not "not running"
+                status, reason = ELSEWHERE, f"served by the server {r.server!r}, not {own!r}"
             rows.append(
                 [
                     r.name,
@@ -123,7 +143,8 @@ class DeployTab:
                     entry.get("version") or "-",
                     status,
                     r.created_by or "-",
-                    entry.get("reason"),
+                    r.server or ANY_SERVER,
+                    reason,
                 ]
             )
         names = [r.name for r in records]
@@ -133,7 +154,7 @@ class DeployTab:
         latest = max(fresh or records, key=lambda r: r.created_at, default=None)
         set_options(self.deployed, names, latest.name if latest else None, follow=bool(fresh))
         self.deployments.value = table(
-            ["deployment", "target", "serving", "status", "by", "reason"],
+            ["deployment", "target", "serving", "status", "by", "server", "reason"],
             rows,
             empty="Nothing deployed yet.",
         ).html

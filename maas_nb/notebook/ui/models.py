@@ -1,4 +1,5 @@
-"""The Models tab: every version with its aliases and metrics; details, aliases, comparison."""
+"""The Models tab: the newest versions of every model (a page at a time) with their aliases
+and metrics; details, aliases, comparison."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ...registry import ModelVersion
 from ...tables import format_size, format_time, metrics_text
 from ..display import table, version_card
 from .dropdowns import on_pick, picked_by_person, set_options
+from .paging import Pager
 
 if TYPE_CHECKING:
     from .panel import Panel
@@ -22,8 +24,14 @@ class ModelsTab:
 
     def __init__(self, panel: Panel) -> None:
         self.panel = panel
-        self.versions: list[ModelVersion] = []
         self.table = widgets.HTML()
+        self.pager: Pager[ModelVersion] = Pager(
+            "versions",
+            lambda **page: panel.registry.list_all_versions(newest_first=True, **page),
+            self._fill,
+            panel.log,
+        )
+        self.more = self.pager.more
         self.version = widgets.Dropdown(description="Version", options=[])
         self.detail = widgets.HTML()
         self.alias = widgets.Text(description="Alias", placeholder="e.g. production")
@@ -42,6 +50,7 @@ class ModelsTab:
         self.widget = widgets.VBox(
             [
                 self.table,
+                self.more,
                 self.version,
                 self.detail,
                 widgets.HBox([self.alias, self.set_alias, self.remove_alias]),
@@ -50,10 +59,17 @@ class ModelsTab:
             ]
         )
 
+    @property
+    def versions(self) -> list[ModelVersion]:
+        """The versions shown, newest first."""
+        return self.pager.items
+
     def refresh(self) -> None:
-        """Re-read every model's versions into the table and the version pickers."""
-        reg = self.panel.registry
-        self.versions = [v for m in reg.list_models() for v in reg.list_versions(m.name)]
+        """Re-read the newest versions (a page, or as many as More has shown) into the
+        table and the version pickers."""
+        self.pager.refresh()
+
+    def _fill(self) -> None:
         rows = [
             [
                 v.name,
@@ -72,7 +88,7 @@ class ModelsTab:
             rows,
             empty="No models registered yet: train one and register it (%maas help).",
         ).html
-        uris = [v.uri for v in self.versions]
+        uris = [v.uri for v in sorted(self.versions, key=lambda v: (v.name, v.version))]
         # Open on the version just registered, and follow newer ones until the person picks.
         latest = newest(self.versions)
         others = [v for v in self.versions if v is not latest]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ..display import table
+from .deploy import ANY_SERVER, ELSEWHERE
 from .rates import Counters, Figures, figures, parse
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class MonitorTab:
         self._before, self._at = counters, now
         for gone in set(self.history) - set(status):
             del self.history[gone]
-        rows = [
+        rows: list[list[Any]] = [
             [
                 name,
                 status.get(name, "-"),
@@ -86,8 +87,13 @@ class MonitorTab:
             for name, fig in sorted(self.latest.items())
             if name in status
         ]
+        # Deployments another named server serves: their figures are that server's.
+        deploy = self.panel.deploy
+        rows += [[name, ELSEWHERE, *["-"] * 7] for name in sorted(deploy.elsewhere)]
+        for row in rows:
+            row.append(deploy.elsewhere.get(row[0]) or deploy.servers.get(row[0]) or ANY_SERVER)
         headers = ["deployment", "status", "req/s", "p50 ms", "p99 ms", "errors (1 min)"]
-        headers += ["mean batch", "utilisation", "queued rows"]
+        headers += ["mean batch", "utilisation", "queued rows", "server"]
         self.table.value = table(
             headers,
             rows,

@@ -9,13 +9,10 @@ import ipywidgets as widgets
 from ...registry import PipelineRun
 from ...tables import format_failure, format_time, params_text
 from ..display import table
+from .paging import Pager
 
 if TYPE_CHECKING:
     from .panel import Panel
-
-
-#: Pipeline runs the tab reads at a time; "More runs" reads the next page.
-PAGE = 50
 
 
 class RunsTab:
@@ -24,36 +21,24 @@ class RunsTab:
     def __init__(self, panel: Panel) -> None:
         self.panel = panel
         self.table = widgets.HTML()
-        self.more = widgets.Button(description="More runs", icon="angle-double-down")
-        self.more.layout.display = "none"
-        self.runs: list[PipelineRun] = []
-        self.next: str | None = None  # the cursor of the page after the runs shown
-        self.more.on_click(panel.log.guard("More runs")(self._more))
+        self.pager: Pager[PipelineRun] = Pager(
+            "runs",
+            lambda **page: panel.registry.list_pipeline_runs(newest_first=True, **page),
+            self._show,
+            panel.log,
+        )
+        self.more = self.pager.more
         self.widget = widgets.VBox([self.table, self.more])
 
     def refresh(self) -> None:
         """Re-read the newest pipeline runs: a page, or as many as More has shown."""
-        page = self.panel.registry.list_pipeline_runs(
-            newest_first=True, limit=max(PAGE, len(self.runs))
-        )
-        self.runs, self.next = list(page), page.next
-        self._show()
-
-    def _more(self, _button: object = None) -> None:
-        """Add the page of older runs after the ones shown (keyset: never re-read them)."""
-        if self.next is None:
-            return
-        page = self.panel.registry.list_pipeline_runs(
-            newest_first=True, limit=PAGE, after=self.next
-        )
-        self.runs += page
-        self.next = page.next
-        self._show()
+        self.pager.refresh()
 
     def _show(self) -> None:
-        from ...pipelines.lineage import version_uris, versions_by_pipeline_run
+        from ...pipelines.lineage import version_uris
 
-        made = versions_by_pipeline_run(self.panel.registry)
+        runs = self.pager.items
+        made = self.panel.registry.versions_made_by(r.id for r in runs)
         rows = [
             [
                 r.id[:12],
@@ -67,7 +52,7 @@ class RunsTab:
                 "-" if r.duration_s is None else f"{r.duration_s:.1f} s",
                 format_failure(r.error) if r.error else "",
             ]
-            for r in self.runs
+            for r in runs
         ]
         self.table.value = table(
             [
@@ -85,4 +70,3 @@ class RunsTab:
             rows,
             empty="No pipeline runs yet: %maas run NOTEBOOK -p KEY VALUE records one.",
         ).html
-        self.more.layout.display = None if self.next else "none"

@@ -107,3 +107,27 @@ def test_the_tab_opens_on_the_newest_version_and_follows_new_ones_until_a_pick(
     panel.refresh()
     assert panel.models.version.value == "apple:1"
     assert panel.models.compare_b.value == "zebra:3"  # not picked by the person: follows
+
+
+def test_more_versions_reads_the_next_page_newest_first(registry, make_panel):
+    """A registry with many versions opens on a page of the newest; More reads older ones
+    (the one paging mechanism the Runs tab uses too)."""
+    from maas_nb.notebook.ui.paging import PAGE
+    from tests.registry.bulk import fill_sqlite
+
+    fill_sqlite(str(registry.home / "registry.db"), runs=0, versions=PAGE + 3)
+    panel = make_panel()
+    shown = panel.models.table.value
+    assert shown.count("<tr><td>model-") == PAGE
+    newest_uri = f"model-{(PAGE + 2) % 10:02d}:{(PAGE + 2) // 10 + 1}"  # bulk.version_rows
+    assert panel.models.version.value == newest_uri
+    assert "model-00:1" not in panel.models.version.options
+    assert panel.models.more.layout.display is None
+    panel.models.more.click()
+    shown = panel.models.table.value
+    assert shown.count("<tr><td>model-") == PAGE + 3
+    assert shown.index("<td>model-02</td><td>6</td>") < shown.index("<td>model-00</td><td>1</td>")
+    assert "model-00:1" in panel.models.version.options
+    assert panel.models.more.layout.display == "none"
+    panel.models.refresh()  # keeps every version More showed
+    assert panel.models.table.value.count("<tr><td>model-") == PAGE + 3

@@ -63,7 +63,7 @@ def test_switching_to_the_runs_tab_rereads_the_registry(registry, make_panel):
 
 
 def test_more_runs_reads_the_next_page_and_shows_who_ran_them(registry, make_panel, monkeypatch):
-    from maas_nb.notebook.ui.runs import PAGE
+    from maas_nb.notebook.ui.paging import PAGE
 
     monkeypatch.setenv("MAAS_USER", "ada")
     made = [
