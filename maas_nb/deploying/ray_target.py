@@ -165,7 +165,9 @@ class RayTarget:
         for key in (TRUSTED_TYPES_ENV, TOKEN_ENV):
             if os.environ.get(key):
                 env[key] = os.environ[key]
-        app = ray_app.application(name, env, replicas=replicas, actor_options={"num_cpus": 0})
+        # The settings (a token, a registry URI's password) go to an actor, never to Serve.
+        holder = ray_app.publish_settings(name, env)
+        app = ray_app.application(name, holder, replicas=replicas, actor_options={"num_cpus": 0})
         serve.run(app, name=app_name(name), route_prefix=f"/{name}", blocking=False)
         url = self.deployment_url(reg, name)
         self._wait_running(serve, name, timeout)
@@ -206,6 +208,7 @@ class RayTarget:
         serve = self.connect()
         record = reg.delete_deployment(name)
         serve.delete(app_name(name), _blocking=True)
+        ray_app.forget_settings(name)
         return record
 
     def server_url(self, reg: Registry) -> str:
@@ -246,6 +249,7 @@ class RayTarget:
         for record in reg.list_deployments():
             if record.server == ray_app.server_name(record.name):
                 serve.delete(app_name(record.name), _blocking=True)
+                ray_app.forget_settings(record.name)
         return None
 
     def __repr__(self) -> str:

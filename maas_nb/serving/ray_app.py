@@ -1,15 +1,20 @@
 """The replica side of the ``ray`` deploy target: a Ray Serve replica that runs this
 server's own ASGI app (`create_app`) for one deployment.
 
-Each replica opens the registry by the URIs the deploying notebook used (passed in the
-replica's arguments, see `replica_env`), runs a `ModelPool` that serves only its
-deployment (the row named for the server ``ray.NAME``), and so loads the version by
-digest with the same trust rules, reconciles with the registry every 0.5 s (an alias
-move or a redeploy with new batching needs no change to the Serve application), and
-answers every protocol the local server does. Ray Serve runs the app's lifespan, so the
-pool starts and stops with the replica; its startup waits for the first load, so Serve
-(which routes to a replica as soon as it has started) never sends a request to a
-replica still loading its model during a rolling update.
+Each replica opens the registry by the URIs the deploying notebook used, runs a
+`ModelPool` that serves only its deployment (the row named for the server ``ray.NAME``),
+and so loads the version by digest with the same trust rules, reconciles with the
+registry every 0.5 s (an alias move or a redeploy with new batching needs no change to
+the Serve application), and answers every protocol the local server does. Ray Serve
+runs the app's lifespan, so the pool starts and stops with the replica; its startup
+waits for the first load, so Serve (which routes to a replica as soon as it has started)
+never sends a request to a replica still loading its model during a rolling update.
+
+The settings (those URIs, which may hold a database password, and ``MAAS_TOKEN``) are
+never a replica's argument: Serve keeps the arguments in its checkpoint and shows its
+config. The deploying process puts them in the memory of a named, detached actor
+(`SettingsHolder`, ``maas-settings-NAME`` in the namespace ``maas``); a replica is given
+only that actor's name and asks it for the settings when it starts.
 
 Ray is imported on first use: ``import maas_nb.serving`` stays free of it.
 """
@@ -35,6 +40,68 @@ def server_name(deployment: str) -> str:
     return f"{SERVER_PREFIX}{deployment}"
 
 
+#: The Ray namespace of the settings actors.
+SETTINGS_NAMESPACE = "maas"
+
+
+def settings_actor_name(deployment: str) -> str:
+    """The name of the actor holding the settings of Ray deployment *deployment*."""
+    return f"maas-settings-{deployment}"
+
+
+class SettingsHolder:
+    """A Ray actor holding one deployment's settings in memory (never in a file)."""
+
+    def __init__(self) -> None:
+        self.settings: dict[str, str] = {}
+
+    def put(self, settings: dict[str, str]) -> None:
+        self.settings = dict(settings)
+
+    def get(self) -> dict[str, str]:
+        return self.settings
+
+
+def publish_settings(deployment: str, settings: dict[str, str]) -> str:
+    """Put *settings* in the detached settings actor of *deployment* (created if need be,
+    updated in place otherwise, so a restarting replica always finds it); its name."""
+    import ray
+
+    name = settings_actor_name(deployment)
+    holder: Any = (
+        ray.remote(SettingsHolder)
+        .options(
+            name=name,
+            namespace=SETTINGS_NAMESPACE,
+            lifetime="detached",
+            get_if_exists=True,
+            num_cpus=0,
+        )
+        .remote()
+    )
+    ray.get(holder.put.remote({k: v for k, v in settings.items() if k in PASSED_ENV}))
+    return name
+
+
+def fetch_settings(actor: str) -> dict[str, str]:
+    """The settings the actor named *actor* holds."""
+    import ray
+
+    holder = ray.get_actor(actor, namespace=SETTINGS_NAMESPACE)
+    return dict(ray.get(holder.get.remote()))
+
+
+def forget_settings(deployment: str) -> None:
+    """Kill the settings actor of *deployment*, if there is one."""
+    import ray
+
+    try:
+        holder = ray.get_actor(settings_actor_name(deployment), namespace=SETTINGS_NAMESPACE)
+    except ValueError:
+        return  # none (already gone)
+    ray.kill(holder, no_restart=True)
+
+
 def build_app(deployment: str, env: dict[str, str]) -> Any:
     """The ASGI app of a replica of *deployment*, on the registry *env* opens."""
     from ..registry import Registry
@@ -52,11 +119,12 @@ def build_app(deployment: str, env: dict[str, str]) -> Any:
 
 
 class MaasReplica:
-    """One replica: its ASGI app is built on the replica, by `build_app`."""
+    """One replica: its ASGI app is built on the replica, by `build_app`, with the
+    settings the actor named *settings* holds."""
 
-    def __init__(self, deployment: str, env: dict[str, str]) -> None:
+    def __init__(self, deployment: str, settings: str) -> None:
         self.deployment = deployment
-        self.env = env
+        self.env = fetch_settings(settings)
 
     def __serve_build_asgi_app__(self) -> Any:
         return build_app(self.deployment, self.env)
@@ -71,9 +139,10 @@ def replica_class() -> Any:
 
 
 def application(
-    deployment: str, env: dict[str, str], *, replicas: int, actor_options: dict[str, Any]
+    deployment: str, settings: str, *, replicas: int, actor_options: dict[str, Any]
 ) -> Any:
-    """The Ray Serve application serving *deployment* with *replicas* replicas."""
+    """The Ray Serve application serving *deployment* with *replicas* replicas, whose
+    replicas take their settings from the actor named *settings* (`publish_settings`)."""
     from ray import serve
 
     wrapped: Any = serve.deployment(
@@ -83,4 +152,4 @@ def application(
         ray_actor_options=actor_options,
         max_ongoing_requests=256,
     )
-    return wrapped.bind(deployment, env)
+    return wrapped.bind(deployment, settings)

@@ -4,6 +4,8 @@ the local target; an alias move under load fails no request; a failed load says 
 
 from __future__ import annotations
 
+import json
+import secrets
 import sys
 import threading
 import time
@@ -18,19 +20,21 @@ from maas_nb.deploying import ray_target, server_view
 from maas_nb.exceptions import ConfigurationError, DeploymentFailedError, MissingDependencyError
 from tests.helpers import wait_for
 
-pytestmark = pytest.mark.usefixtures("ray_cluster")
-
 
 @pytest.fixture(autouse=True)
-def no_apps_left(ray_cluster):
-    """Each test starts and ends with no maas application on the shared Serve instance."""
+def no_apps_left(ray_driver):
+    """Each test starts and ends with no maas application (and no settings actor) on the
+    shared Serve instance."""
     from ray import serve
+
+    from maas_nb.serving import ray_app
 
     yield
 
     for name in serve.status().applications:
         if name.startswith(ray_target.APP_PREFIX):
             serve.delete(name, _blocking=True)
+            ray_app.forget_settings(name.removeprefix(ray_target.APP_PREFIX))
 
 
 def running_replicas(name: str) -> int:
@@ -57,12 +61,12 @@ def oip(url: str, name: str, rows: np.ndarray) -> list:
 
 
 def test_the_quickstart_loop_runs_on_ray_with_the_local_answers(
-    ray_cluster, registry, classifier, iris
+    ray_serve, registry, classifier, iris
 ):
     X, _ = iris
     maas_nb.register(classifier, "iris", sample=X[:5], alias="production")
     dep = maas_nb.deploy("iris@production", name="iris-ray", target="ray")
-    assert dep.server == f"{ray_cluster.serve_url}/iris-ray"
+    assert dep.server == f"{ray_serve}/iris-ray"
     assert dep.deploy_target == "ray"
     assert dep.status == "ready"
     assert registry.get_deployment("iris-ray").server == "ray.iris-ray"
@@ -216,3 +220,53 @@ def test_without_ray_the_target_says_how_to_install_it(monkeypatch, registry, cl
         maas_nb.deploy("iris")
     assert "Install it with: pip install 'maas_nb[ray]'" in str(info.value)
     assert registry.list_deployments() == []
+
+
+def serve_knows() -> bytes:
+    """Everything Ray Serve keeps and shows about its applications: its status, the
+    details its dashboard shows, and its checkpoint in the GCS (the deployments' pickled
+    constructor arguments among them)."""
+    import ray
+    from ray import serve
+    from ray.experimental import internal_kv
+    from ray.serve.context import _get_global_client
+
+    client = _get_global_client()
+    details = ray.get(client._controller.get_serve_instance_details.remote())
+    shown = (repr(serve.status()) + json.dumps(details, default=str)).encode()
+    from ray.serve._private.storage.kv_store import SERVE_INTERNAL_KV_NAMESPACE as namespace
+
+    stored = [  # the controller's keys are "ray-serve-serve-..."
+        internal_kv._internal_kv_get(key, namespace=namespace) or b""
+        for key in internal_kv._internal_kv_list(b"", namespace=namespace)
+    ]
+    assert stored, "no Serve checkpoint found in the GCS: is the namespace still this?"
+    return shown + b"".join(stored)
+
+
+def test_the_token_and_the_registry_reach_the_replicas_but_not_serve(
+    monkeypatch, registry, classifier, iris
+):
+    X, _ = iris
+    token = f"tok-{secrets.token_hex(16)}"
+    monkeypatch.setenv("MAAS_TOKEN", token)
+    maas_nb.register(classifier, "iris", sample=X[:5])
+    dep = maas_nb.deploy("iris", target="ray")
+    body = {"instances": X[:2].tolist()}
+    refused = requests.post(f"{dep.server}/invocations", json=body, timeout=30)
+    assert refused.status_code == 401, refused.text
+    bearer = {"Authorization": f"Bearer {token}"}
+    answered = requests.post(f"{dep.server}/invocations", json=body, headers=bearer, timeout=30)
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["predictions"] == classifier.predict(X[:2]).tolist()
+
+    known = serve_knows()
+    assert token.encode() not in known
+    assert str(registry.home).encode() not in known
+    assert b"maas-settings-iris" in known  # what the replicas are given instead
+
+    maas_nb.undeploy("iris", target="ray")
+    from maas_nb.serving import ray_app
+
+    with pytest.raises(ValueError):  # the settings went with the last replica
+        ray_app.fetch_settings(ray_app.settings_actor_name("iris"))
