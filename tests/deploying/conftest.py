@@ -44,7 +44,6 @@ def connect(cluster: RayCluster) -> None:
 @pytest.fixture(scope="session")
 def ray_serve(ray_cluster: RayCluster) -> Iterator[str]:
     """Serve's proxy URL (``http://127.0.0.1:PORT``); Serve runs on `ray_cluster`."""
-    pytest.importorskip("ray.serve")
     import ray
     from ray import serve
 
