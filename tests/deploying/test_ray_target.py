@@ -157,15 +157,29 @@ def test_an_alias_move_under_load_fails_no_request_on_two_replicas(registry, cla
     for t in threads:
         t.start()
     try:
-        time.sleep(3)  # load on the old version first
+        # Load on the old version first.
+        wait_for(lambda: len(answers) >= 50, timeout=60, what="50 answers before the move")
         registry.set_alias("flower:2", "production")
         moved = time.monotonic()
+
+        def answered_since(when: float) -> int:
+            return sum(1 for w, _ in list(answers) if w > when)
+
         # Both replicas reconcile by themselves (every 0.5 s): all answers go new soon.
-        time.sleep(3)
+        wait_for(
+            lambda: time.monotonic() > moved + 3 and answered_since(moved + 3) >= 50,
+            timeout=60,
+            what="50 answers from 3 s after the move",
+        )
         # A redeploy with another replica count is an in-place update of the application.
         maas_nb.deploy("flower@production", target="ray", replicas=1)
         wait_for(lambda: running_replicas("flower") == 1, timeout=60, what="one replica")
-        time.sleep(max(0.0, start + 12 - time.monotonic()))
+        redeployed = time.monotonic()
+        wait_for(
+            lambda: time.monotonic() > start + 12 and answered_since(redeployed) >= 50,
+            timeout=60,
+            what="12 s of load, and 50 answers after the redeploy",
+        )
     finally:
         stop.set()
         for t in threads:

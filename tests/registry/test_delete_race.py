@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 from maas_nb.registry import Registry, crash_points
 from tests.helpers import running, wait_for
@@ -49,10 +48,7 @@ def test_a_delete_never_removes_the_bytes_a_registration_is_committing(
         deleter.start()
         # The delete must wait for the registration holding the same bytes: give it
         # the time to finish if nothing made it wait (it takes milliseconds).
-        deadline = time.monotonic() + 2.0
-        while not deleted.is_set() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        waited = not deleted.is_set()
+        waited = not deleted.wait(timeout=2.0)
         os.remove(marker)  # release the writer: it commits
         out, err = writer.communicate(timeout=60)
         deleter.join(timeout=60)
