@@ -8,7 +8,7 @@ import json
 import warnings
 from typing import Any
 
-from ..deploying import api
+from ..deploying import api, scaling
 from ..deploying.batching import add_arguments as add_batching_arguments
 from ..deploying.targets import TARGET_ENV
 from ..exceptions import ServerUnavailableError
@@ -37,7 +37,7 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
             limits=from_arguments(args),
             target=args.target,
             workers=args.workers,
-            replicas=args.replicas,
+            **scaling.from_arguments(args),
         )
     info = dep.describe()
     # The URL is in every form: a caller needs it, and it is not always on port 8765
@@ -170,13 +170,7 @@ def _declare_deploy(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="server processes of the server deploy starts, if none runs (default 1)",
     )
-    p.add_argument(
-        "--replicas",
-        type=int,
-        default=None,
-        metavar="N",
-        help="Ray Serve replicas (--target ray only; default 1)",
-    )
+    scaling.add_arguments(p)
     add_limit_arguments(p, "connection limits of the server deploy starts, if none runs")
 
 

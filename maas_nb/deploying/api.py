@@ -8,12 +8,11 @@ from typing import Any
 
 from ..api import registry as default_registry
 from ..api import with_pipeline_run
-from ..exceptions import ConfigurationError
 from ..registry import DeploymentRecord
 from ..registry.uri import ModelRef, validate_name
 from ..serving.limits import ConnectionLimits
 from ..serving.server import check_workers
-from . import batching, remote, targets
+from . import batching, remote, scaling, targets
 from .deployment import Deployment
 from .remote import START_TIMEOUT_S
 
@@ -31,6 +30,12 @@ def deploy(
     target: str | None = None,
     workers: int | None = None,
     replicas: int | None = None,
+    min_replicas: int | None = None,
+    max_replicas: int | None = None,
+    target_ongoing_requests: float | None = None,
+    upscale_delay_s: float | None = None,
+    downscale_delay_s: float | None = None,
+    autoscaling_config: dict[str, Any] | None = None,
 ) -> Deployment:
     """Serve *uri* (``iris@production``) as deployment *name*; wait until it is ready.
 
@@ -41,7 +46,12 @@ def deploy(
     connection cap) if given, and *workers* server processes sharing its port (default 1;
     each loads every deployment, and ``/metrics`` sums them). An alias target follows the
     alias: moving it swaps the served version without downtime, on every worker.
-    *replicas* (the ``ray`` target only, default 1) is the number of Ray Serve replicas.
+    *replicas* (the ``ray`` target only, default 1) is the number of Ray Serve replicas;
+    or, to autoscale, *min_replicas* to *max_replicas* replicas, each kept at about
+    *target_ongoing_requests* requests in flight (default 2), adding one after
+    *upscale_delay_s* (30) of higher load and removing one after *downscale_delay_s* (600)
+    of lower (see `maas_nb.deploying.scaling`); *autoscaling_config* passes any other
+    field of Ray Serve's ``AutoscalingConfig`` (``look_back_period_s``...) on as given.
     Batching: at most *max_batch_size* rows per model call, a request waits at most
     *max_latency_ms* for batch mates, and more than *max_queue_rows* queued rows
     (default: the larger of 4096 and 16 batches) answer 503.
@@ -51,9 +61,18 @@ def deploy(
         check_workers(workers)
     config["revision"] = uuid.uuid4().hex
     where = targets.get(target)
-    extra: dict[str, Any] = {}
-    if replicas is not None:
-        extra["replicas"] = check_replicas(where, replicas)
+    scale = scaling.plan(
+        where.spec,
+        getattr(where, "scales", False),
+        replicas=replicas,
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+        target_ongoing_requests=target_ongoing_requests,
+        upscale_delay_s=upscale_delay_s,
+        downscale_delay_s=downscale_delay_s,
+        more=autoscaling_config,
+    )
+    extra = {"scaling": scale} if scale else {}
     reg = default_registry(home)
     reg.get(uri)  # fail here, clearly, if the model does not exist
     name = validate_name(name or ModelRef.parse(uri).name, kind="deployment name")
@@ -63,30 +82,31 @@ def deploy(
     )
 
 
-def check_replicas(where: targets.DeployTarget, replicas: object) -> int:
-    """*replicas* if a whole number of at least 1 and *where* runs replicas."""
-    if not getattr(where, "scales", False):
-        raise ConfigurationError(
-            f"replicas is for the ray target; the deploy target {where.spec!r} runs server "
-            "processes instead: give workers (--workers N), or deploy with --target ray."
-        )
-    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
-        raise ConfigurationError(
-            f"replicas is {replicas!r}; give the number of Ray Serve replicas, a whole "
-            "number of at least 1."
-        )
-    return replicas
-
-
 def _server(where: targets.DeployTarget, reg: Any, name: str) -> str:
     """The base URL deployment *name* answers under on *where*."""
     per_deployment = getattr(where, "deployment_url", None)
     return per_deployment(reg, name) if per_deployment is not None else where.server_url(reg)
 
 
+def _handle(record: DeploymentRecord, where: targets.DeployTarget, reg: Any) -> Deployment:
+    """The handle of row *record*: a row that a target serving each deployment at its own
+    URL made (``ray``) records that target and URL, and is shown with them, whichever
+    target *where* the caller named; any other row is shown as *where* serves it."""
+    spec, url = record.config.get(targets.OWN_TARGET), record.config.get(targets.OWN_URL)
+    if spec and url:
+        return Deployment.from_record(record, url, str(reg.home), spec, record.server)
+    own = targets.server_name(where, reg)
+    server = _server(where, reg, record.name)
+    return Deployment.from_record(record, server, str(reg.home), where.spec, own)
+
+
 def undeploy(name: str, *, home: str | None = None, target: str | None = None) -> DeploymentRecord:
-    """Stop serving deployment *name* (its server unloads it)."""
-    return targets.get(target).undeploy(default_registry(home), name)
+    """Stop serving deployment *name* (its server unloads it). A deployment made on a
+    target that runs it by itself (``ray``) is stopped there when *target* is not given."""
+    reg = default_registry(home)
+    if target is None:
+        target = reg.get_deployment(name).config.get(targets.OWN_TARGET)
+    return targets.get(target).undeploy(reg, name)
 
 
 def deployments(
@@ -97,21 +117,13 @@ def deployments(
     name)."""
     where = targets.get(target)
     reg = default_registry(home)
-    own = targets.server_name(where, reg)
-    return [
-        Deployment.from_record(r, _server(where, reg, r.name), str(reg.home), where.spec, own)
-        for r in reg.list_deployments(user=user)
-    ]
+    return [_handle(r, where, reg) for r in reg.list_deployments(user=user)]
 
 
 def get_deployment(name: str, *, home: str | None = None, target: str | None = None) -> Deployment:
     """The handle of deployment *name* (no network call for the local target)."""
-    where = targets.get(target)
     reg = default_registry(home)
-    record = reg.get_deployment(name)
-    own = targets.server_name(where, reg)
-    server = _server(where, reg, name)
-    return Deployment.from_record(record, server, str(reg.home), where.spec, own)
+    return _handle(reg.get_deployment(name), targets.get(target), reg)
 
 
 def predict(deployment: str, X: Any) -> Any:

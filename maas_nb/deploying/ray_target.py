@@ -45,6 +45,7 @@ from ..serving import ray_app
 from ..serving.limits import ConnectionLimits
 from ..serving.server import TOKEN_ENV
 from . import remote, targets
+from . import scaling as ray_scaling
 from .deployment import Deployment
 
 HTTP_HOST_ENV = "MAAS_RAY_HTTP_HOST"
@@ -69,10 +70,16 @@ def app_name(name: str) -> str:
     return f"{APP_PREFIX}{name}"
 
 
+def running(state: Any) -> int:
+    """How many replicas of the application whose Serve status is *state* are running."""
+    deployment = getattr(state, "deployments", {}).get("maas") if state is not None else None
+    return int(deployment.replica_states.get("RUNNING", 0)) if deployment is not None else 0
+
+
 class RayTarget:
     """Deployments served by Ray Serve (``ray``, ``ray://head:10001``)."""
 
-    scales = True  # deploy takes replicas=
+    scales = True  # deploy takes scaling= (`maas_nb.deploying.scaling.plan`)
 
     def __init__(self, spec: str = "ray") -> None:
         self.spec = spec
@@ -148,31 +155,42 @@ class RayTarget:
         timeout: float,
         limits: ConnectionLimits | None,
         workers: int | None = None,
-        replicas: int | None = None,
+        scaling: dict[str, Any] | None = None,
     ) -> Deployment:
         if limits is not None or workers is not None:
             warnings.warn(
                 "Ray Serve's proxy holds the connections and its replicas are the "
-                "processes: limits and workers do nothing on the ray target (use replicas).",
+                "processes: limits and workers do nothing on the ray target (use replicas, "
+                "or min_replicas and max_replicas).",
                 stacklevel=4,
             )
         serve = self.connect()
         server = ray_app.server_name(name)
         targets.check_free(reg, name, server)
-        replicas = replicas or 1
-        record = reg.put_deployment(name, uri, {**config, "replicas": replicas}, server=server)
+        scale = scaling or {ray_scaling.REPLICAS: 1}
+        options = {**ray_scaling.serve_options(scale), "ray_actor_options": {"num_cpus": 0}}
+        try:  # Serve checks the options here: refuse bad ones before anything is stored
+            app = ray_app.application(name, ray_app.settings_actor_name(name), options)
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(
+                f"Ray Serve refused the replica options {scale}: {exc}. Give the fields "
+                "of Ray Serve's AutoscalingConfig with values it accepts."
+            ) from exc
+        url = self.deployment_url(reg, name)
+        config = {**config, **scale, targets.OWN_TARGET: self.spec, targets.OWN_URL: url}
+        record = reg.put_deployment(name, uri, config, server=server)
         env = dict(reg.environment())
         for key in (TRUSTED_TYPES_ENV, TOKEN_ENV):
             if os.environ.get(key):
                 env[key] = os.environ[key]
         # The settings (a token, a registry URI's password) go to an actor, never to Serve.
-        holder = ray_app.publish_settings(name, env)
-        app = ray_app.application(name, holder, replicas=replicas, actor_options={"num_cpus": 0})
+        ray_app.publish_settings(name, env)
         serve.run(app, name=app_name(name), route_prefix=f"/{name}", blocking=False)
-        url = self.deployment_url(reg, name)
         self._wait_running(serve, name, timeout)
         where = f"the Ray Serve logs of application {app_name(name)!r} (ray logs, dashboard)"
         remote.wait_ready(url, name, uri, config["revision"], timeout=timeout, log=where)
+        first = scale.get(ray_scaling.AUTOSCALING, {}).get("min_replicas")
+        replicas = first or scale[ray_scaling.REPLICAS]
         self._wait_replicas(url, name, uri, config["revision"], replicas, timeout, where)
         return Deployment.from_record(record, url, str(reg.home), self.spec, server)
 
@@ -238,7 +256,8 @@ class RayTarget:
             if state is None or not str(state.status).endswith("RUNNING"):
                 why = state.message if state is not None else "no Ray Serve application"
                 entry.update(status="failed", reason=f"Ray Serve: {why}")
-            entry["replicas"] = record.config.get("replicas", 1)
+            entry["replicas"] = running(state)
+            entry["replicas_wanted"] = ray_scaling.wanted(record.config)
             entries.append(entry)
         return {"url": self.proxy_url(), "deployments": entries, "metrics": "\n".join(metrics)}
 

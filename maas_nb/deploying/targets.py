@@ -29,6 +29,11 @@ TARGET_ENV = "MAAS_DEPLOY_TARGET"
 DEFAULT_TARGET = "local"
 ENTRY_POINT_GROUP = "maas_nb.deploy_targets"
 
+#: The config keys under which a target that serves each deployment at its own URL
+#: (``ray``) records itself and that URL, so any caller finds the deployment there.
+OWN_TARGET = "deploy_target"
+OWN_URL = "url"
+
 
 class DeployTarget(Protocol):
     """Where deployments run: puts them in the registry's deployments table and makes

@@ -138,18 +138,13 @@ def replica_class() -> Any:
     return serve.ingress()(MaasReplica)
 
 
-def application(
-    deployment: str, settings: str, *, replicas: int, actor_options: dict[str, Any]
-) -> Any:
-    """The Ray Serve application serving *deployment* with *replicas* replicas, whose
-    replicas take their settings from the actor named *settings* (`publish_settings`)."""
+def application(deployment: str, settings: str, options: dict[str, Any]) -> Any:
+    """The Ray Serve application serving *deployment*, with the ``serve.deployment``
+    *options* (the replica count or autoscaling, actor options), whose replicas take
+    their settings from the actor named *settings* (`publish_settings`)."""
     from ray import serve
 
     wrapped: Any = serve.deployment(
-        replica_class(),
-        name="maas",
-        num_replicas=replicas,
-        ray_actor_options=actor_options,
-        max_ongoing_requests=256,
+        replica_class(), name="maas", max_ongoing_requests=256, **options
     )
     return wrapped.bind(deployment, settings)

@@ -217,12 +217,14 @@ def test_a_version_that_fails_to_load_shows_failed_with_the_reason(registry, cla
 
 def test_replicas_are_for_the_ray_target_only(registry, classifier, iris, capsys):
     maas_nb.register(classifier, "iris", sample=iris[0][:5])
-    with pytest.raises(ConfigurationError, match="replicas is for the ray target"):
+    with pytest.raises(ConfigurationError, match="replicas and autoscaling are for the ray"):
         maas_nb.deploy("iris", replicas=2)
     with pytest.raises(ConfigurationError, match="replicas is 0"):
         maas_nb.deploy("iris", replicas=0, target="ray")
     assert main(["deploy", "iris", "--replicas", "2"]) == 1
-    assert "replicas is for the ray target" in capsys.readouterr().err
+    assert "replicas and autoscaling are for the ray target" in capsys.readouterr().err
+    assert main(["deploy", "iris", "--max-replicas", "2"]) == 1
+    assert "replicas and autoscaling are for the ray target" in capsys.readouterr().err
     assert registry.list_deployments() == []
 
 
