@@ -70,6 +70,22 @@ def app_name(name: str) -> str:
     return f"{APP_PREFIX}{name}"
 
 
+def _http_address() -> tuple[str, int]:
+    """The host and port of Serve's HTTP proxy, as Serve's client knows them."""
+    try:
+        from ray.serve.context import _get_global_client
+
+        client: Any = _get_global_client()
+        return str(client.http_config.host), int(client.http_config.port)
+    except (ImportError, AttributeError, TypeError):
+        return _configured_address()
+
+
+def _configured_address() -> tuple[str, int]:
+    """The address this target starts Serve's proxy on."""
+    return os.environ.get(HTTP_HOST_ENV) or "127.0.0.1", int(os.environ.get(HTTP_PORT_ENV) or 8000)
+
+
 def running(state: Any) -> int:
     """How many replicas of the application whose Serve status is *state* are running."""
     deployment = getattr(state, "deployments", {}).get("maas") if state is not None else None
@@ -114,8 +130,7 @@ class RayTarget:
                     "ray://HEAD:10001)."
                 ) from exc
         if not self._started:
-            host = os.environ.get(HTTP_HOST_ENV) or "127.0.0.1"
-            port = int(os.environ.get(HTTP_PORT_ENV) or 8000)
+            host, port = _configured_address()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "already running with other options"
                 serve.start(http_options={"host": host, "port": port})
@@ -123,20 +138,19 @@ class RayTarget:
         return serve
 
     def proxy_url(self) -> str:
-        """The base URL of the cluster's Serve HTTP proxy."""
+        """The base URL of the cluster's Serve HTTP proxy.
+
+        Ray has no public call for the proxy's address: it is read from Serve's client
+        (``ray.serve.context``); should a Ray release move it, the address this target
+        starts Serve with (``$MAAS_RAY_HTTP_HOST``/``$MAAS_RAY_HTTP_PORT``) is used."""
         if self._proxy is None:
             self.connect()
-            from ray.serve.context import _get_global_client
-
-            client = _get_global_client()
-            assert client is not None  # connect() started Serve
-            http = client.http_config
-            host = http.host
+            host, port = _http_address()
             if "://" in self.spec:
                 host = urlsplit(self.spec).hostname or host
             if host in ("0.0.0.0", "::", ""):  # noqa: S104 (a bind address, not ours)
                 host = "127.0.0.1"
-            self._proxy = f"http://{host}:{http.port}"
+            self._proxy = f"http://{host}:{port}"
         return self._proxy
 
     def deployment_url(self, reg: Registry, name: str) -> str:

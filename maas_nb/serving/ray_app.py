@@ -50,16 +50,24 @@ def settings_actor_name(deployment: str) -> str:
 
 
 class SettingsHolder:
-    """A Ray actor holding one deployment's settings in memory (never in a file)."""
+    """A Ray actor holding one deployment's settings in memory (never in a file), and
+    the latest metrics snapshot of each of its replicas (`ray_replicas`)."""
 
     def __init__(self) -> None:
         self.settings: dict[str, str] = {}
+        self.metrics: dict[str, dict[str, Any]] = {}
 
     def put(self, settings: dict[str, str]) -> None:
         self.settings = dict(settings)
 
     def get(self) -> dict[str, str]:
         return self.settings
+
+    def publish(self, replica: str, snapshot: dict[str, Any]) -> None:
+        self.metrics[replica] = snapshot
+
+    def snapshots(self) -> dict[str, dict[str, Any]]:
+        return self.metrics
 
 
 def publish_settings(deployment: str, settings: dict[str, str]) -> str:
@@ -83,11 +91,17 @@ def publish_settings(deployment: str, settings: dict[str, str]) -> str:
     return name
 
 
-def fetch_settings(actor: str) -> dict[str, str]:
-    """The settings the actor named *actor* holds."""
+def settings_actor(actor: str) -> Any:
+    """The handle of the settings actor named *actor*."""
     import ray
 
-    holder = ray.get_actor(actor, namespace=SETTINGS_NAMESPACE)
+    return ray.get_actor(actor, namespace=SETTINGS_NAMESPACE)
+
+
+def fetch_settings(holder: Any) -> dict[str, str]:
+    """The settings the actor *holder* holds."""
+    import ray
+
     return dict(ray.get(holder.get.remote()))
 
 
@@ -102,10 +116,12 @@ def forget_settings(deployment: str) -> None:
     ray.kill(holder, no_restart=True)
 
 
-def build_app(deployment: str, env: dict[str, str]) -> Any:
-    """The ASGI app of a replica of *deployment*, on the registry *env* opens."""
+def build_app(deployment: str, env: dict[str, str], holder: Any) -> Any:
+    """The ASGI app of a replica of *deployment*, on the registry *env* opens, meeting
+    the other replicas at the actor *holder*."""
     from ..registry import Registry
     from .app import create_app
+    from .ray_replicas import ReplicaGroup
 
     os.environ.update({k: v for k, v in env.items() if k in PASSED_ENV})
     registry = Registry(env.get(HOME_ENV) or None)
@@ -115,6 +131,7 @@ def build_app(deployment: str, env: dict[str, str]) -> Any:
         deployment=deployment,
         token=env.get(TOKEN_ENV) or None,
         settle=True,  # Serve routes to a replica once it started: have the model by then
+        group=ReplicaGroup(holder),
     )
 
 
@@ -124,10 +141,11 @@ class MaasReplica:
 
     def __init__(self, deployment: str, settings: str) -> None:
         self.deployment = deployment
-        self.env = fetch_settings(settings)
+        self.holder = settings_actor(settings)
+        self.env = fetch_settings(self.holder)
 
     def __serve_build_asgi_app__(self) -> Any:
-        return build_app(self.deployment, self.env)
+        return build_app(self.deployment, self.env, self.holder)
 
 
 @functools.cache

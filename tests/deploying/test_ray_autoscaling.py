@@ -116,3 +116,25 @@ def test_the_cli_deploys_with_autoscaling_and_lists_it(ray_driver, registry, cla
     from ray import serve
 
     assert ray_target.app_name("iris") not in serve.status().applications
+
+
+def test_metrics_count_every_replica(ray_driver, registry, classifier, iris):
+    """A scrape reaches one replica through the proxy; it answers for all of them."""
+    X, _ = iris
+    registry.register(classifier, "iris", sample=X[:5])
+    dep = maas_nb.deploy("iris", target="ray", replicas=2)
+    try:
+        with requests.Session() as session:
+            for _ in range(40):
+                body = {"instances": X[:1].tolist()}
+                r = session.post(f"{dep.server}/invocations", json=body, timeout=30)
+                assert r.status_code == 200, r.text
+        line = 'maas_requests_total{deployment="iris"} 40'
+
+        def every_scrape_counts_all() -> bool:
+            texts = [requests.get(f"{dep.server}/metrics", timeout=30).text for _ in range(6)]
+            return all(line in text.splitlines() for text in texts)
+
+        wait_for(every_scrape_counts_all, timeout=30, interval=0.2, what=line)
+    finally:
+        maas_nb.undeploy("iris")

@@ -285,4 +285,4 @@ def test_the_token_and_the_registry_reach_the_replicas_but_not_serve(
     from maas_nb.serving import ray_app
 
     with pytest.raises(ValueError):  # the settings went with the last replica
-        ray_app.fetch_settings(ray_app.settings_actor_name("iris"))
+        ray_app.settings_actor(ray_app.settings_actor_name("iris"))
