@@ -165,3 +165,41 @@ def test_a_killed_replica_shows_degraded_then_is_replaced_and_fails_no_request_a
     [listed] = json.loads(capsys.readouterr().out)
     assert (listed["name"], listed["status"], listed["replicas"]) == ("iris", "ready", 2)
     maas_nb.undeploy("iris", target="ray")
+
+
+def test_a_killed_replica_that_cannot_come_back_shows_failed_with_serves_reason(
+    registry, classifier, iris
+):
+    import ray
+
+    from maas_nb.serving import ray_app
+
+    X, _ = iris
+    maas_nb.register(classifier, "solo", sample=X[:5])
+    dep = maas_nb.deploy("solo", target="ray", timeout=120)
+    [victim] = running("solo")
+    # Its replacement will find no settings (as if their actor had been lost too).
+    ray_app.forget_settings("solo")
+    ray.kill(ray.get_actor(victim["actor_name"], namespace="serve"), no_restart=True)
+
+    failed = wait_for(
+        lambda: (e := the_entry("solo"))["status"] == "failed" and "settings" in e["reason"] and e,
+        timeout=120,
+        interval=0.2,
+        what="the view to say failed, with the replacement's error",
+    )
+    assert (failed["replicas"], failed["replicas_wanted"]) == (0, 1)
+    assert failed["reason"].startswith("Ray Serve (0 of 1 replicas running): ")
+    assert "failed to start" in failed["reason"]
+    assert ray_app.settings_actor_name("solo") in failed["reason"]  # what it could not find
+
+    # Deploying again puts the settings back: Serve's next try starts a replica.
+    maas_nb.deploy("solo", target="ray", timeout=120)
+    entry = wait_for(
+        lambda: (e := the_entry("solo"))["status"] == "ready" and e,
+        timeout=120,
+        what="the replacement to be ready",
+    )
+    assert (entry["replicas"], entry["replicas_wanted"]) == (1, 1)
+    assert dep.predict(X[:3]).tolist() == classifier.predict(X[:3]).tolist()
+    maas_nb.undeploy("solo", target="ray")
