@@ -151,6 +151,8 @@ def _deployment_dict(dep: Any, info: dict[str, Any]) -> dict[str, Any]:
         "status": info.get("status", "stopped"),
         "version": info.get("version"),
         "config": dep.config,
+        # What the target adds: why it is not ready, the Ray Serve replicas running/wanted.
+        **{k: info[k] for k in ("reason", "replicas", "replicas_wanted") if k in info},
     }
 
 

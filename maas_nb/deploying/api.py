@@ -12,7 +12,7 @@ from ..registry import DeploymentRecord
 from ..registry.uri import ModelRef, validate_name
 from ..serving.limits import ConnectionLimits
 from ..serving.server import check_workers
-from . import batching, remote, scaling, targets
+from . import batching, scaling, targets
 from .deployment import Deployment
 from .remote import START_TIMEOUT_S
 
@@ -158,9 +158,10 @@ def server_view(
 def server_states(
     *, home: str | None = None, target: str | None = None
 ) -> dict[str, dict[str, Any]] | None:
-    """The running server's view of each deployment by name; None when no server runs.
+    """The deploy target's view of each deployment by name (status, reason: for the
+    ``ray`` target with Ray Serve's health and replica counts); None when no server runs.
 
     `ServerUnavailableError` when one is recorded but cannot be read.
     """
-    server = targets.get(target).server_url(default_registry(home))
-    return remote.states(server) if server else None
+    view = targets.get(target).view(default_registry(home), timeout=10)
+    return {entry["name"]: entry for entry in view["deployments"]} if view else None

@@ -51,6 +51,8 @@ from .deployment import Deployment
 HTTP_HOST_ENV = "MAAS_RAY_HTTP_HOST"
 HTTP_PORT_ENV = "MAAS_RAY_HTTP_PORT"
 APP_PREFIX = "maas-"
+#: The name `ray_app.application` gives the one Serve deployment of each application.
+SERVE_DEPLOYMENT = "maas"
 
 
 def import_serve() -> Any:
@@ -250,15 +252,20 @@ class RayTarget:
         return None  # each Ray deployment is its own server, ray.NAME
 
     def view(self, reg: Registry, *, timeout: float) -> dict[str, Any] | None:
-        """Every Ray deployment's state as its replicas say, with Serve's own status."""
-        serve = self.connect()
-        apps = serve.status().applications
+        """Every Ray deployment's state as its replicas say, overruled by Ray Serve's health
+        (`serve_health`): ``replicas`` is the number of replicas running, ``replicas_wanted``
+        the number Serve is aiming for."""
+        self.connect()
+        from ray.serve.context import _get_global_client
+
+        client = _get_global_client()
+        assert client is not None  # connect() started Serve
+        apps = client.get_serve_details().get("applications") or {}
         entries: list[dict[str, Any]] = []
         metrics: list[str] = []
         for record in reg.list_deployments():
             if record.server != ray_app.server_name(record.name):
                 continue
-            state = apps.get(app_name(record.name))
             entry: dict[str, Any] = {"name": record.name, "target": record.target}
             try:
                 url = self.deployment_url(reg, record.name)
@@ -267,11 +274,10 @@ class RayTarget:
                     metrics.append(remote.call("GET", url, "/metrics", timeout=timeout).text)
             except ServerUnavailableError as exc:
                 entry.update(status="unknown", reason=str(exc))
-            if state is None or not str(state.status).endswith("RUNNING"):
-                why = state.message if state is not None else "no Ray Serve application"
-                entry.update(status="failed", reason=f"Ray Serve: {why}")
-            entry["replicas"] = running(state)
-            entry["replicas_wanted"] = ray_scaling.wanted(record.config)
+            scale = record.config.get(ray_scaling.AUTOSCALING) or {}
+            wanted = int(record.config.get(ray_scaling.REPLICAS) or scale.get("min_replicas", 1))
+            entry.update(serve_health(apps.get(app_name(record.name)), entry, wanted))
+            entry["scaling"] = ray_scaling.wanted(record.config)  # "2", or "1-3" autoscaled
             entries.append(entry)
         return {"url": self.proxy_url(), "deployments": entries, "metrics": "\n".join(metrics)}
 
@@ -287,3 +293,49 @@ class RayTarget:
 
     def __repr__(self) -> str:
         return f"RayTarget({self.spec!r})"
+
+
+def serve_health(app: dict[str, Any] | None, entry: dict[str, Any], wanted: int) -> dict[str, Any]:
+    """What Ray Serve's details *app* (of `get_serve_details`, None: no such application)
+    change in the replicas' *entry* of a deployment that should have *wanted* replicas:
+    the ``replicas`` running and ``replicas_wanted`` always; ``status`` and ``reason`` when
+    Serve is not running it as it should (the replicas' own "failed" says more, and stays).
+
+    DEPLOY_FAILED, or unhealthy with no replica running: ``failed``. Unhealthy with some
+    running (a replica died, Serve is replacing it): ``degraded``, still answering.
+    Deploying with none running yet: ``loading``."""
+    if app is None:
+        return {
+            "status": "failed",
+            "reason": "Ray Serve: no application runs it (deploy it again)",
+            "replicas": 0,
+            "replicas_wanted": wanted,
+        }
+    deployment = (app.get("deployments") or {}).get(SERVE_DEPLOYMENT) or {}
+    live = deployment.get("replicas") or []
+    running = sum(1 for r in live if plain(r.get("state")) == "RUNNING")
+    wanted = int(deployment.get("target_num_replicas", wanted))
+    found: dict[str, Any] = {"replicas": running, "replicas_wanted": wanted}
+    status = plain(app.get("status"))
+    message = deployment.get("message") or app.get("message") or status
+    count = f"{running} of {wanted} replicas running"
+    if entry.get("status") == "failed" or status == "RUNNING":
+        return found
+    if status == "DEPLOY_FAILED" or (status != "DEPLOYING" and running == 0):
+        found.update(status="failed", reason=f"Ray Serve ({count}): {message}")
+    elif status == "UNHEALTHY":
+        dead = deployment.get("recent_dead_replicas") or []
+        last = max(dead, key=lambda r: r.get("start_time_s") or 0, default=None)
+        if last is not None:
+            message += f" Last stopped: replica {last.get('replica_id')} (pid {last.get('pid')})."
+        found.update(status="degraded", reason=f"Ray Serve ({count}): {message}")
+    elif running == 0:
+        found.update(status="loading", reason=f"Ray Serve ({count}): {message}")
+    else:
+        found["reason"] = f"Ray Serve ({count}): {message}"
+    return found
+
+
+def plain(value: Any) -> str:
+    """The name of one of Serve's states, which its details give as enums or strings."""
+    return str(getattr(value, "value", value) or "")

@@ -43,7 +43,7 @@ def test_one_to_two_replicas_under_load_and_back_to_one_when_idle(
     try:
         assert dep.config["autoscaling"]["max_replicas"] == 2
         [entry] = server_view(target="ray")["deployments"]
-        assert (entry["status"], entry["replicas"], entry["replicas_wanted"]) == ("ready", 1, "1-2")
+        assert (entry["status"], entry["replicas"], entry["scaling"]) == ("ready", 1, "1-2")
 
         counts: list[tuple[float, int]] = [(time.monotonic(), running_replicas("auto"))]
 

@@ -176,9 +176,9 @@ def test_an_alias_move_under_load_fails_no_request_on_two_replicas(registry, cla
         wait_for(lambda: running_replicas("flower") == 1, timeout=60, what="one replica")
         redeployed = time.monotonic()
         wait_for(
-            lambda: time.monotonic() > start + 12 and answered_since(redeployed) >= 50,
-            timeout=60,
-            what="12 s of load, and 50 answers after the redeploy",
+            lambda: time.monotonic() > start + 20 and answered_since(redeployed) >= 50,
+            timeout=120,
+            what="20 s of load, and 50 answers after the redeploy",
         )
     finally:
         stop.set()
@@ -187,6 +187,7 @@ def test_an_alias_move_under_load_fails_no_request_on_two_replicas(registry, cla
     failed = [a for _, a in answers if not isinstance(a, int)]
     assert failed == [], failed[:3]
     assert len(answers) > 100
+    assert answers[-1][0] - start >= 20  # c=8 for 20 s, as the issue asks
     assert {a for w, a in answers if w < moved} == {old}
     assert {a for w, a in answers if w > moved + 3} == {new}
     assert dep.describe()["version"] == 2
@@ -195,7 +196,9 @@ def test_an_alias_move_under_load_fails_no_request_on_two_replicas(registry, cla
     maas_nb.undeploy("flower", target="ray")
 
 
-def test_a_version_that_fails_to_load_shows_failed_with_the_reason(registry, classifier, iris):
+def test_a_version_that_fails_to_load_shows_failed_with_the_reason(
+    monkeypatch, capsys, registry, classifier, iris
+):
     X, _ = iris
     bad = registry.register(classifier, "broken", sample=X[:5])
     path = registry.artifacts.path(bad.digest)
@@ -211,6 +214,16 @@ def test_a_version_that_fails_to_load_shows_failed_with_the_reason(registry, cla
     assert "is corrupted: its sha256 is sha256:" in entry["reason"]
     [handle] = maas_nb.deployments(target="ray")
     assert handle.status == "failed"
+    monkeypatch.setenv("MAAS_DEPLOY_TARGET", "ray")  # what %maas deployments then shows
+    capsys.readouterr()
+    assert main(["deployments", "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert (listed["name"], listed["status"]) == ("broken", "failed")
+    assert "is corrupted: its sha256 is sha256:" in listed["reason"]
+    assert main(["deployments"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[:5] == [
+        "broken", "broken:1", "ray.broken", "-", "failed",
+    ]  # fmt: skip
     maas_nb.undeploy("broken", target="ray")
     assert registry.list_deployments() == []
 
