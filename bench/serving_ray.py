@@ -4,12 +4,12 @@ beside hand-written Ray Serve deployments (ray_apps.py) and the local target.
 One private single-node Ray cluster (the test suite's own, tests/ray_cluster.py: free
 loopback ports, its own ``--temp-dir``, stopped by its process group, nothing else) with
 Serve's HTTP proxy on a free 127.0.0.1 port, its workers at the benchmark's priority
-(``RAY_worker_niceness=0``; Ray's default renices them to 15). One Serve application runs at a time, so no
-idle replica shares the two cores with the one being timed; each is driven by the same
-wrk load as serving.py's rows (one-row ``{"instances": [[...]]}`` requests, the same
-duration and connection counts), after its answers are checked and after a 2 s wrk
-warm-up at the highest connection count (not counted; Serve's routers learn the
-replicas lazily). In the table, per replica count:
+(``RAY_worker_niceness=0``; Ray's default renices them to 15). One Serve application runs
+at a time, so no idle replica shares the two cores with the one being timed; each is
+driven by the same wrk load as serving.py's rows (one-row ``{"instances": [[...]]}``
+requests, the same duration and connection counts), after its answers are checked and
+after a 2 s wrk warm-up at the highest connection count (not counted; Serve's routers
+learn the replicas lazily). In the table, per replica count:
 
 - ours: ``maas_nb.deploy("rf", name="rf-ray", target="ray", replicas=N)`` (default
   batching: 64 rows, 5 ms), its forest kernel, at ``{proxy}/rf-ray/models/rf-ray/invocations``;
@@ -193,12 +193,11 @@ def report(results: dict[tuple[str, str, int], dict], connections: list[int]) ->
     print_table(results, table, connections)
     for c in connections:
         floor, local_floor = results["rf r=1", "floor", c], results["rf r=1", "local-floor", c]
+        shares = [results[f"rf r={n}", "ours", c]["rps"] / floor["rps"] for n in (1, 2)]
         print(
-            f"c={c}: Serve's proxy floor / local floor x{floor['rps'] / local_floor['rps']:.2f}; "
-            + "; ".join(
-                f"ray r={n} / its proxy floor x{results[f'rf r={n}', 'ours', c]['rps'] / floor['rps']:.2f}"
-                for n in (1, 2)
-            )
+            f"c={c}: the local floor answers x{local_floor['rps'] / floor['rps']:.0f} the "
+            f"requests of Serve's proxy floor; the ray target, 1 / 2 replicas, answers "
+            f"x{shares[0]:.2f} / x{shares[1]:.2f} the proxy floor's"
         )
     floor = results["rf r=1", "floor", top]
     print(
