@@ -1,7 +1,7 @@
 """Serving benchmark: our server beside hand-written FastAPI apps and the HTTP floor.
 
     python bench/serving.py [--duration 10] [--connections 1,64] [--before PATH]
-                            [--models rf,rf-skl,lr,keras]
+                            [--models rf,rf-skl,lr,keras] [--ray] [--workers]
 
 Every server runs on 127.0.0.1 in one run, on the same data (make_classification(5000,
 20)), and is driven with one-row ``{"instances": [[...]]}`` requests by wrk (Debian's
@@ -22,6 +22,9 @@ Keras MLP 20-64-64-1 (keras_mlp.py, built and fitted here). The forest is served
 by our server: ``rf`` with maas_nb's exact tree-walking kernel, ``rf-skl`` (the same
 trees, see sklearn_forest.py) with scikit-learn's own ``predict_proba``; so rf/rf-skl is
 the kernel's effect and rf-skl/baseline the server's.
+
+With ``--ray``, then the forest on Ray Serve (serving_ray.py): the ``ray`` deploy target
+with 1 and 2 replicas beside hand-written Ray Serve deployments and this run's local rows.
 
 It prints requests/s, p99 and errors per cell, the ratios ours/other (measured minutes
 apart in one run on the same machine: on a busy machine, repeat), the issue 13 targets
@@ -163,6 +166,9 @@ def main() -> None:
         "--before", type=Path, default=None, help="another maas_nb checkout to run beside ours"
     )
     parser.add_argument(
+        "--ray", action="store_true", help="then rf on Ray Serve (serving_ray.py), same run"
+    )
+    parser.add_argument(
         "--workers", action="store_true", help="then lr at c=64 with --workers 1 and 2 (workers.py)"
     )
     args = parser.parse_args()
@@ -274,6 +280,10 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
+    if args.ray and "rf" in rows:
+        from serving_ray import measure
+
+        measure(home, baseline_dir, served, X, body, connections, args.duration, results)
     if args.workers:
         from workers import compare
 

@@ -96,18 +96,22 @@ def _stop(cluster: RayCluster) -> None:
                 raise
 
 
-@pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[RayCluster]:
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        missing("ray", INSTALL)
-    ray_cli = executable("ray", install=INSTALL)
-    temp_dir = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))
+@contextlib.contextmanager
+def running_ray_cluster(
+    ray_cli: str, *, prefix: str = "ray", env: dict[str, str] | None = None
+) -> Iterator[RayCluster]:
+    """A single-node Ray cluster started here (``ray start --head``, free loopback ports,
+    its own temporary directory) and stopped after, by its process group only: the tests'
+    fixture and the benchmarks share it. *env* is added to the cluster's environment (its
+    workers inherit it: a ``PYTHONPATH``, say)."""
+    temp_dir = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     gcs, client, agent, agent_grpc, env_agent, metrics, dashboard = _free_ports(7)
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "MAAS_RAY_ADDRESS")}
-    # The cluster's workers are not the tests' processes: no test's registry by accident.
-    env.update(MAAS_HOME=str(temp_dir / "no-maas-home"), RAY_USAGE_STATS_ENABLED="0")
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "MAAS_RAY_ADDRESS")
+    }
+    # The cluster's workers are not the caller's processes: no caller's registry by accident.
+    environment.update(MAAS_HOME=str(temp_dir / "no-maas-home"), RAY_USAGE_STATS_ENABLED="0")
+    environment.update(env or {})
     command = [
         ray_cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(gcs),
         "--ray-client-server-port", str(client), "--dashboard-agent-listen-port", str(agent),
@@ -118,7 +122,7 @@ def ray_cluster() -> Iterator[RayCluster]:
     ]  # fmt: skip
     starter = subprocess.Popen(
         command,
-        env=env,
+        env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -135,3 +139,13 @@ def ray_cluster() -> Iterator[RayCluster]:
             starter.kill()
         _stop(cluster)
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[RayCluster]:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        missing("ray", INSTALL)
+    with running_ray_cluster(executable("ray", install=INSTALL)) as cluster:
+        yield cluster
