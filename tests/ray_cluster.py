@@ -96,6 +96,11 @@ def _stop(cluster: RayCluster) -> None:
                 raise
 
 
+#: How many times to start a cluster whose node timed out registering with the GCS (Ray
+#: waits a fixed 30 s for that: a machine busy with other work can take longer).
+START_ATTEMPTS = 3
+
+
 @contextlib.contextmanager
 def running_ray_cluster(
     ray_cli: str, *, prefix: str = "ray", env: dict[str, str] | None = None
@@ -103,7 +108,25 @@ def running_ray_cluster(
     """A single-node Ray cluster started here (``ray start --head``, free loopback ports,
     its own temporary directory) and stopped after, by its process group only: the tests'
     fixture and the benchmarks share it. *env* is added to the cluster's environment (its
-    workers inherit it: a ``PYTHONPATH``, say)."""
+    workers inherit it: a ``PYTHONPATH``, say). A start whose node timed out registering
+    is stopped and tried again, with other ports and directory, up to `START_ATTEMPTS`."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        cluster, failure = _start(ray_cli, prefix, env)
+        if failure is None:
+            break
+        _stop(cluster)
+        shutil.rmtree(cluster.temp_dir, ignore_errors=True)
+        if "timed out during startup" not in failure or attempt == START_ATTEMPTS:
+            raise RuntimeError(failure)
+    try:
+        yield cluster
+    finally:
+        _stop(cluster)
+        shutil.rmtree(cluster.temp_dir, ignore_errors=True)
+
+
+def _start(ray_cli: str, prefix: str, env: dict[str, str] | None) -> tuple[RayCluster, str | None]:
+    """Run ``ray start --head``; the cluster, and what went wrong (None: it started)."""
     temp_dir = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     gcs, client, agent, agent_grpc, env_agent, metrics, dashboard = _free_ports(7)
     environment = {
@@ -131,14 +154,13 @@ def running_ray_cluster(
     cluster = RayCluster(f"127.0.0.1:{gcs}", f"ray://127.0.0.1:{client}", temp_dir, starter.pid)
     try:
         output, _ = starter.communicate(timeout=120)
-        if starter.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} failed:\n{output}")
-        yield cluster
-    finally:
-        if starter.poll() is None:
-            starter.kill()
-        _stop(cluster)
-        shutil.rmtree(temp_dir, ignore_errors=True)
+    except subprocess.TimeoutExpired:
+        starter.kill()
+        starter.wait()
+        return cluster, f"{' '.join(command)} did not finish in 120 s"
+    if starter.returncode != 0:
+        return cluster, f"{' '.join(command)} failed:\n{output}"
+    return cluster, None
 
 
 @pytest.fixture(scope="session")
