@@ -1,0 +1,35 @@
+"""What each answered request leaves behind: an `Outcome`, handed to the pool's sinks.
+
+One record per answer, primary or shadow, for the prediction log and the live
+comparison. A sink's `record` runs on the event loop for every answer, so it must be
+O(1) and do no I/O there (append to a buffer a thread drains). With no sink (the
+default) no `Outcome` is built at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One answer of one version of a deployment."""
+
+    deployment: str
+    model: str
+    version: int
+    request_id: str
+    latency_s: float
+    rows: int
+    inputs: Any | None  # the request's decoded rows (`Rows`)
+    outputs: dict[str, np.ndarray]
+    shadow: bool
+    at: float  # time.time() of the answer
+
+
+class OutcomeSink(Protocol):
+    def record(self, outcome: Outcome) -> None:
+        """Take *outcome*; must not block (O(1), no I/O on the event loop)."""
