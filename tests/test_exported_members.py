@@ -29,6 +29,7 @@ def test_exported_members():
         "remove_alias",
         "set_alias",
         "stop_server",
+        "traffic",
         "training_run",
         "ui",
         "undeploy",
