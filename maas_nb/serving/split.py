@@ -63,7 +63,7 @@ class Split:
             label = f"{loaded.name}:{loaded.version}"
             copied = shadow
             if shadow is not None and (
-                shadow.loaded is loaded or shadow.loaded.signature != loaded.signature
+                shadow.loaded is loaded or not _same_inputs(shadow.loaded, loaded)
             ):
                 copied = None  # the rows decoded for this arm would not fit the shadow
             made.append(Arm(target, loaded, weight, str(generation), label, copied))
@@ -120,6 +120,14 @@ class Split:
         return [
             {"target": a.target, "version": a.loaded.version, "weight": a.weight} for a in self.arms
         ]
+
+
+def _same_inputs(a: Loaded, b: Loaded) -> bool:
+    """Whether rows decoded for *b* fit *a* as they are (the same kind and inputs)."""
+    sa, sb = a.signature, b.signature
+    if sa is None or sb is None:
+        return sa is sb
+    return (sa.kind, sa.inputs) == (sb.kind, sb.inputs)
 
 
 @dataclass(frozen=True)
