@@ -3,11 +3,13 @@ server's state, on the deploy target chosen by ``target=`` (see `targets`)."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
 from ..api import registry as default_registry
 from ..api import with_pipeline_run
+from ..exceptions import DeploymentNotFoundError
 from ..registry import DeploymentRecord
 from ..registry.uri import ModelRef, validate_name
 from ..serving.limits import ConnectionLimits
@@ -77,6 +79,11 @@ def deploy(
     reg.get(uri)  # fail here, clearly, if the model does not exist
     name = validate_name(name or ModelRef.parse(uri).name, kind="deployment name")
     config.update(with_pipeline_run(None))
+    with contextlib.suppress(DeploymentNotFoundError):
+        previous = reg.get_deployment(name).config.get("generation")
+        if previous is not None:
+            # One version again, replacing a split: a change of the traffic like any other.
+            config["generation"] = int(previous) + 1
     return where.deploy(
         reg, name, uri, config, timeout=timeout, limits=limits, workers=workers, **extra
     )

@@ -61,6 +61,12 @@ def test_traffic_writes_the_split_and_returns_once_it_serves(two_versions):
     assert maas_nb.registry().get_deployment("iris").config["generation"] == 3
     assert "sticky" not in maas_nb.registry().get_deployment("iris").config
     assert versions_answering(split.server, 300) == {"iris:1": 300}
+    # Deploying again replaces the split by one version: the next generation too.
+    maas_nb.deploy("iris@candidate", name="iris")
+    assert "traffic" not in maas_nb.registry().get_deployment("iris").config
+    assert versions_answering(split.server, 20, headers=None) == {"iris:2": 20}
+    (state,) = maas_nb.deploying.server_states().values()
+    assert state["generation"] == 4
 
 
 def test_a_split_the_server_cannot_load_says_why_and_the_old_one_serves(two_versions, iris):
