@@ -267,14 +267,9 @@ def choose(slot: Slot, split: Split, draw: float, version: int | None) -> Arm:
     arm = split.serving(version)
     if arm is not None:
         return arm
-    if any(a.loaded.version == version for a in split.arms):
-        raise NotFound(
-            f"Deployment {slot.name!r} takes no traffic for version {version} (weight 0)."
-        )
-    check_version(slot, split.primary.loaded, version)
-    raise NotFound(  # the primary serves it, with weight 0, and no other arm does
-        f"Deployment {slot.name!r} takes no traffic for version {version} (weight 0)."
-    )
+    if all(a.loaded.version != version for a in split.arms):
+        check_version(slot, split.primary.loaded, version)  # not deployed: says what is
+    raise NotFound(f"Deployment {slot.name!r} takes no traffic for version {version} (weight 0).")
 
 
 async def _decode(
