@@ -23,6 +23,7 @@ from .api import (
     undeploy,
 )
 from .deployment import Deployment
+from .live import live_view
 from .local import LocalTarget
 from .ray_target import RayTarget
 from .server_target import ServerTarget
@@ -42,6 +43,7 @@ __all__ = [
     "deploy",
     "deployments",
     "get_deployment",
+    "live_view",
     "predict",
     "register",
     "server_states",
