@@ -8,10 +8,9 @@ import json
 import warnings
 from typing import Any
 
-from ..deploying import api, scaling
+from ..deploying import api, live, scaling, targets
 from ..deploying.batching import add_arguments as add_batching_arguments
 from ..deploying.targets import TARGET_ENV
-from ..exceptions import ServerUnavailableError
 from ..registry import to_dict
 from ..serving.limits import add_arguments as add_limit_arguments
 from ..serving.limits import from_arguments
@@ -49,6 +48,8 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
             Field("server", dep.server_name or ANY_SERVER, detail=True),  # user and host
             ("version", info.get("version")),
             ("status", info.get("status")),
+            ("where", None if _wanted(dep) is None else dep.deploy_target),
+            ("replicas", _wanted(dep)),
             ("url", dep.url if dep.server else None),
             Field("curl", dep.curl(), detail=True),
         ],
@@ -74,15 +75,16 @@ def undeploy(ctx: Context, args: argparse.Namespace) -> Result:
 
 def deployments(ctx: Context, args: argparse.Namespace) -> Result:
     deps = api.deployments(home=ctx.home, user=listing.who(args))
-    notes: tuple[str, ...] = ()
-    try:
-        states = api.server_states(home=ctx.home) or {}
-        unknown = "stopped"
-    except ServerUnavailableError as exc:
+    view = live.live_view(home=ctx.home) or {}
+    notes = tuple(
         # The registry still says what is deployed; only the live state is missing.
-        notes = (f"{exc} Showing the registry's deployments only.",)
-        states, unknown = {}, "unknown"
-    infos = [d.describe() if d.elsewhere else states.get(d.name, {"status": unknown}) for d in deps]
+        f"{message} Showing the registry's deployments only."
+        if spec == view.get("deploy_target")
+        else f"{message} Its deployments show as unknown."
+        for spec, message in view.get("problems", {}).items()
+    )
+    entries = {e["name"]: e for e in view.get("deployments", [])}
+    infos = [d.describe() if d.elsewhere else _live(d, entries) for d in deps]
     rows = [
         [
             d.name,
@@ -90,18 +92,22 @@ def deployments(ctx: Context, args: argparse.Namespace) -> Result:
             d.server_name or ANY_SERVER,
             info.get("version") or "-",
             info.get("status"),
+            d.deploy_target,
+            live.replicas_text(info),
             d.created_by or "-",
             d.url if d.server else "-",
         ]
         for d, info in zip(deps, infos, strict=True)
     ]
-    view = table(
+    shown = table(
         [
             "name",
             "target",
             Column("server", detail=True),  # its user and host: not in a magic's stable form
             "version",
             "status",
+            "where",
+            "replicas",
             "by",
             Column("url", detail=True),
         ],
@@ -113,7 +119,21 @@ def deployments(ctx: Context, args: argparse.Namespace) -> Result:
         ),
     )
     data = [_deployment_dict(d, info) for d, info in zip(deps, infos, strict=True)]
-    return Result("deployments", data, view, deps, notes=notes)
+    return Result("deployments", data, shown, deps, notes=notes)
+
+
+def _live(dep: Any, entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Deployment *dep* as its target's live view says (``stopped``: no server runs it)."""
+    info = dict(entries.get(dep.name) or {"status": "stopped"})
+    if _wanted(dep):  # a target with replicas, even when it could not be read
+        info.setdefault("replicas", None)
+        info.setdefault("replicas_wanted", _wanted(dep))
+    return info
+
+
+def _wanted(dep: Any) -> str | None:
+    """The replicas deployment *dep* asks for; None on a target without replicas."""
+    return scaling.wanted(dep.config) if dep.config.get(targets.OWN_TARGET) else None
 
 
 def predict(ctx: Context, args: argparse.Namespace) -> Result:
@@ -150,6 +170,9 @@ def _deployment_dict(dep: Any, info: dict[str, Any]) -> dict[str, Any]:
         "created_by": dep.created_by,
         "status": info.get("status", "stopped"),
         "version": info.get("version"),
+        "deploy_target": dep.deploy_target,
+        "replicas": info.get("replicas"),
+        "replicas_wanted": info.get("replicas_wanted") or _wanted(dep),
         "config": dep.config,
         # What the target adds: why it is not ready, the Ray Serve replicas running/wanted.
         **{k: info[k] for k in ("reason", "replicas", "replicas_wanted") if k in info},
