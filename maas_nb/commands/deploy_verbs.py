@@ -39,6 +39,7 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
             **scaling.from_arguments(args),
         )
     info = dep.describe()
+    own = bool(dep.config.get(targets.OWN_TARGET))  # a target running replicas (ray)
     # The URL is in every form: a caller needs it, and it is not always on port 8765
     # (the server takes a free port when that one is taken: a note says so).
     view = card(
@@ -48,8 +49,8 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
             Field("server", dep.server_name or ANY_SERVER, detail=True),  # user and host
             ("version", info.get("version")),
             ("status", info.get("status")),
-            ("where", None if _wanted(dep) is None else dep.deploy_target),
-            ("replicas", _wanted(dep)),
+            ("where", dep.deploy_target if own else None),
+            ("replicas", scaling.wanted(dep.config) if own else None),
             ("url", dep.url if dep.server else None),
             Field("curl", dep.curl(), detail=True),
         ],
@@ -125,15 +126,11 @@ def deployments(ctx: Context, args: argparse.Namespace) -> Result:
 def _live(dep: Any, entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Deployment *dep* as its target's live view says (``stopped``: no server runs it)."""
     info = dict(entries.get(dep.name) or {"status": "stopped"})
-    if _wanted(dep):  # a target with replicas, even when it could not be read
+    if dep.config.get(targets.OWN_TARGET):  # a target with replicas, even if unreadable
         info.setdefault("replicas", None)
-        info.setdefault("replicas_wanted", _wanted(dep))
+        info.setdefault("replicas_wanted", scaling.initial(dep.config))
+        info.setdefault("scaling", scaling.wanted(dep.config))
     return info
-
-
-def _wanted(dep: Any) -> str | None:
-    """The replicas deployment *dep* asks for; None on a target without replicas."""
-    return scaling.wanted(dep.config) if dep.config.get(targets.OWN_TARGET) else None
 
 
 def predict(ctx: Context, args: argparse.Namespace) -> Result:
@@ -171,11 +168,10 @@ def _deployment_dict(dep: Any, info: dict[str, Any]) -> dict[str, Any]:
         "status": info.get("status", "stopped"),
         "version": info.get("version"),
         "deploy_target": dep.deploy_target,
-        "replicas": info.get("replicas"),
-        "replicas_wanted": info.get("replicas_wanted") or _wanted(dep),
         "config": dep.config,
-        # What the target adds: why it is not ready, the Ray Serve replicas running/wanted.
-        **{k: info[k] for k in ("reason", "replicas", "replicas_wanted") if k in info},
+        # What the target adds: why it is not ready, the Ray Serve replicas running, the
+        # number Serve aims at now, and the count or range asked for ("2", "1-3").
+        **{k: info.get(k) for k in ("reason", "replicas", "replicas_wanted", "scaling")},
     }
 
 

@@ -26,13 +26,15 @@ def owner(record: DeploymentRecord, default: str) -> str:
 
 def replicas_text(entry: dict[str, Any]) -> str:
     """An entry's replicas for people: ``2/2`` (running/wanted), ``1 (1-3)`` when it
-    autoscales, ``?/2`` when unknown, ``-`` on a target without replicas."""
-    wanted = entry.get("replicas_wanted")
-    if wanted is None:
+    autoscales between 1 and 3, ``?/2`` when unknown, ``-`` on a target without replicas."""
+    wanted, scale = entry.get("replicas_wanted"), entry.get("scaling")
+    if wanted is None and scale is None:
         return "-"
     running = entry.get("replicas")
     shown = "?" if running is None else str(running)
-    return f"{shown} ({wanted})" if "-" in str(wanted) else f"{shown}/{wanted}"
+    if scale is not None and "-" in str(scale):
+        return f"{shown} ({scale})"
+    return f"{shown}/{scale if wanted is None else wanted}"
 
 
 def live_view(
@@ -103,7 +105,8 @@ def _tagged(entry: dict[str, Any], spec: str, records: list[DeploymentRecord]) -
     record = next((r for r in records if r.name == entry.get("name")), None)
     if record is not None and record.config.get(targets.OWN_TARGET):
         entry.setdefault("replicas", None)
-        entry.setdefault("replicas_wanted", scaling.wanted(record.config))
+        entry.setdefault("replicas_wanted", scaling.initial(record.config))
+        entry.setdefault("scaling", scaling.wanted(record.config))
     return entry
 
 
@@ -116,5 +119,9 @@ def _unknown(record: DeploymentRecord, spec: str, reason: str) -> dict[str, Any]
         "deploy_target": spec,
     }
     if record.config.get(targets.OWN_TARGET):
-        entry.update(replicas=None, replicas_wanted=scaling.wanted(record.config))
+        entry.update(
+            replicas=None,
+            replicas_wanted=scaling.initial(record.config),
+            scaling=scaling.wanted(record.config),
+        )
     return entry

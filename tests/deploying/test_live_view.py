@@ -60,7 +60,7 @@ def test_an_unreadable_target_makes_only_its_rows_unknown(registry, classifier, 
     assert (by_name["iris"]["status"], by_name["iris"]["deploy_target"]) == ("ready", "local")
     assert "replicas_wanted" not in by_name["iris"]  # a local server runs no replicas
     far = by_name["far"]
-    assert (far["status"], far["deploy_target"], far["replicas_wanted"]) == ("unknown", gone, "2")
+    assert (far["status"], far["deploy_target"], far["replicas_wanted"]) == ("unknown", gone, 2)
     assert far["reason"].startswith(
         f"Reading the deploy target {gone!r} failed: The model server at {gone} did not answer"
     )
@@ -82,5 +82,5 @@ def test_an_unreadable_target_makes_only_its_rows_unknown(registry, classifier, 
     assert main(["--json", "deployments"]) == 0
     listed = {d["name"]: d for d in json.loads(capsys.readouterr().out)}
     assert (listed["far"]["deploy_target"], listed["far"]["status"]) == (gone, "unknown")
-    assert (listed["far"]["replicas"], listed["far"]["replicas_wanted"]) == (None, "2")
+    assert (listed["far"]["replicas"], listed["far"]["replicas_wanted"]) == (None, 2)
     assert (listed["iris"]["deploy_target"], listed["iris"]["replicas"]) == ("local", None)

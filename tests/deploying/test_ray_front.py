@@ -64,7 +64,7 @@ def test_a_two_replica_ray_deployment_is_listed_beside_a_local_one(
     data = {d["name"]: d for d in json.loads(capsys.readouterr().out)}
     ray_row = data["iris-ray"]
     assert (ray_row["deploy_target"], ray_row["status"]) == ("ray", "ready")
-    assert (ray_row["replicas"], ray_row["replicas_wanted"]) == (2, "2")
+    assert (ray_row["replicas"], ray_row["replicas_wanted"], ray_row["scaling"]) == (2, 2, "2")
     assert (data["iris-local"]["deploy_target"], data["iris-local"]["replicas"]) == ("local", None)
 
     # One view, both targets' figures: the same metric names, told apart by the label.
