@@ -76,6 +76,14 @@ class DeployTab:
         self.max_replicas = widgets.BoundedIntText(
             value=2, min=1, max=10_000, description="Max replicas", style=wide
         )
+        self.target_ongoing = widgets.BoundedFloatText(
+            value=2.0,
+            min=0.1,
+            max=10_000,
+            description="Ongoing per replica",
+            tooltip="Autoscaling keeps about this many requests in flight per replica.",
+            style=wide,
+        )
         self.deploy = widgets.Button(description="Deploy", button_style="primary", icon="play")
         self.deployed = widgets.Dropdown(description="Deployed", options=[], style=wide)
         self.undeploy = widgets.Button(description="Undeploy", icon="stop")
@@ -99,6 +107,7 @@ class DeployTab:
                 widgets.HBox([self.max_batch_size, self.max_latency_ms, self.max_queue_rows]),
                 widgets.HBox([self.where, self.replicas]),
                 widgets.HBox([self.autoscale, self.min_replicas, self.max_replicas]),
+                self.target_ongoing,
                 self.deploy,
                 self.status,
                 widgets.HBox([self.deployed, self.undeploy]),
@@ -159,7 +168,8 @@ class DeployTab:
             if r.name in self.elsewhere:  # not this server's to serve: not "not running"
                 status, reason = ELSEWHERE, f"served by the server {r.server!r}, not {own!r}"
             if r.config.get(targets.OWN_TARGET):  # its replicas, even when it was not read
-                entry = {"replicas_wanted": scaling.wanted(r.config), **entry}
+                asked = {"replicas_wanted": scaling.initial(r.config)}
+                entry = {**asked, "scaling": scaling.wanted(r.config), **entry}
             rows.append(
                 [
                     r.name,
@@ -223,6 +233,7 @@ class DeployTab:
         self.min_replicas.disabled = self.max_replicas.disabled = not (
             scales and self.autoscale.value
         )
+        self.target_ongoing.disabled = self.min_replicas.disabled
 
     def _replica_options(self) -> dict[str, Any]:
         """The replica arguments of `maas_nb.deploy` the fields give (none off ``ray``)."""
@@ -230,7 +241,8 @@ class DeployTab:
             return {}
         if self.autoscale.value:
             low, high = self.min_replicas.value, self.max_replicas.value
-            return {"min_replicas": low, "max_replicas": high}
+            ongoing = self.target_ongoing.value
+            return {"min_replicas": low, "max_replicas": high, "target_ongoing_requests": ongoing}
         return {"replicas": self.replicas.value}
 
     def _run_deploy(self, target: str, label: str, options: dict[str, Any]) -> None:

@@ -6,19 +6,30 @@ from __future__ import annotations
 def test_replica_options_are_for_ray_only(make_panel):
     deploy = make_panel().deploy
     assert deploy.where.options == ("local", "ray") and deploy.where.value == "local"
-    fields = (deploy.replicas, deploy.autoscale, deploy.min_replicas, deploy.max_replicas)
+    fields = (
+        deploy.replicas,
+        deploy.autoscale,
+        deploy.min_replicas,
+        deploy.max_replicas,
+        deploy.target_ongoing,
+    )
     assert all(f.disabled for f in fields)
     assert deploy._replica_options() == {}
 
     deploy.where.value = "ray"
-    assert [f.disabled for f in fields] == [False, False, True, True]
+    assert [f.disabled for f in fields] == [False, False, True, True, True]
     deploy.replicas.value = 3
     assert deploy._replica_options() == {"replicas": 3}
 
     deploy.autoscale.value = True  # min and max instead of a fixed count
-    assert [f.disabled for f in fields] == [True, False, False, False]
+    assert [f.disabled for f in fields] == [True, False, False, False, False]
     deploy.max_replicas.value = 4
-    assert deploy._replica_options() == {"min_replicas": 1, "max_replicas": 4}
+    deploy.target_ongoing.value = 8
+    assert deploy._replica_options() == {
+        "min_replicas": 1,
+        "max_replicas": 4,
+        "target_ongoing_requests": 8.0,
+    }
 
     deploy.where.value = "local"
     assert all(f.disabled for f in fields)
