@@ -8,11 +8,10 @@ import json
 import warnings
 from typing import Any
 
-from ..deploying import api, scaling
+from ..deploying import api, live, scaling, targets
 from ..deploying.batching import add_arguments as add_batching_arguments
 from ..deploying.splits import describe_split
 from ..deploying.targets import TARGET_ENV
-from ..exceptions import ServerUnavailableError
 from ..registry import to_dict
 from ..serving.limits import add_arguments as add_limit_arguments
 from ..serving.limits import from_arguments
@@ -41,6 +40,7 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
             **scaling.from_arguments(args),
         )
     info = dep.describe()
+    own = bool(dep.config.get(targets.OWN_TARGET))  # a target running replicas (ray)
     # The URL is in every form: a caller needs it, and it is not always on port 8765
     # (the server takes a free port when that one is taken: a note says so).
     view = card(
@@ -50,6 +50,8 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
             Field("server", dep.server_name or ANY_SERVER, detail=True),  # user and host
             ("version", info.get("version")),
             ("status", info.get("status")),
+            ("where", dep.deploy_target if own else None),
+            ("replicas", scaling.wanted(dep.config) if own else None),
             ("url", dep.url if dep.server else None),
             Field("curl", dep.curl(), detail=True),
         ],
@@ -75,15 +77,16 @@ def undeploy(ctx: Context, args: argparse.Namespace) -> Result:
 
 def deployments(ctx: Context, args: argparse.Namespace) -> Result:
     deps = api.deployments(home=ctx.home, user=listing.who(args))
-    notes: tuple[str, ...] = ()
-    try:
-        states = api.server_states(home=ctx.home) or {}
-        unknown = "stopped"
-    except ServerUnavailableError as exc:
+    view = live.live_view(home=ctx.home) or {}
+    notes = tuple(
         # The registry still says what is deployed; only the live state is missing.
-        notes = (f"{exc} Showing the registry's deployments only.",)
-        states, unknown = {}, "unknown"
-    infos = [d.describe() if d.elsewhere else states.get(d.name, {"status": unknown}) for d in deps]
+        f"{message} Showing the registry's deployments only."
+        if spec == view.get("deploy_target")
+        else f"{message} Its deployments show as unknown."
+        for spec, message in view.get("problems", {}).items()
+    )
+    entries = {e["name"]: e for e in view.get("deployments", [])}
+    infos = [d.describe() if d.elsewhere else _live(d, entries) for d in deps]
     # A split shows as "production=90 candidate=10", in a column there only when one is.
     split = any(d.config.get("traffic") for d in deps)
     rows = [
@@ -94,12 +97,14 @@ def deployments(ctx: Context, args: argparse.Namespace) -> Result:
             d.server_name or ANY_SERVER,
             info.get("version") or "-",
             info.get("status"),
+            d.deploy_target,
+            live.replicas_text(info),
             d.created_by or "-",
             d.url if d.server else "-",
         ]
         for d, info in zip(deps, infos, strict=True)
     ]
-    view = table(
+    shown = table(
         [
             "name",
             "target",
@@ -107,6 +112,8 @@ def deployments(ctx: Context, args: argparse.Namespace) -> Result:
             Column("server", detail=True),  # its user and host: not in a magic's stable form
             "version",
             "status",
+            "where",
+            "replicas",
             "by",
             Column("url", detail=True),
         ],
@@ -118,7 +125,17 @@ def deployments(ctx: Context, args: argparse.Namespace) -> Result:
         ),
     )
     data = [_deployment_dict(d, info) for d, info in zip(deps, infos, strict=True)]
-    return Result("deployments", data, view, deps, notes=notes)
+    return Result("deployments", data, shown, deps, notes=notes)
+
+
+def _live(dep: Any, entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Deployment *dep* as its target's live view says (``stopped``: no server runs it)."""
+    info = dict(entries.get(dep.name) or {"status": "stopped"})
+    if dep.config.get(targets.OWN_TARGET):  # a target with replicas, even if unreadable
+        info.setdefault("replicas", None)
+        info.setdefault("replicas_wanted", scaling.initial(dep.config))
+        info.setdefault("scaling", scaling.wanted(dep.config))
+    return info
 
 
 def predict(ctx: Context, args: argparse.Namespace) -> Result:
@@ -155,13 +172,13 @@ def _deployment_dict(dep: Any, info: dict[str, Any]) -> dict[str, Any]:
         "created_by": dep.created_by,
         "status": info.get("status", "stopped"),
         "version": info.get("version"),
+        "deploy_target": dep.deploy_target,
         "config": dep.config,
-        # What the target adds: why it is not ready, the Ray Serve replicas running/wanted.
-        **{
-            k: info[k]
-            for k in ("reason", "replicas", "replicas_wanted", "generation", "arms", "shadow")
-            if k in info
-        },
+        # What the target adds: why it is not ready, the Ray Serve replicas running, the
+        # number Serve aims at now, and the count or range asked for ("2", "1-3").
+        **{k: info.get(k) for k in ("reason", "replicas", "replicas_wanted", "scaling")},
+        # What a maas_nb server adds: the traffic generation it serves, its arms, a shadow.
+        **{k: info[k] for k in ("generation", "arms", "shadow") if k in info},
     }
 
 

@@ -4,8 +4,9 @@ The client side of serving: `deploy`/`undeploy` write the registry's deployments
 and make the target's server serve it; a `Deployment` is the handle of one deployed
 model. Where deployments run is a `DeployTarget` chosen by name or URI (``local``, the
 default; a named server's URL, ``http://host:8765``; ``$MAAS_DEPLOY_TARGET``;
-``deploy(..., target=...)``); `targets` holds the table
-of schemes. The server itself lives in `maas_nb.serving` and imports nothing from here.
+``deploy(..., target=...)``); `targets` holds the table of schemes. `live_view` reads
+every target in use at once (for the listing and the panel). The server itself lives in
+`maas_nb.serving` and imports nothing from here.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .api import (
     undeploy,
 )
 from .deployment import Deployment
+from .live import live_view
 from .local import LocalTarget
 from .ray_target import RayTarget
 from .server_target import ServerTarget
@@ -43,6 +45,7 @@ __all__ = [
     "deploy",
     "deployments",
     "get_deployment",
+    "live_view",
     "predict",
     "register",
     "server_states",

@@ -133,9 +133,17 @@ class RayTarget:
                 ) from exc
         if not self._started:
             host, port = _configured_address()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "already running with other options"
-                serve.start(http_options={"host": host, "port": port})
+            # Serve logs "Connecting to existing Serve app" at INFO each time: the panel
+            # reads a fresh target every second, so that would fill the notebook.
+            serve_log = logging.getLogger("ray.serve")
+            level = serve_log.level
+            serve_log.setLevel(max(level, logging.WARNING))
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # "already running with other options"
+                    serve.start(http_options={"host": host, "port": port})
+            finally:
+                serve_log.setLevel(level)
             self._started = True
         return serve
 
@@ -205,8 +213,7 @@ class RayTarget:
         self._wait_running(serve, name, timeout)
         where = f"the Ray Serve logs of application {app_name(name)!r} (ray logs, dashboard)"
         remote.wait_ready(url, name, uri, config["revision"], timeout=timeout, log=where)
-        first = scale.get(ray_scaling.AUTOSCALING, {}).get("min_replicas")
-        replicas = first or scale[ray_scaling.REPLICAS]
+        replicas = ray_scaling.initial(scale)
         self._wait_replicas(url, name, uri, config["revision"], replicas, timeout, where)
         return Deployment.from_record(record, url, str(reg.home), self.spec, server)
 
@@ -274,8 +281,7 @@ class RayTarget:
                     metrics.append(remote.call("GET", url, "/metrics", timeout=timeout).text)
             except ServerUnavailableError as exc:
                 entry.update(status="unknown", reason=str(exc))
-            scale = record.config.get(ray_scaling.AUTOSCALING) or {}
-            wanted = int(record.config.get(ray_scaling.REPLICAS) or scale.get("min_replicas", 1))
+            wanted = ray_scaling.initial(record.config)
             entry.update(serve_health(apps.get(app_name(record.name)), entry, wanted))
             entry["scaling"] = ray_scaling.wanted(record.config)  # "2", or "1-3" autoscaled
             entries.append(entry)

@@ -90,6 +90,12 @@ def wanted(config: dict[str, Any]) -> str:
     return str(config.get(REPLICAS, 1))
 
 
+def initial(config: dict[str, Any]) -> int:
+    """How many replicas *config* starts with: the fixed count, or the autoscaling least."""
+    scaling = config.get(AUTOSCALING)
+    return int(scaling["min_replicas"] if scaling else config.get(REPLICAS, 1))
+
+
 def serve_options(config: dict[str, Any]) -> dict[str, Any]:
     """The ``serve.deployment`` options *config*'s replica part makes."""
     scaling = config.get(AUTOSCALING)

@@ -29,16 +29,25 @@ def _free_port() -> int:
 
 
 def connect(cluster: RayCluster) -> None:
-    """Connect this process to *cluster* as a driver, unless it is connected."""
+    """Connect this process to *cluster* as a driver, unless it is connected. A connect
+    that finds the GCS too slow to answer (Ray then fails an assertion on its key-value
+    client: seen on a busy machine) is undone and tried again, up to three times."""
     import ray
 
-    if not ray.is_initialized():
-        ray.init(
-            address=cluster.address,
-            logging_level=logging.WARNING,
-            log_to_driver=False,
-            configure_logging=False,
-        )
+    for attempt in range(3):
+        if ray.is_initialized():
+            return
+        try:
+            ray.init(
+                address=cluster.address,
+                logging_level=logging.WARNING,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+        except AssertionError:
+            ray.shutdown()
+            if attempt == 2:
+                raise
 
 
 @pytest.fixture(scope="session")

@@ -56,8 +56,20 @@ def test_a_notebook_deploys_to_a_named_server_by_its_url(
     assert theirs.predict(X[:1]).tolist() == classifier.predict(X[:1]).tolist()
     assert main(["deployments"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["NAME", "TARGET", "SERVER", "VERSION", "STATUS", "BY", "URL"]
-    assert out[1].split() == ["web", "iris@production", "team-b", "-", "unknown", getuser(), "-"]
+    assert out[0].split() == [
+        "NAME",
+        "TARGET",
+        "SERVER",
+        "VERSION",
+        "STATUS",
+        "WHERE",
+        "REPLICAS",
+        "BY",
+        "URL",
+    ]
+    assert out[1].split() == [
+        *("web", "iris@production", "team-b", "-", "unknown", "local", "-", getuser(), "-")
+    ]
 
     maas_nb.undeploy("web", target=b.url)
     assert registry.list_deployments() == []

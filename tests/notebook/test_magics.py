@@ -225,8 +225,8 @@ def test_deploy_predict_undeploy(ip, iris, monkeypatch):
         f"Deployment web\n  target   iris@production\n  version  1\n  status   ready\n  url      {url}"
     )
     assert (
-        out(ip, "deployments")
-        == "name  target           version  status  by\nweb   iris@production  1        ready   ada"
+        out(ip, "deployments") == "name  target           version  status  where  replicas  by\n"
+        "web   iris@production  1        ready   local  -         ada"
     )
     predictions = ip.run_line_magic("maas", "predict web X_test[:4]")
     assert isinstance(predictions, np.ndarray)

@@ -129,7 +129,17 @@ def test_cli_deploy_deployments_undeploy_and_server_stop(iris_model, capsys):
     )
     assert main(["deployments"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["NAME", "TARGET", "SERVER", "VERSION", "STATUS", "BY", "URL"]
+    assert lines[0].split() == [
+        "NAME",
+        "TARGET",
+        "SERVER",
+        "VERSION",
+        "STATUS",
+        "WHERE",
+        "REPLICAS",
+        "BY",
+        "URL",
+    ]
     assert lines[1].split()[:5] == ["web", "iris@production", "(any)", "1", "ready"]
     assert main(["deployments", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)[0]

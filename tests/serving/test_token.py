@@ -201,13 +201,25 @@ def test_cli_deployments_without_the_token_lists_the_registry_and_says_why(token
     assert table.stderr == note
     assert "Traceback" not in table.stderr
     header, row = table.stdout.splitlines()
-    assert header.split() == ["NAME", "TARGET", "SERVER", "VERSION", "STATUS", "BY", "URL"]
+    assert header.split() == [
+        "NAME",
+        "TARGET",
+        "SERVER",
+        "VERSION",
+        "STATUS",
+        "WHERE",
+        "REPLICAS",
+        "BY",
+        "URL",
+    ]
     assert row.split() == [
         "iris",
         "iris",
         "(any)",
         "-",
         "unknown",
+        "local",
+        "-",
         user(),
         f"{token_server.url}/v2/models/iris/infer",
     ]

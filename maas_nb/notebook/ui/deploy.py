@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ... import deploying as client
-from ...deploying import targets
+from ...deploying import live, scaling, targets
 from ...exceptions import DeploymentFailedError, PanelInputError
 from ...registry.uri import ModelRef
 from ...serving.server import TOKEN_ENV
@@ -60,6 +60,30 @@ class DeployTab:
             tooltip="Rows queued before the server answers 503; 0: its default.",
             style=wide,
         )
+        self.where = widgets.Dropdown(
+            description="Where",
+            options=where_options(),
+            tooltip="The deploy target: this machine's server (local), or Ray Serve (ray).",
+            style=wide,
+        )
+        self.replicas = widgets.BoundedIntText(
+            value=1, min=1, max=10_000, description="Replicas", style=wide
+        )
+        self.autoscale = widgets.Checkbox(value=False, description="Autoscale", indent=False)
+        self.min_replicas = widgets.BoundedIntText(
+            value=1, min=1, max=10_000, description="Min replicas", style=wide
+        )
+        self.max_replicas = widgets.BoundedIntText(
+            value=2, min=1, max=10_000, description="Max replicas", style=wide
+        )
+        self.target_ongoing = widgets.BoundedFloatText(
+            value=2.0,
+            min=0.1,
+            max=10_000,
+            description="Ongoing per replica",
+            tooltip="Autoscaling keeps about this many requests in flight per replica.",
+            style=wide,
+        )
         self.deploy = widgets.Button(description="Deploy", button_style="primary", icon="play")
         self.deployed = widgets.Dropdown(description="Deployed", options=[], style=wide)
         self.undeploy = widgets.Button(description="Undeploy", icon="stop")
@@ -72,12 +96,18 @@ class DeployTab:
         log = panel.log
         on_pick(self.target, log.guard("Pick model")(self._target_changed))
         on_pick(self.deployed, log.guard("Show endpoint")(self._show_endpoint))
+        for choice in (self.where, self.autoscale):
+            choice.observe(log.guard("Pick where")(self._where_changed), names="value")
+        self._where_changed()
         self.deploy.on_click(log.guard("Deploy")(self._deploy))
         self.undeploy.on_click(log.guard("Undeploy")(self._undeploy))
         self.widget = widgets.VBox(
             [
                 widgets.HBox([self.target, self.name]),
                 widgets.HBox([self.max_batch_size, self.max_latency_ms, self.max_queue_rows]),
+                widgets.HBox([self.where, self.replicas]),
+                widgets.HBox([self.autoscale, self.min_replicas, self.max_replicas]),
+                self.target_ongoing,
                 self.deploy,
                 self.status,
                 widgets.HBox([self.deployed, self.undeploy]),
@@ -123,25 +153,31 @@ class DeployTab:
         where = targets.get(None)
         own = targets.server_name(where, reg)
         self.servers = {r.name: r.server for r in records}
-        self.elsewhere = {
+        self.elsewhere = {  # a row that recorded its own target is served there, not elsewhere
             r.name: str(r.server)
             for r in records
-            if client.Deployment.from_record(r, "", self.panel.home, where.spec, own).elsewhere
+            if not r.config.get(targets.OWN_TARGET)
+            and client.Deployment.from_record(r, "", self.panel.home, where.spec, own).elsewhere
         }
-        live = {e["name"]: e for e in (view or {}).get("deployments", [])}
+        now = {e["name"]: e for e in (view or {}).get("deployments", [])}
         rows = []
         for r in records:
-            entry = live.get(r.name, {})
+            entry = now.get(r.name, {})
             status = entry.get("status") or self.pending.get(r.name) or "not running"
             reason = entry.get("reason")
             if r.name in self.elsewhere:  # not this server's to serve: not "not running"
                 status, reason = ELSEWHERE, f"served by the server {r.server!r}, not {own!r}"
+            if r.config.get(targets.OWN_TARGET):  # its replicas, even when it was not read
+                asked = {"replicas_wanted": scaling.initial(r.config)}
+                entry = {**asked, "scaling": scaling.wanted(r.config), **entry}
             rows.append(
                 [
                     r.name,
                     r.target,
                     entry.get("version") or "-",
                     status,
+                    live.owner(r, where.spec),
+                    live.replicas_text(entry),
                     r.created_by or "-",
                     r.server or ANY_SERVER,
                     reason,
@@ -154,7 +190,10 @@ class DeployTab:
         latest = max(fresh or records, key=lambda r: r.created_at, default=None)
         set_options(self.deployed, names, latest.name if latest else None, follow=bool(fresh))
         self.deployments.value = table(
-            ["deployment", "target", "serving", "status", "by", "server", "reason"],
+            [
+                *("deployment", "target", "serving", "status", "where", "replicas", "by"),
+                *("server", "reason"),
+            ],
             rows,
             empty="Nothing deployed yet.",
         ).html
@@ -179,10 +218,32 @@ class DeployTab:
             "max_latency_ms": self.max_latency_ms.value,
             "max_queue_rows": self.max_queue_rows.value or None,
             "home": self.panel.home,
+            "target": self.where.value,
+            **self._replica_options(),
         }
         self._set_status(label, LOADING, f"deploying {target}")
         self.panel.log.info(f"Deploying {target} as {label} ...")
         self._start(self._run_deploy, target, label, options)
+
+    def _where_changed(self, _change: object = None) -> None:
+        """Replica options only for a target that runs replicas (``ray``)."""
+        scales = runs_replicas(self.where.value)
+        self.autoscale.disabled = not scales
+        self.replicas.disabled = not scales or self.autoscale.value
+        self.min_replicas.disabled = self.max_replicas.disabled = not (
+            scales and self.autoscale.value
+        )
+        self.target_ongoing.disabled = self.min_replicas.disabled
+
+    def _replica_options(self) -> dict[str, Any]:
+        """The replica arguments of `maas_nb.deploy` the fields give (none off ``ray``)."""
+        if not runs_replicas(self.where.value):
+            return {}
+        if self.autoscale.value:
+            low, high = self.min_replicas.value, self.max_replicas.value
+            ongoing = self.target_ongoing.value
+            return {"min_replicas": low, "max_replicas": high, "target_ongoing_requests": ongoing}
+        return {"replicas": self.replicas.value}
 
     def _run_deploy(self, target: str, label: str, options: dict[str, Any]) -> None:
         try:
@@ -273,6 +334,20 @@ class DeployTab:
             f"{html.escape(dep.curl())}</pre>"
             f"<div>Python:</div><pre style='{_CODE}'>{html.escape(snippet)}</pre></div>"
         )
+
+
+def where_options() -> list[str]:
+    """The Where choices: ``$MAAS_DEPLOY_TARGET`` (the default) first, then local and ray."""
+    chosen = os.environ.get(targets.TARGET_ENV, "").strip()
+    return list(dict.fromkeys(c for c in (chosen, targets.DEFAULT_TARGET, "ray") if c))
+
+
+def runs_replicas(spec: str | None) -> bool:
+    """Whether the deploy target *spec* runs replicas (takes replicas and autoscaling)."""
+    try:
+        return bool(spec) and bool(getattr(targets.get(spec), "scales", False))
+    except Exception:  # an unknown target: deploying says what is wrong with it
+        return False
 
 
 _CODE = "font-family:monospace;font-size:12px;line-height:1.3;margin:2px 0 8px 0"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from ...deploying.live import replicas_text
 from ..display import table
 from .deploy import ANY_SERVER, ELSEWHERE
 from .rates import Counters, Figures, figures, parse
@@ -32,6 +33,7 @@ class MonitorTab:
         self.history: dict[str, deque[tuple[float, Figures]]] = {}
         self._before: dict[str, Counters] = {}
         self._at: float | None = None
+        self._inline = ""  # the problems the last reading shows above its table
         self._lock = threading.Lock()
         self.widget = widgets.VBox([self.table, self.charts])
 
@@ -39,8 +41,11 @@ class MonitorTab:
         """Nothing to re-read: the panel's watcher thread feeds `update` once a second."""
 
     def show_problem(self, message: str) -> None:
-        """The server is recorded but cannot be read: say why instead of stale figures."""
+        """The server is recorded but cannot be read: say why instead of stale figures
+        (unless the last reading already says so above what the other targets said)."""
         with self._lock:
+            if message == self._inline:
+                return
             self._before, self._at, self.latest = {}, None, {}
             self.table.value = f"<b style='color:#b00020'>{html.escape(message)}</b>"
             self.charts.value = ""
@@ -51,6 +56,7 @@ class MonitorTab:
             self._update(view, time.monotonic() if now is None else now)
 
     def _update(self, view: dict[str, Any] | None, now: float) -> None:
+        self._inline = " ".join((view or {}).get("problems", {}).values())
         if view is None:
             self._before, self._at, self.latest = {}, None, {}
             self.table.value = "<i>No model server is running: deploy a model to start one.</i>"
@@ -58,6 +64,7 @@ class MonitorTab:
             return
         counters = parse(view["metrics"])
         status = {e["name"]: e.get("status", "?") for e in view["deployments"]}
+        live = {e["name"]: e for e in view["deployments"]}
         seconds = now - self._at if self._at is not None else 0.0
         self.latest = {}
         for name, c in counters.items():
@@ -91,14 +98,22 @@ class MonitorTab:
         deploy = self.panel.deploy
         rows += [[name, ELSEWHERE, *["-"] * 7] for name in sorted(deploy.elsewhere)]
         for row in rows:
+            entry = live.get(row[0], {})
+            row += [entry.get("deploy_target") or "-", replicas_text(entry)]
             row.append(deploy.elsewhere.get(row[0]) or deploy.servers.get(row[0]) or ANY_SERVER)
         headers = ["deployment", "status", "req/s", "p50 ms", "p99 ms", "errors (1 min)"]
-        headers += ["mean batch", "utilisation", "queued rows", "server"]
-        self.table.value = table(
-            headers,
-            rows,
-            empty="Nothing is deployed." if not status else "Measuring: figures need two readings.",
-        ).html
+        headers += ["mean batch", "utilisation", "queued rows", "where", "replicas", "server"]
+        problem = f"<b style='color:#b00020'>{html.escape(self._inline)}</b>" * bool(self._inline)
+        self.table.value = (
+            problem
+            + table(
+                headers,
+                rows,
+                empty="Nothing is deployed."
+                if not status
+                else "Measuring: figures need two readings.",
+            ).html
+        )
         self.charts.value = "".join(
             chart(name, list(points)) for name, points in sorted(self.history.items())
         )

@@ -87,13 +87,17 @@ class Panel:
             tab.refresh()
 
     def tick(self) -> None:
-        """One reading of the server: deployment status and the monitor's figures.
+        """One reading of every deploy target: deployment status and the monitor's figures.
 
-        Raises `ServerUnavailableError` when the recorded server cannot be read.
+        Raises `ServerUnavailableError` when a target cannot be read (after showing what
+        the others said: its rows are ``unknown``).
         """
-        self.server = client.server_view(home=self.home)
+        self.server = client.live_view(home=self.home)
         self.deploy.show_live(self.server)
         self.monitor.update(self.server)
+        problems = (self.server or {}).get("problems")
+        if problems:
+            raise ServerUnavailableError(" ".join(problems.values()))
 
     def after_deploy(self, name: str) -> None:
         """A deployment came or went: show the server's view, offer it in Predict."""
@@ -106,10 +110,14 @@ class Panel:
 
     def _read_server_or_report(self) -> dict[str, Any] | None:
         try:
-            return client.server_view(home=self.home)
+            view = client.live_view(home=self.home)
         except ServerUnavailableError as exc:
             self._report(exc)
             return None
+        problems = (view or {}).get("problems")
+        if problems:
+            self._report(ServerUnavailableError(" ".join(problems.values())))
+        return view
 
     def _report(self, exc: Exception) -> None:
         """Say why the server cannot be read: in Monitor, and once in the log."""

@@ -123,7 +123,8 @@ def test_deploying_a_version_that_fails_to_load_shows_the_servers_reason(
     live = panel.deploy.deployments.value
     by = maas_nb.registry().get_deployment("broken").created_by
     assert (
-        f"<td>broken</td><td>broken:1</td><td>-</td><td>failed</td><td>{by}</td>"
+        f"<td>broken</td><td>broken:1</td><td>-</td><td>failed</td><td>local</td><td>-</td>"
+        f"<td>{by}</td>"
         "<td>(any)</td>"  # deployed from the panel: for whichever server reads the registry
         "<td>ArtifactCorruptedError" in live
     )
@@ -211,7 +212,7 @@ def test_a_deploy_whose_server_cannot_be_read_afterwards_still_finishes(
     def unreadable(**_):
         raise ServerUnavailableError("The model server at http://127.0.0.1:1 did not answer.")
 
-    monkeypatch.setattr("maas_nb.notebook.ui.panel.client.server_view", unreadable)
+    monkeypatch.setattr("maas_nb.notebook.ui.panel.client.live_view", unreadable)
     panel.deploy.deploy.click()
     panel.deploy.wait(timeout=90)
     assert ">ready</span>" in panel.deploy.status.value
