@@ -163,8 +163,8 @@ def test_the_cli_and_the_magic_set_and_show_a_split(two_versions, capsys, home, 
         split = "production=50 candidate=50 shadow:candidate=5%"
         by = maas_nb.registry().get_deployment("iris").created_by
         assert out(shell, "deployments") == (
-            f"name  target           {'traffic':{len(split)}}  version  status  by\n"
-            f"iris  iris@production  {split}  1        ready   {by}"
+            f"name  target           {'traffic':{len(split)}}  version  status  where  replicas  "
+            f"by\niris  iris@production  {split}  1        ready   local  -         {by}"
         )
         with pytest.raises(Exception) as info:
             shell.run_line_magic("maas", "traffic iris production=ninety")
