@@ -61,6 +61,7 @@ class TrainingRun:
         """Record metrics at *step* (default: one past the series' last step, from 0)."""
         if step is not None:
             step = metadata.metrics({"step": step})["step"]
+            step = int(step) if step.is_integer() else step
         for key, value in metadata.metrics(values).items():
             points = self.steps.setdefault(key, [])
             at = step if step is not None else (points[-1][0] + 1 if points else 0)

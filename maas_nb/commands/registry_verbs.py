@@ -76,8 +76,8 @@ def show(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def compare(ctx: Context, args: argparse.Namespace) -> Result:
-    """Two or more versions' metrics side by side: a row per metric, a column per version;
-    in a notebook also a grouped bar chart."""
+    """Two or more versions' metrics side by side: a row per version, a column per metric
+    (- where a version lacks it); in a notebook also a grouped bar chart."""
     from .. import charts
 
     found = [ctx.registry.get(uri) for uri in args.uris]
@@ -90,8 +90,8 @@ def compare(ctx: Context, args: argparse.Namespace) -> Result:
         )
     versions = {v.uri: v for v in found}
     names = sorted({m for v in versions.values() for m in v.metrics})
-    rows = [[m, *(_number(versions[u].metrics.get(m)) for u in uris)] for m in names]
-    view = table(["metric", *uris], rows, empty=f"None of {', '.join(uris)} recorded metrics.")
+    rows = [[u, *(_number(versions[u].metrics.get(m)) for m in names)] for u in uris]
+    view = table(["version", *names], rows, empty="")
     data = {
         "versions": uris,
         "metrics": {m: {u: versions[u].metrics.get(m) for u in uris} for m in names},
