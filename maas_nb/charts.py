@@ -5,7 +5,9 @@ Drawn with matplotlib's SVG backend on a `Figure` of its own (no pyplot, no
 display, no global figure state), so they render the same in JupyterLab, in an executed
 papermill notebook (the SVG is kept in the cell's HTML output) and in the panel. The
 output is deterministic: a fixed ``svg.hashsalt``, no date in the metadata and text kept
-as ``<text>`` (the metric names are searchable in the SVG). Each function returns ``""``
+as ``<text>`` (the metric names are searchable in the SVG); each series is a group with
+an id (``maas-series-epoch-loss``, ``maas-best-C``, ``maas-bars-iris:2``) that tests and
+the browser find. Each function returns ``""``
 when there is nothing to draw, and a one-line note when matplotlib is missing.
 """
 
@@ -94,6 +96,7 @@ def history_svg(
                 label=name,
                 marker="o" if len(xs) < 30 else "",
             )
+            line.set_gid(f"maas-series-{unit}-{name}")
             colours.setdefault(base, line.get_color())
         ax.set_xlabel(unit)
         if unit == "epoch":
@@ -130,7 +133,7 @@ def sweep_svg(
         labels = list(dict.fromkeys(map(str, values)))
         xs = [float(v) if numeric else labels.index(str(v)) for v in values]  # type: ignore[arg-type]
         ys = [float(row[metric]) for _, row in usable]
-        ax.scatter(xs, ys, color="tab:blue", label="run", zorder=2)
+        ax.scatter(xs, ys, color="tab:blue", label="run", zorder=2, gid=f"maas-runs-{parameter}")
         if not numeric:
             ax.set_xticks(range(len(labels)), labels)
             ax.set_xmargin(0.2)
@@ -138,7 +141,10 @@ def sweep_svg(
             ax.set_xscale("log")  # C=0.01..100, learning rates: a grid spaced by factors
         for (i, _), x, y in zip(usable, xs, ys, strict=True):
             if i == best:
-                ax.scatter([x], [y], marker="*", s=220, color="tab:red", label="best", zorder=3)
+                star = ax.scatter(
+                    [x], [y], marker="*", s=220, color="tab:red", label="best", zorder=3
+                )
+                star.set_gid(f"maas-best-{parameter}")
                 ax.annotate(f"best {y:.4g}", (x, y), textcoords="offset points", xytext=(6, 6))
         ax.set_xlabel(parameter)
         ax.set_ylabel(metric)
@@ -159,7 +165,7 @@ def bars_svg(groups: Mapping[str, Mapping[str, float]], *, title: str = "") -> A
     for k, (label, values) in enumerate(groups.items()):
         xs = [i + (k - (len(groups) - 1) / 2) * width for i in range(len(metrics))]
         heights = [float(values.get(m, math.nan)) for m in metrics]
-        bars = ax.bar(xs, heights, width, label=label)
+        bars = ax.bar(xs, heights, width, label=label, gid=f"maas-bars-{label}")
         ax.bar_label(bars, fmt="%.3g", fontsize=7)
     ax.set_xticks(range(len(metrics)), metrics)
     ax.legend(loc="best", frameon=False)
