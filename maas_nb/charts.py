@@ -6,7 +6,7 @@ display, no global figure state), so they render the same in JupyterLab, in an e
 papermill notebook (the SVG is kept in the cell's HTML output) and in the panel. The
 output is deterministic: a fixed ``svg.hashsalt``, no date in the metadata and text kept
 as ``<text>`` (the metric names are searchable in the SVG); each series is a group with
-an id (``maas-series-epoch-loss``, ``maas-best-C``, ``maas-bars-iris:2``) that tests and
+an id (``maas-series-epoch-loss``, ``maas-best-C``, ``maas-bar-iris:2-f1``) that tests and
 the browser find. Each function returns ``""``
 when there is nothing to draw, and a one-line note when matplotlib is missing.
 """
@@ -165,7 +165,9 @@ def bars_svg(groups: Mapping[str, Mapping[str, float]], *, title: str = "") -> A
     for k, (label, values) in enumerate(groups.items()):
         xs = [i + (k - (len(groups) - 1) / 2) * width for i in range(len(metrics))]
         heights = [float(values.get(m, math.nan)) for m in metrics]
-        bars = ax.bar(xs, heights, width, label=label, gid=f"maas-bars-{label}")
+        bars = ax.bar(xs, heights, width, label=label)
+        for patch, metric in zip(bars.patches, metrics, strict=True):
+            patch.set_gid(f"maas-bar-{label}-{metric}")
         ax.bar_label(bars, fmt="%.3g", fontsize=7)
     ax.set_xticks(range(len(metrics)), metrics)
     ax.legend(loc="best", frameon=False)

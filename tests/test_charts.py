@@ -105,8 +105,9 @@ def test_versions_side_by_side_are_a_group_of_bars_per_metric():
     svg = charts.bars_svg(
         {"iris:1": {"accuracy": 0.9, "f1": 0.8}, "iris:2": {"accuracy": 0.95}}, title="iris"
     )
-    for label in ("iris:1", "iris:2"):
-        assert f'<g id="maas-bars-{label}">' in svg and label in texts(svg)
+    bars = re.findall(r'<g id="maas-bar-([^"]+)">', svg)
+    assert bars == ["iris:1-accuracy", "iris:1-f1", "iris:2-accuracy", "iris:2-f1"]
+    assert {"iris:1", "iris:2"} <= set(texts(svg))
     assert {"accuracy", "f1", "0.9", "0.95", "0.8", "iris"} <= set(texts(svg))
 
 
