@@ -25,10 +25,11 @@ def series(svg, gid):
 
 
 def points(svg, gid):
-    """The x positions of the markers drawn in the group *gid* (a scatter)."""
+    """The (x, y) positions of the markers drawn in the group *gid* (a scatter)."""
     start = svg.index(f'<g id="{gid}">')
     group = svg[start : svg.index("</g>", start)]
-    return [float(x) for x in re.findall(r'<use [^>]*x="([-0-9.]+)"', group)]
+    found = re.findall(r'<use [^>]*x="([-0-9.]+)" y="([-0-9.]+)"', group)
+    return [(float(x), float(y)) for x, y in found]
 
 
 def texts(svg):
@@ -93,7 +94,10 @@ def test_a_sweep_draws_the_metric_against_each_parameter_and_stars_the_best():
     assert texts(svg).count("best 0.97") == 2
     assert {"C", "solver", "accuracy", "lbfgs", "saga"} <= set(texts(svg))
     # C spans four decades (0.01, 1, 100): a log axis spaces them evenly.
-    xs = sorted(points(svg, "maas-runs-C"))
+    runs = points(svg, "maas-runs-C")
+    # The star sits on the best run's own point: the highest accuracy, the smallest y.
+    assert points(svg, "maas-best-C") == [min(runs, key=lambda p: p[1])]
+    xs = sorted(x for x, _ in runs)
     assert len(xs) == 3 and xs[1] - xs[0] == pytest.approx(xs[2] - xs[1], rel=1e-3)
     # Another best, another star: the mark follows the run chosen.
     other = charts.sweep_svg(SWEEP, ["C"], "accuracy", best=2)
