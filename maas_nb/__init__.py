@@ -25,7 +25,7 @@ from .api import (
 )
 from .exceptions import MaasError
 from .registry import DeploymentRecord, Model, ModelVersion, Registry, Run
-from .tracking import training_run
+from .tracking import log, training_run
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -86,6 +86,7 @@ __all__ = [
     "list_versions",
     "load",
     "load_ipython_extension",
+    "log",
     "predict",
     "register",
     "registry",

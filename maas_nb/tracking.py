@@ -5,11 +5,19 @@
     with maas_nb.training_run("iris", source=code) as run:
         model = LogisticRegression().fit(X_train, y_train)
         run.complete(model, X_train=X_train, eval=(X_test, y_test), register=True)
+
+The run also records a history, which ``%maas show``, the run card and the panel draw:
+what the model's last fit reported per epoch (Keras's ``History``, LightGBM's eval
+results: `Flavor.history`) and the metrics the code logs per step with `log`. It is kept
+in the run's lineage under ``"history"`` (``{"epochs": {"loss": [...]}, "steps":
+{"reward": [[step, value], ...]}}``), not copied into the version's; a logged series
+longer than `MAX_POINTS` is thinned to that many evenly spaced points.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import hashlib
 import platform
@@ -21,12 +29,14 @@ from typing import Any
 
 from . import flavors
 from .api import registry, with_pipeline_run
-from .exceptions import UnsupportedModelError
+from .exceptions import ConfigurationError, UnsupportedModelError
 from .flavors.base import Flavor
-from .registry import ModelVersion, Run
+from .registry import ModelVersion, Run, metadata
 
 #: Recorded for every run; each flavor adds the packages of its framework.
 PACKAGES = ("maas_nb", "numpy", "pandas")
+#: The most points a logged series keeps (a run's record stays small enough to list).
+MAX_POINTS = 1000
 
 
 @dataclass
@@ -45,6 +55,28 @@ class TrainingRun:
     started: float = field(default_factory=time.perf_counter)
     run: Run | None = None
     result: TrainingResult | None = None
+    steps: dict[str, list[list[float]]] = field(default_factory=dict)
+
+    def log(self, step: float | None = None, **values: float) -> None:
+        """Record metrics at *step* (default: one past the series' last step, from 0)."""
+        if step is not None:
+            step = metadata.metrics({"step": step})["step"]
+            step = int(step) if step.is_integer() else step
+        for key, value in metadata.metrics(values).items():
+            points = self.steps.setdefault(key, [])
+            at = step if step is not None else (points[-1][0] + 1 if points else 0)
+            points.append([at, value])
+
+    def history(self, model: Any = None) -> dict[str, Any]:
+        """What this run records as its history: *model*'s per-epoch series and the steps
+        logged; {} if neither."""
+        epochs = flavor_of(model).history(model) if model is not None else {}
+        out: dict[str, Any] = {}
+        if epochs:
+            out["epochs"] = epochs
+        if self.steps:
+            out["steps"] = {k: _thin(v) for k, v in self.steps.items()}
+        return out
 
     def complete(
         self,
@@ -76,7 +108,12 @@ class TrainingRun:
         if data:
             lineage["training_data"] = data
         params = flavor.params(model)
-        run = reg.update_run(self.run.id, params=params, lineage=lineage)
+        history = self.history(model)
+        run = reg.update_run(
+            self.run.id,
+            params=params,
+            lineage={**lineage, **({"history": history} if history else {})},
+        )
         run = reg.end_run(run.id, status="finished", metrics=all_metrics)
         version = None
         if register:
@@ -101,13 +138,57 @@ def training_run(name: str, *, source: str = "") -> Iterator[TrainingRun]:
     reg = registry()
     training = TrainingRun(name, source)
     training.run = reg.start_run(name, source=source, lineage=with_pipeline_run(None))
+    token = _current.set(training)
     try:
         yield training
     except BaseException:
-        reg.end_run(training.run.id, status="failed")
+        _fail(training)
         raise
+    finally:
+        _current.reset(token)
     if training.result is None:
-        reg.end_run(training.run.id, status="failed")
+        _fail(training)
+
+
+def log(step: float | None = None, **metrics: float) -> None:
+    """Record *metrics* (finite numbers) at *step* on the training run in progress: a
+    ``%%maas train`` cell or a `training_run` block. Drawn with the run's history::
+
+        for step in range(100):
+            ...
+            maas_nb.log(step=step, loss=loss, reward=reward)
+    """
+    training = _current.get()
+    if training is None:
+        raise ConfigurationError(
+            f"maas_nb.log({', '.join(f'{k}=...' for k in metrics)}) was called outside a "
+            "training run, so there is no run to record it with. Call it inside a "
+            "%%maas train cell or a `with maas_nb.training_run(NAME) as run:` block."
+        )
+    training.log(step, **metrics)
+
+
+_current: contextvars.ContextVar[TrainingRun | None] = contextvars.ContextVar(
+    "maas_nb_training_run", default=None
+)
+
+
+def _fail(training: TrainingRun) -> None:
+    """End *training*'s run as failed, keeping the steps it logged before it failed."""
+    assert training.run is not None
+    reg = registry()
+    if training.steps:
+        lineage = {**training.run.lineage, "history": training.history()}
+        reg.update_run(training.run.id, params=dict(training.run.params), lineage=lineage)
+    reg.end_run(training.run.id, status="failed")
+
+
+def _thin(points: list[list[float]]) -> list[list[float]]:
+    """At most `MAX_POINTS` of *points*, evenly spaced, the first and last always kept."""
+    if len(points) <= MAX_POINTS:
+        return points
+    last = len(points) - 1
+    return [points[round(i * last / (MAX_POINTS - 1))] for i in range(MAX_POINTS)]
 
 
 def evaluate(model: Any, X: Any, y: Any) -> dict[str, float]:

@@ -95,6 +95,7 @@ def test_every_verb_honours_home_and_leaves_maas_home_empty(
         assert [m["name"] for m in maas_json(case("models"))] == ["iris"]
         assert [v["uri"] for v in maas_json(case("versions"), "iris")] == ["iris:1", "iris:2"]
         assert maas_json(case("show"), "iris@production")["uri"] == "iris:1"
+        assert maas_json(case("compare"), "iris:1", "iris:2")["versions"] == ["iris:1", "iris:2"]
         maas(case("alias"), "iris:2", "staging")
         assert reg.get("iris@staging").version == 2
         maas(case("unalias"), "iris", "staging")

@@ -23,6 +23,7 @@ def test_exported_members():
         "list_versions",
         "load",
         "load_ipython_extension",
+        "log",
         "predict",
         "register",
         "registry",

@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Mapping
+from typing import Any
 
-from ..registry import ModelVersion, PipelineRun, Registry, trust
+from .. import charts
+from ..exceptions import NotFoundError
+from ..registry import ModelVersion, PipelineRun, Registry, Run, trust
 from ..tables import format_failure, format_size, format_time, metrics_text, params_text
 from .result import Card, Field, card
 
@@ -88,3 +93,24 @@ def pipeline_run_card(reg: Registry, r: PipelineRun) -> Card:
             ("error", format_failure(r.error) if r.error else None),
         ],
     )
+
+
+def run_history(reg: Registry, run_id: str | None) -> Mapping[str, Any]:
+    """The history (per-epoch and per-step series) recorded with the training run
+    *run_id*; {} for none, or when the run is not in this registry."""
+    if run_id is None:
+        return {}
+    with contextlib.suppress(NotFoundError):
+        return history_of(reg.get_run(run_id))
+    return {}
+
+
+def history_of(run: Run) -> Mapping[str, Any]:
+    history = run.lineage.get("history")
+    return history if isinstance(history, Mapping) else {}
+
+
+def history_html(history: Mapping[str, Any], *, title: str) -> str:
+    """A run's *history* drawn, for a card's HTML ("" when it recorded none)."""
+    svg = charts.history_svg(history.get("epochs", {}), history.get("steps", {}), title=title)
+    return charts.figure_html(svg)

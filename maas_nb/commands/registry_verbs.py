@@ -9,7 +9,7 @@ import html
 from ..registry import to_dict
 from ..tables import format_size, format_time, metrics_text
 from . import listing
-from .cards import version_card
+from .cards import history_html, run_history, version_card
 from .command import Command, Context, no_arguments
 from .result import Column, Result, Text, card, table
 
@@ -71,7 +71,39 @@ def show(ctx: Context, args: argparse.Namespace) -> Result:
 
     version = ctx.registry.get(args.uri)
     view = version_card(version, describe(ctx.registry, version))
-    return Result("show", to_dict(version), view, version)
+    chart = history_html(run_history(ctx.registry, version.run_id), title=version.uri)
+    return Result("show", to_dict(version), view, version, html_extra=chart)
+
+
+def compare(ctx: Context, args: argparse.Namespace) -> Result:
+    """Two or more versions' metrics side by side: a row per version, a column per metric
+    (- where a version lacks it); in a notebook also a grouped bar chart."""
+    from .. import charts
+
+    found = [ctx.registry.get(uri) for uri in args.uris]
+    uris = list(dict.fromkeys(v.uri for v in found))
+    if len(uris) < 2:
+        raise ctx.usage(
+            f"{ctx.prog} compare needs two or more different versions, got "
+            f"{', '.join(args.uris)} ({', '.join(uris)}). "
+            f"Example: {ctx.says('compare iris:1 iris:2')}"
+        )
+    versions = {v.uri: v for v in found}
+    names = sorted({m for v in versions.values() for m in v.metrics})
+    rows = [[u, *(_number(versions[u].metrics.get(m)) for m in names)] for u in uris]
+    view = table(["version", *names], rows, empty="")
+    data = {
+        "versions": uris,
+        "metrics": {m: {u: versions[u].metrics.get(m) for u in uris} for m in names},
+    }
+    bars = charts.bars_svg({u: dict(versions[u].metrics) for u in uris})
+    return Result(
+        "compare", data, view, list(versions.values()), html_extra=charts.figure_html(bars)
+    )
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
 
 
 def alias(ctx: Context, args: argparse.Namespace) -> Result:
@@ -159,6 +191,10 @@ def _declare_show(p: argparse.ArgumentParser) -> None:
     p.add_argument("uri", help="iris, iris:3 or iris@production")
 
 
+def _declare_compare(p: argparse.ArgumentParser) -> None:
+    p.add_argument("uris", nargs="+", metavar="URI", help="two or more: iris:1 iris@production")
+
+
 def _declare_alias(p: argparse.ArgumentParser) -> None:
     p.add_argument("uri", help="the version: iris:3, iris@staging")
     p.add_argument("alias", help="the alias")
@@ -184,6 +220,7 @@ COMMANDS = [
     Command("models", "list registered models", no_arguments, models),
     Command("versions", "list the versions of a model", _declare_versions, versions),
     Command("show", "show one version: metrics, signature, lineage", _declare_show, show),
+    Command("compare", "two or more versions' metrics side by side", _declare_compare, compare),
     Command(
         "alias", "point an alias at a version (--gate NB: only if it passes)", _declare_alias, alias
     ),

@@ -57,6 +57,10 @@ class Flavor(Protocol):
         """Fit-time hook: give *model*, just trained on *y*, the labels it will answer with
         when its framework does not keep them (a Keras network predicts class indices)."""
 
+    def history(self, model: Any) -> dict[str, list[float]]:
+        """What the last fit of *model* reported per epoch or iteration (``{"loss": [...],
+        "val_loss": [...]}``), recorded with its training run and drawn; {} if nothing."""
+
     def fitting(self, source: str, *, interactive: bool) -> AbstractContextManager[None]:
         """Fit-time hook around a training cell's *source*: how the framework reports
         progress (bars in a notebook, one line per epoch elsewhere) and its own logging."""
@@ -175,6 +179,9 @@ class EstimatorCalls:
 
     def learn_classes(self, model: Any, y: Any) -> None:
         return None  # estimators keep their own ``classes_``
+
+    def history(self, model: Any) -> dict[str, list[float]]:
+        return {}
 
     def fitting(self, source: str, *, interactive: bool) -> AbstractContextManager[None]:
         return contextlib.nullcontext()

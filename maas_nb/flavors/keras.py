@@ -159,6 +159,14 @@ class KerasFlavor:
     def learn_classes(self, model: Any, y: Any) -> None:
         keras_classes.learn(model, y)
 
+    def history(self, model: Any) -> dict[str, list[float]]:
+        """The per-epoch logs of the model's last ``fit``: Keras keeps its `History`
+        callback on the model as ``model.history``."""
+        logs = getattr(getattr(model, "history", None), "history", None)
+        if not isinstance(logs, dict):
+            return {}
+        return {str(k): [float(x) for x in v] for k, v in logs.items() if isinstance(v, list)}
+
     @contextlib.contextmanager
     def fitting(self, source: str, *, interactive: bool) -> Iterator[None]:
         """Import Keras before a cell that uses it (so TensorFlow's start-up lines stay out

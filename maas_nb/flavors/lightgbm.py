@@ -133,6 +133,18 @@ class LightGBMFlavor(EstimatorCalls):
             booster = model
         return dict(booster.params) if booster is not None else super().params(model)
 
+    def history(self, model: Any) -> dict[str, list[float]]:
+        """Each eval set's metrics per boosting round (``evals_result_``), named
+        ``SET_METRIC`` (``valid_0_l2``); {} when the fit had no eval set."""
+        found = getattr(model, "evals_result_", None)
+        if not isinstance(found, dict):
+            return {}
+        return {
+            f"{where}_{metric}": [float(x) for x in values]
+            for where, by_metric in found.items()
+            for metric, values in by_metric.items()
+        }
+
 
 def _parts(model: Any) -> tuple[Any, dict[str, Any]]:
     """The Booster to write and the header that goes with it."""

@@ -9,6 +9,7 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from .. import flavors
+from ..commands.cards import history_html, history_of
 from ..exceptions import MaasError, NoFittedModelError
 from ..tables import metrics_text
 from ..tracking import TrainingResult, training_run
@@ -74,7 +75,9 @@ def result_card(result: TrainingResult, *, verbose: int) -> Display:
     ]
     if verbose >= 2:
         fields += [("run", run.id), ("duration", f"{run.lineage.get('duration_s', 0):.3f} s")]
-    return card(f"Training run {run.name}", fields, value=result)
+    shown = card(f"Training run {run.name}", fields, value=result)
+    shown.html += history_html(history_of(run), title=f"run {run.name}")
+    return shown
 
 
 def _fitted_candidates(

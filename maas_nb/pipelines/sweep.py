@@ -35,6 +35,7 @@ class SweepResult:
     metric: str | None
     best: PipelineRun | None
     best_version: ModelVersion | None
+    parameters: tuple[str, ...] = ()  # the grid's keys, in its order
 
     def __repr__(self) -> str:
         columns = [c for c in self.table.columns if c != "run"]
@@ -42,7 +43,25 @@ class SweepResult:
 
     def _repr_html_(self) -> str:
         columns = [c for c in self.table.columns if c != "run"]
-        return self.table[columns].to_html(index=False)
+        return self.table[columns].to_html(index=False) + self.chart_html()
+
+    def chart_html(self) -> str:
+        """The metric (the one the best run was chosen by, else the first recorded)
+        against each parameter, the best run starred; "" when no run recorded one."""
+        from .. import charts
+
+        metric = self.metric or next(iter(self.metrics()), None)
+        if metric is None:
+            return ""
+        rows = self.table.to_dict(orient="records")
+        best = next((i for i, row in enumerate(rows) if bool(row.get("best", False))), None)
+        svg = charts.sweep_svg(rows, self.parameters, metric, best=best)
+        return charts.figure_html(svg)
+
+    def metrics(self) -> list[str]:
+        """The metric columns of the table: neither a parameter nor the run's own facts."""
+        facts = {*self.parameters, "status", "versions", "run", "best"}
+        return [c for c in self.table.columns if c not in facts]
 
 
 def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
@@ -134,7 +153,7 @@ def sweep(
                     f"{alias_best!r} cannot point at it; register in the notebook."
                 )
             best_version = reg.set_alias(best_version.uri, alias_best)
-    return SweepResult(runs, table, metric, best, best_version)
+    return SweepResult(runs, table, metric, best, best_version, tuple(grid))
 
 
 def _execute(

@@ -112,6 +112,7 @@ def test_every_shared_verb_returns_the_same_result_from_both_front_ends(
         f"maas versions iris --mine --limit 1 --after {paged.value.next}"
     )
     both("show iris@production")
+    both("compare iris:1 iris@latest iris:2")
     both("alias iris:2 staging")
     both("unalias iris staging", before=lambda: maas_nb.set_alias("iris:2", "staging"))
     both("training-runs")

@@ -27,6 +27,7 @@ def test_help_lists_every_verb(ip):
         "models",
         "versions",
         "show",
+        "compare",
         "alias",
         "unalias",
         "runs",
@@ -266,7 +267,7 @@ net.fit(Xk, yk, epochs=3, batch_size=32)
         (
             "frobnicate",
             None,
-            "Unknown verb 'frobnicate'. Known verbs: alias, delete, deploy, deployments, doctor, models",
+            "Unknown verb 'frobnicate'. Known verbs: alias, compare, delete, deploy, deployments, doctor, models",
         ),
         (
             "train iris",

@@ -49,7 +49,13 @@ def test_sweep_runs_every_point_marks_the_best_and_aliases_it(tmp_path):
     assert len(maas_nb.registry().list_pipeline_runs()) == 4
     text = repr(result)
     assert text.splitlines()[0].split()[:2] == ["C", "max_iter"]
-    assert "<table" in result._repr_html_()
+    page = result._repr_html_()
+    assert "<table" in page
+    # Drawn: accuracy against each parameter, the best run starred with its value.
+    assert "<svg" in page and "<svg" not in text
+    assert page.count('<g id="maas-best-C">') == 1 and '<g id="maas-best-max_iter">' in page
+    assert f"best {best_row['accuracy']:.4g}</text>" in page
+    assert ">accuracy</text>" in page and ">max_iter</text>" in page
 
 
 @pytest.mark.slow
@@ -135,6 +141,7 @@ def test_gate_refusal_says_which_cell_and_why_and_keeps_the_alias(iris_versions,
 def test_sweep_and_gated_alias_magics(ip, iris_versions):
     result = ip.run_line_magic("maas", f"sweep {SWEEP} -p C 0.5,1 --parallel 2 --best accuracy")
     assert list(result.table["C"]) == [0.5, 1] and result.table["best"].sum() == 1
+    assert '<g id="maas-best-C">' in result._repr_html_()
     with pytest.raises(PipelineFailedError, match="refused to move iris@production to iris:2"):
         ip.run_line_magic("maas", f"alias iris:2 production --gate {GATE}")
     assert (

@@ -1,5 +1,6 @@
 """The Models tab: the newest versions of every model (a page at a time) with their aliases
-and metrics; details, aliases, comparison."""
+and metrics; details (with the history of the run that made the version, drawn), aliases,
+comparison (a table and a bar chart)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 
+from ... import charts
+from ...commands.cards import history_html, run_history
 from ...exceptions import PanelInputError
 from ...registry import ModelVersion
 from ...tables import format_size, format_time, metrics_text
@@ -124,7 +127,8 @@ class ModelsTab:
             f"<td><code>{html.escape(str(val))}</code></td></tr>"
             for k, val in [("inputs", signature), *sorted(lineage.items())]
         )
-        self.detail.value = f"{shown}<table>{extra}</table>"
+        chart = history_html(run_history(self.panel.registry, v.run_id), title=v.uri)
+        self.detail.value = f"{shown}<table>{extra}</table>{chart}"
 
     def _set_alias(self, _button: object) -> None:
         alias = self.alias.value.strip()
@@ -164,7 +168,7 @@ class ModelsTab:
             ["metric", a.uri, b.uri, "difference"],
             rows,
             empty=f"Neither {a.uri} nor {b.uri} has metrics recorded.",
-        ).html
+        ).html + charts.figure_html(charts.bars_svg({a.uri: a.metrics, b.uri: b.metrics}))
 
 
 def newest(versions: list[ModelVersion]) -> ModelVersion | None:

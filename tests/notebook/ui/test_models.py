@@ -1,5 +1,7 @@
 """The Models tab: the versions table, details, aliases and comparison drive the registry."""
 
+import re
+
 import maas_nb
 
 
@@ -74,6 +76,30 @@ def test_compare_two_versions_side_by_side(versions, make_panel):
     assert "<th>iris:1</th><th>iris:2</th><th>difference</th>" in shown
     assert "<tr><td>accuracy</td><td>0.9</td><td>0.95</td><td>+0.05</td></tr>" in shown
     assert "<tr><td>f1</td><td>0.8</td><td>-</td><td></td></tr>" in shown
+    assert re.findall(r'<g id="(maas-bar-[^"]+)">', shown) == [
+        "maas-bar-iris:1-accuracy",
+        "maas-bar-iris:1-f1",
+        "maas-bar-iris:2-accuracy",
+        "maas-bar-iris:2-f1",
+    ]
+
+
+def test_the_selected_version_shows_the_history_of_the_run_that_made_it(
+    versions, make_panel, classifier
+):
+    with maas_nb.training_run("iris") as run:
+        for step in range(3):
+            maas_nb.log(step=step, loss=1 / (step + 1), reward=float(step))
+        made = run.complete(classifier, register=True).version
+    panel = make_panel()
+    panel.models.version.value = made.uri
+    detail = panel.models.detail.value
+    assert re.findall(r'<g id="(maas-series-[^"]+)">', detail) == [
+        "maas-series-step-loss",
+        "maas-series-step-reward",
+    ]
+    panel.models.version.value = "iris:1"  # registered without a run: no chart
+    assert "<svg" not in panel.models.detail.value
 
 
 def test_an_empty_registry_says_what_to_do(make_panel):
