@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .notebook.ui import Panel
 
 _DEPLOYING = ("Deployment", "deploy", "deployments", "predict", "stop_server", "undeploy")
+_MONITORING = ("drift", "prediction_log")
 
 
 def load_ipython_extension(ipython: object) -> None:
@@ -55,6 +56,10 @@ def __getattr__(name: str) -> object:
         from . import deploying
 
         return getattr(deploying, name)
+    if name in _MONITORING:
+        from . import monitoring
+
+        return getattr(monitoring, name)
     raise AttributeError(f"module 'maas_nb' has no attribute {name!r}")
 
 
@@ -71,6 +76,7 @@ __all__ = [
     "delete_version",
     "deploy",
     "deployments",
+    "drift",
     "exceptions",
     "get",
     "list_models",
@@ -79,6 +85,7 @@ __all__ = [
     "load",
     "load_ipython_extension",
     "predict",
+    "prediction_log",
     "register",
     "registry",
     "remove_alias",

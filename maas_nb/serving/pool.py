@@ -39,11 +39,14 @@ from . import warming
 from .batching import Batcher, predictor
 from .errors import NotFound, Unavailable
 from .metrics import Metrics
+from .outcomes import OutcomeSink
 from .status import FAILED, LOADING, READY
 
 log = logging.getLogger("maas_nb.serving")
 
 DEFAULT_CONFIG = {"max_batch_size": 64, "max_latency_ms": 5.0}
+#: Config read at each request, whose change needs no reload of the model.
+LIVE_CONFIG = frozenset({"log"})
 
 
 @dataclass
@@ -116,6 +119,8 @@ class ModelPool:
         deployment: str | None = None,
     ) -> None:
         self.registry = registry
+        #: Who hears of every answered request (`outcomes`): the prediction log, ...
+        self.sinks: list[OutcomeSink] = []
         self.server = server  # this server's name; None: it serves every deployment
         self.deployment = deployment  # serve only this deployment (a Ray Serve replica's)
         self.poll_interval = poll_interval
@@ -333,6 +338,15 @@ class ModelPool:
             )
         return next(iter(self.slots.values()))
 
+    def live_config(self, key: str) -> Callable[[str], Any]:
+        """A lookup of the *key* config of a deployment (None if absent), for the event loop."""
+
+        def lookup(deployment: str) -> Any:
+            slot = self.slots.get(deployment)
+            return slot.config.get(key) if slot is not None else None
+
+        return lookup
+
     def queue_depth(self) -> dict[str, int]:
         return {n: s.current.batcher.queued_rows for n, s in self.slots.items() if s.current}
 
@@ -357,4 +371,4 @@ def _file_identity(path: os.PathLike[str]) -> tuple[int, int] | None:
 
 
 def _config_key(config: dict[str, Any]) -> tuple:
-    return tuple(sorted((k, str(v)) for k, v in config.items()))
+    return tuple(sorted((k, str(v)) for k, v in config.items() if k not in LIVE_CONFIG))
