@@ -36,14 +36,14 @@ def drift(ctx: Context, args: argparse.Namespace) -> Result:
     rows = [
         [
             feature,
-            r.rows,
-            r.reference_rows,
-            _round(r.reference_mean),
-            _round(r.mean),
-            _round(r.statistic),
-            _round(r.p_value, 2),
-            "DRIFT" if r.flagged else "-",
-            r.note,
+            r["rows"],
+            r["reference_rows"],
+            _round(r["reference_mean"]),
+            _round(r["mean"]),
+            _round(r["statistic"]),
+            _round(r["p_value"], 2),
+            "DRIFT" if r["flagged"] else "-",
+            r["note"],
         ]
         for feature, r in frame.iterrows()
     ]
