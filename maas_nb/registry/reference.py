@@ -14,11 +14,12 @@ recorded. Non-numeric features (text) are named but not summarised.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import SignatureError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Where in a version's lineage the reference lives.
 KEY = "input_reference"
@@ -36,6 +37,8 @@ def features(X: Any) -> dict[str, np.ndarray]:
     ``x0``, ``x1``, ... (an N-D array is flattened past its first axis); a list of
     strings is one feature, ``text``.
     """
+    import numpy as np  # only when rows are summarised: importing maas_nb stays light
+
     if _is_dataframe(X):
         return {str(c): X[c].to_numpy() for c in X.columns}
     if isinstance(X, Mapping):
@@ -62,6 +65,8 @@ def features(X: Any) -> dict[str, np.ndarray]:
 
 def statistics(X: Any) -> dict[str, Any] | None:
     """The reference record of the training rows *X* (None if it has too many features)."""
+    import numpy as np
+
     columns = features(X)
     if not columns or len(columns) > MAX_FEATURES:
         return None
@@ -86,6 +91,8 @@ def statistics(X: Any) -> dict[str, Any] | None:
 
 
 def _summary(values: np.ndarray, k: int) -> dict[str, Any]:
+    import numpy as np
+
     if not len(values):
         return {"n": 0, "mean": None, "std": None, "quantiles": []}
     if len(values) <= k:
