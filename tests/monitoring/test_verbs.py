@@ -31,7 +31,7 @@ def logged(home):
     maas_nb.register(LinearRegression().fit(X, X[:, 0]), "line", sample=X[:5], reference=X)
     maas_nb.registry().put_deployment("line", "line:1")
     log = PredictionLog(home, lambda name: {"sample": 1.0}, rng=random.Random(0))
-    live = rng.normal(size=(200, 2)) + [0.0, 1.0]
+    live = rng.normal(size=(200, 2)) + np.array([0.0, 1.0])
     for i in range(0, 200, 10):
         batch = live[i : i + 10]
         outputs = {"predictions": batch[:, 0]}
@@ -113,13 +113,13 @@ def test_deploy_with_a_log_sample_records_it_in_the_deployment(capsys, classifie
 )
 def test_deploy_refuses_bad_log_settings_before_writing(capsys, classifier, args, message):
     maas_nb.register(classifier, "iris")
-    code, out, err = run(capsys, "deploy", "iris", *args)
+    code, _, err = run(capsys, "deploy", "iris", *args)
     assert code != 0 and message in err
     assert maas_nb.registry().list_deployments() == []
 
 
 def test_a_deployment_without_a_log_says_how_to_get_one(capsys, logged):
-    code, out, err = run(capsys, "predictions", "other")
+    code, _, err = run(capsys, "predictions", "other")
     assert code != 0
     assert "Deployment 'other' has no prediction log in" in err
     assert "--log-sample 0.01" in err
