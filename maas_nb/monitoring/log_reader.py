@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from .. import config
 from ..exceptions import DeploymentNotFoundError
@@ -71,8 +72,8 @@ def _records(directory: Path) -> Any:
             continue
         for line in data.splitlines():
             try:
-                yield json.loads(line)
-            except ValueError:
+                yield orjson.loads(line)
+            except orjson.JSONDecodeError:
                 continue  # a line being written: the next read has it whole
 
 

@@ -10,7 +10,8 @@ counted in `dropped`), never waited for.
 A writer thread turns queued outcomes into JSON lines, one per input row (at most
 `MAX_ROWS` rows of one request): ``at``, ``request_id``, ``model``, ``version``,
 ``latency_ms``, ``shadow``, ``row``, ``inputs`` (by feature name, as
-`maas_nb.registry.reference.features` names them) and ``outputs``. They go to
+`maas_nb.registry.reference.features` names them; an array, a DataFrame, a dict of
+columns or the server's decoded `Rows`) and ``outputs``. They go to
 ``<home>/predictions/<deployment>/<start ns>-<pid>.jsonl``; a file is closed once it
 holds a tenth of *max_bytes*, and before a new one is begun the oldest files of the
 deployment are removed until the rest, with room for the new file, fit in *max_bytes*.
@@ -40,6 +41,7 @@ import orjson
 
 from ..registry.reference import features
 from .outcomes import Outcome
+from .rows import Rows
 
 log = logging.getLogger("maas_nb.serving")
 
@@ -212,10 +214,9 @@ def lines(outcome: Outcome) -> list[bytes]:
     """The JSON lines of *outcome*: one per input row, up to `MAX_ROWS`."""
     rows = min(outcome.rows, MAX_ROWS)
     columns: dict[str, list[Any]] = {}
-    if outcome.inputs is not None:
-        columns = {
-            name: _values(values[:rows]) for name, values in features(outcome.inputs).items()
-        }
+    inputs = outcome.inputs.data if isinstance(outcome.inputs, Rows) else outcome.inputs
+    if inputs is not None:
+        columns = {name: _values(values[:rows]) for name, values in features(inputs).items()}
     outputs = {name: _values(np.asarray(values)[:rows]) for name, values in outcome.outputs.items()}
     head = {
         "at": outcome.at,

@@ -29,6 +29,7 @@ from maas_nb.serving.prediction_log import (
     lines,
     log_dir,
 )
+from maas_nb.serving.rows import Rows
 from tests.helpers import wait_for
 
 
@@ -166,6 +167,18 @@ def test_frames_text_and_missing_values_are_logged_by_name(tmp_path):
         {},
     ]
     assert [r["outputs"]["predictions"] for r in rows] == ["x", "y", 0.5, 0]
+
+
+def test_the_servers_decoded_rows_are_logged_by_column(tmp_path):
+    log = sink(tmp_path, {"sample": 1.0})
+    frame = Rows("dataframe", {"sl": np.array([1.5]), "kind": np.array(["a"], dtype=object)}, 1)
+    log.record(outcome(rows=1, inputs=frame))
+    log.record(outcome(rows=1, inputs=Rows("tensor", np.array([[1.0, 2.0]]), 1)))
+    log.close()
+    assert [r["inputs"] for r in read_lines(tmp_path)] == [
+        {"sl": 1.5, "kind": "a"},
+        {"x0": 1.0, "x1": 2.0},
+    ]
 
 
 def test_a_big_request_logs_at_most_max_rows_rows():
