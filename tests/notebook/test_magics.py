@@ -266,7 +266,7 @@ net.fit(Xk, yk, epochs=3, batch_size=32)
         (
             "frobnicate",
             None,
-            "Unknown verb 'frobnicate'. Known verbs: alias, delete, deploy, deployments, doctor, models",
+            "Unknown verb 'frobnicate'. Known verbs: alias, delete, deploy, deployments, doctor, drift, models",
         ),
         (
             "train iris",
