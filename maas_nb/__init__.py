@@ -31,7 +31,15 @@ from .version import __version__
 if TYPE_CHECKING:
     from .notebook.ui import Panel
 
-_DEPLOYING = ("Deployment", "deploy", "deployments", "predict", "stop_server", "undeploy")
+_DEPLOYING = (
+    "Deployment",
+    "deploy",
+    "deployments",
+    "predict",
+    "stop_server",
+    "traffic",
+    "undeploy",
+)
 _MONITORING = ("drift", "prediction_log")
 
 
@@ -91,6 +99,7 @@ __all__ = [
     "remove_alias",
     "set_alias",
     "stop_server",
+    "traffic",
     "training_run",
     "ui",
     "undeploy",

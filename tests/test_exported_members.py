@@ -31,6 +31,7 @@ def test_exported_members():
         "remove_alias",
         "set_alias",
         "stop_server",
+        "traffic",
         "training_run",
         "ui",
         "undeploy",

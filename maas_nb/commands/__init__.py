@@ -19,7 +19,14 @@ def __getattr__(name: str) -> Any:
     deploying and pipeline parts, which ``%load_ext maas_nb`` need not pay for."""
     if name != "COMMANDS":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from . import deploy_verbs, monitoring_verbs, pipeline_verbs, registry_verbs, store_verbs
+    from . import (
+        deploy_verbs,
+        monitoring_verbs,
+        pipeline_verbs,
+        registry_verbs,
+        store_verbs,
+        traffic_verbs,
+    )
 
     commands: dict[str, Command] = {
         c.name: c
@@ -27,6 +34,7 @@ def __getattr__(name: str) -> Any:
             *registry_verbs.COMMANDS,
             *deploy_verbs.COMMANDS,
             *monitoring_verbs.COMMANDS,
+            *traffic_verbs.COMMANDS,
             *pipeline_verbs.COMMANDS,
             *store_verbs.COMMANDS,
         ]

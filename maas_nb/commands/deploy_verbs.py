@@ -10,6 +10,7 @@ from typing import Any
 
 from ..deploying import api, scaling
 from ..deploying.batching import add_arguments as add_batching_arguments
+from ..deploying.splits import describe_split
 from ..deploying.targets import TARGET_ENV
 from ..exceptions import ServerUnavailableError
 from ..registry import to_dict
@@ -85,10 +86,13 @@ def deployments(ctx: Context, args: argparse.Namespace) -> Result:
         notes = (f"{exc} Showing the registry's deployments only.",)
         states, unknown = {}, "unknown"
     infos = [d.describe() if d.elsewhere else states.get(d.name, {"status": unknown}) for d in deps]
+    # A split shows as "production=90 candidate=10", in a column there only when one is.
+    split = any(d.config.get("traffic") for d in deps)
     rows = [
         [
             d.name,
             d.target,
+            *([describe_split(d.config) or "-"] if split else []),
             d.server_name or ANY_SERVER,
             info.get("version") or "-",
             info.get("status"),
@@ -101,6 +105,7 @@ def deployments(ctx: Context, args: argparse.Namespace) -> Result:
         [
             "name",
             "target",
+            *(["traffic"] if split else []),
             Column("server", detail=True),  # its user and host: not in a magic's stable form
             "version",
             "status",
@@ -154,7 +159,11 @@ def _deployment_dict(dep: Any, info: dict[str, Any]) -> dict[str, Any]:
         "version": info.get("version"),
         "config": dep.config,
         # What the target adds: why it is not ready, the Ray Serve replicas running/wanted.
-        **{k: info[k] for k in ("reason", "replicas", "replicas_wanted") if k in info},
+        **{
+            k: info[k]
+            for k in ("reason", "replicas", "replicas_wanted", "generation", "arms", "shadow")
+            if k in info
+        },
     }
 
 

@@ -26,6 +26,7 @@ from .deployment import Deployment
 from .local import LocalTarget
 from .ray_target import RayTarget
 from .server_target import ServerTarget
+from .splits import traffic
 from .targets import DeployTarget, register
 
 register("local", LocalTarget)
@@ -49,5 +50,6 @@ __all__ = [
     "server_view",
     "stop_server",
     "targets",
+    "traffic",
     "undeploy",
 ]

@@ -160,3 +160,36 @@ def error_text(response: Any) -> str:
         return body["error"] if "error" in body else body["message"]
     except Exception:
         return response.text[:500]
+
+
+def wait_generation(
+    server: str, name: str, generation: int, *, timeout: float, log: str
+) -> dict[str, Any]:
+    """Have the server at *server* reconcile until deployment *name* serves traffic
+    *generation* (on every worker); its entry then. `DeploymentFailedError` if a version
+    of that split cannot be loaded (the previous split serves on), `ServerUnavailableError`
+    after *timeout* s (*log*: where to look)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        entry = reconcile(server, name, timeout)
+        if entry is None:
+            raise DeploymentFailedError(
+                f"The model server at {server} does not see deployment {name!r} after "
+                "reading its registry (it was undeployed meanwhile, or the server reads "
+                "another registry)."
+            )
+        if entry.get("generation") == generation and entry["status"] == READY:
+            return entry
+        if entry.get("failed_generation") == generation:
+            serving = entry.get("generation")
+            raise DeploymentFailedError(
+                f"The server could not load traffic generation {generation} of deployment "
+                f"{name!r}: {entry['reason']} Generation {serving} serves on; fix the arm "
+                "(or set another split) and run traffic again."
+            )
+        if time.monotonic() > deadline:
+            raise ServerUnavailableError(
+                f"Traffic generation {generation} of deployment {name!r} was not ready after "
+                f"{timeout:.0f} s; see {log}."
+            )
+        time.sleep(0.02)

@@ -226,9 +226,11 @@ async def invocations(request: Request) -> Response:
     decode = DECODERS[body_format(request.headers.get("content-type"))]
     if decode is decode_csv:
         decode = functools.partial(decode_csv, max_rows=slot.ready().batcher.max_queue_rows)
-    _, _, outputs = await predict(slot, None, request, decode)
-    name, first = next(iter(outputs.items()))
-    return FiniteJSONResponse({"predictions": json_values(first, output=name)})
+    answer = await predict(slot, None, request, decode)
+    name, first = next(iter(answer.outputs.items()))
+    return FiniteJSONResponse(
+        {"predictions": json_values(first, output=name)}, headers=answer.headers()
+    )
 
 
 async def ping(request: Request) -> Response:

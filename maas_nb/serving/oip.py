@@ -80,18 +80,21 @@ async def infer(request: Request) -> Response:
     def decode(body: bytes, signature: Signature | None, model: str) -> tuple[Rows, InferRequest]:
         return decode_request(body, signature, model, header_length=header_length)
 
-    current, options, outputs = await predict(slot, None, request, decode, version=version)
+    answer = await predict(slot, None, request, decode, version=version)
+    current = answer.loaded
     body, headers = encode_outputs(
-        options,
-        outputs,
+        answer.extra,
+        answer.outputs,
         model_name=slot.name,
         version=current.version,
         labels=current.labels,
+        request_id=answer.request_id,
     )
-    answer = response_coding(request.headers.get("accept-encoding"))
-    if answer is not None and len(body) >= MIN_COMPRESSED_RESPONSE:
-        body = await asyncio.to_thread(compress, body, answer)
-        headers.update({"Content-Encoding": answer, "Vary": "Accept-Encoding"})
+    headers.update(answer.headers())
+    coding = response_coding(request.headers.get("accept-encoding"))
+    if coding is not None and len(body) >= MIN_COMPRESSED_RESPONSE:
+        body = await asyncio.to_thread(compress, body, coding)
+        headers.update({"Content-Encoding": coding, "Vary": "Accept-Encoding"})
     media_type = headers.pop("Content-Type")
     return Response(body, media_type=media_type, headers=headers)
 

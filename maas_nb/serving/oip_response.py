@@ -32,6 +32,7 @@ def encode_outputs(
     model_name: str,
     version: int,
     labels: tuple[str, ...] | None = None,
+    request_id: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """The response body and its headers (a JSON body, or a header followed by blobs)."""
     response: dict[str, Any] = {
@@ -39,7 +40,9 @@ def encode_outputs(
         "model_version": str(version),
         "outputs": [],
     }
-    if request.id is not None:
+    if request_id is not None:  # the client's id, or one the server made
+        response["id"] = request_id
+    elif request.id is not None:
         response["id"] = request.id
     blobs = []
     for wanted in _wanted(request, outputs):

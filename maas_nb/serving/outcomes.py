@@ -1,8 +1,9 @@
-"""What the server answered, one record per request, for whoever listens (the prediction
-log, the live comparison): `Outcome`, and the `OutcomeSink` protocol listeners follow.
+"""What each answered request leaves behind: an `Outcome`, handed to the pool's sinks.
 
-A sink's `record` runs on the event loop for every answered request, so it must not
-block: O(1) work, no I/O (a sink that writes hands the outcome to a thread of its own).
+One record per answer, primary or shadow, for the prediction log and the live
+comparison. A sink's `record` runs on the event loop for every answer, so it must be
+O(1) and do no I/O there (append to a buffer a thread drains). With no sink (the
+default) no `Outcome` is built at all.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any, Protocol
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
-    """One answered request: which version answered, how fast, on what, with what."""
+    """One answer of one version of a deployment."""
 
     deployment: str
     model: str
@@ -23,10 +24,10 @@ class Outcome:
     request_id: str
     latency_s: float
     rows: int
-    inputs: Any | None
+    inputs: Any | None  # the request's decoded rows (`Rows`)
     outputs: dict[str, np.ndarray]
     shadow: bool
-    at: float  # time.time() when the answer was ready
+    at: float  # time.time() of the answer
 
 
 class OutcomeSink(Protocol):

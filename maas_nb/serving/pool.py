@@ -24,88 +24,25 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from .. import flavors
 from ..exceptions import MaasError, RegistryUnavailableError
-from ..flavors.signature import Signature
 from ..registry import Registry
 from ..registry.registry import DATABASE
-from ..registry.uri import ModelRef
 from . import warming
-from .batching import Batcher, predictor
-from .errors import NotFound, Unavailable
+from .errors import NotFound
+from .loaded import Loaded, load, serving_key
+from .loaded import class_labels as class_labels  # where callers look for it
 from .metrics import Metrics
 from .outcomes import OutcomeSink
+from .shadowing import Shadowing
+from .slot import Slot
+from .split import Shadow, Split, Wanted, arms_of
 from .status import FAILED, LOADING, READY
 
 log = logging.getLogger("maas_nb.serving")
 
 DEFAULT_CONFIG = {"max_batch_size": 64, "max_latency_ms": 5.0}
-#: Config read at each request, whose change needs no reload of the model.
-LIVE_CONFIG = frozenset({"log"})
-
-
-@dataclass
-class Loaded:
-    """One model version in memory with its batcher."""
-
-    name: str
-    version: int
-    flavor: str
-    signature: Signature | None
-    batcher: Batcher
-    config: dict[str, Any]
-    labels: tuple[str, ...] | None = None  # the class of each probabilities column
-
-
-@dataclass
-class Slot:
-    """What the server holds for one deployment."""
-
-    name: str
-    target: str
-    config: dict[str, Any]
-    current: Loaded | None = None
-    status: str = LOADING
-    reason: str = ""
-    loading: tuple | None = None  # (version, config key) being loaded
-    failed: tuple | None = None  # (version, config key) that failed to load
-    failed_revision: str | None = None
-    task: asyncio.Task | None = field(default=None, repr=False)
-
-    def ready(self) -> Loaded:
-        if self.current is not None:
-            return self.current
-        if self.status == FAILED:
-            raise Unavailable(f"Deployment {self.name!r} failed to load: {self.reason}")
-        raise Unavailable(
-            f"Deployment {self.name!r} is still loading; retry shortly.",
-            headers={"Retry-After": "1"},
-        )
-
-    def describe(self, registry_error: str | None = None) -> dict[str, Any]:
-        """What ``/maas/deployments`` shows; *registry_error* says why the registry cannot
-        be read now (the reason of a deployment serving on meanwhile)."""
-        cur = self.current
-        reason = self.reason
-        if registry_error and cur is not None and not reason:
-            reason = f"The registry is unavailable, so version {cur.version} serves on: "
-            reason += registry_error
-        return {
-            "name": self.name,
-            "target": self.target,
-            "model": cur.name if cur else ModelRef.parse(self.target).name,
-            "version": cur.version if cur else None,
-            "status": self.status,
-            "reason": reason,
-            "revision": cur.config.get("revision") if cur else None,
-            "failed_revision": self.failed_revision,
-            "config": self.config,
-        }
 
 
 class ModelPool:
@@ -119,8 +56,6 @@ class ModelPool:
         deployment: str | None = None,
     ) -> None:
         self.registry = registry
-        #: Who hears of every answered request (`outcomes`): the prediction log, ...
-        self.sinks: list[OutcomeSink] = []
         self.server = server  # this server's name; None: it serves every deployment
         self.deployment = deployment  # serve only this deployment (a Ray Serve replica's)
         self.poll_interval = poll_interval
@@ -128,6 +63,9 @@ class ModelPool:
         self._database = registry.home / DATABASE
         self._identity = _file_identity(self._database)
         self.slots: dict[str, Slot] = {}
+        #: Who is told of every answered request (see `outcomes`); none by default.
+        self.sinks: list[OutcomeSink] = []
+        self.shadowing = Shadowing(self.sinks)
         self.metrics = Metrics(self.queue_depth)
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
@@ -152,6 +90,7 @@ class ModelPool:
                 await self._task
         for slot in list(self.slots.values()):
             await self._unload(slot)
+        await self.shadowing.stop()
         if self._retiring:
             await asyncio.wait(list(self._retiring))
 
@@ -207,27 +146,24 @@ class ModelPool:
                 self.registry_error = None
             for name in set(self.slots) - set(wanted):
                 await self._unload(self.slots.pop(name))
-            for name, (target, version, config, error) in wanted.items():
+            for name, want in wanted.items():
                 slot = self.slots.get(name)
                 if slot is None:
-                    slot = self.slots[name] = Slot(name, target, config)
-                slot.target, slot.config = target, config
-                if error is not None:
-                    if slot.current is None:
-                        slot.status, slot.reason = FAILED, error
+                    slot = self.slots[name] = Slot(name, want.target, want.config)
+                slot.target, slot.config = want.target, want.config
+                if want.error is not None:
+                    if slot.split is None:
+                        slot.status, slot.reason = FAILED, want.error
                     continue
-                key = (version, _config_key(config))
-                current = slot.current
-                if current is not None and (current.version, _config_key(current.config)) == key:
+                key = _key(want)
+                if slot.split is not None and slot.key == key:
                     continue
                 if key in (slot.loading, slot.failed):
                     continue  # being loaded, or failed as it is: redeploy to retry
                 if slot.task is not None and not slot.task.done():
                     slot.task.cancel()  # the target moved again: only the newest load counts
-                slot.loading = key
-                slot.task = asyncio.get_running_loop().create_task(
-                    self._load(slot, version, config, key)
-                )
+                slot.loading, slot.wanted = key, want
+                slot.task = asyncio.get_running_loop().create_task(self._load(slot, want, key))
 
     def _registry_failed(self, exc: MaasError) -> None:
         """Note (and log, once per outage) that the registry cannot be read."""
@@ -240,68 +176,97 @@ class ModelPool:
             )
         self.registry_error = str(exc)
 
-    def _read_registry(self) -> dict[str, tuple[str, int, dict[str, Any], str | None]]:
-        wanted: dict[str, tuple[str, int, dict[str, Any], str | None]] = {}
+    def _read_registry(self) -> dict[str, Wanted]:
+        wanted: dict[str, Wanted] = {}
         for dep in self.registry.list_deployments(server=self.server):
             if self.deployment is not None and dep.name != self.deployment:
                 continue
-            config = {**DEFAULT_CONFIG, **dep.config}
-            try:
-                version = self.registry.get(dep.target).version
-                wanted[dep.name] = (dep.target, version, config, None)
-            except RegistryUnavailableError:
-                raise  # the registry's fault, not this deployment's
-            except Exception as exc:
-                wanted[dep.name] = (dep.target, 0, config, str(exc))
+            wanted[dep.name] = self._resolve(dep.target, {**DEFAULT_CONFIG, **dep.config})
         return wanted
 
-    async def _load(self, slot: Slot, version: int, config: dict[str, Any], key: tuple) -> None:
-        name = ModelRef.parse(slot.target).name
-        uri = f"{name}:{version}"
-        if slot.current is None:
-            slot.status = LOADING
-        start = time.perf_counter()
+    def _resolve(self, target: str, config: dict[str, Any]) -> Wanted:
+        """The row's arms and shadow with their versions (an error: why they cannot be)."""
         try:
-            record, model = await asyncio.to_thread(self._load_model, uri)
-            flavor = flavors.get(record.flavor)
-            predict = predictor(flavor, model)
-            labels = class_labels(flavor.classes(model))
-            if record.signature is not None:
-                await asyncio.to_thread(warming.warm, predict, record.signature, uri)
+            arms = tuple((t, self.registry.get(t).version, w) for t, w in arms_of(target, config))
+            shadow = None
+            if config.get("shadow"):
+                s = config["shadow"]
+                version = self.registry.get(s["target"]).version
+                shadow = (str(s["target"]), version, float(s["percent"]), float(s["timeout_ms"]))
+        except RegistryUnavailableError:
+            raise  # the registry's fault, not this deployment's
+        except Exception as exc:
+            return Wanted(target, config, error=str(exc))
+        sticky = config.get("sticky") or None
+        return Wanted(target, config, arms, shadow, sticky, int(config.get("generation", 1)))
+
+    async def _load(self, slot: Slot, want: Wanted, key: tuple) -> None:
+        """Load (and warm) every version of *want* not loaded yet, then swap its split in."""
+        if slot.split is None:
+            slot.status = LOADING
+        have = {x.key: x for x in slot.split.loaded()} if slot.split is not None else {}
+        made: dict[int, Loaded] = {}
+        metrics = self.metrics[slot.name]
+        start = time.perf_counter()
+        config, uri = want.config, ""
+        try:
+            for version in want.versions():
+                uri = f"{want.model}:{version}"
+                reuse = have.get((version, serving_key(config)))
+                made[version] = reuse or await load(
+                    self.registry, want.model, version, config, metrics.observe_batch
+                )
         except Exception as exc:
             log.warning("deployment %r: loading %s failed: %s", slot.name, uri, exc)
+            self._close_new(made, have)
             if slot.loading != key:
                 return  # superseded meanwhile: its failure is not the slot's
             slot.reason = f"{type(exc).__name__}: {exc}"
             slot.failed, slot.failed_revision = key, config.get("revision")
-            if slot.current is None:
+            slot.failed_generation = want.generation
+            if slot.split is None:
                 slot.status = FAILED
             slot.loading = None
             return
+        except asyncio.CancelledError:
+            self._close_new(made, have)
+            raise
         if slot.loading != key or self.slots.get(slot.name) is not slot:
+            self._close_new(made, have)
             return  # a newer target (or an undeploy) superseded this load while it ran
-        metrics = self.metrics[slot.name]
-        batcher = Batcher(
-            predict,
-            name=uri,
-            max_batch_size=int(config["max_batch_size"]),
-            max_latency_ms=float(config["max_latency_ms"]),
-            max_queue_rows=config.get("max_queue_rows"),
-            observe_batch=metrics.observe_batch,
-        )
+        shadow = None
+        if want.shadow is not None:
+            target, version, percent, timeout_ms = want.shadow
+            loaded = made[version]
+            shadow = Shadow(target, loaded, percent, timeout_ms / 1000, f"{want.model}:{version}")
+        arms = [(t, made[v], w) for t, v, w in want.arms]
+        old, slot.split = slot.split, Split(arms, want.generation, want.sticky, shadow)
+        slot.key = key
         metrics.load_seconds = time.perf_counter() - start
-        old, slot.current = (
-            slot.current,
-            Loaded(name, version, record.flavor, record.signature, batcher, config, labels),
-        )
         slot.status, slot.reason, slot.loading, slot.failed = READY, "", None, None
-        slot.failed_revision = None  # a failure is news until a later version serves
-        log.info("deployment %r now serves %s (%.3f s)", slot.name, uri, metrics.load_seconds)
+        slot.failed_revision = slot.failed_generation = None  # news until a later one serves
+        log.info(
+            "deployment %r now serves %s (generation %d, %.3f s)",
+            slot.name,
+            ", ".join(f"{a.label}={a.weight}" for a in slot.split.arms),
+            want.generation,
+            metrics.load_seconds,
+        )
         # What a model load leaves on the heap lives as long as the model: keep the cyclic
         # GC from rescanning it on every full collection (pauses of ~100 ms under load).
         gc.freeze()
         if old is not None:
-            self._retire(old)
+            kept = {id(x) for x in slot.split.loaded()}
+            for loaded in old.loaded():
+                if id(loaded) not in kept:
+                    self._retire(loaded)
+
+    def _close_new(self, made: dict[int, Loaded], have: dict[tuple, Loaded]) -> None:
+        """Close the batchers of versions loaded for a split that will not serve."""
+        kept = {id(x) for x in have.values()}
+        for loaded in made.values():
+            if id(loaded) not in kept:
+                self._retire(loaded)
 
     def _retire(self, loaded: Loaded) -> None:
         """Close a replaced model's batcher in its own task: the requests it has queued
@@ -310,15 +275,13 @@ class ModelPool:
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
 
-    def _load_model(self, uri: str) -> tuple[Any, Any]:
-        return self.registry.get(uri), self.registry.load(uri)
-
     async def _unload(self, slot: Slot) -> None:
         if slot.task is not None and not slot.task.done():
             slot.task.cancel()
-        if slot.current is not None:
-            current, slot.current = slot.current, None
-            self._retire(current)
+        if slot.split is not None:
+            split, slot.split = slot.split, None
+            for loaded in split.loaded():
+                self._retire(loaded)
 
     # -- lookups ------------------------------------------------------------------------
 
@@ -348,18 +311,14 @@ class ModelPool:
         return lookup
 
     def queue_depth(self) -> dict[str, int]:
-        return {n: s.current.batcher.queued_rows for n, s in self.slots.items() if s.current}
+        return {
+            n: sum(x.batcher.queued_rows for x in s.split.loaded())
+            for n, s in self.slots.items()
+            if s.split is not None
+        }
 
     def all_ready(self) -> bool:
-        return all(s.current is not None for s in self.slots.values())
-
-
-def class_labels(classes: Any) -> tuple[str, ...] | None:
-    """The flavor's *classes* as the labels of the ``probabilities`` columns, if 1-D."""
-    array = np.asarray(classes) if classes is not None else None
-    if array is None or array.ndim != 1:
-        return None  # multi-output classifiers have one array of classes per output
-    return tuple(str(c) for c in array.tolist())
+        return all(s.split is not None for s in self.slots.values())
 
 
 def _file_identity(path: os.PathLike[str]) -> tuple[int, int] | None:
@@ -370,5 +329,6 @@ def _file_identity(path: os.PathLike[str]) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def _config_key(config: dict[str, Any]) -> tuple:
-    return tuple(sorted((k, str(v)) for k, v in config.items() if k not in LIVE_CONFIG))
+def _key(want: Wanted) -> tuple:
+    """What a slot must serve for *want*: its arms, shadow, stickiness and settings."""
+    return (want.arms, want.shadow, want.sticky, want.generation, serving_key(want.config))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import time
+import uuid
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 from starlette.applications import Starlette
@@ -24,8 +26,11 @@ from .errors import (
     Unavailable,
     UnsupportedMediaType,
 )
-from .pool import Loaded, Slot
+from .loaded import Loaded
+from .outcomes import Outcome, OutcomeSink
 from .rows import Rows
+from .slot import Slot
+from .split import Arm, Split
 
 SIMPLE_CONTENT_TYPES = frozenset(
     {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
@@ -150,6 +155,29 @@ def parse_json(body: bytes, *, what: str = "request body") -> dict[str, Any]:
     return payload
 
 
+class Answer(NamedTuple):
+    """What a prediction request gets: the arm that answered, what the decoder returned
+    besides the rows, the outputs, and the request's id."""
+
+    arm: Arm
+    extra: Any
+    outputs: dict[str, np.ndarray]
+    request_id: str
+
+    @property
+    def loaded(self) -> Loaded:
+        return self.arm.loaded
+
+    def headers(self) -> dict[str, str]:
+        """The headers every prediction response carries."""
+        arm = self.arm
+        return {
+            "X-Maas-Request-Id": self.request_id,
+            "X-Maas-Version": arm.label,
+            "X-Maas-Generation": arm.generation,
+        }
+
+
 async def predict(
     slot: Slot,
     body: bytes | None,
@@ -157,19 +185,24 @@ async def predict(
     decode: Callable[[bytes, Signature | None, str], Any],
     *,
     version: int | None = None,
-) -> tuple[Loaded, Any, dict[str, np.ndarray]]:
-    """Decode a request for *slot* with *decode* and run it through the slot's batcher.
+) -> Answer:
+    """Decode a request for *slot* with *decode* and run it through the batcher of the
+    arm of the slot's split it draws (see `split`).
 
-    *decode* returns the rows (or ``(rows, extra)``). It runs on the event loop for a
-    small body and on a decoding thread for a big one (see `decoding`).
+    *decode* returns the rows (or ``(rows, extra)``; an *extra* with an ``id`` gives the
+    request its id). It runs on the event loop for a small body and on a decoding thread
+    for a big one (see `decoding`).
     """
+    start = time.perf_counter()
     request.scope["maas.deployment"] = slot.name
     coding = request_coding(request.headers.get("content-encoding"))  # 415 before reading
     if coding is not None:
         decode = inflating(decode, coding, limit=request.app.state.max_body)
     admitted: list[int] = []  # decoding budget taken by a big body, given back below
     try:
-        receiving = slot.ready().batcher
+        split = slot.serving()
+        draw = split.draw(request.headers)
+        receiving = choose(slot, split, draw, version).loaded.batcher
         receiving.arriving += 1
         try:
             if body is None:
@@ -180,7 +213,7 @@ async def predict(
             receiving.arrived()
         # A compressed body may inflate to a big one: only a small plain one is decoded inline.
         inline = len(body) < BIG and coding is None
-        current, decoded = await _decode(slot, body, request, decode, version, inline=inline)
+        arm, decoded = await _decode(slot, body, request, decode, version, inline=inline, draw=draw)
         del body
     finally:
         if admitted:  # synchronous: no await between the version check and queueing
@@ -189,8 +222,59 @@ async def predict(
     # checked, decoded for and queued on is one.
     rows, extra = decoded if isinstance(decoded, tuple) else (decoded, None)
     assert isinstance(rows, Rows)
-    outputs = await current.batcher.predict(rows)
-    return current, extra, outputs
+    outputs = await arm.loaded.batcher.predict(rows)
+    request_id = getattr(extra, "id", None) or uuid.uuid4().hex
+    shadow = arm.shadow
+    pool = request.app.state.pool
+    if shadow is not None:
+        pool.shadowing.maybe_send(slot.name, shadow, rows, request_id)
+    if pool.sinks:
+        _record(pool.sinks, slot.name, arm, request_id, start, rows, outputs)
+    return Answer(arm, extra, outputs, request_id)
+
+
+def _record(
+    sinks: list[OutcomeSink],
+    deployment: str,
+    arm: Arm,
+    request_id: str,
+    start: float,
+    rows: Rows,
+    outputs: dict[str, np.ndarray],
+) -> None:
+    loaded = arm.loaded
+    latency = time.perf_counter() - start
+    outcome = Outcome(
+        deployment,
+        loaded.name,
+        loaded.version,
+        request_id,
+        latency,
+        rows.n,
+        rows,
+        outputs,
+        False,
+        time.time(),
+    )
+    for sink in sinks:
+        sink.record(outcome)
+
+
+def choose(slot: Slot, split: Split, draw: float, version: int | None) -> Arm:
+    """The arm of *split* a request with *draw* reaches (naming *version*: that one's)."""
+    if version is None:
+        return split.pick(draw)
+    arm = split.serving(version)
+    if arm is not None:
+        return arm
+    if any(a.loaded.version == version for a in split.arms):
+        raise NotFound(
+            f"Deployment {slot.name!r} takes no traffic for version {version} (weight 0)."
+        )
+    check_version(slot, split.primary.loaded, version)
+    raise NotFound(  # the primary serves it, with weight 0, and no other arm does
+        f"Deployment {slot.name!r} takes no traffic for version {version} (weight 0)."
+    )
 
 
 async def _decode(
@@ -201,32 +285,32 @@ async def _decode(
     version: int | None,
     *,
     inline: bool | None = None,
-) -> tuple[Loaded, Any]:
-    """*body* decoded for the version *slot* serves now (which may change while it arrived)."""
-    current = slot.ready()
-    check_version(slot, current, version)
+    draw: float = 0.0,
+) -> tuple[Arm, Any]:
+    """*body* decoded for the arm *draw* reaches in the split *slot* serves now (which
+    may change while it arrived)."""
+    arm = choose(slot, slot.serving(), draw, version)
+    current = arm.loaded
     if inline is None:
         inline = len(body) < BIG
     if inline:
-        return current, decode(body, current.signature, f"{current.name}:{current.version}")
+        return arm, decode(body, current.signature, arm.label)
     decoder = decoder_of(request.app)
     for _ in range(3):
-        model = f"{current.name}:{current.version}"
         try:
-            decoded = await decoder.run(decode, body, current.signature, model)
+            decoded = await decoder.run(decode, body, current.signature, arm.label)
         except HTTPError:
-            if slot.ready() is current:
+            latest = choose(slot, slot.serving(), draw, version)
+            if latest.loaded is current:
                 raise
-            current = slot.ready()  # swapped while decoding: the new version may take it
-            check_version(slot, current, version)
+            arm, current = latest, latest.loaded  # swapped while decoding: try the new one
             continue
-        # The version may have been swapped during the decode: rows decoded for the
-        # same signature still fit it; for another signature, decode again.
-        latest = slot.ready()
-        check_version(slot, latest, version)
-        if latest is current or latest.signature == current.signature:
+        # The split may have been swapped during the decode: rows decoded for the same
+        # signature still fit the arm the draw reaches now; for another, decode again.
+        latest = choose(slot, slot.serving(), draw, version)
+        if latest.loaded is current or latest.loaded.signature == current.signature:
             return latest, decoded
-        current = latest
+        arm, current = latest, latest.loaded
     raise Unavailable(
         f"Deployment {slot.name!r} changed version three times while this request was "
         "decoded; retry.",

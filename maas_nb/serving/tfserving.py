@@ -20,9 +20,10 @@ from ..flavors.signature import Signature
 from .decode import rows_from
 from .errors import BadRequest, NotFound
 from .fastjson import FiniteJSONResponse
-from .pool import Loaded, Slot
+from .loaded import Loaded
 from .requests import parse_json, parse_version, predict
 from .rows import Rows, json_values
+from .slot import Slot
 from .status import LOADING
 
 #: The only signature a maas_nb model has, under the name TF Serving gives a default one.
@@ -120,18 +121,20 @@ def _b64_text(encoded: Any, model: str, where: str) -> str:
 async def predict_route(request: Request) -> JSONResponse:
     slot = request.app.state.pool.slot(request.path_params["name"])
     version = await _requested_version(request, slot)
-    _, key, outputs = await predict(slot, None, request, decode_predict, version=version)
-    lists = {k: json_values(v, output=k) for k, v in outputs.items()}
-    if key == "instances":
+    answer = await predict(slot, None, request, decode_predict, version=version)
+    headers = answer.headers()
+    lists = {k: json_values(v, output=k) for k, v in answer.outputs.items()}
+    if answer.extra == "instances":
         if len(lists) == 1:
-            return FiniteJSONResponse({"predictions": next(iter(lists.values()))})
+            return FiniteJSONResponse({"predictions": next(iter(lists.values()))}, headers=headers)
         n = len(next(iter(lists.values())))
         return FiniteJSONResponse(
-            {"predictions": [{k: v[i] for k, v in lists.items()} for i in range(n)]}
+            {"predictions": [{k: v[i] for k, v in lists.items()} for i in range(n)]},
+            headers=headers,
         )
     if len(lists) == 1:
-        return FiniteJSONResponse({"outputs": next(iter(lists.values()))})
-    return FiniteJSONResponse({"outputs": lists})
+        return FiniteJSONResponse({"outputs": next(iter(lists.values()))}, headers=headers)
+    return FiniteJSONResponse({"outputs": lists}, headers=headers)
 
 
 async def _requested_version(request: Request, slot: Slot) -> int | None:

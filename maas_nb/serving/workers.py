@@ -292,8 +292,10 @@ def merge(own: list[dict[str, Any]], others: list[list[dict[str, Any]]]) -> list
 
 def _behind(entry: dict[str, Any], base: dict[str, Any]) -> tuple[bool, bool, int, bool]:
     """Sorts first the entry furthest behind (see `merge`)."""
-    failed = entry.get("failed_revision") is not None
-    agrees = all(entry.get(k) == base.get(k) for k in ("revision", "version", "status"))
+    failed = entry.get("failed_revision") is not None or entry.get("failed_generation") is not None
+    agrees = all(
+        entry.get(k) == base.get(k) for k in ("revision", "version", "generation", "status")
+    )
     return not failed, not entry.get(PENDING), _RANK.get(entry["status"], 1), agrees
 
 

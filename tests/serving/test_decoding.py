@@ -20,8 +20,10 @@ from maas_nb.serving import mlflow
 from maas_nb.serving.batching import Batcher
 from maas_nb.serving.decoding import BIG, Decoder
 from maas_nb.serving.errors import NotFound, Unavailable
-from maas_nb.serving.pool import Loaded, Slot
+from maas_nb.serving.loaded import Loaded
 from maas_nb.serving.requests import DEFAULT_MAX_BODY, _decode
+from maas_nb.serving.slot import Slot
+from maas_nb.serving.split import Split
 from maas_nb.serving.status import READY
 
 MiB = 1024 * 1024
@@ -288,20 +290,20 @@ def test_a_body_is_decoded_for_the_version_it_is_queued_on(same_signature):
         v2 = Loaded(
             "m", 2, "sklearn", tensor("float64" if same_signature else "int64"), batcher, {}
         )
-        slot = Slot("m", "m", {}, current=v1, status=READY)
+        slot = Slot("m", "m", {}, split=Split.of(v1), status=READY)
         decoded_for: list[str] = []
 
         def decode(body, signature, model):
             decoded_for.append(model)
-            slot.current = v2  # the pool swaps versions while the first decode runs
+            slot.split = Split.of(v2)  # the pool swaps versions while the first decode runs
             return mlflow.decode_json(body, signature, model)
 
         try:
-            current, rows = await _decode(slot, body, request(), decode, None)
-            assert current is v2
+            arm, rows = await _decode(slot, body, request(), decode, None)
+            assert arm.loaded is v2
             assert rows.data.dtype == v2.signature.inputs[0].dtype
             assert decoded_for == (["m:1"] if same_signature else ["m:1", "m:2"])
-            slot.current = v1
+            slot.split = Split.of(v1)
             with pytest.raises(NotFound) as info:
                 await _decode(slot, body, request(), decode, 1)
             assert info.value.message == (

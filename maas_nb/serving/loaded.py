@@ -1,0 +1,82 @@
+"""One model version in memory: loaded from the registry, warmed, with its batcher."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import flavors
+from ..flavors.signature import Signature
+from ..registry import Registry
+from . import warming
+from .batching import Batcher, predictor
+
+#: The config keys that say how the traffic is split, not how a version is served: a
+#: change of them alone reuses the versions already loaded.
+# With "log" (read at each request by the prediction log): changing them reloads nothing.
+TRAFFIC_KEYS = frozenset({"traffic", "generation", "sticky", "shadow", "log"})
+
+
+@dataclass
+class Loaded:
+    """One model version in memory with its batcher."""
+
+    name: str
+    version: int
+    flavor: str
+    signature: Signature | None
+    batcher: Batcher
+    config: dict[str, Any]
+    labels: tuple[str, ...] | None = None  # the class of each probabilities column
+
+    @property
+    def key(self) -> tuple:
+        return (self.version, serving_key(self.config))
+
+
+async def load(
+    registry: Registry,
+    name: str,
+    version: int,
+    config: dict[str, Any],
+    observe_batch: Callable[..., Any] | None = None,
+) -> Loaded:
+    """Version *version* of model *name* loaded, warmed and given a batcher (*config*:
+    its batching settings)."""
+    uri = f"{name}:{version}"
+    record, model = await asyncio.to_thread(_load_model, registry, uri)
+    flavor = flavors.get(record.flavor)
+    predict = predictor(flavor, model)
+    labels = class_labels(flavor.classes(model))
+    if record.signature is not None:
+        await asyncio.to_thread(warming.warm, predict, record.signature, uri)
+    batcher = Batcher(
+        predict,
+        name=uri,
+        max_batch_size=int(config["max_batch_size"]),
+        max_latency_ms=float(config["max_latency_ms"]),
+        max_queue_rows=config.get("max_queue_rows"),
+        observe_batch=observe_batch,
+    )
+    return Loaded(name, version, record.flavor, record.signature, batcher, config, labels)
+
+
+def _load_model(registry: Registry, uri: str) -> tuple[Any, Any]:
+    return registry.get(uri), registry.load(uri)
+
+
+def serving_key(config: dict[str, Any]) -> tuple:
+    """What of *config* a loaded version depends on (batching, revision), comparable."""
+    return tuple(sorted((k, str(v)) for k, v in config.items() if k not in TRAFFIC_KEYS))
+
+
+def class_labels(classes: Any) -> tuple[str, ...] | None:
+    """The flavor's *classes* as the labels of the ``probabilities`` columns, if 1-D."""
+    array = np.asarray(classes) if classes is not None else None
+    if array is None or array.ndim != 1:
+        return None  # multi-output classifiers have one array of classes per output
+    return tuple(str(c) for c in array.tolist())

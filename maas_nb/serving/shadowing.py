@@ -1,0 +1,78 @@
+"""Shadow traffic: a copy of a share of a deployment's requests sent to another version.
+
+After the primary has answered, a request drawn into the shadow's share queues its
+already decoded rows on the shadow version's batcher, in a task of its own: the client's
+response never waits for it, and the shadow's answer is only recorded (as an `Outcome`
+for the pool's sinks), never returned. A shadow slower than its timeout is cut off, and
+a failing one (its queue full, its model raising) is counted, not logged per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+from .outcomes import Outcome, OutcomeSink
+from .rows import Rows
+from .split import Shadow
+
+_random = random.random
+
+
+class Shadowing:
+    """The shadow copies in flight and what became of them."""
+
+    def __init__(self, sinks: list[OutcomeSink]) -> None:
+        self.sinks = sinks
+        self.tasks: set[asyncio.Task] = set()
+        self.sent = 0
+        self.answered = 0
+        self.timed_out = 0
+        self.failed = 0
+
+    def maybe_send(self, deployment: str, shadow: Shadow, rows: Rows, request_id: str) -> None:
+        """Copy *rows* to *shadow* for *percent* of the calls (drawn at random)."""
+        if _random() * 100.0 >= shadow.percent:
+            return
+        self.sent += 1
+        task = asyncio.get_running_loop().create_task(
+            self._run(deployment, shadow, rows, request_id)
+        )
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _run(self, deployment: str, shadow: Shadow, rows: Rows, request_id: str) -> None:
+        start = time.perf_counter()
+        try:
+            outputs = await asyncio.wait_for(shadow.loaded.batcher.predict(rows), shadow.timeout_s)
+        except TimeoutError:
+            self.timed_out += 1
+            return
+        except Exception:
+            self.failed += 1  # a shadow's failure is its own: the client has its answer
+            return
+        self.answered += 1
+        if self.sinks:
+            loaded = shadow.loaded
+            outcome = Outcome(
+                deployment,
+                loaded.name,
+                loaded.version,
+                request_id,
+                time.perf_counter() - start,
+                rows.n,
+                rows,
+                outputs,
+                True,
+                time.time(),
+            )
+            for sink in self.sinks:
+                sink.record(outcome)
+
+    async def stop(self) -> None:
+        """Cancel the shadow copies still waiting."""
+        for task in list(self.tasks):
+            task.cancel()
+        if self.tasks:
+            await asyncio.wait(list(self.tasks))
