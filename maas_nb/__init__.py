@@ -40,6 +40,7 @@ _DEPLOYING = (
     "traffic",
     "undeploy",
 )
+_MONITORING = ("drift", "prediction_log")
 
 
 def load_ipython_extension(ipython: object) -> None:
@@ -63,6 +64,10 @@ def __getattr__(name: str) -> object:
         from . import deploying
 
         return getattr(deploying, name)
+    if name in _MONITORING:
+        from . import monitoring
+
+        return getattr(monitoring, name)
     raise AttributeError(f"module 'maas_nb' has no attribute {name!r}")
 
 
@@ -79,6 +84,7 @@ __all__ = [
     "delete_version",
     "deploy",
     "deployments",
+    "drift",
     "exceptions",
     "get",
     "list_models",
@@ -88,6 +94,7 @@ __all__ = [
     "load_ipython_extension",
     "log",
     "predict",
+    "prediction_log",
     "register",
     "registry",
     "remove_alias",

@@ -122,6 +122,7 @@ class TrainingRun:
                 model,
                 self.name,
                 sample=sample,
+                reference=_reference(X_train),
                 metrics=all_metrics,
                 params=params,
                 alias=alias,
@@ -279,3 +280,11 @@ def _head(X: Any) -> Any:
     if isinstance(X, (list, tuple)):
         return list(X[:5])
     return X[:5]
+
+
+def _reference(X: Any) -> Any:
+    """The training rows whose statistics the version keeps (`maas_nb.drift`): tables
+    and arrays only (a ``tf.data`` pipeline or a generator is not read twice)."""
+    if X is None or hasattr(X, "head") or isinstance(X, (list, tuple)):
+        return X
+    return X if type(X).__module__ == "numpy" else None

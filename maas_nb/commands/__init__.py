@@ -19,13 +19,21 @@ def __getattr__(name: str) -> Any:
     deploying and pipeline parts, which ``%load_ext maas_nb`` need not pay for."""
     if name != "COMMANDS":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from . import deploy_verbs, pipeline_verbs, registry_verbs, store_verbs, traffic_verbs
+    from . import (
+        deploy_verbs,
+        monitoring_verbs,
+        pipeline_verbs,
+        registry_verbs,
+        store_verbs,
+        traffic_verbs,
+    )
 
     commands: dict[str, Command] = {
         c.name: c
         for c in [
             *registry_verbs.COMMANDS,
             *deploy_verbs.COMMANDS,
+            *monitoring_verbs.COMMANDS,
             *traffic_verbs.COMMANDS,
             *pipeline_verbs.COMMANDS,
             *store_verbs.COMMANDS,

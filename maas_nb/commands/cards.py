@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import charts
 from ..exceptions import NotFoundError
-from ..registry import ModelVersion, PipelineRun, Registry, Run, trust
+from ..registry import ModelVersion, PipelineRun, Registry, Run, reference, trust
 from ..tables import format_failure, format_size, format_time, metrics_text, params_text
 from .result import Card, Field, card
 
@@ -32,6 +32,7 @@ def version_card(v: ModelVersion, pipeline: PipelineRun | None = None) -> Card:
         # Only what goes beyond the built-in allow-list: most versions need nothing more.
         Field("trust", trust.describe(v.trust, times=False) if v.trust.get("needs") else ""),
         Field("training data", ", ".join(f"{k} {d['shape']}" for k, d in data.items())),
+        Field("input reference", reference.describe(lineage.get(reference.KEY)), detail=True),
         Field("created", format_time(v.created_at), detail=True),
         Field("artifact", f"{v.digest} ({format_size(v.size)})", detail=True),
         Field(
@@ -44,7 +45,7 @@ def version_card(v: ModelVersion, pipeline: PipelineRun | None = None) -> Card:
         *(
             Field(f"lineage {k}", json.dumps(item), detail=True)
             for k, item in sorted(lineage.items())
-            if k != "training_data"
+            if k not in ("training_data", reference.KEY)
         ),
         Field("run", v.run_id, detail=True),
     ]

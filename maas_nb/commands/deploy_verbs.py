@@ -37,6 +37,8 @@ def deploy(ctx: Context, args: argparse.Namespace) -> Result:
             limits=from_arguments(args),
             target=args.target,
             workers=args.workers,
+            log_sample=args.log_sample,
+            log_max_bytes=args.log_max_bytes,
             **scaling.from_arguments(args),
         )
     info = dep.describe()
@@ -200,6 +202,20 @@ def _declare_deploy(p: argparse.ArgumentParser) -> None:
     )
     scaling.add_arguments(p)
     add_limit_arguments(p, "connection limits of the server deploy starts, if none runs")
+    p.add_argument(
+        "--log-sample",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="log this fraction of requests (0.01: 1%%) for `predictions` and `drift`",
+    )
+    p.add_argument(
+        "--log-max-bytes",
+        type=int,
+        default=None,
+        metavar="BYTES",
+        help="the prediction log's size limit; the oldest files go first (default 64 MiB)",
+    )
 
 
 def _declare_name(p: argparse.ArgumentParser) -> None:

@@ -9,10 +9,11 @@ from typing import Any
 
 from ..api import registry as default_registry
 from ..api import with_pipeline_run
-from ..exceptions import DeploymentNotFoundError
+from ..exceptions import ConfigurationError, DeploymentNotFoundError
 from ..registry import DeploymentRecord
 from ..registry.uri import ModelRef, validate_name
 from ..serving.limits import ConnectionLimits
+from ..serving.prediction_log import LogSettings
 from ..serving.server import check_workers
 from . import batching, scaling, targets
 from .deployment import Deployment
@@ -38,6 +39,8 @@ def deploy(
     upscale_delay_s: float | None = None,
     downscale_delay_s: float | None = None,
     autoscaling_config: dict[str, Any] | None = None,
+    log_sample: float | None = None,
+    log_max_bytes: int | None = None,
 ) -> Deployment:
     """Serve *uri* (``iris@production``) as deployment *name*; wait until it is ready.
 
@@ -57,8 +60,14 @@ def deploy(
     Batching: at most *max_batch_size* rows per model call, a request waits at most
     *max_latency_ms* for batch mates, and more than *max_queue_rows* queued rows
     (default: the larger of 4096 and 16 batches) answer 503.
+    *log_sample* (0.01: one request in a hundred) turns on the prediction log, kept in at
+    most *log_max_bytes* (default 64 MiB) beside the server's registry home and read with
+    `maas_nb.prediction_log` and `maas_nb.drift`.
     """
     config: dict[str, Any] = batching.settings(max_batch_size, max_latency_ms, max_queue_rows)
+    log_config = log_settings(log_sample, log_max_bytes)
+    if log_config:
+        config["log"] = log_config
     if workers is not None:
         check_workers(workers)
     config["revision"] = uuid.uuid4().hex
@@ -172,3 +181,17 @@ def server_states(
     """
     view = targets.get(target).view(default_registry(home), timeout=10)
     return {entry["name"]: entry for entry in view["deployments"]} if view else None
+
+
+def log_settings(sample: float | None, max_bytes: int | None) -> dict[str, Any] | None:
+    """A deployment's ``log`` config, checked (`ConfigurationError`); None: not logged."""
+    if sample is None and max_bytes is None:
+        return None
+    value: dict[str, Any] = {"sample": 0.0 if sample is None else sample}
+    if max_bytes is not None:
+        value["max_bytes"] = max_bytes
+    try:
+        LogSettings.parse(value)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    return value

@@ -39,6 +39,9 @@ def _register_parser() -> Parser:
     p.add_argument("name", help="model name")
     p.add_argument("--alias")
     p.add_argument("--sample", help="expression for a few input rows, e.g. X_train[:5]")
+    p.add_argument(
+        "--reference", help="expression for the training rows whose statistics drift uses, X_train"
+    )
     p.add_argument("--metric", action="append", metavar="KEY=VALUE", help="a metric (repeatable)")
     p.add_argument("--description")
     add_store_options(p)
@@ -69,10 +72,12 @@ def run_train(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
 def run_register(magics: Any, args: argparse.Namespace, cell: str | None) -> Any:
     model = magics.evaluate(args.var, what="The model variable")
     sample = magics.evaluate(args.sample, what="--sample") if args.sample else None
+    reference = magics.evaluate(args.reference, what="--reference") if args.reference else None
     version = maas_nb.register(
         model,
         args.name,
         sample=sample,
+        reference=reference,
         metrics=key_values(args.metric, option="--metric"),
         alias=args.alias,
         description=args.description,

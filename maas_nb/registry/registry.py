@@ -13,6 +13,7 @@ from ..exceptions import (
     RegistryUnavailableError,
 )
 from . import artifact_cache, garbage, metadata, signatures, stores, trust
+from . import reference as reference_mod
 from .artifacts import ArtifactStore, StoredArtifact, digest_of
 from .pages import Listing, Page
 from .records import DeploymentRecord, Model, ModelVersion
@@ -119,6 +120,7 @@ class Registry(RunRecords):
         name: str,
         *,
         sample: Any = None,
+        reference: Any = None,
         metrics: Mapping[str, float] | None = None,
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | None = None,
@@ -134,6 +136,9 @@ class Registry(RunRecords):
 
         *sample* (a few rows of training input) gives the version its signature; without
         it the signature is inferred from the model's fitted feature count where possible.
+        *reference* (the training rows, ``X_train``; else the *sample*) gives the version
+        its input statistics (`reference`, kept in its lineage), which `maas_nb.drift`
+        compares live traffic with.
         *trusted_types* approves, by exact name, types beyond the built-in allow-list; the
         version records each approval used (who, when, how) and honours it at every load.
         A retry with the first call's *idempotency_key* (such as a job's id) returns the
@@ -157,6 +162,12 @@ class Registry(RunRecords):
             params if params is not None else flavor.params(model), "params"
         )
         fields["signature"] = signatures.infer(flavor, model, sample, name)
+        if reference is not None:
+            reference_mod.check(reference, sample, name)
+        rows = reference if reference is not None else sample
+        stats = reference_mod.statistics(rows) if rows is not None else None
+        if stats is not None:
+            fields["lineage"][reference_mod.KEY] = stats
         data = flavor.save(model)
         # What a person approved is exactly what the trust record approves of the needs.
         explicit = [*self._trusted_types, *(trusted_types or ())]

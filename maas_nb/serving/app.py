@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import logging
@@ -22,6 +23,7 @@ from .errors import HTTPError, Unavailable
 from .hotpath import ServingApp
 from .openapi import spec
 from .pool import ModelPool
+from .prediction_log import PredictionLog
 from .requests import DEFAULT_MAX_BODY, check_content_type
 from .workers import WorkerGroup
 
@@ -200,6 +202,8 @@ def create_app(
         )
         app.state.pool = pool
         app.state.group = group or WorkerGroup()
+        predictions = PredictionLog(registry.home, pool.live_config("log")).start()
+        pool.sinks.append(predictions)
         await pool.start()
         if settle:
             await pool.settle()
@@ -209,6 +213,7 @@ def create_app(
         finally:
             await app.state.group.stop()
             await pool.stop()
+            await asyncio.to_thread(predictions.close)
 
     predict_routes = {
         (mlflow.invocations, "POST"),

@@ -17,7 +17,8 @@ from .batching import Batcher, predictor
 
 #: The config keys that say how the traffic is split, not how a version is served: a
 #: change of them alone reuses the versions already loaded.
-TRAFFIC_KEYS = frozenset({"traffic", "generation", "sticky", "shadow"})
+# With "log" (read at each request by the prediction log): changing them reloads nothing.
+TRAFFIC_KEYS = frozenset({"traffic", "generation", "sticky", "shadow", "log"})
 
 
 @dataclass

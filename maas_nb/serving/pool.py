@@ -301,6 +301,15 @@ class ModelPool:
             )
         return next(iter(self.slots.values()))
 
+    def live_config(self, key: str) -> Callable[[str], Any]:
+        """A lookup of the *key* config of a deployment (None if absent), for the event loop."""
+
+        def lookup(deployment: str) -> Any:
+            slot = self.slots.get(deployment)
+            return slot.config.get(key) if slot is not None else None
+
+        return lookup
+
     def queue_depth(self) -> dict[str, int]:
         return {
             n: sum(x.batcher.queued_rows for x in s.split.loaded())

@@ -11,12 +11,15 @@ import json
 import re
 import shutil
 
+import numpy as np
 import pytest
 
 import maas_nb
 from maas_nb.cli import execute
 from maas_nb.commands import COMMANDS, Result
 from maas_nb.commands.render import as_text
+from maas_nb.serving.outcomes import Outcome
+from maas_nb.serving.prediction_log import PredictionLog
 from tests.helpers import write_notebook
 
 #: Keys whose values are new on every call: ids, times, a deployment's revision.
@@ -146,6 +149,17 @@ def test_every_shared_verb_returns_the_same_result_from_both_front_ends(
     same(from_cli, magics.last_result)
     assert from_cli.data == classifier.predict(ip.user_ns["rows"]).tolist()
     both("server status")
+    # The server's own sink writes the log that both front ends read.
+    log = PredictionLog(maas_nb.registry().home, lambda name: {"sample": 1.0})
+    rows = np.array(ip.user_ns["rows"])
+    log.record(
+        Outcome(
+            "iris", "iris", 1, "r1", 0.002, 2, rows, {"predictions": np.array([0, 2])}, False, 0.0
+        )
+    )
+    log.close()
+    assert both("predictions iris").data[1]["x2"] == 5.2
+    assert both("drift iris").data["version"] == "iris:1"
     both("undeploy iris", before=lambda: maas_nb.deploy("iris@production"))
 
     ran = both(f"run {notebook} -p C 2")
