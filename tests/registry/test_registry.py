@@ -17,7 +17,8 @@ from maas_nb.exceptions import (
     VersionInUseError,
     VersionNotFoundError,
 )
-from maas_nb.registry import Registry
+from maas_nb.registry import Registry, reference
+from maas_nb.registry.reference import KEY
 
 pytestmark = pytest.mark.usefixtures("stores")
 
@@ -41,7 +42,8 @@ def test_register_returns_an_immutable_version_record(classifier, iris):
     assert dict(v.metrics) == {"accuracy": 0.97}
     assert dict(v.params) == {"C": 1.0}
     assert dict(v.tags) == {"team": "ml"}
-    assert dict(v.lineage) == {"notebook": "train.ipynb"}
+    # The sample's statistics join the lineage (the reference `maas_nb.drift` uses).
+    assert dict(v.lineage) == {"notebook": "train.ipynb", KEY: reference.statistics(X[:5])}
     assert v.aliases == ("production",)
     assert v.description == "first"
     assert v.created_at.tzinfo is not None
