@@ -107,12 +107,25 @@ def test_every_verb_honours_home_and_leaves_maas_home_empty(
         assert exported.read_bytes() == b'{"executed": true}'
         assert dict(maas_json(case("doctor")))["registry"] == f"{other} (1 models)"
 
-        assert maas_json(case("deploy"), "iris@production")["status"] == "ready"
+        deployed = maas_json(case("deploy"), "iris@production", "--log-sample", "1")
+        assert deployed["status"] == "ready"
         assert [d.name for d in reg.list_deployments()] == ["iris"]
         assert [(d["name"], d["status"]) for d in maas_json(case("deployments"))] == [
             ("iris", "ready")
         ]
         assert maas_json(case("predict"), "iris", "[[5.1, 3.5, 1.4, 0.2]]") == [0]
+
+        def logged() -> list:
+            code = main([*at, "--json", case("predictions"), "iris"])
+            out, _ = capsys.readouterr()
+            return json.loads(out) if code == 0 else []
+
+        assert len(wait_for(logged, timeout=30, what="the logged prediction")) == 1
+        maas(case("drift"), "iris")  # too few rows to tell: a note, not a failure
+        maas(case("traffic"), "iris", "production=100")
+        assert reg.get_deployment("iris").config["traffic"] == [
+            {"target": "iris@production", "weight": 100}
+        ]
         status = maas_json(case("server"), "status")
         assert status["running"] and status["pid"] == server.pid
         maas(case("undeploy"), "iris")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 import maas_nb
+from maas_nb.exceptions import DeploymentNotFoundError
 from tests.helpers import wait_for
 
 
@@ -34,8 +35,15 @@ def test_a_server_logs_its_answers_and_drift_reads_them(start_server, classifier
             response = client.post("/v2/models/iris/infer", json=body(rows, f"req-{i}"))
             response.raise_for_status()
             sent[f"req-{i}"] = rows
+
+    def rows_logged() -> int:
+        try:
+            return len(maas_nb.prediction_log("iris"))
+        except DeploymentNotFoundError:  # the writer has not written its first file yet
+            return 0
+
     wait_for(
-        lambda: len(maas_nb.prediction_log("iris")) == 300 or None,
+        lambda: rows_logged() == 300 or None,
         timeout=30,
         interval=0.05,
         what="the server's log writer",
