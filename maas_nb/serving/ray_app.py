@@ -105,8 +105,12 @@ def fetch_settings(holder: Any) -> dict[str, str]:
     return dict(ray.get(holder.get.remote()))
 
 
-def forget_settings(deployment: str) -> None:
-    """Kill the settings actor of *deployment*, if there is one."""
+def forget_settings(deployment: str, timeout: float = 30.0) -> None:
+    """Kill the settings actor of *deployment*, if there is one, and wait (up to
+    *timeout* seconds) until its name is free: a deploy right after must create a new
+    one, not find the dying one."""
+    import time
+
     import ray
 
     try:
@@ -114,6 +118,13 @@ def forget_settings(deployment: str) -> None:
     except ValueError:
         return  # none (already gone)
     ray.kill(holder, no_restart=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            ray.get_actor(settings_actor_name(deployment), namespace=SETTINGS_NAMESPACE)
+        except ValueError:
+            return
+        time.sleep(0.05)
 
 
 def build_app(deployment: str, env: dict[str, str], holder: Any) -> Any:
