@@ -312,13 +312,13 @@ def report(
         shares = [results[f"rf r={n}", "ours", c]["rps"] / floor["rps"] for n in (1, 2)]
         print(
             f"c={c}: the local floor answers x{local_floor['rps'] / floor['rps']:.0f} the "
-            f"requests of Serve's proxy floor; the ray target, 1 / 2 replicas, answers "
-            f"x{shares[0]:.2f} / x{shares[1]:.2f} the proxy floor's"
+            f"requests of the Serve floor (constant answer); the ray target, 1 / 2 replicas, answers "
+            f"x{shares[0]:.2f} / x{shares[1]:.2f} the Serve floor's"
         )
     floor = results["rf r=1", "floor", top]
     print(
-        f"at c={top}, the proxy floor's {floor['rps']:.0f} requests/s mean at least "
-        f"{1000 * top / floor['rps']:.0f} ms mean latency through Serve's proxy (Little's law)"
+        f"at c={top}, the Serve floor's {floor['rps']:.0f} requests/s mean at least "
+        f"{1000 * top / floor['rps']:.0f} ms mean latency through this ingress (Little's law)"
     )
     print("\nissue 15 targets (this run):")
     for n in (1, 2):
