@@ -1,7 +1,8 @@
 """Serving benchmark: our server beside hand-written FastAPI apps and the HTTP floor.
 
     python bench/serving.py [--duration 10] [--connections 1,64] [--before PATH]
-                            [--models rf,rf-skl,lr,keras] [--ray] [--workers]
+                            [--models rf,rf-skl,lr,keras] [--ray]
+                            [--ray-ingress proxy|haproxy|both] [--workers]
 
 Every server runs on 127.0.0.1 in one run, on the same data (make_classification(5000,
 20)), and is driven with one-row ``{"instances": [[...]]}`` requests by wrk (Debian's
@@ -24,7 +25,8 @@ trees, see sklearn_forest.py) with scikit-learn's own ``predict_proba``; so rf/r
 the kernel's effect and rf-skl/baseline the server's.
 
 With ``--ray``, then the forest on Ray Serve (serving_ray.py): the ``ray`` deploy target
-with 1 and 2 replicas beside hand-written Ray Serve deployments and this run's local rows.
+with 1 and 2 replicas beside hand-written Ray Serve deployments and this run's local rows;
+``--ray-ingress haproxy`` (or ``both``) through Ray Serve's HAProxy ingress.
 
 It prints requests/s, p99 and errors per cell, the ratios ours/other (measured minutes
 apart in one run on the same machine: on a busy machine, repeat), the issue 13 targets
@@ -169,6 +171,12 @@ def main() -> None:
         "--ray", action="store_true", help="then rf on Ray Serve (serving_ray.py), same run"
     )
     parser.add_argument(
+        "--ray-ingress",
+        choices=["proxy", "haproxy", "both"],
+        default="proxy",
+        help="with --ray: Serve's Python proxy, HAProxy (RAY_SERVE_ENABLE_HA_PROXY), or both",
+    )
+    parser.add_argument(
         "--workers", action="store_true", help="then lr at c=64 with --workers 1 and 2 (workers.py)"
     )
     args = parser.parse_args()
@@ -283,7 +291,8 @@ def main() -> None:
     if args.ray and "rf" in rows:
         from serving_ray import measure
 
-        measure(home, baseline_dir, served, X, body, connections, args.duration, results)
+        ingresses = ("proxy", "haproxy") if args.ray_ingress == "both" else (args.ray_ingress,)
+        measure(home, baseline_dir, served, X, body, connections, args.duration, results, ingresses)
     if args.workers:
         from workers import compare
 

