@@ -143,6 +143,10 @@ class RayTarget:
                     configure_logging=False,
                 )
             except Exception as exc:
+                # A failed connect (a Ray Client timeout) leaves Ray's globals half set,
+                # and the next ray.init in this process would fail an assertion.
+                with contextlib.suppress(Exception):
+                    ray.shutdown()
                 raise ServerUnavailableError(
                     f"Cannot connect to the Ray cluster {self.address!r}: {exc}. Start one "
                     "(ray start --head), or set RAY_ADDRESS / name it (--target "

@@ -50,8 +50,8 @@ def test_ray_sweep_records_every_point_like_the_local_executor(
     grid = ["-p", "C", "0.01,1.0,-1.0,10.0"]
     best = ["--best", "accuracy", "--alias-best", "candidate"]
     code = main(["sweep", str(sweep_nb), *grid, "--executor", "ray", *best, "--json"])
-    out = capsys.readouterr().out
-    assert code == 0, out
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
     reg = maas_nb.registry()
     by_c = {r.parameters["C"]: r for r in reg.list_pipeline_runs()}
     assert sorted(by_c) == [-1.0, 0.01, 1.0, 10.0]
