@@ -132,12 +132,7 @@ def deployments(ctx: Context, args: argparse.Namespace) -> Result:
 
 def _live(dep: Any, entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Deployment *dep* as its target's live view says (``stopped``: no server runs it)."""
-    info = dict(entries.get(dep.name) or {"status": "stopped"})
-    if dep.config.get(targets.OWN_TARGET):  # a target with replicas, even if unreadable
-        info.setdefault("replicas", None)
-        info.setdefault("replicas_wanted", scaling.initial(dep.config))
-        info.setdefault("scaling", scaling.wanted(dep.config))
-    return info
+    return live.with_replicas(entries.get(dep.name) or {"status": "stopped"}, dep.config)
 
 
 def predict(ctx: Context, args: argparse.Namespace) -> Result:

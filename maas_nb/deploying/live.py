@@ -100,14 +100,24 @@ def _why(spec: str, exc: Exception, default: str) -> str:
     return said if spec == default else f"Reading the deploy target {spec!r} failed: {said}"
 
 
+def with_replicas(entry: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """*entry* with what a row's *config* asks of replicas, where the entry does not say
+    (its target could not be read, or nothing runs it): for rows of a target that runs
+    replicas (``ray``) only."""
+    if not config.get(targets.OWN_TARGET):
+        return entry
+    asked = {
+        "replicas": None,
+        "replicas_wanted": scaling.initial(config),
+        "scaling": scaling.wanted(config),
+    }
+    return {**asked, **entry}
+
+
 def _tagged(entry: dict[str, Any], spec: str, records: list[DeploymentRecord]) -> dict[str, Any]:
     entry = {**entry, "deploy_target": spec}
     record = next((r for r in records if r.name == entry.get("name")), None)
-    if record is not None and record.config.get(targets.OWN_TARGET):
-        entry.setdefault("replicas", None)
-        entry.setdefault("replicas_wanted", scaling.initial(record.config))
-        entry.setdefault("scaling", scaling.wanted(record.config))
-    return entry
+    return with_replicas(entry, record.config) if record is not None else entry
 
 
 def _unknown(record: DeploymentRecord, spec: str, reason: str) -> dict[str, Any]:
@@ -118,10 +128,4 @@ def _unknown(record: DeploymentRecord, spec: str, reason: str) -> dict[str, Any]
         "reason": reason,
         "deploy_target": spec,
     }
-    if record.config.get(targets.OWN_TARGET):
-        entry.update(
-            replicas=None,
-            replicas_wanted=scaling.initial(record.config),
-            scaling=scaling.wanted(record.config),
-        )
-    return entry
+    return with_replicas(entry, record.config)

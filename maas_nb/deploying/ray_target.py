@@ -68,8 +68,8 @@ from .deployment import Deployment
 HTTP_HOST_ENV = "MAAS_RAY_HTTP_HOST"
 HTTP_PORT_ENV = "MAAS_RAY_HTTP_PORT"
 APP_PREFIX = "maas-"
-#: The name `ray_app.application` gives the one Serve deployment of each application.
-SERVE_DEPLOYMENT = "maas"
+#: The name of the one Serve deployment in each maas application.
+SERVE_DEPLOYMENT = ray_app.SERVE_DEPLOYMENT
 
 
 def import_serve() -> Any:
@@ -103,12 +103,6 @@ def _http_address() -> tuple[str, int]:
 def _configured_address() -> tuple[str, int]:
     """The address this target starts Serve's proxy on."""
     return os.environ.get(HTTP_HOST_ENV) or "127.0.0.1", int(os.environ.get(HTTP_PORT_ENV) or 8000)
-
-
-def running(state: Any) -> int:
-    """How many replicas of the application whose Serve status is *state* are running."""
-    deployment = getattr(state, "deployments", {}).get("maas") if state is not None else None
-    return int(deployment.replica_states.get("RUNNING", 0)) if deployment is not None else 0
 
 
 class RayTarget:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..exceptions import DeploymentFailedError, ServerUnavailableError
@@ -101,28 +102,56 @@ def wait_ready(
     (on every worker); `DeploymentFailedError` if it cannot load *uri*, or does not see
     the deployment at all; `ServerUnavailableError` after *timeout* s (*log*: where to
     look)."""
+
+    def failure(entry: dict[str, Any]) -> str | None:
+        if entry.get("failed_revision") != revision:
+            return None
+        return f"The server could not load {uri!r} for deployment {name!r}: {entry['reason']}"
+
+    _reconcile_until(
+        server,
+        name,
+        timeout=timeout,
+        done=lambda e: e.get("revision") == revision and e["status"] == READY,
+        failure=failure,
+        # It has just read the registry, which has the deployment: it reads another.
+        missing=(
+            f"The model server at {server} does not see deployment {name!r} after "
+            "reading its registry: it reads another registry than the one deployed to "
+            "(or the deployment was changed meanwhile). Start it on this registry "
+            "(maas serve --registry URI --artifacts URI; for this home's own server: "
+            "maas server stop, then deploy again)."
+        ),
+        late=f"Deployment {name!r} was not ready after {timeout:.0f} s; see {log}.",
+    )
+
+
+def _reconcile_until(
+    server: str,
+    name: str,
+    *,
+    timeout: float,
+    done: Callable[[dict[str, Any]], bool],
+    failure: Callable[[dict[str, Any]], str | None],
+    missing: str,
+    late: str,
+) -> dict[str, Any]:
+    """Have the server at *server* reconcile until deployment *name*'s entry is *done*;
+    that entry. `DeploymentFailedError` with *missing* if the server does not see it, or
+    with what *failure* says of an entry; `ServerUnavailableError` with *late* after
+    *timeout* s."""
     deadline = time.monotonic() + timeout
     while True:
         entry = reconcile(server, name, timeout)
         if entry is None:
-            # It has just read the registry, which has the deployment: it reads another.
-            raise DeploymentFailedError(
-                f"The model server at {server} does not see deployment {name!r} after "
-                "reading its registry: it reads another registry than the one deployed to "
-                "(or the deployment was changed meanwhile). Start it on this registry "
-                "(maas serve --registry URI --artifacts URI; for this home's own server: "
-                "maas server stop, then deploy again)."
-            )
-        if entry.get("revision") == revision and entry["status"] == READY:
-            return
-        if entry.get("failed_revision") == revision:
-            raise DeploymentFailedError(
-                f"The server could not load {uri!r} for deployment {name!r}: {entry['reason']}"
-            )
+            raise DeploymentFailedError(missing)
+        if done(entry):
+            return entry
+        why = failure(entry)
+        if why is not None:
+            raise DeploymentFailedError(why)
         if time.monotonic() > deadline:
-            raise ServerUnavailableError(
-                f"Deployment {name!r} was not ready after {timeout:.0f} s; see {log}."
-            )
+            raise ServerUnavailableError(late)
         time.sleep(0.02)
 
 
@@ -169,27 +198,29 @@ def wait_generation(
     *generation* (on every worker); its entry then. `DeploymentFailedError` if a version
     of that split cannot be loaded (the previous split serves on), `ServerUnavailableError`
     after *timeout* s (*log*: where to look)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        entry = reconcile(server, name, timeout)
-        if entry is None:
-            raise DeploymentFailedError(
-                f"The model server at {server} does not see deployment {name!r} after "
-                "reading its registry (it was undeployed meanwhile, or the server reads "
-                "another registry)."
-            )
-        if entry.get("generation") == generation and entry["status"] == READY:
-            return entry
-        if entry.get("failed_generation") == generation:
-            serving = entry.get("generation")
-            raise DeploymentFailedError(
-                f"The server could not load traffic generation {generation} of deployment "
-                f"{name!r}: {entry['reason']} Generation {serving} serves on; fix the arm "
-                "(or set another split) and run traffic again."
-            )
-        if time.monotonic() > deadline:
-            raise ServerUnavailableError(
-                f"Traffic generation {generation} of deployment {name!r} was not ready after "
-                f"{timeout:.0f} s; see {log}."
-            )
-        time.sleep(0.02)
+
+    def failure(entry: dict[str, Any]) -> str | None:
+        if entry.get("failed_generation") != generation:
+            return None
+        return (
+            f"The server could not load traffic generation {generation} of deployment "
+            f"{name!r}: {entry['reason']} Generation {entry.get('generation')} serves on; fix "
+            "the arm (or set another split) and run traffic again."
+        )
+
+    return _reconcile_until(
+        server,
+        name,
+        timeout=timeout,
+        done=lambda e: e.get("generation") == generation and e["status"] == READY,
+        failure=failure,
+        missing=(
+            f"The model server at {server} does not see deployment {name!r} after "
+            "reading its registry (it was undeployed meanwhile, or the server reads "
+            "another registry)."
+        ),
+        late=(
+            f"Traffic generation {generation} of deployment {name!r} was not ready after "
+            f"{timeout:.0f} s; see {log}."
+        ),
+    )

@@ -203,7 +203,7 @@ def create_app(
         app.state.pool = pool
         app.state.group = group or WorkerGroup()
         predictions = PredictionLog(registry.home, pool.live_config("log")).start()
-        pool.sinks.append(predictions)
+        pool.log_to(predictions)
         await pool.start()
         if settle:
             await pool.settle()

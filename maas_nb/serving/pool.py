@@ -65,6 +65,7 @@ class ModelPool:
         self.slots: dict[str, Slot] = {}
         #: Who is told of every answered request (see `outcomes`); none by default.
         self.sinks: list[OutcomeSink] = []
+        self._log_sink: OutcomeSink | None = None  # in `sinks` while a deployment is logged
         self.shadowing = Shadowing(self.sinks)
         self.metrics = Metrics(self.queue_depth)
         self._lock = asyncio.Lock()
@@ -164,6 +165,23 @@ class ModelPool:
                     slot.task.cancel()  # the target moved again: only the newest load counts
                 slot.loading, slot.wanted = key, want
                 slot.task = asyncio.get_running_loop().create_task(self._load(slot, want, key))
+            self._sync_log_sink()
+
+    def log_to(self, sink: OutcomeSink) -> None:
+        """Give answered requests to *sink* while some deployment has a ``log`` config, and
+        build no `Outcome` at all while none has (the serving path's common case)."""
+        self._log_sink = sink
+        self._sync_log_sink()
+
+    def _sync_log_sink(self) -> None:
+        sink = self._log_sink
+        if sink is None:
+            return
+        wanted = any(slot.config.get("log") for slot in self.slots.values())
+        if wanted and sink not in self.sinks:
+            self.sinks.append(sink)  # in place: `shadowing` holds this list
+        elif not wanted and sink in self.sinks:
+            self.sinks.remove(sink)
 
     def _registry_failed(self, exc: MaasError) -> None:
         """Note (and log, once per outage) that the registry cannot be read."""

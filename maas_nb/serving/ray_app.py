@@ -40,6 +40,9 @@ def server_name(deployment: str) -> str:
     return f"{SERVER_PREFIX}{deployment}"
 
 
+#: The name of the one Serve deployment of each application (``maas-NAME``).
+SERVE_DEPLOYMENT = "maas"
+
 #: The Ray namespace of the settings actors.
 SETTINGS_NAMESPACE = "maas"
 
@@ -174,6 +177,6 @@ def application(deployment: str, settings: str, options: dict[str, Any]) -> Any:
     from ray import serve
 
     wrapped: Any = serve.deployment(
-        replica_class(), name="maas", max_ongoing_requests=256, **options
+        replica_class(), name=SERVE_DEPLOYMENT, max_ongoing_requests=256, **options
     )
     return wrapped.bind(deployment, settings)

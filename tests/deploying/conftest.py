@@ -90,3 +90,32 @@ def ray_driver(ray_serve: str, ray_cluster: RayCluster) -> Iterator[str]:
         yield ray_serve
     finally:
         ray.shutdown()
+
+
+@pytest.fixture
+def no_apps_left(ray_driver: str) -> Iterator[None]:
+    """The test ends with no maas application (and no settings actor) on the shared Serve."""
+    from ray import serve
+
+    from maas_nb.deploying import ray_target
+    from maas_nb.serving import ray_app
+
+    yield
+
+    for name in serve.status().applications:
+        if name.startswith(ray_target.APP_PREFIX):
+            serve.delete(name, _blocking=True)
+            ray_app.forget_settings(name.removeprefix(ray_target.APP_PREFIX))
+
+
+def running_replicas(name: str) -> int:
+    """How many replicas of Ray deployment *name* Serve runs (0: no such application)."""
+    from ray import serve
+
+    from maas_nb.deploying import ray_target
+
+    app = serve.status().applications.get(ray_target.app_name(name))
+    if app is None:
+        return 0
+    deployment = app.deployments.get(ray_target.SERVE_DEPLOYMENT)
+    return int(deployment.replica_states.get("RUNNING", 0)) if deployment is not None else 0

@@ -15,14 +15,8 @@ import requests
 import maas_nb
 from maas_nb.cli import main
 from maas_nb.deploying import ray_target, server_view
+from tests.deploying.conftest import running_replicas
 from tests.helpers import wait_for
-
-
-def running_replicas(name: str) -> int:
-    from ray import serve
-
-    app = serve.status().applications.get(ray_target.app_name(name))
-    return ray_target.running(app)
 
 
 def test_one_to_two_replicas_under_load_and_back_to_one_when_idle(

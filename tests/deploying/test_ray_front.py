@@ -11,29 +11,11 @@ import pytest
 import maas_nb
 from maas_nb.cli import main
 from maas_nb.deploying import live_view, ray_target
+from tests.deploying.conftest import running_replicas
 from tests.helpers import wait_for
 from tests.notebook.ui.conftest import make_panel, versions  # noqa: F401 (fixtures)
 
-
-@pytest.fixture(autouse=True)
-def no_apps_left(ray_driver):
-    """No maas application (nor settings actor) is left on the shared Serve instance."""
-    from ray import serve
-
-    from maas_nb.serving import ray_app
-
-    yield
-
-    for name in serve.status().applications:
-        if name.startswith(ray_target.APP_PREFIX):
-            serve.delete(name, _blocking=True)
-            ray_app.forget_settings(name.removeprefix(ray_target.APP_PREFIX))
-
-
-def running_replicas(name: str) -> int:
-    from ray import serve
-
-    return ray_target.running(serve.status().applications.get(ray_target.app_name(name)))
+pytestmark = pytest.mark.usefixtures("no_apps_left")
 
 
 def listed(capsys) -> dict[str, list[str]]:

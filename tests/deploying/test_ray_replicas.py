@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -20,20 +19,7 @@ from maas_nb.cli import main
 from maas_nb.deploying import ray_target, server_view
 from tests.helpers import wait_for
 
-
-@pytest.fixture(autouse=True)
-def no_apps_left(ray_driver: str) -> Iterator[None]:
-    """Each test ends with no maas application (and no settings actor) on Serve."""
-    from ray import serve
-
-    from maas_nb.serving import ray_app
-
-    yield
-
-    for name in serve.status().applications:
-        if name.startswith(ray_target.APP_PREFIX):
-            serve.delete(name, _blocking=True)
-            ray_app.forget_settings(name.removeprefix(ray_target.APP_PREFIX))
+pytestmark = pytest.mark.usefixtures("no_apps_left")
 
 
 def live_replicas(name: str) -> list[dict[str, Any]]:

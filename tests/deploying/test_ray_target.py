@@ -18,30 +18,10 @@ import maas_nb
 from maas_nb.cli import main
 from maas_nb.deploying import ray_target, server_view
 from maas_nb.exceptions import ConfigurationError, DeploymentFailedError, MissingDependencyError
+from tests.deploying.conftest import running_replicas
 from tests.helpers import wait_for
 
-
-@pytest.fixture(autouse=True)
-def no_apps_left(ray_driver):
-    """Each test starts and ends with no maas application (and no settings actor) on the
-    shared Serve instance."""
-    from ray import serve
-
-    from maas_nb.serving import ray_app
-
-    yield
-
-    for name in serve.status().applications:
-        if name.startswith(ray_target.APP_PREFIX):
-            serve.delete(name, _blocking=True)
-            ray_app.forget_settings(name.removeprefix(ray_target.APP_PREFIX))
-
-
-def running_replicas(name: str) -> int:
-    from ray import serve
-
-    app = serve.status().applications[ray_target.app_name(name)]
-    return int(app.deployments["maas"].replica_states.get("RUNNING", 0))
+pytestmark = pytest.mark.usefixtures("no_apps_left")
 
 
 def oip(url: str, name: str, rows: np.ndarray) -> list:

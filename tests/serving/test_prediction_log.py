@@ -270,3 +270,35 @@ def test_the_server_logs_through_its_pool_with_the_deployment_config(home, class
     assert log.written == 1
     assert [r["request_id"] for r in read_lines(home, "iris")] == ["req-1", "req-1"]
     assert not log_dir(home, "quiet").exists()
+
+
+def test_no_outcome_is_built_while_no_deployment_is_logged(home, classifier, iris):
+    """The log's sink joins the pool's sinks only while some deployment has a ``log``
+    config: without one, the serving path builds no `Outcome`."""
+    registry = Registry(home)
+    registry.register(classifier, "iris", sample=iris[0][:5])
+    registry.put_deployment("quiet", "iris:1", {})
+    app = create_app(registry, poll_interval=60)
+
+    async def lifespan():
+        inbox: asyncio.Queue = asyncio.Queue()
+        outbox: asyncio.Queue = asyncio.Queue()
+        await inbox.put({"type": "lifespan.startup"})
+        task = asyncio.create_task(
+            app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, outbox.put)
+        )
+        assert (await outbox.get())["type"] == "lifespan.startup.complete"
+        pool = app.app.state.pool
+        quiet = list(pool.sinks)
+        registry.put_deployment("loud", "iris:1", {"log": {"sample": 1.0}})
+        await pool.reconcile()
+        loud = [type(s).__name__ for s in pool.sinks]
+        registry.delete_deployment("loud")
+        await pool.reconcile()
+        again = list(pool.sinks)
+        await inbox.put({"type": "lifespan.shutdown"})
+        assert (await outbox.get())["type"] == "lifespan.shutdown.complete"
+        await task
+        return quiet, loud, again
+
+    assert asyncio.run(lifespan()) == ([], ["PredictionLog"], [])

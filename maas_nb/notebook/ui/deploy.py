@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ... import deploying as client
-from ...deploying import live, scaling, targets
+from ...deploying import live, targets
 from ...exceptions import DeploymentFailedError, PanelInputError
 from ...registry.uri import ModelRef
 from ...serving.server import TOKEN_ENV
@@ -167,9 +167,7 @@ class DeployTab:
             reason = entry.get("reason")
             if r.name in self.elsewhere:  # not this server's to serve: not "not running"
                 status, reason = ELSEWHERE, f"served by the server {r.server!r}, not {own!r}"
-            if r.config.get(targets.OWN_TARGET):  # its replicas, even when it was not read
-                asked = {"replicas_wanted": scaling.initial(r.config)}
-                entry = {**asked, "scaling": scaling.wanted(r.config), **entry}
+            entry = live.with_replicas(entry, r.config)  # even when it was not read
             rows.append(
                 [
                     r.name,
