@@ -2,8 +2,12 @@
 
 A `Split` is immutable and swapped in whole (one assignment), so a request sees either
 the old split or the new one, never a mix. A request draws a number in [0, 100) once:
-at random, or, when the split is sticky, from a stable hash (CRC-32) of its sticky
-header's value, so that one key reaches one arm for as long as the split stands. The
+from a stable hash (CRC-32) of its sticky header's value when the split is sticky, so
+that one key reaches one arm for as long as the split stands; otherwise from an additive
+golden-ratio sequence with a random start (a low-discrepancy sequence): every window of
+N requests gives each arm its share to within about one request per few hundred, where
+independent random draws would wander by sqrt(N) (a 10% arm over 5,000 requests: 500
++/- 21 at one sigma), and no client's request pattern lines up with it. The
 arm is the first whose cumulative weight exceeds the draw, so an arm of weight 0 (whose
 bound equals its predecessor's) is never picked. A request picks its arm again with the
 same draw if the split changes while its body is decoded (see `requests`).
@@ -20,7 +24,26 @@ from typing import Any
 from ..registry.uri import ModelRef
 from .loaded import Loaded
 
-_random = random.random
+_PHI = 0.6180339887498949  # the golden ratio's fractional part
+
+
+class _Sequence:
+    """Draws in [0, 100) spread as evenly as possible: x(n+1) = x(n) + phi mod 1."""
+
+    __slots__ = ("x",)
+
+    def __init__(self) -> None:
+        self.x = random.random()
+
+    def __call__(self) -> float:
+        x = self.x + _PHI
+        if x >= 1.0:
+            x -= 1.0
+        self.x = x
+        return x * 100.0
+
+
+_next_draw = _Sequence()  # one per process: requests run on one event loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +117,7 @@ class Split:
             key = headers.get(self.sticky)
             if key is not None:
                 return (zlib.crc32(key.encode("utf-8", "surrogateescape")) % 10_000) / 100
-        return _random() * 100.0
+        return _next_draw()
 
     def pick(self, draw: float) -> Arm:
         """The arm a request with *draw* reaches."""
