@@ -33,7 +33,7 @@ class _Sequence:
     __slots__ = ("x",)
 
     def __init__(self) -> None:
-        self.x = random.random()
+        self.x = random.random()  # noqa: S311 (a starting point, not a secret)
 
     def __call__(self) -> float:
         x = self.x + _PHI
