@@ -53,12 +53,17 @@ class Counts:
         self.latency = [0] * LATENCY_BUCKETS
 
     def to_list(self) -> list[Any]:
-        return [*(getattr(self, f) for f in FIELDS), list(self.latency)]
+        """The counts as plain data; the latency histogram as its nonzero [bucket, count]."""
+        latency = [[k, c] for k, c in enumerate(self.latency) if c]
+        return [*(getattr(self, f) for f in FIELDS), latency]
 
     def add_list(self, values: Sequence[Any]) -> None:
+        """Add counts given as `to_list` gives them."""
         for name, value in zip(FIELDS, values, strict=False):
             setattr(self, name, getattr(self, name) + value)
-        self.latency = [a + b for a, b in zip(self.latency, values[-1], strict=True)]
+        latency = self.latency
+        for k, c in values[-1]:
+            latency[k] += c
 
 
 #: deployment -> version label -> bucket number (unix seconds // BUCKET_S) -> counts
