@@ -6,7 +6,9 @@ task's metric on the feedback received (accuracy for a classifier, mean absolute
 for a regressor), each with its count and a 95 % interval (`intervals`); a per-bucket
 ``series`` for charts; and a warning while the samples are too small to tell a version
 from the primary (fewer than `MIN_SAMPLE` feedback rows or requests, or overlapping
-intervals). ``requests`` counts every request a version took, answered or failed.
+intervals). ``requests`` counts every request a version took, answered or failed; an
+error is a failed prediction (the model raised, its queue was full, a shadow timed out),
+not a request refused for its body (a 4xx before any version was asked).
 
 A version that served earlier in the window but is no longer in the split is listed with
 the role ``former`` (after a promote, the old primary's figures stay visible).
