@@ -233,3 +233,16 @@ def test_forest_fast_path_leaves_unusual_inputs_to_scikit_learn():
     assert forest_proba(model, X[0]) is None
     two_outputs = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, np.c_[y, y])
     assert forest_proba(two_outputs, X) is None
+
+
+def test_a_refitted_forest_answers_with_its_new_trees():
+    from sklearn.ensemble import RandomForestClassifier
+
+    from maas_nb.flavors.forests import forest_proba
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 4))
+    model = RandomForestClassifier(n_estimators=7, random_state=0).fit(X, X[:, 0] > 0)
+    np.testing.assert_array_equal(forest_proba(model, X), model.predict_proba(X))
+    model.fit(X, X[:, 1] > 0)  # the same object, other trees: nothing cached may answer
+    np.testing.assert_array_equal(forest_proba(model, X), model.predict_proba(X))
