@@ -7,7 +7,7 @@
 Three maas_nb servers on 127.0.0.1, each on a registry home of its own holding the
 random forest of serving.py (100 trees, depth 8, make_classification(5000, 20)) as
 ``rf:1``; the "split" home also holds ``rf:2`` (the same trees) and ``rf:3``, a
-SleepyForest (sleepy_forest.py: the same trees, 50 ms of sleep per batch). Deployments:
+SleepyForest (sleepy_forest.py: 50 ms of sleep per batch, no work). Deployments:
 
 - ``rf`` (alone on its server): rf:1, no log: the reference;
 - ``rf-split``: rf:1 and rf:2 at 90/10 (``maas_nb.traffic``);
@@ -115,7 +115,15 @@ def logged_rows(home: Path, deployment: str) -> int:
     return sum(p.read_bytes().count(b"\n") for p in directory.glob(f"*{SUFFIX}"))
 
 
-def run(forest, X: np.ndarray, *, duration: int, rounds: int, tmp: Path) -> dict:
+def run(
+    forest,
+    X: np.ndarray,
+    *,
+    duration: int,
+    rounds: int,
+    tmp: Path,
+    groups: tuple[str, ...] = ("split", "shadow"),
+) -> dict:
     """Measure the rows on servers of our own; print and return them."""
     homes = {key: tmp / f"experiments-{key}" for key in ("plain", "split", "logged")}
     calls_path = str(tmp / "sleepy-calls.txt")
@@ -142,7 +150,7 @@ def run(forest, X: np.ndarray, *, duration: int, rounds: int, tmp: Path) -> dict
             "answers checked: rf, rf-split, rf-log and rf-shadow agree with the forest's "
             f"predict; rf-split answered {seen['rf:1']} by rf:1, {seen['rf:2']} by rf:2"
         )
-        return measure(homes["logged"], invocations, X, duration, rounds, calls_path)
+        return measure(homes["logged"], invocations, X, duration, rounds, calls_path, groups)
     finally:
         for proc in procs.values():
             proc.send_signal(signal.SIGTERM)
@@ -153,8 +161,21 @@ def run(forest, X: np.ndarray, *, duration: int, rounds: int, tmp: Path) -> dict
                 proc.kill()
 
 
+#: The cells of each group of rows: (deployment, connections), timed in this order.
+CELLS = {
+    "split": [("rf", SPLIT_C), ("rf-split", SPLIT_C), ("rf-log", SPLIT_C)],
+    "shadow": [("rf", SHADOW_C), ("rf-shadow", SHADOW_C)],
+}
+
+
 def measure(
-    home: Path, invocations: dict, X: np.ndarray, duration: int, rounds: int, calls_path: str
+    home: Path,
+    invocations: dict,
+    X: np.ndarray,
+    duration: int,
+    rounds: int,
+    calls_path: str,
+    groups: tuple[str, ...] = ("split", "shadow"),
 ) -> dict:
     body = json.dumps({"instances": X[:1].tolist()})
     runs: dict[tuple[str, int], list[dict]] = collections.defaultdict(list)
@@ -164,20 +185,15 @@ def measure(
         f"{duration} s per cell, {rounds} round(s) back to back, {cores()}"
     )
     for i in range(rounds):
-        for name, c in (("rf", SPLIT_C), ("rf-split", SPLIT_C), ("rf-log", SPLIT_C)):
+        for name, c in [cell for group in groups for cell in CELLS[group]]:
             r = wrk(invocations[name], body, c, duration)
             r["load"] = load()
             runs[name, c].append(r)
-            print(f"  round {i + 1} {name:<9} c={c:<3} {_cells(r)}  {r['load']}", flush=True)
-        for name in ("rf", "rf-shadow"):
-            r = wrk(invocations[name], body, SHADOW_C, duration)
-            r["load"] = load()
-            runs[name, SHADOW_C].append(r)
             if name == "rf-shadow":
                 _drained(calls_path)  # the shadow's queue drained before the next row
-            print(f"  round {i + 1} {name:<9} c={SHADOW_C:<3} {_cells(r)}  {r['load']}", flush=True)
+            print(f"  round {i + 1} {name:<9} c={c:<3} {_cells(r)}  {r['load']}", flush=True)
     shadow_rows = rows_predicted(calls_path) - shadow_before
-    logged = _wait_logged(home, logged_before)
+    logged = _wait_logged(home, logged_before) if "split" in groups else 0
     rows = {key: _mean(value) for key, value in runs.items()}
     print_rows(rows, runs, logged, shadow_rows, duration)
     return rows
@@ -222,7 +238,6 @@ def _cells(r: dict) -> str:
 
 
 def print_rows(rows: dict, runs: dict, logged: int, shadow_rows: int, duration: int) -> None:
-    ref = rows["rf", SPLIT_C]
     print(f"\n{'row':<44}{'c':>4}{'rps':>9}{'p50 ms':>9}{'p99 ms':>9}{'err':>6}{'x ref':>8}")
     labels = [
         ("rf", SPLIT_C, "(a) rf:1 alone, no log (reference)"),
@@ -232,40 +247,46 @@ def print_rows(rows: dict, runs: dict, logged: int, shadow_rows: int, duration: 
         ("rf-shadow", SHADOW_C, "rf:1 + shadow rf:3 (50 ms/batch) at 100%"),
     ]
     for name, c, label in labels:
-        r = rows[name, c]
-        base = ref if c == SPLIT_C else rows["rf", SHADOW_C]
+        if (name, c) in rows:
+            r, base = rows[name, c], rows["rf", c]
+            print(
+                f"{label:<44}{c:>4}{r['rps']:>9.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
+                f"{r['errors']:>6}{r['rps'] / base['rps']:>7.2f}x"
+            )
+    print()
+    if ("rf-log", SPLIT_C) in runs:
+        answered = sum(r["rps"] for r in runs["rf-log", SPLIT_C]) * duration
         print(
-            f"{label:<44}{c:>4}{r['rps']:>9.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
-            f"{r['errors']:>6}{r['rps'] / base['rps']:>7.2f}x"
+            f"rf-log logged {logged} one-row requests of about {answered:.0f} answered "
+            f"({logged / max(answered, 1):.2%}; sampled at 1%)"
         )
-    answered = sum(r["rps"] for r in runs["rf-log", SPLIT_C]) * duration
-    print(
-        f"\nrf-log logged {logged} one-row requests of about {answered:.0f} answered "
-        f"({logged / max(answered, 1):.2%}; sampled at 1%)"
-    )
-    shadowed = sum(r["rps"] for r in runs["rf-shadow", SHADOW_C]) * duration
-    print(
-        f"rf-shadow's shadow rf:3 predicted {shadow_rows} rows of about {shadowed:.0f} copied "
-        "(the rest timed out or found its queue full, as a slow shadow should)"
-    )
+    if ("rf-shadow", SHADOW_C) in runs:
+        copied = sum(r["rps"] for r in runs["rf-shadow", SHADOW_C]) * duration
+        print(
+            f"rf-shadow's shadow rf:3 predicted {shadow_rows} rows of about {copied:.0f} "
+            "copied (the rest timed out or found its queue full, as a slow shadow should)"
+        )
     print("\nissue 16 targets (this run):")
     for name in ("rf-split", "rf-log"):
-        ratio = rows[name, SPLIT_C]["rps"] / ref["rps"]
-        verdict = "met" if ratio >= SPLIT_LEAST else "NOT met"
-        print(f"  {name} c={SPLIT_C}: {ratio:.2f}x rf (target >= {SPLIT_LEAST:g}x): {verdict}")
-    plain, shadowed = rows["rf", SHADOW_C]["p99"], rows["rf-shadow", SHADOW_C]["p99"]
-    growth = shadowed / plain - 1
-    verdict = "met" if growth <= SHADOW_P99_MOST - 1 else "NOT met"
-    print(
-        f"  rf-shadow c={SHADOW_C}: p99 {shadowed:.2f} ms vs {plain:.2f} ms without a "
-        f"shadow, {growth:+.1%} (target <= +{SHADOW_P99_MOST - 1:.0%}): {verdict}"
-    )
+        if (name, SPLIT_C) in rows:
+            ratio = rows[name, SPLIT_C]["rps"] / rows["rf", SPLIT_C]["rps"]
+            verdict = "met" if ratio >= SPLIT_LEAST else "NOT met"
+            print(f"  {name} c={SPLIT_C}: {ratio:.2f}x rf (target >= {SPLIT_LEAST:g}x): {verdict}")
+    if ("rf-shadow", SHADOW_C) in rows:
+        plain, shadowed = rows["rf", SHADOW_C]["p99"], rows["rf-shadow", SHADOW_C]["p99"]
+        growth = shadowed / plain - 1
+        verdict = "met" if growth <= SHADOW_P99_MOST - 1 else "NOT met"
+        print(
+            f"  rf-shadow c={SHADOW_C}: p99 {shadowed:.2f} ms vs {plain:.2f} ms without a "
+            f"shadow, {growth:+.1%} (target <= +{SHADOW_P99_MOST - 1:.0%}): {verdict}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=2, help="repeats of the row sequence")
+    parser.add_argument("--rows", default="split,shadow", help="split (a, b, c), shadow")
     args = parser.parse_args()
     from serving import fit
     from sklearn.datasets import make_classification
@@ -274,7 +295,8 @@ def main() -> None:
     forest = fit(["rf"], X, y)["rf"]
     tmp = Path(tempfile.mkdtemp(prefix="maas-bench-experiments-"))
     print(load())
-    run(forest, X, duration=args.duration, rounds=args.rounds, tmp=tmp)
+    groups = tuple(g for g in CELLS if g in args.rows.split(","))
+    run(forest, X, duration=args.duration, rounds=args.rounds, tmp=tmp, groups=groups)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""A forest that sleeps 50 ms per call: the slow shadow version of experiments.py.
+"""A model that sleeps 50 ms per call: the slow shadow version of experiments.py.
 
 maas_nb predicts a batch with one call, so the sleep is per batch, as issue 16's shadow
-target asks. The forest is a subclass of RandomForestClassifier, so maas_nb's own tree
-kernel (exact classes only) is not used and ``predict_proba`` is called: the sleep, then
-scikit-learn's answer. Each call appends its row count to ``calls_path_`` (when set), so
-the benchmark can tell how many rows the shadow predicted in the server's process.
+target asks. It is the forest's subclass (the same inputs and classes as the primary, so
+it can shadow it), but its ``predict_proba`` only sleeps and answers even odds: the
+target is about a slow shadow (latency, no CPU), and a shadow's answers never reach the
+client. (maas_nb's own tree kernel takes exact classes only, so ``predict_proba`` is
+what the server calls.) Each call appends its row count to ``calls_path_`` (when set),
+so the benchmark can tell how many rows the shadow predicted in the server's process.
 It is registered with ``trusted_types`` and served with bench/ on the server's path.
 """
 
@@ -13,17 +15,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
 SLEEP_S = 0.05
 
 
 class SleepyForest(RandomForestClassifier):
-    """The same fitted forest, 50 ms slower per call."""
+    """The fitted forest's shape and classes; each call sleeps 50 ms, then says 50/50."""
 
     def predict_proba(self, X):
         time.sleep(SLEEP_S)
-        proba = super().predict_proba(X)
+        proba = np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
         path = getattr(self, "calls_path_", "")
         if path:
             with open(path, "a") as f:
