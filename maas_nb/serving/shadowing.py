@@ -5,14 +5,26 @@ already decoded rows on the shadow version's batcher, in a task of its own: the 
 response never waits for it, and the shadow's answer is only recorded (as an `Outcome`
 for the pool's sinks), never returned. A shadow slower than its timeout is cut off, and
 a failing one (its queue full, its model raising) is counted, not logged per request.
+
+A shadow that cannot keep up (its batches take longer than the copies arrive) would
+queue copies only to time them out a second later, each costing the event loop two
+tasks, a timer and a cancellation: time the primary's clients wait for. So a copy that
+would queue behind more batches than the shadow can finish within its timeout (by the
+batcher's moving average of a call's cost) is cut off at once, counted as timed out,
+without being queued; with nothing queued a copy always goes, so the cost is measured
+afresh.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 
+import numpy as np
+
+from .batching import Batcher
 from .outcomes import Outcome, OutcomeSink
 from .rows import Rows
 from .split import Shadow
@@ -20,12 +32,32 @@ from .split import Shadow
 _random = random.random
 
 
+def behind(batcher: Batcher, rows: int, timeout_s: float) -> bool:
+    """Whether *rows* queued now on *batcher* would wait past *timeout_s*: the batches
+    ahead of them (full ones: a shadow behind is saturated) take longer, at the cost per
+    call the batcher measured. Never with an empty queue or an unmeasured model."""
+    queued = batcher.queued_rows
+    if not queued:
+        return False
+    known = [c for c in (batcher.loop_seconds, batcher.thread_seconds) if c is not None]
+    if not known:
+        return False
+    batches = -(-(queued + rows) // batcher.max_batch_size)  # ceil
+    return batches * min(known) > timeout_s
+
+
 class Shadowing:
-    """The shadow copies in flight and what became of them."""
+    """The shadow copies in flight and what became of them.
+
+    A copy of at most one batch is queued with `Batcher.submit` and followed by callbacks
+    (its answer, its timeout), not by a task: a shadow's answers arrive a batch at a time,
+    and a task per copy would wake up a batch at a time on the loop the primary's clients
+    wait for. A bigger copy runs in a task of its own."""
 
     def __init__(self, sinks: list[OutcomeSink]) -> None:
         self.sinks = sinks
         self.tasks: set[asyncio.Task] = set()
+        self.pending: set[asyncio.Future] = set()
         self.sent = 0
         self.answered = 0
         self.timed_out = 0
@@ -36,11 +68,48 @@ class Shadowing:
         if _random() * 100.0 >= shadow.percent:
             return
         self.sent += 1
-        task = asyncio.get_running_loop().create_task(
-            self._run(deployment, shadow, rows, request_id)
+        batcher = shadow.loaded.batcher
+        if behind(batcher, rows.n, shadow.timeout_s):
+            self.timed_out += 1  # it would time out in the queue: cut off now, for free
+            return
+        if rows.n > batcher.max_batch_size:
+            task = asyncio.get_running_loop().create_task(
+                self._run(deployment, shadow, rows, request_id)
+            )
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+            return
+        try:
+            future = batcher.submit(rows)
+        except Exception:
+            self.failed += 1  # a shadow's failure is its own: the client has its answer
+            return
+        start = time.perf_counter()
+        timer = future.get_loop().call_later(shadow.timeout_s, future.cancel)
+        self.pending.add(future)
+        future.add_done_callback(
+            functools.partial(self._done, deployment, shadow, rows, request_id, start, timer)
         )
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+
+    def _done(
+        self,
+        deployment: str,
+        shadow: Shadow,
+        rows: Rows,
+        request_id: str,
+        start: float,
+        timer: asyncio.TimerHandle,
+        future: asyncio.Future,
+    ) -> None:
+        timer.cancel()
+        self.pending.discard(future)
+        if future.cancelled():
+            self.timed_out += 1
+            return
+        if future.exception() is not None:
+            self.failed += 1
+            return
+        self._answered(deployment, shadow, rows, request_id, start, future.result())
 
     async def _run(self, deployment: str, shadow: Shadow, rows: Rows, request_id: str) -> None:
         start = time.perf_counter()
@@ -52,6 +121,17 @@ class Shadowing:
         except Exception:
             self.failed += 1  # a shadow's failure is its own: the client has its answer
             return
+        self._answered(deployment, shadow, rows, request_id, start, outputs)
+
+    def _answered(
+        self,
+        deployment: str,
+        shadow: Shadow,
+        rows: Rows,
+        request_id: str,
+        start: float,
+        outputs: dict[str, np.ndarray],
+    ) -> None:
         self.answered += 1
         if self.sinks:
             loaded = shadow.loaded
@@ -72,6 +152,8 @@ class Shadowing:
 
     async def stop(self) -> None:
         """Cancel the shadow copies still waiting."""
+        for future in list(self.pending):
+            future.cancel()
         for task in list(self.tasks):
             task.cancel()
         if self.tasks:
