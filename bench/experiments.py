@@ -1,6 +1,7 @@
 """Issue 16's experiment rows: what a traffic split, the prediction log and a shadow cost.
 
-    python bench/experiments.py [--duration 10] [--rounds 2]
+    python bench/experiments.py [--duration 10] [--rounds 2] [--rows split,shadow]
+                                [--tree PATH]
     python bench/serving.py --experiments    (only these rows)
     python bench/serving.py                  (these rows after the model table)
 
@@ -25,6 +26,9 @@ shadowed row, until the shadow's queue has drained), and each row's figures are 
 over the rounds; the ratios are to ``rf`` of the same run, at the same c.
 Targets (issue 16): split and log >= 0.9x the reference's requests/s; the shadowed
 primary's p99 at most 10% above the same deployment's without a shadow.
+
+``--tree PATH`` serves from another checkout (``git worktree add /tmp/old REV``) with
+the same setup: a change's effect, run after run.
 
 Before timing, every deployment answers X[:1] and X[:16] as the forest's own predict,
 rf-split's answers name both versions in about a 90/10 ratio (X-Maas-Version), and
@@ -123,6 +127,7 @@ def run(
     rounds: int,
     tmp: Path,
     groups: tuple[str, ...] = ("split", "shadow"),
+    tree: Path = ROOT,
 ) -> dict:
     """Measure the rows on servers of our own; print and return them."""
     homes = {key: tmp / f"experiments-{key}" for key in ("plain", "split", "logged")}
@@ -135,8 +140,8 @@ def run(
             command = [sys.executable, "-m", "maas_nb.serving", "--home", str(home)]
             command += ["--port", str(ports[key]), "--log-level", "warning"]
             # BENCH on the path: the server imports sleepy_forest to load rf:3.
-            env = {"PYTHONPATH": f"{ROOT}{os.pathsep}{BENCH}"}
-            procs[key] = start(command, env=env)
+            env = {"PYTHONPATH": f"{tree}{os.pathsep}{BENCH}"}
+            procs[key] = start(command, env=env, cwd=tree)
         for key, proc in procs.items():
             wait_live(f"{urls[key]}/v2/health/live", proc)
         setup(homes, forest, X, calls_path)
@@ -287,6 +292,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=2, help="repeats of the row sequence")
     parser.add_argument("--rows", default="split,shadow", help="split (a, b, c), shadow")
+    parser.add_argument(
+        "--tree", type=Path, default=ROOT, help="serve from another checkout (git worktree)"
+    )
     args = parser.parse_args()
     from serving import fit
     from sklearn.datasets import make_classification
@@ -296,7 +304,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="maas-bench-experiments-"))
     print(load())
     groups = tuple(g for g in CELLS if g in args.rows.split(","))
-    run(forest, X, duration=args.duration, rounds=args.rounds, tmp=tmp, groups=groups)
+    tree = args.tree.resolve()
+    print(f"serving from {tree}")
+    run(forest, X, duration=args.duration, rounds=args.rounds, tmp=tmp, groups=groups, tree=tree)
 
 
 if __name__ == "__main__":
