@@ -1,6 +1,6 @@
 """Issue 16's experiment rows: what a traffic split, the prediction log and a shadow cost.
 
-    python bench/experiments.py [--duration 10] [--rounds 2] [--rows split,shadow]
+    python bench/experiments.py [--duration 10] [--rounds 3] [--rows split,shadow]
                                 [--tree PATH]
     python bench/serving.py --experiments    (only these rows)
     python bench/serving.py                  (these rows after the model table)
@@ -22,7 +22,7 @@ all its deployments: beside rf-log, rf would pay for the log too.
 wrk drives one deployment at a time with one-row requests: rf, rf-split and rf-log at
 c=64, then rf and rf-shadow at c=16, each sequence repeated ``--rounds`` times back to
 back (a b c a b c: a burst of load elsewhere on the machine hits every row; after the
-shadowed row, until the shadow's queue has drained), and each row's figures are the mean
+shadowed row, until the shadow's queue has drained), and each row's figures are the median
 over the rounds; the ratios are to ``rf`` of the same run, at the same c.
 Targets (issue 16): split and log >= 0.9x the reference's requests/s; the shadowed
 primary's p99 at most 10% above the same deployment's without a shadow.
@@ -199,7 +199,7 @@ def measure(
             print(f"  round {i + 1} {name:<9} c={c:<3} {_cells(r)}  {r['load']}", flush=True)
     shadow_rows = rows_predicted(calls_path) - shadow_before
     logged = _wait_logged(home, logged_before) if "split" in groups else 0
-    rows = {key: _mean(value) for key, value in runs.items()}
+    rows = {key: _median(value) for key, value in runs.items()}
     print_rows(rows, runs, logged, shadow_rows, duration)
     return rows
 
@@ -227,11 +227,13 @@ def _drained(calls_path: str, timeout: float = 30.0) -> None:
         time.sleep(0.5)  # a batch of the shadow takes 50 ms
 
 
-def _mean(runs: list[dict]) -> dict:
+def _median(runs: list[dict]) -> dict:
+    """Each figure's median over the rounds (one round hit by another process's burst
+    moves a mean, not a median of three), errors summed."""
     return {
-        "rps": float(np.mean([r["rps"] for r in runs])),
-        "p50": float(np.mean([r["p50"] for r in runs])),
-        "p99": float(np.mean([r["p99"] for r in runs])),
+        "rps": float(np.median([r["rps"] for r in runs])),
+        "p50": float(np.median([r["p50"] for r in runs])),
+        "p99": float(np.median([r["p99"] for r in runs])),
         "errors": sum(r["errors"] for r in runs),
     }
 
@@ -290,7 +292,7 @@ def print_rows(rows: dict, runs: dict, logged: int, shadow_rows: int, duration: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
-    parser.add_argument("--rounds", type=int, default=2, help="repeats of the row sequence")
+    parser.add_argument("--rounds", type=int, default=3, help="repeats of the row sequence")
     parser.add_argument("--rows", default="split,shadow", help="split (a, b, c), shadow")
     parser.add_argument(
         "--tree", type=Path, default=ROOT, help="serve from another checkout (git worktree)"

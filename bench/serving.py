@@ -306,7 +306,7 @@ def main() -> None:
     if "rf" in models and not args.no_experiments:
         from experiments import run as experiment_rows
 
-        experiment_rows(models["rf"], X, duration=args.duration, rounds=2, tmp=tmp)
+        experiment_rows(models["rf"], X, duration=args.duration, rounds=3, tmp=tmp)
     if args.ray and "rf" in rows:
         from serving_ray import measure
 
