@@ -3,6 +3,7 @@
     python bench/serving.py [--duration 10] [--connections 1,64] [--before PATH]
                             [--models rf,rf-skl,lr,keras] [--ray]
                             [--ray-ingress proxy|haproxy|both] [--workers]
+                            [--experiments | --no-experiments]
 
 Every server runs on 127.0.0.1 in one run, on the same data (make_classification(5000,
 20)), and is driven with one-row ``{"instances": [[...]]}`` requests by wrk (Debian's
@@ -23,6 +24,10 @@ Keras MLP 20-64-64-1 (keras_mlp.py, built and fitted here). The forest is served
 by our server: ``rf`` with maas_nb's exact tree-walking kernel, ``rf-skl`` (the same
 trees, see sklearn_forest.py) with scikit-learn's own ``predict_proba``; so rf/rf-skl is
 the kernel's effect and rf-skl/baseline the server's.
+
+Then issue 16's experiment rows (experiments.py: the forest alone, in a 90/10 split,
+with a 1% prediction log, and with a slow shadow), on a server of their own;
+``--experiments`` runs only those, ``--no-experiments`` skips them.
 
 With ``--ray``, then the forest on Ray Serve (serving_ray.py): the ``ray`` deploy target
 with 1 and 2 replicas beside hand-written Ray Serve deployments and this run's local rows;
@@ -179,9 +184,19 @@ def main() -> None:
     parser.add_argument(
         "--workers", action="store_true", help="then lr at c=64 with --workers 1 and 2 (workers.py)"
     )
+    parser.add_argument(
+        "--experiments", action="store_true", help="only issue 16's rows (experiments.py)"
+    )
+    parser.add_argument("--no-experiments", action="store_true", help="skip issue 16's rows")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("This benchmark needs wrk: apt-get install wrk")
+    if args.experiments:
+        from experiments import main as experiments
+
+        sys.argv = [sys.argv[0], "--duration", str(args.duration)]
+        experiments()
+        return
     connections = [int(c) for c in args.connections.split(",")]
     rows = [r for r in ROWS if r in args.models.split(",")]
 
@@ -288,6 +303,10 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
+    if "rf" in models and not args.no_experiments:
+        from experiments import run as experiment_rows
+
+        experiment_rows(models["rf"], X, duration=args.duration, rounds=3, tmp=tmp)
     if args.ray and "rf" in rows:
         from serving_ray import measure
 

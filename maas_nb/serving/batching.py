@@ -124,6 +124,25 @@ class Batcher:
         results = await asyncio.gather(*futures)
         return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
 
+    def submit(self, rows: Rows) -> asyncio.Future:
+        """Queue *rows* (at most one batch) and return the future of their outputs, with
+        no coroutine or task: for copies nobody waits for (shadows), cancelled to give up.
+
+        Raises `Unavailable` while closing or with the queue full, as `predict` answers."""
+        if rows.n > self.max_batch_size:
+            raise ValueError(f"submit takes at most {self.max_batch_size} rows, got {rows.n}")
+        if self._closing or self.queued_rows + rows.n > self.max_queue_rows:
+            raise Unavailable(
+                f"Model {self.name!r} is being replaced or has {self.queued_rows} rows "
+                f"queued (limit {self.max_queue_rows}); retry shortly.",
+                headers={"Retry-After": "1"},
+            )
+        item = _Item(rows, asyncio.get_running_loop().create_future())
+        self._queue.append(item)
+        self.queued_rows += rows.n
+        self._wakeup.set()
+        return item.future
+
     async def close(self) -> None:
         """Finish what is queued, then stop."""
         self._closing = True

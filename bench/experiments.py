@@ -1,0 +1,315 @@
+"""Issue 16's experiment rows: what a traffic split, the prediction log and a shadow cost.
+
+    python bench/experiments.py [--duration 10] [--rounds 3] [--rows split,shadow]
+                                [--tree PATH]
+    python bench/serving.py --experiments    (only these rows)
+    python bench/serving.py                  (these rows after the model table)
+
+Three maas_nb servers on 127.0.0.1, each on a registry home of its own holding the
+random forest of serving.py (100 trees, depth 8, make_classification(5000, 20)) as
+``rf:1``; the "split" home also holds ``rf:2`` (the same trees) and ``rf:3``, a
+SleepyForest (sleepy_forest.py: 50 ms of sleep per batch, no work). Deployments:
+
+- ``rf`` (alone on its server): rf:1, no log: the reference;
+- ``rf-split``: rf:1 and rf:2 at 90/10 (``maas_nb.traffic``);
+- ``rf-shadow`` (beside rf-split): rf:1 with rf:3 as a shadow of 100% of its requests;
+- ``rf-log`` (alone on its server): rf:1 with the prediction log at 1%
+  (``deploy(log_sample=0.01)``).
+
+The reference has a server to itself because a server's outcome sinks (the log's) serve
+all its deployments: beside rf-log, rf would pay for the log too.
+
+wrk drives one deployment at a time with one-row requests: rf, rf-split and rf-log at
+c=64, then rf and rf-shadow at c=16, each sequence repeated ``--rounds`` times back to
+back (a b c a b c: a burst of load elsewhere on the machine hits every row; after the
+shadowed row, until the shadow's queue has drained), and each row's figures are the median
+over the rounds; the ratios are to ``rf`` of the same run, at the same c.
+Targets (issue 16): split and log >= 0.9x the reference's requests/s; the shadowed
+primary's p99 at most 10% above the same deployment's without a shadow.
+
+``--tree PATH`` serves from another checkout (``git worktree add /tmp/old REV``) with
+the same setup: a change's effect, run after run.
+
+Before timing, every deployment answers X[:1] and X[:16] as the forest's own predict,
+rf-split's answers name both versions in about a 90/10 ratio (X-Maas-Version), and
+after timing the prediction log and the shadow's own count show they did their work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+from answers import check_answers
+from drive import BENCH, ROOT, free_port, start, wait_live, wrk
+from machine import cores
+from sleepy_forest import SleepyForest, rows_predicted, sleepy_forest
+
+SPLIT_C = 64
+SHADOW_C = 16
+SPLIT_LEAST = 0.9  # (b) and (c) at least this share of (a)'s requests/s
+SHADOW_P99_MOST = 1.10  # the shadowed primary's p99 at most this times the plain one
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+#: The server (registry home) of each deployment: the reference alone on its own, so no
+#: sink or split of the others (a log sink is the pool's, for all its deployments) touches it.
+SERVERS = {"rf": "plain", "rf-split": "split", "rf-shadow": "split", "rf-log": "logged"}
+
+
+def setup(homes: dict[str, Path], forest, X: np.ndarray, calls_path: str) -> None:
+    """Register the versions and make the four deployments on the running servers."""
+    import maas_nb
+    from maas_nb.registry import Registry
+
+    for home in homes.values():
+        Registry(home).register(forest, "rf", sample=X[:5])
+    split = Registry(homes["split"])
+    split.register(forest, "rf", sample=X[:5])
+    sleepy = sleepy_forest(forest, calls_path)
+    trusted = [f"{SleepyForest.__module__}.{SleepyForest.__qualname__}"]
+    split.register(sleepy, "rf", sample=X[:5], trusted_types=trusted)
+    maas_nb.deploy("rf:1", name="rf", home=str(homes["plain"]))
+    where = str(homes["split"])
+    maas_nb.deploy("rf:1", name="rf-split", home=where)
+    maas_nb.traffic("rf-split", {"1": 90, "2": 10}, home=where)
+    maas_nb.deploy("rf:1", name="rf-shadow", home=where)
+    maas_nb.traffic("rf-shadow", {"1": 100}, shadow={"3": 100}, home=where)
+    maas_nb.deploy("rf:1", name="rf-log", home=str(homes["logged"]), log_sample=0.01)
+
+
+def check_split(url: str, X: np.ndarray, n: int = 400) -> collections.Counter:
+    """The versions that answered *n* requests to rf-split; exits unless both did."""
+    body = {"instances": X[:1].tolist()}
+    seen: collections.Counter = collections.Counter()
+    with httpx.Client(trust_env=False, timeout=30) as client:
+        for _ in range(n):
+            response = client.post(url, json=body)
+            response.raise_for_status()
+            seen[response.headers.get("x-maas-version")] += 1
+    share = seen.get("rf:2", 0) / n
+    if set(seen) != {"rf:1", "rf:2"} or not 0.05 <= share <= 0.15:
+        raise SystemExit(
+            f"Refusing to time rf-split: {n} requests were answered by {dict(seen)}, not "
+            "rf:1 and rf:2 at about 90/10. Check maas_nb.traffic and the server's split."
+        )
+    return seen
+
+
+def logged_rows(home: Path, deployment: str) -> int:
+    from maas_nb.serving.prediction_log import SUFFIX, log_dir
+
+    directory = log_dir(home, deployment)
+    if not directory.is_dir():
+        return 0
+    return sum(p.read_bytes().count(b"\n") for p in directory.glob(f"*{SUFFIX}"))
+
+
+def run(
+    forest,
+    X: np.ndarray,
+    *,
+    duration: int,
+    rounds: int,
+    tmp: Path,
+    groups: tuple[str, ...] = ("split", "shadow"),
+    tree: Path = ROOT,
+) -> dict:
+    """Measure the rows on servers of our own; print and return them."""
+    homes = {key: tmp / f"experiments-{key}" for key in ("plain", "split", "logged")}
+    calls_path = str(tmp / "sleepy-calls.txt")
+    ports = {key: free_port() for key in homes}
+    urls = {key: f"http://127.0.0.1:{port}" for key, port in ports.items()}
+    procs: dict[str, subprocess.Popen] = {}
+    try:
+        for key, home in homes.items():
+            command = [sys.executable, "-m", "maas_nb.serving", "--home", str(home)]
+            command += ["--port", str(ports[key]), "--log-level", "warning"]
+            # BENCH on the path: the server imports sleepy_forest to load rf:3.
+            env = {"PYTHONPATH": f"{tree}{os.pathsep}{BENCH}"}
+            procs[key] = start(command, env=env, cwd=tree)
+        for key, proc in procs.items():
+            wait_live(f"{urls[key]}/v2/health/live", proc)
+        setup(homes, forest, X, calls_path)
+        invocations = {
+            name: f"{urls[key]}/models/{name}/invocations" for name, key in SERVERS.items()
+        }
+        for name, target in invocations.items():
+            check_answers(f"maas_nb ({name})", target, forest, X)
+        seen = check_split(invocations["rf-split"], X)
+        print(
+            "answers checked: rf, rf-split, rf-log and rf-shadow agree with the forest's "
+            f"predict; rf-split answered {seen['rf:1']} by rf:1, {seen['rf:2']} by rf:2"
+        )
+        return measure(homes["logged"], invocations, X, duration, rounds, calls_path, groups)
+    finally:
+        for proc in procs.values():
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+#: The cells of each group of rows: (deployment, connections), timed in this order.
+CELLS = {
+    "split": [("rf", SPLIT_C), ("rf-split", SPLIT_C), ("rf-log", SPLIT_C)],
+    "shadow": [("rf", SHADOW_C), ("rf-shadow", SHADOW_C)],
+}
+
+
+def measure(
+    home: Path,
+    invocations: dict,
+    X: np.ndarray,
+    duration: int,
+    rounds: int,
+    calls_path: str,
+    groups: tuple[str, ...] = ("split", "shadow"),
+) -> dict:
+    body = json.dumps({"instances": X[:1].tolist()})
+    runs: dict[tuple[str, int], list[dict]] = collections.defaultdict(list)
+    logged_before, shadow_before = logged_rows(home, "rf-log"), rows_predicted(calls_path)
+    print(
+        f"\nissue 16 experiment rows: rf (100 trees, depth 8), one-row requests, wrk "
+        f"{duration} s per cell, {rounds} round(s) back to back, {cores()}"
+    )
+    for i in range(rounds):
+        for name, c in [cell for group in groups for cell in CELLS[group]]:
+            r = wrk(invocations[name], body, c, duration)
+            r["load"] = load()
+            runs[name, c].append(r)
+            if name == "rf-shadow":
+                _drained(calls_path)  # the shadow's queue drained before the next row
+            print(f"  round {i + 1} {name:<9} c={c:<3} {_cells(r)}  {r['load']}", flush=True)
+    shadow_rows = rows_predicted(calls_path) - shadow_before
+    logged = _wait_logged(home, logged_before) if "split" in groups else 0
+    rows = {key: _median(value) for key, value in runs.items()}
+    print_rows(rows, runs, logged, shadow_rows, duration)
+    return rows
+
+
+def _wait_logged(home: Path, before: int, timeout: float = 10.0) -> int:
+    """The rows rf-log logged during the runs, once its writer has caught up."""
+    deadline, last = time.monotonic() + timeout, -1
+    while time.monotonic() < deadline:
+        now = logged_rows(home, "rf-log") - before
+        if now == last and now > 0:
+            return now
+        last = now
+        time.sleep(0.5)  # the writer thread writes every 0.2 s
+    return max(last, 0)
+
+
+def _drained(calls_path: str, timeout: float = 30.0) -> None:
+    """Wait until the shadow has predicted nothing new for half a second."""
+    deadline, last = time.monotonic() + timeout, -1
+    while time.monotonic() < deadline:
+        now = rows_predicted(calls_path)
+        if now == last:
+            return
+        last = now
+        time.sleep(0.5)  # a batch of the shadow takes 50 ms
+
+
+def _median(runs: list[dict]) -> dict:
+    """Each figure's median over the rounds (one round hit by another process's burst
+    moves a mean, not a median of three), errors summed."""
+    return {
+        "rps": float(np.median([r["rps"] for r in runs])),
+        "p50": float(np.median([r["p50"] for r in runs])),
+        "p99": float(np.median([r["p99"] for r in runs])),
+        "errors": sum(r["errors"] for r in runs),
+    }
+
+
+def _cells(r: dict) -> str:
+    return (
+        f"{r['rps']:>8.0f} rps  p50 {r['p50']:>6.2f} ms  p99 {r['p99']:>6.2f} ms  err {r['errors']}"
+    )
+
+
+def print_rows(rows: dict, runs: dict, logged: int, shadow_rows: int, duration: int) -> None:
+    print(f"\n{'row':<44}{'c':>4}{'rps':>9}{'p50 ms':>9}{'p99 ms':>9}{'err':>6}{'x ref':>8}")
+    labels = [
+        ("rf", SPLIT_C, "(a) rf:1 alone, no log (reference)"),
+        ("rf-split", SPLIT_C, "(b) rf:1/rf:2 at 90/10"),
+        ("rf-log", SPLIT_C, "(c) rf:1, prediction log 1%"),
+        ("rf", SHADOW_C, "rf:1 alone (shadow reference)"),
+        ("rf-shadow", SHADOW_C, "rf:1 + shadow rf:3 (50 ms/batch) at 100%"),
+    ]
+    for name, c, label in labels:
+        if (name, c) in rows:
+            r, base = rows[name, c], rows["rf", c]
+            print(
+                f"{label:<44}{c:>4}{r['rps']:>9.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
+                f"{r['errors']:>6}{r['rps'] / base['rps']:>7.2f}x"
+            )
+    print()
+    if ("rf-log", SPLIT_C) in runs:
+        answered = sum(r["rps"] for r in runs["rf-log", SPLIT_C]) * duration
+        print(
+            f"rf-log logged {logged} one-row requests of about {answered:.0f} answered "
+            f"({logged / max(answered, 1):.2%}; sampled at 1%)"
+        )
+    if ("rf-shadow", SHADOW_C) in runs:
+        copied = sum(r["rps"] for r in runs["rf-shadow", SHADOW_C]) * duration
+        print(
+            f"rf-shadow's shadow rf:3 predicted {shadow_rows} rows of about {copied:.0f} "
+            "copied (the rest timed out or found its queue full, as a slow shadow should)"
+        )
+    print("\nissue 16 targets (this run):")
+    for name in ("rf-split", "rf-log"):
+        if (name, SPLIT_C) in rows:
+            ratio = rows[name, SPLIT_C]["rps"] / rows["rf", SPLIT_C]["rps"]
+            verdict = "met" if ratio >= SPLIT_LEAST else "NOT met"
+            print(f"  {name} c={SPLIT_C}: {ratio:.2f}x rf (target >= {SPLIT_LEAST:g}x): {verdict}")
+    if ("rf-shadow", SHADOW_C) in rows:
+        plain, shadowed = rows["rf", SHADOW_C]["p99"], rows["rf-shadow", SHADOW_C]["p99"]
+        growth = shadowed / plain - 1
+        verdict = "met" if growth <= SHADOW_P99_MOST - 1 else "NOT met"
+        print(
+            f"  rf-shadow c={SHADOW_C}: p99 {shadowed:.2f} ms vs {plain:.2f} ms without a "
+            f"shadow, {growth:+.1%} (target <= +{SHADOW_P99_MOST - 1:.0%}): {verdict}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="repeats of the row sequence")
+    parser.add_argument("--rows", default="split,shadow", help="split (a, b, c), shadow")
+    parser.add_argument(
+        "--tree", type=Path, default=ROOT, help="serve from another checkout (git worktree)"
+    )
+    args = parser.parse_args()
+    from serving import fit
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=5000, n_features=20, random_state=0)
+    forest = fit(["rf"], X, y)["rf"]
+    tmp = Path(tempfile.mkdtemp(prefix="maas-bench-experiments-"))
+    print(load())
+    groups = tuple(g for g in CELLS if g in args.rows.split(","))
+    tree = args.tree.resolve()
+    print(f"serving from {tree}")
+    run(forest, X, duration=args.duration, rounds=args.rounds, tmp=tmp, groups=groups, tree=tree)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""A model that sleeps 50 ms per call: the slow shadow version of experiments.py.
+
+maas_nb predicts a batch with one call, so the sleep is per batch, as issue 16's shadow
+target asks. It is the forest's subclass (the same inputs and classes as the primary, so
+it can shadow it), but its ``predict_proba`` only sleeps and answers even odds: the
+target is about a slow shadow (latency, no CPU), and a shadow's answers never reach the
+client. (maas_nb's own tree kernel takes exact classes only, so ``predict_proba`` is
+what the server calls.) Each call appends its row count to ``calls_path_`` (when set),
+so the benchmark can tell how many rows the shadow predicted in the server's process.
+It is registered with ``trusted_types`` and served with bench/ on the server's path.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+
+SLEEP_S = 0.05
+
+
+class SleepyForest(RandomForestClassifier):
+    """The fitted forest's shape and classes; each call sleeps 50 ms, then says 50/50."""
+
+    def predict_proba(self, X):
+        time.sleep(SLEEP_S)
+        proba = np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
+        path = getattr(self, "calls_path_", "")
+        if path:
+            with open(path, "a") as f:
+                f.write(f"{len(proba)}\n")
+        return proba
+
+
+def sleepy_forest(forest: RandomForestClassifier, calls_path: str = "") -> SleepyForest:
+    """A SleepyForest holding *forest*'s fitted trees, counting its rows in *calls_path*."""
+    copy: Any = SleepyForest(**forest.get_params())
+    copy.__dict__.update(forest.__dict__)
+    copy.calls_path_ = calls_path
+    return copy
+
+
+def rows_predicted(calls_path: str) -> int:
+    """The rows a SleepyForest counted in *calls_path* so far."""
+    try:
+        with open(calls_path) as f:
+            return sum(int(line) for line in f if line.strip())
+    except FileNotFoundError:
+        return 0
