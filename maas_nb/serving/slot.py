@@ -29,6 +29,7 @@ class Slot:
     failed_revision: str | None = None
     failed_generation: int | None = None
     wanted: Any = None  # the registry's `Wanted` being loaded (or last loaded)
+    guard: dict[str, Any] | None = None  # the guard's state (see `watch`); None: no guard
     task: asyncio.Task | None = field(default=None, repr=False)
 
     @property
@@ -77,6 +78,7 @@ class Slot:
             "sticky": split.sticky if split else None,
             "arms": self._arms(),
             "shadow": self._shadow(),
+            "guard": self.guard,
         }
 
     def _arms(self) -> list[dict[str, Any]]:

@@ -15,12 +15,22 @@ so the rollback lasts until the next generation (``maas traffic``, ``maas promot
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import math
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError
+from .split import Split
+
+if TYPE_CHECKING:
+    from .slot import Slot
+
+log = logging.getLogger("maas_nb.serving")
 
 #: The thresholds: (config key, the summary's measure, which side fails, unit).
 THRESHOLDS = {
@@ -98,7 +108,8 @@ def check(summary: Mapping[str, Any], guard: Mapping[str, Any]) -> list[Finding]
         if entry.get("role") != "arm":
             continue
         failed: list[tuple[str, float, float]] = []
-        judged = int(entry.get("requests") or 0) >= least
+        by_requests = guard.get("max_error_rate") is not None or guard.get("max_p99_ms") is not None
+        judged = by_requests and int(entry.get("requests") or 0) >= least
         if judged and guard.get("max_error_rate") is not None:
             rate = entry["errors"]["rate"]
             if rate is not None and rate > guard["max_error_rate"]:
@@ -179,3 +190,83 @@ class GuardState:
             "reason": self.reason,
             "at": self.at,
         }
+
+
+def primary_only(split: Split) -> Split:
+    """*split* with its primary taking all the traffic (the same generation, versions
+    and shadow: the versions stay loaded until the next generation replaces them)."""
+    arms = [(a.target, a.loaded, 100 if a is split.primary else 0) for a in split.arms]
+    return Split(arms, split.generation, split.sticky, split.shadow)
+
+
+class Watcher:
+    """The server's guard loop: every *tick* seconds, each guarded deployment whose
+    interval has passed is checked on *summary* (the live window's, by deployment name);
+    a rollback swaps the slot's split for `primary_only` (one assignment, as a new split
+    is swapped in), so no request drawn after it reaches another arm."""
+
+    def __init__(
+        self,
+        slots: dict[str, Slot],
+        summary: Callable[[str], Mapping[str, Any]],
+        *,
+        tick: float = 0.1,
+    ) -> None:
+        self.slots = slots
+        self.summary = summary
+        self.tick = tick
+        self.states: dict[str, GuardState] = {}
+        self._due: dict[str, float] = {}
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> Watcher:
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+        return self
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick)
+            try:
+                self.step(time.monotonic())
+            except Exception:  # a bug: say so, and keep guarding the others
+                log.exception("checking the deployments' guards failed")
+
+    def step(self, now: float) -> None:
+        """Check every guarded deployment that is due at *now* (monotonic seconds)."""
+        for name in set(self.states) - set(self.slots):
+            del self.states[name]
+        for name, slot in self.slots.items():
+            guard, split = slot.config.get("guard"), slot.split
+            if not guard or split is None:
+                self.states.pop(name, None)
+                slot.guard = None
+                continue
+            state = self.states.get(name)
+            if state is None or state.generation != split.generation or state.guard != guard:
+                # A new generation (or guard) starts watching afresh: a rollback is over.
+                state = self.states[name] = GuardState(split.generation, guard)
+                self._due[name] = now + float(guard["interval_s"])
+            slot.guard = state.describe()
+            if state.state == ROLLED_BACK or now < self._due[name]:
+                continue
+            self._due[name] = now + float(guard["interval_s"])
+            if split.single is not None and split.single is split.primary:
+                continue  # the primary takes all the traffic: nothing to judge
+            finding = state.observe(check(self.summary(name), guard), time.time())
+            if finding is not None:
+                state.roll_back(finding, time.time())
+                slot.split = primary_only(split)
+                log.warning(
+                    "deployment %r: the guard rolled generation %d back to %s alone: %s",
+                    name,
+                    split.generation,
+                    split.primary.label,
+                    state.reason,
+                )
+            slot.guard = state.describe()
