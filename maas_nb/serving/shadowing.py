@@ -16,6 +16,7 @@ import time
 from .outcomes import Outcome, OutcomeSink
 from .rows import Rows
 from .split import Shadow
+from .window import Window
 
 _random = random.random
 
@@ -23,8 +24,9 @@ _random = random.random
 class Shadowing:
     """The shadow copies in flight and what became of them."""
 
-    def __init__(self, sinks: list[OutcomeSink]) -> None:
+    def __init__(self, sinks: list[OutcomeSink], window: Window | None = None) -> None:
         self.sinks = sinks
+        self.window = window  # counts a shadow's failures and timeouts as its errors
         self.tasks: set[asyncio.Task] = set()
         self.sent = 0
         self.answered = 0
@@ -48,9 +50,13 @@ class Shadowing:
             outputs = await asyncio.wait_for(shadow.loaded.batcher.predict(rows), shadow.timeout_s)
         except TimeoutError:
             self.timed_out += 1
+            if self.window is not None:
+                self.window.record_error(deployment, shadow.label)
             return
         except Exception:
             self.failed += 1  # a shadow's failure is its own: the client has its answer
+            if self.window is not None:
+                self.window.record_error(deployment, shadow.label)
             return
         self.answered += 1
         if self.sinks:
