@@ -208,7 +208,7 @@ def create_app(
         if settle:
             await pool.settle()
         await app.state.group.start(pool)
-        guards = watch.Watcher(pool.slots, pool.window.summary).start()
+        guards = watch.Watcher(pool.slots, pool.window).start()
         try:
             yield
         finally:

@@ -29,6 +29,7 @@ from .split import Split
 
 if TYPE_CHECKING:
     from .slot import Slot
+    from .window import Window
 
 log = logging.getLogger("maas_nb.serving")
 
@@ -201,19 +202,16 @@ def primary_only(split: Split) -> Split:
 
 class Watcher:
     """The server's guard loop: every *tick* seconds, each guarded deployment whose
-    interval has passed is checked on *summary* (the live window's, by deployment name);
+    interval has passed is checked on *window*'s summary of it (this worker's traffic);
     a rollback swaps the slot's split for `primary_only` (one assignment, as a new split
-    is swapped in), so no request drawn after it reaches another arm."""
+    is swapped in), so no request drawn after it reaches another arm. The guard's state
+    goes in the slot (``/maas/deployments``) and the window's ``guards`` (the experiment's
+    JSON)."""
 
-    def __init__(
-        self,
-        slots: dict[str, Slot],
-        summary: Callable[[str], Mapping[str, Any]],
-        *,
-        tick: float = 0.1,
-    ) -> None:
+    def __init__(self, slots: dict[str, Slot], window: Window, *, tick: float = 0.1) -> None:
         self.slots = slots
-        self.summary = summary
+        self.window = window
+        self.summary: Callable[[str], Mapping[str, Any]] = window.summary
         self.tick = tick
         self.states: dict[str, GuardState] = {}
         self._due: dict[str, float] = {}
@@ -241,18 +239,19 @@ class Watcher:
         """Check every guarded deployment that is due at *now* (monotonic seconds)."""
         for name in set(self.states) - set(self.slots):
             del self.states[name]
-        for name, slot in self.slots.items():
+        for name, slot in list(self.slots.items()):
             guard, split = slot.config.get("guard"), slot.split
             if not guard or split is None:
                 self.states.pop(name, None)
                 slot.guard = None
+                self.window.guards.pop(name, None)
                 continue
             state = self.states.get(name)
             if state is None or state.generation != split.generation or state.guard != guard:
                 # A new generation (or guard) starts watching afresh: a rollback is over.
                 state = self.states[name] = GuardState(split.generation, guard)
                 self._due[name] = now + float(guard["interval_s"])
-            slot.guard = state.describe()
+            self._show(name, slot, state)
             if state.state == ROLLED_BACK or now < self._due[name]:
                 continue
             self._due[name] = now + float(guard["interval_s"])
@@ -269,4 +268,7 @@ class Watcher:
                     split.primary.label,
                     state.reason,
                 )
-            slot.guard = state.describe()
+            self._show(name, slot, state)
+
+    def _show(self, name: str, slot: Slot, state: GuardState) -> None:
+        slot.guard = self.window.guards[name] = state.describe()
