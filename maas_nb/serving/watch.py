@@ -20,7 +20,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -144,6 +144,8 @@ class GuardState:
         self.reason = ""
         self.version: str | None = None
         self.at: float | None = None
+        #: The window's counts when this generation began (see `Watcher.summary`).
+        self.baseline: dict[str, dict[int, list[Any]]] = {}
 
     def observe(self, findings: list[Finding], at: float) -> Finding | None:
         """Count *findings*; the finding that rolls the deployment back (None: none)."""
@@ -211,7 +213,6 @@ class Watcher:
     def __init__(self, slots: dict[str, Slot], window: Window, *, tick: float = 0.1) -> None:
         self.slots = slots
         self.window = window
-        self.summary: Callable[[str], Mapping[str, Any]] = window.summary
         self.tick = tick
         self.states: dict[str, GuardState] = {}
         self._due: dict[str, float] = {}
@@ -250,6 +251,7 @@ class Watcher:
             if state is None or state.generation != split.generation or state.guard != guard:
                 # A new generation (or guard) starts watching afresh: a rollback is over.
                 state = self.states[name] = GuardState(split.generation, guard)
+                state.baseline = _lists(self.window.counts(name))
                 self._due[name] = now + float(guard["interval_s"])
             self._show(name, slot, state)
             if state.state == ROLLED_BACK or now < self._due[name]:
@@ -257,7 +259,7 @@ class Watcher:
             self._due[name] = now + float(guard["interval_s"])
             if split.single is not None and split.single is split.primary:
                 continue  # the primary takes all the traffic: nothing to judge
-            finding = state.observe(check(self.summary(name), guard), time.time())
+            finding = state.observe(check(self.summary(name, state), guard), time.time())
             if finding is not None:
                 state.roll_back(finding, time.time())
                 slot.split = primary_only(split)
@@ -270,5 +272,30 @@ class Watcher:
                 )
             self._show(name, slot, state)
 
+    def summary(self, name: str, state: GuardState) -> dict[str, Any]:
+        """The window's summary of *name* counting only what happened since *state*'s
+        generation began: what an earlier generation did (a rolled-back candidate's
+        errors) must not roll the next one back."""
+        from .experiment import summarize
+
+        counts = self.window.counts(name)
+        for label, buckets in counts.items():
+            for number, values in buckets.items():
+                before = state.baseline.get(label, {}).get(number)
+                if before is not None:
+                    values.add_list([-v for v in before[:-1]] + [[-n for n in before[-1]]])
+        window = self.window
+        return summarize(
+            window.describe(name),
+            counts,
+            now=window.clock(),
+            window_s=window.window_s,
+            bucket_s=window.bucket_s,
+        )
+
     def _show(self, name: str, slot: Slot, state: GuardState) -> None:
         slot.guard = self.window.guards[name] = state.describe()
+
+
+def _lists(counts: Mapping[str, Mapping[int, Any]]) -> dict[str, dict[int, list[Any]]]:
+    return {label: {n: c.to_list() for n, c in b.items()} for label, b in counts.items()}
