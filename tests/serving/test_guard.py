@@ -15,6 +15,9 @@ from maas_nb.serving.watch import guard_config
 from tests.custom_models import SwitchedFailure
 from tests.helpers import wait_for
 from tests.serving.conftest import stop
+from tests.serving.test_shadow import in_process
+
+__all__ = ["in_process"]  # the fixture: a server in this process, to read its window
 
 INTERVAL_S, FAILURES_ALLOWED, MARGIN_S = 1.0, 1, 2.0
 CLIENTS = 4
@@ -104,3 +107,35 @@ def test_a_failing_candidate_is_rolled_back_within_the_guards_window(
     output = stop(server)
     assert "the guard rolled generation 2 back to iris:1 alone: iris:2 failed 2" in output
     assert "max_error_rate=0.05" in output
+
+
+def test_the_experiments_summary_carries_the_guards_state(in_process, iris, tmp_path):
+    X, y = iris
+    switch = tmp_path / "fail"
+    registry = maas_nb.api.registry()
+    registry.register(LogisticRegression(max_iter=1000).fit(X, y), "iris", sample=X[:5])
+    trusted = ["tests.custom_models.SwitchedFailure"]
+    registry.register(SwitchedFailure(str(switch)).fit(X), "iris", trusted_types=trusted)
+    guard = guard_config({"max_error_rate": 0.5, "interval_s": 0.2, "min_sample": 5})
+    traffic = [{"target": "iris:1", "weight": 50}, {"target": "iris:2", "weight": 50}]
+    registry.put_deployment("iris", "iris:1", {"generation": 2, "traffic": traffic, "guard": guard})
+    assert in_process.reconcile()["status"] == "ready"
+    window = in_process.pool.window
+    wait_for(lambda: window.summary("iris")["guard"], timeout=10, what="the guard to watch")
+    assert window.summary("iris")["guard"]["state"] == "watching"
+    switch.touch()
+    body = {"instances": X[:1].tolist()}
+
+    def rolled_back() -> bool:
+        with in_process.client() as c:
+            for _ in range(10):
+                c.post("/v1/models/iris:predict", json=body)
+        return window.summary("iris")["guard"]["state"] == "rolled_back"
+
+    wait_for(rolled_back, timeout=30, interval=0.01, what="the rollback")
+    summary = window.summary("iris")
+    assert summary["guard"]["version"] == "iris:2"
+    assert [(v["version"], v["weight"]) for v in summary["versions"]] == [
+        ("iris:1", 100),
+        ("iris:2", 0),
+    ]

@@ -118,3 +118,17 @@ def test_the_defaults_fill_what_is_not_given():
         "min_sample": 50,
         "max_error_rate": 0.1,
     }
+
+
+def test_a_server_whose_one_worker_rolled_back_says_so():
+    from maas_nb.serving.workers import merge
+
+    def entry(guard):
+        return {"name": "iris", "status": "ready", "generation": 2, "guard": guard}
+
+    watching = {"state": "watching", "generation": 2}
+    rolled = {"state": "rolled_back", "generation": 2, "version": "iris:2"}
+    (merged,) = merge([entry(watching)], [[entry(rolled)], [entry(watching)]])
+    assert merged["guard"] == rolled
+    (merged,) = merge([entry(watching)], [[entry(watching)]])
+    assert merged["guard"] == watching
