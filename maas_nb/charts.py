@@ -177,6 +177,35 @@ def bars_svg(groups: Mapping[str, Mapping[str, float]], *, title: str = "") -> A
     return fig
 
 
+@_styled
+def live_svg(series: Mapping[str, Any], *, metric: str = "accuracy", title: str = "") -> Any:
+    """A live experiment's per-bucket *series* (``{"t": [...], "iris:1": {"requests":
+    [...], "p99_ms": [...], "accuracy": [...]}, ...}``): requests, p99 latency and
+    *metric* against seconds before the last bucket, one line per version, one panel each
+    (a line's gid: ``maas-live-iris:1-requests``). Empty buckets leave gaps."""
+    t = [float(x) for x in series.get("t", [])]
+    versions = [k for k in series if k != "t"]
+    if not t or not versions:
+        return ""
+    ago = [x - t[-1] for x in t]
+    panels = [("requests", "requests"), ("p99_ms", "p99 (ms)"), (metric, metric)]
+    fig = _figure(len(panels), height=SIZE[1] * 1.6)
+    for ax, (key, label) in zip(fig.axes, panels, strict=True):
+        for version in versions:
+            ys = [math.nan if y is None else float(y) for y in series[version].get(key, [])]
+            if len(ys) != len(ago):
+                continue
+            (line,) = ax.plot(ago, ys, marker=".", label=version)
+            line.set_gid(f"maas-live-{version}-{key}")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    fig.axes[0].legend(loc="best", frameon=False)
+    fig.axes[-1].set_xlabel("seconds (0: the current 10 s bucket)")
+    if title:
+        fig.axes[0].set_title(title)
+    return fig
+
+
 def figure_html(svg: str, caption: str = "") -> str:
     """*svg* in a ``<figure>`` for a card's HTML (empty stays empty)."""
     if not svg:

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..exceptions import MaasError
 from ..registry import Registry
-from . import mlflow, oip, tfserving, watch
+from . import live, mlflow, oip, tfserving, watch
 from .errors import HTTPError, Unavailable
 from .hotpath import ServingApp
 from .openapi import spec
@@ -241,6 +241,7 @@ def create_app(
         Route("/maas/server", server),
         Route("/maas/workers", workers),
         Route("/metrics", metrics),
+        *live.routes,
         Route("/openapi.json", openapi),
     ]
     handlers = {HTTPError: http_error, HTTPException: starlette_error}
