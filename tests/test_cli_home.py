@@ -132,6 +132,10 @@ def test_every_verb_honours_home_and_leaves_maas_home_empty(
         truth.write_text("id,truth\nnobody,1\n")
         fed = maas_json(case("feedback"), "iris", "--file", str(truth))
         assert (fed["joined"], fed["unknown"]) == (0, ["nobody"])
+        maas(case("promote"), "iris", "2")
+        assert reg.get("iris@production").version == 2
+        maas(case("rollback"), "iris")
+        assert reg.get("iris@production").version == 1
         status = maas_json(case("server"), "status")
         assert status["running"] and status["pid"] == server.pid
         maas(case("undeploy"), "iris")

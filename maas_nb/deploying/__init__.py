@@ -27,6 +27,7 @@ from .deployment import Deployment
 from .experiments import Experiment, experiment, feedback
 from .live import live_view
 from .local import LocalTarget
+from .promotion import promote, rollback
 from .ray_target import RayTarget
 from .server_target import ServerTarget
 from .splits import traffic
@@ -51,7 +52,9 @@ __all__ = [
     "get_deployment",
     "live_view",
     "predict",
+    "promote",
     "register",
+    "rollback",
     "server_states",
     "server_url",
     "server_view",
