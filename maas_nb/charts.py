@@ -177,6 +177,30 @@ def bars_svg(groups: Mapping[str, Mapping[str, float]], *, title: str = "") -> A
     return fig
 
 
+@_styled
+def live_svg(series: Mapping[str, Any], panels: Sequence[tuple[str, str]]) -> Any:
+    """A live experiment's per-bucket *series* (``{"t": [...], "iris:1": {"requests":
+    [...], ...}}``) as line charts, one panel per ``(key, label)`` of *panels*, one line per
+    version (``None`` is a gap); the x axis is seconds before the newest bucket."""
+    times = [float(t) for t in series.get("t", [])]
+    versions = [k for k in series if k != "t"]
+    if not times or not versions:
+        return ""
+    xs = [t - times[-1] for t in times]
+    fig = _figure(len(panels), height=1.6 * len(panels))
+    for ax, (key, label) in zip(fig.axes, panels, strict=True):
+        for version in versions:
+            values = series[version].get(key) or [None] * len(xs)
+            ys = [math.nan if v is None else float(v) for v in values]
+            (line,) = ax.plot(xs, ys, "-", marker=".", label=version)
+            line.set_gid(f"maas-live-{key}-{version}")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    fig.axes[0].legend(loc="upper left", frameon=False, ncols=max(1, len(versions)))
+    fig.axes[-1].set_xlabel("seconds (bucket start, before the newest)")
+    return fig
+
+
 def figure_html(svg: str, caption: str = "") -> str:
     """*svg* in a ``<figure>`` for a card's HTML (empty stays empty)."""
     if not svg:
