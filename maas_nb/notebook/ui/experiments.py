@@ -39,6 +39,7 @@ class ExperimentsTab:
         self.panel = panel
         self.job: threading.Thread | None = None
         self.latest: dict[str, Any] | None = None  # the last summary shown
+        self._rollbacks: set[tuple[str, Any]] = set()  # (deployment, at) already logged
         self._lock = threading.Lock()
         wide = {"description_width": "110px"}
         self.deployment = widgets.Dropdown(description="Deployment", options=[], style=wide)
@@ -95,7 +96,15 @@ class ExperimentsTab:
             self._show(found)
 
     def _show(self, found: dict[str, Any]) -> None:
-        self.guard.value = guard_html(found.get("guard"))
+        guard = found.get("guard") or {}
+        self.guard.value = guard_html(guard)
+        if guard.get("state") == "rolled_back":  # once per rollback, in the status log too
+            key = (found["deployment"], guard.get("at"))
+            if key not in self._rollbacks:
+                self._rollbacks.add(key)
+                self.panel.log.error(
+                    f"{found['deployment']}: rolled back by the guard: {guard.get('reason')}"
+                )
         self.summary.value = summary_html(found)
         metric = _metric(found)
         svg = charts.live_svg(
