@@ -108,5 +108,9 @@ class Load:
                 self.answers.append((rid, version, prediction, int(self.y[k])))
                 pending[rid] = int(self.y[k])
                 if self.feedback and len(pending) >= self.batch:
-                    maas_nb.feedback(self.name, pending)
+                    rows = [{"id": k, "truth": v} for k, v in pending.items()]
+                    url = f"{self.url}/v2/models/{self.name}/feedback"
+                    r = http.post(url, json={"feedback": rows})
+                    if r.status_code != 200:
+                        self.failures.append(r.text)
                     pending = {}
