@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..exceptions import MaasError
 from ..registry import Registry
-from . import mlflow, oip, tfserving
+from . import live, mlflow, oip, tfserving
 from .errors import HTTPError, Unavailable
 from .hotpath import ServingApp
 from .openapi import spec
@@ -239,6 +239,7 @@ def create_app(
         Route("/maas/server", server),
         Route("/maas/workers", workers),
         Route("/metrics", metrics),
+        *live.routes,
         Route("/openapi.json", openapi),
     ]
     handlers = {HTTPError: http_error, HTTPException: starlette_error}

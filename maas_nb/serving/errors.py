@@ -34,3 +34,15 @@ class Unavailable(HTTPError):
     """The model is not ready, or its queue is full; the client should retry."""
 
     status = 503
+
+
+class Conflict(HTTPError):
+    """The request is well formed but the deployment's state does not allow it."""
+
+    status = 409
+
+
+class Unprocessable(HTTPError):
+    """Valid JSON of the wrong shape."""
+
+    status = 422

@@ -19,9 +19,14 @@ ERRORS = {
     "401": "Missing or wrong bearer token (servers started with a token)",
     "404": "No such deployment, version or alias",
     "413": "Body larger than the server's --max-body",
+    "409": "The deployment runs no experiment (one version, no shadow): no answers are kept",
     "415": "A Content-Type browsers send cross-site",
+    "422": "Valid JSON of the wrong shape (the message says what and how to fix it)",
     "503": "The model is not loaded yet, or its queue is full (see Retry-After)",
 }
+
+
+FEEDBACK_EXAMPLE = {"feedback": [{"id": "4f1c2a", "truth": 1}]}
 
 
 def _path(name: str) -> dict[str, Any]:
@@ -210,6 +215,25 @@ def paths() -> dict[str, Any]:
                     },
                 }
             ),
+        ),
+        "/v2/models/{name}/feedback": {
+            "post": {
+                "summary": "Ground truth for request ids, joined to each version's answers",
+                "parameters": [_path("name")],
+                "requestBody": {
+                    "required": True,
+                    "content": {JSON: {"schema": {"type": "object"}, "example": FEEDBACK_EXAMPLE}},
+                },
+                "responses": _responses(
+                    _ok({"type": "object", "required": ["joined", "unknown", "versions"]}),
+                    *("400", "401", "404", "409", "413", "415", "422"),
+                ),
+            }
+        },
+        "/maas/experiments/{name}": _get(
+            "The live comparison of a deployment's versions (see maas_nb.serving.experiment)",
+            "name",
+            ok=_ok({"type": "object", "required": ["deployment", "versions", "series"]}),
         ),
         "/maas/reconcile": {
             "post": {

@@ -31,6 +31,7 @@ from ..registry import Registry
 from ..registry.registry import DATABASE
 from . import warming
 from .errors import NotFound
+from .experiment import layout
 from .loaded import Loaded, load, serving_key
 from .loaded import class_labels as class_labels  # where callers look for it
 from .metrics import Metrics
@@ -39,6 +40,7 @@ from .shadowing import Shadowing
 from .slot import Slot
 from .split import Shadow, Split, Wanted, arms_of
 from .status import FAILED, LOADING, READY
+from .window import Window
 
 log = logging.getLogger("maas_nb.serving")
 
@@ -66,7 +68,9 @@ class ModelPool:
         #: Who is told of every answered request (see `outcomes`); none by default.
         self.sinks: list[OutcomeSink] = []
         self._log_sink: OutcomeSink | None = None  # in `sinks` while a deployment is logged
-        self.shadowing = Shadowing(self.sinks)
+        #: The live comparison (see `window`): in `sinks` while a deployment is watched.
+        self.window = Window(self.layout)
+        self.shadowing = Shadowing(self.sinks, self.window)
         self.metrics = Metrics(self.queue_depth)
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
@@ -147,6 +151,7 @@ class ModelPool:
                 self.registry_error = None
             for name in set(self.slots) - set(wanted):
                 await self._unload(self.slots.pop(name))
+                self.window.forget(name)
             for name, want in wanted.items():
                 slot = self.slots.get(name)
                 if slot is None:
@@ -165,23 +170,41 @@ class ModelPool:
                     slot.task.cancel()  # the target moved again: only the newest load counts
                 slot.loading, slot.wanted = key, want
                 slot.task = asyncio.get_running_loop().create_task(self._load(slot, want, key))
-            self._sync_log_sink()
+            self._sync_sinks()
 
     def log_to(self, sink: OutcomeSink) -> None:
         """Give answered requests to *sink* while some deployment has a ``log`` config, and
         build no `Outcome` at all while none has (the serving path's common case)."""
         self._log_sink = sink
-        self._sync_log_sink()
+        self._sync_sinks()
 
-    def _sync_log_sink(self) -> None:
-        sink = self._log_sink
-        if sink is None:
+    def _sync_sinks(self) -> None:
+        """The prediction log in `sinks` while a deployment is logged, the window while
+        one is watched; in place: `shadowing` holds this list."""
+        logged = any(slot.config.get("log") for slot in self.slots.values())
+        for sink, wanted in ((self._log_sink, logged), (self.window, bool(self.window.watched))):
+            if sink is None:
+                continue
+            if wanted and sink not in self.sinks:
+                self.sinks.append(sink)
+            elif not wanted and sink in self.sinks:
+                self.sinks.remove(sink)
+
+    def _sync_window(self, slot: Slot) -> None:
+        """Watch *slot* in the window once it runs an experiment (several arms, a shadow
+        or a guard); it stays watched until undeployed, so that a promote's before and
+        after stay in view. A single version never watched costs nothing per request."""
+        split = slot.split
+        if split is None or slot.name in self.window.watched:
             return
-        wanted = any(slot.config.get("log") for slot in self.slots.values())
-        if wanted and sink not in self.sinks:
-            self.sinks.append(sink)  # in place: `shadowing` holds this list
-        elif not wanted and sink in self.sinks:
-            self.sinks.remove(sink)
+        if len(split.arms) > 1 or split.shadow is not None or slot.config.get("guard"):
+            self.window.watch(slot.name)
+            self._sync_sinks()
+
+    def layout(self, name: str) -> dict[str, Any]:
+        """The versions *name* serves now with their roles, for the window's summary
+        (404 for a deployment not served here; no versions while it loads)."""
+        return layout(name, self.slot(name).split)
 
     def _registry_failed(self, exc: MaasError) -> None:
         """Note (and log, once per outage) that the registry cannot be read."""
@@ -260,6 +283,7 @@ class ModelPool:
         arms = [(t, made[v], w) for t, v, w in want.arms]
         old, slot.split = slot.split, Split(arms, want.generation, want.sticky, shadow)
         slot.key = key
+        self._sync_window(slot)
         metrics.load_seconds = time.perf_counter() - start
         slot.status, slot.reason, slot.loading, slot.failed = READY, "", None, None
         slot.failed_revision = slot.failed_generation = None  # news until a later one serves

@@ -222,10 +222,14 @@ async def predict(
     # checked, decoded for and queued on is one.
     rows, extra = decoded if isinstance(decoded, tuple) else (decoded, None)
     assert isinstance(rows, Rows)
-    outputs = await arm.loaded.batcher.predict(rows)
+    pool = request.app.state.pool
+    try:
+        outputs = await arm.loaded.batcher.predict(rows)
+    except Exception:
+        pool.window.record_error(slot.name, arm.label)  # a no-op unless watched
+        raise
     request_id = getattr(extra, "id", None) or uuid.uuid4().hex
     shadow = arm.shadow
-    pool = request.app.state.pool
     if shadow is not None:
         pool.shadowing.maybe_send(slot.name, shadow, rows, request_id)
     if pool.sinks:

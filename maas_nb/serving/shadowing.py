@@ -16,6 +16,7 @@ import time
 from .outcomes import Outcome, OutcomeSink
 from .rows import Rows
 from .split import Shadow
+from .window import Window
 
 _random = random.random
 
@@ -23,19 +24,23 @@ _random = random.random
 class Shadowing:
     """The shadow copies in flight and what became of them."""
 
-    def __init__(self, sinks: list[OutcomeSink]) -> None:
+    def __init__(self, sinks: list[OutcomeSink], window: Window | None = None) -> None:
         self.sinks = sinks
+        self.window = window  # counts a shadow's failures and timeouts as its errors
         self.tasks: set[asyncio.Task] = set()
         self.sent = 0
         self.answered = 0
         self.timed_out = 0
         self.failed = 0
+        #: Per deployment: [sent, answered, timed out, failed] (for ``/metrics``).
+        self.by_deployment: dict[str, list[int]] = {}
 
     def maybe_send(self, deployment: str, shadow: Shadow, rows: Rows, request_id: str) -> None:
         """Copy *rows* to *shadow* for *percent* of the calls (drawn at random)."""
         if _random() * 100.0 >= shadow.percent:
             return
         self.sent += 1
+        self._count(deployment, 0)
         task = asyncio.get_running_loop().create_task(
             self._run(deployment, shadow, rows, request_id)
         )
@@ -48,11 +53,18 @@ class Shadowing:
             outputs = await asyncio.wait_for(shadow.loaded.batcher.predict(rows), shadow.timeout_s)
         except TimeoutError:
             self.timed_out += 1
+            self._count(deployment, 2)
+            if self.window is not None:
+                self.window.record_error(deployment, shadow.label)
             return
         except Exception:
             self.failed += 1  # a shadow's failure is its own: the client has its answer
+            self._count(deployment, 3)
+            if self.window is not None:
+                self.window.record_error(deployment, shadow.label)
             return
         self.answered += 1
+        self._count(deployment, 1)
         if self.sinks:
             loaded = shadow.loaded
             outcome = Outcome(
@@ -69,6 +81,12 @@ class Shadowing:
             )
             for sink in self.sinks:
                 sink.record(outcome)
+
+    def _count(self, deployment: str, which: int) -> None:
+        counts = self.by_deployment.get(deployment)
+        if counts is None:
+            counts = self.by_deployment[deployment] = [0, 0, 0, 0]
+        counts[which] += 1
 
     async def stop(self) -> None:
         """Cancel the shadow copies still waiting."""

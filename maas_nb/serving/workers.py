@@ -37,6 +37,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import MaasError
 from ..processes import pid_alive
+from . import feedback
+from .live_metrics import add_shadows
+from .live_metrics import render as render_live
 from .metrics import render
 from .status import FAILED, LOADING, READY
 
@@ -99,7 +102,7 @@ class WorkerGroup:
         started = time.monotonic()
         await pool.settle()
         self._settled = started
-        self._seen = {ask: self._stamp(ask) for ask in (RECONCILE_ASK, PUBLISH_ASK)}
+        self._seen = {ask: self._stamp(ask) for ask in (RECONCILE_ASK, PUBLISH_ASK, feedback.ASK)}
         self._publish()
         self._task = asyncio.get_running_loop().create_task(self._watch())
 
@@ -129,6 +132,8 @@ class WorkerGroup:
                     asked = False
                     loop = asyncio.get_running_loop()
                     self._reconciling = loop.create_task(self._answer_reconcile())
+                if self._asked(feedback.ASK):
+                    feedback.answer(self.directory, self.pool.window)
                 due = time.monotonic() - self._published_at > PUBLISH_EVERY_S
                 if self._asked(PUBLISH_ASK) or due:
                     self._publish()
@@ -175,14 +180,46 @@ class WorkerGroup:
         return merge(own, [s["deployments"] for s in siblings])
 
     async def metrics(self) -> str:
-        """The Prometheus text of every worker's figures, summed."""
+        """The Prometheus text of every worker's figures, summed, then the live window's."""
         assert self.pool is not None
+        siblings = await self._fresh_siblings()
+        text = render([self.pool.metrics.snapshot(), *(s["metrics"] for s in siblings)])
+        windows = [s.get("live", {}).get("window", {}) for s in siblings]
+        shadows = {d: list(c) for d, c in self.pool.shadowing.by_deployment.items()}
+        for s in siblings:
+            add_shadows(shadows, s.get("live", {}).get("shadow", {}))
+        watched = set(self.pool.window.watched).union(*windows)
+        summaries = [
+            self.pool.window.summary(name, windows)
+            for name in sorted(watched)
+            if name in self.pool.slots
+        ]
+        return text + render_live(summaries, shadows)
+
+    async def experiment(self, name: str) -> dict[str, Any]:
+        """The live comparison of deployment *name* over every worker's window."""
+        assert self.pool is not None
+        self.pool.slot(name)  # 404 before asking the others
+        siblings = await self._fresh_siblings()
+        windows = [s.get("live", {}).get("window", {}) for s in siblings]
+        return self.pool.window.summary(name, windows)
+
+    async def feedback(self, name: str, items: list[tuple[str, Any]]) -> dict[str, Any]:
+        """Join ground truth to the answers of deployment *name* on every worker."""
+        assert self.pool is not None
+        self.pool.slot(name)
+        result = self.pool.window.join_feedback(name, items)
+        if self.directory is None or not result["unknown"]:
+            return result
+        return await feedback.relay(self, result, name, items)
+
+    async def _fresh_siblings(self) -> list[dict[str, Any]]:
+        """The other workers' published figures, after asking them to publish anew."""
         if self.directory is None:
-            return render([self.pool.metrics.snapshot()])
+            return []
         asked = time.monotonic()
         self._ask(PUBLISH_ASK)
-        siblings = await self._wait(lambda s: s["published"] >= asked, METRICS_WAIT_S)
-        return render([self.pool.metrics.snapshot(), *(s["metrics"] for s in siblings)])
+        return await self._wait(lambda s: s["published"] >= asked, METRICS_WAIT_S)
 
     def workers(self) -> dict[str, Any]:
         """Which worker answers (``pid``, ``index``) and the workers serving now."""
@@ -211,6 +248,10 @@ class WorkerGroup:
             "settled": self._settled,
             "deployments": self._own_states(),
             "metrics": self.pool.metrics.snapshot(),
+            "live": {
+                "window": self.pool.window.snapshot(),
+                "shadow": self.pool.shadowing.by_deployment,
+            },
         }
         path = self.directory / f"{os.getpid()}.json"
         tmp = path.with_suffix(".tmp")

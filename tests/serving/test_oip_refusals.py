@@ -278,3 +278,67 @@ def test_a_version_without_a_signature_takes_its_one_input_under_any_name(server
     assert (
         twice.json()["error"] == "inputs[1]: input 'anything' is given twice; send each input once."
     )
+
+
+FEEDBACK_SHAPE = 'Send {"feedback": [{"id": "<request id>", "truth": <label or number>}, ...]}'
+BAD_FEEDBACK = [
+    (b"{", 400, "Malformed JSON in the feedback body"),
+    (b"[1]", 400, "The feedback body must be a JSON object, got list."),
+    (
+        b"{}",
+        422,
+        f"A feedback body needs 'feedback' (or 'ids' and 'truth'); got keys none. {FEEDBACK_SHAPE}",
+    ),
+    (b'{"feedback": {"id": "a"}}', 422, "'feedback' must be a list, got {'id': 'a'}."),
+    (b'{"feedback": []}', 422, "The feedback body holds no rows."),
+    (
+        b'{"feedback": [{"id": "a"}]}',
+        422,
+        "feedback[0] must be an object with 'id' and 'truth', got {'id': 'a'}.",
+    ),
+    (
+        b'{"feedback": [{"id": 7, "truth": 1}]}',
+        422,
+        "feedback[0].id must be a request id: a string of 1 to 256",
+    ),
+    (
+        b'{"feedback": [{"id": "a", "truth": null}]}',
+        422,
+        "feedback[0].truth must be a label or a finite number",
+    ),
+    (b'{"feedback": [{"id": "a", "truth": {"x": 1}}]}', 422, "got {'x': 1}."),
+    (
+        b'{"ids": ["a", "b"], "truth": [1]}',
+        422,
+        "'ids' and 'truth' must be lists of the same length, got 2 ids and 1 truths.",
+    ),
+    (b'{"ids": "a", "truth": [1]}', 422, "got a str, not a list of ids and 1 truths."),
+    (b'{"ids": ["a"], "truth": [[]]}', 422, "truth[0] must be a label or a finite number"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "message"), BAD_FEEDBACK)
+def test_bad_feedback_gets_a_400_or_422_that_says_why(server, body, status, message):
+    headers = {"Content-Type": "application/json"}
+    with server.client() as c:
+        r = c.post("/v2/models/iris/feedback", content=body, headers=headers)
+        assert r.status_code == status, r.text
+        assert message in r.json()["error"]
+        assert c.post("/v2/models/iris/infer", json=tensor()).status_code == 200
+
+
+def test_feedback_for_an_unknown_or_single_version_deployment_says_what_to_do(server):
+    body = {"feedback": [{"id": "a", "truth": 1}]}
+    with server.client() as c:
+        r = c.post("/v2/models/nope/feedback", json=body)
+        assert r.status_code == 404 and "No deployment named 'nope'; deployed:" in r.json()["error"]
+        r = c.post("/v2/models/iris/feedback", json=body)
+        assert r.status_code == 409, r.text
+        assert r.json()["error"].startswith(
+            "Deployment 'iris' runs no experiment, so no answers were kept to join feedback to"
+        )
+        assert "maas traffic iris production=90 candidate=10" in r.json()["error"]
+        r = c.get("/maas/experiments/nope")
+        assert r.status_code == 404 and "No deployment named 'nope'" in r.json()["error"]
+        summary = c.get("/maas/experiments/iris").json()
+        assert summary["enough"] is False and "there is nothing to compare" in summary["warning"]

@@ -1,0 +1,282 @@
+"""The live comparison window: what each version of a deployment did lately.
+
+`Window` is an `OutcomeSink` (one per pool, `pool.window`). For each deployment it
+watches (one running an experiment: several arms, a shadow or a guard; see the pool) it
+keeps, per version label (``NAME:VERSION``) and per time bucket (10 s; the window is the
+last 300 s), plain counts: requests, errors, a latency histogram of log-spaced buckets
+(`intervals`), agreement (a shadow's answer compared, row by row, with the answer the
+client got to the same request) and feedback (rows with ground truth; for a classifier
+how many were right, for a regressor the sum of absolute errors and of their squares).
+Counts add up, so the windows of a server's workers (published like its metrics) sum to
+the server's.
+
+It also remembers, per deployment, the answers of the last `REMEMBER` request ids (each
+version's: the arm's and the shadow's), so that ground truth posted later
+(`join_feedback`) is counted for every version that answered. `record` is O(1) and does
+no I/O: a few dict operations on the event loop.
+
+`summary` (in `experiment`) is the one place rates, quantiles and intervals are computed.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .intervals import LATENCY_BUCKETS, latency_bucket
+from .outcomes import Outcome
+
+BUCKET_S = 10
+WINDOW_S = 300
+#: Request ids remembered per deployment for feedback (older ones are forgotten).
+REMEMBER = 100_000
+#: Relative tolerance under which two regressors' answers count as agreeing.
+AGREE_RTOL = 1e-6
+
+# The fields of `Counts`, in snapshot order.
+FIELDS = ("requests", "errors", "compared", "agreed", "fed", "correct", "abs_error", "sq_error")
+
+
+class Counts:
+    """One version's counts in one bucket; plain numbers that add up."""
+
+    __slots__ = (*FIELDS, "latency")
+
+    def __init__(self) -> None:
+        self.requests = self.errors = self.compared = self.agreed = 0
+        self.fed = self.correct = 0
+        self.abs_error = self.sq_error = 0.0
+        self.latency = [0] * LATENCY_BUCKETS
+
+    def to_list(self) -> list[Any]:
+        """The counts as plain data; the latency histogram as its nonzero [bucket, count]."""
+        latency = [[k, c] for k, c in enumerate(self.latency) if c]
+        return [*(getattr(self, f) for f in FIELDS), latency]
+
+    def add_list(self, values: Sequence[Any]) -> None:
+        """Add counts given as `to_list` gives them."""
+        for name, value in zip(FIELDS, values, strict=False):
+            setattr(self, name, getattr(self, name) + value)
+        latency = self.latency
+        for k, c in values[-1]:
+            latency[k] += c
+
+
+#: deployment -> version label -> bucket number (unix seconds // BUCKET_S) -> counts
+Table = dict[str, dict[str, dict[int, Counts]]]
+
+
+def answer_of(outputs: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The output feedback and agreement compare: ``predictions``, else the first."""
+    value = outputs.get("predictions")
+    if value is None and outputs:
+        value = next(iter(outputs.values()))
+    return value
+
+
+class Window:
+    """The counts of the watched deployments, and the answers remembered for feedback."""
+
+    def __init__(
+        self,
+        describe: Callable[[str], dict[str, Any]],
+        *,
+        window_s: int = WINDOW_S,
+        bucket_s: int = BUCKET_S,
+        remember: int = REMEMBER,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        #: The layout of a deployment (its versions and their roles; see `experiment`);
+        #: raises `NotFound` for a deployment this server does not serve.
+        self.describe = describe
+        self.window_s, self.bucket_s, self.remember = window_s, bucket_s, remember
+        self.clock = clock
+        self.watched: set[str] = set()
+        self.table: Table = {}
+        self.answers: dict[str, collections.OrderedDict[str, dict[str, np.ndarray]]] = {}
+        #: What the guard says of each deployment (filled by the guard; None: no guard).
+        self.guards: dict[str, dict[str, Any]] = {}
+
+    # -- what is watched --------------------------------------------------------------
+
+    def watch(self, deployment: str) -> None:
+        self.watched.add(deployment)
+
+    def forget(self, deployment: str) -> None:
+        """Stop watching *deployment* and drop what was kept of it (it was undeployed)."""
+        self.watched.discard(deployment)
+        self.table.pop(deployment, None)
+        self.answers.pop(deployment, None)
+        self.guards.pop(deployment, None)
+
+    # -- counting (on the event loop: O(1), no I/O) -------------------------------------
+
+    def _counts(self, deployment: str, label: str, at: float) -> Counts:
+        buckets = self.table.setdefault(deployment, {}).setdefault(label, {})
+        number = int(at // self.bucket_s)
+        counts = buckets.get(number)
+        if counts is None:
+            counts = buckets[number] = Counts()
+            oldest = number - self.window_s // self.bucket_s + 1
+            for old in [b for b in buckets if b < oldest]:  # once per new bucket
+                del buckets[old]
+        return counts
+
+    def record(self, outcome: Outcome) -> None:
+        """Count *outcome* and remember its answer under its request id."""
+        deployment = outcome.deployment
+        if deployment not in self.watched:
+            return
+        label = f"{outcome.model}:{outcome.version}"
+        counts = self._counts(deployment, label, outcome.at)
+        counts.requests += 1
+        counts.latency[latency_bucket(outcome.latency_s)] += 1
+        answer = answer_of(outcome.outputs)
+        if answer is None:
+            return
+        memory = self.answers.get(deployment)
+        if memory is None:
+            memory = self.answers[deployment] = collections.OrderedDict()
+        if not outcome.shadow:
+            memory[outcome.request_id] = {label: answer}
+            memory.move_to_end(outcome.request_id)
+            if len(memory) > self.remember:
+                memory.popitem(last=False)
+            return
+        answered = memory.get(outcome.request_id)
+        if answered is None:
+            return  # forgotten already (or its arm's answer was not recorded)
+        first = next(iter(answered.values()))
+        counts.compared += len(answer)
+        counts.agreed += agreeing(first, answer)
+        answered[label] = answer
+
+    def record_error(self, deployment: str, label: str) -> None:
+        """Count a failed prediction (or a shadow's failure or timeout) of *label*."""
+        if deployment in self.watched:
+            self._counts(deployment, label, self.clock()).errors += 1
+
+    # -- feedback -----------------------------------------------------------------------
+
+    def join_feedback(self, deployment: str, items: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+        """Count the ground truth of each (request id, truth) for every version that
+        answered it; the ids not remembered (never seen, forgotten, or already joined)
+        and those whose truth does not fit the answer's rows are reported, not counted."""
+        memory = self.answers.get(deployment, collections.OrderedDict())
+        now = self.clock()
+        joined, unknown, mismatched = 0, [], []
+        versions: dict[str, int] = {}
+        for request_id, truth in items:
+            answered = memory.get(request_id)
+            if answered is None:
+                unknown.append(request_id)
+                continue
+            rows = len(next(iter(answered.values())))
+            expected = truth if isinstance(truth, list) else [truth]
+            if len(expected) != rows:
+                mismatched.append(request_id)
+                continue
+            del memory[request_id]
+            joined += 1
+            for label, answer in answered.items():
+                counts = self._counts(deployment, label, now)
+                score(counts, answer, expected)
+                versions[label] = versions.get(label, 0) + 1
+        return {
+            "joined": joined,
+            "unknown": unknown,
+            "mismatched": mismatched,
+            "versions": versions,
+        }
+
+    # -- between workers ----------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, dict[str, dict[str, list[Any]]]]:
+        """Every count as plain data (JSON), to be summed with other workers' (`merge`)."""
+        return {
+            d: {
+                label: {str(b): c.to_list() for b, c in list(buckets.items())}
+                for label, buckets in list(by_label.items())
+            }
+            for d, by_label in list(self.table.items())
+        }
+
+    def counts(
+        self, deployment: str, others: Sequence[dict[str, Any]] = ()
+    ) -> dict[str, dict[int, Counts]]:
+        """This window's counts of *deployment* plus those of other workers' snapshots."""
+        total: dict[str, dict[int, Counts]] = {}
+        own = self.table.get(deployment, {})
+        snapshots = [{k: {str(b): c.to_list() for b, c in list(v.items())} for k, v in own.items()}]
+        snapshots += [s.get(deployment, {}) for s in others]
+        for by_label in snapshots:
+            for label, buckets in by_label.items():
+                into = total.setdefault(label, {})
+                for number, values in buckets.items():
+                    counts = into.get(int(number))
+                    if counts is None:
+                        counts = into[int(number)] = Counts()
+                    counts.add_list(values)
+        return total
+
+    def summary(self, deployment: str, others: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+        """The live comparison of *deployment* (see `experiment.summarize`), over this
+        window and the snapshots *others* of the server's other workers."""
+        from .experiment import summarize
+
+        layout = self.describe(deployment)
+        return summarize(
+            layout,
+            self.counts(deployment, others),
+            now=self.clock(),
+            window_s=self.window_s,
+            bucket_s=self.bucket_s,
+            watched=deployment in self.watched,
+            guard=self.guards.get(deployment),
+        )
+
+
+def agreeing(a: np.ndarray, b: np.ndarray) -> int:
+    """How many rows of two answers agree (numbers within `AGREE_RTOL`, else equal)."""
+    if len(a) != len(b):
+        return 0
+    if a.dtype.kind in "fc" or b.dtype.kind in "fc":
+        try:
+            same = np.isclose(a.astype(float), b.astype(float), rtol=AGREE_RTOL, atol=0.0)
+        except (TypeError, ValueError):
+            same = a == b
+    else:
+        same = a == b
+    same = np.asarray(same)
+    if same.ndim > 1:
+        same = same.reshape(len(same), -1).all(axis=1)
+    return int(same.sum())
+
+
+def score(counts: Counts, answer: np.ndarray, truth: list[Any]) -> None:
+    """Add feedback rows: right or wrong for labels, absolute errors for numbers."""
+    counts.fed += len(truth)
+    if answer.dtype.kind in "fc" and all(_is_number(t) for t in truth):
+        errors = np.abs(
+            answer.astype(float).reshape(len(truth), -1)[:, 0] - np.asarray(truth, float)
+        )
+        counts.abs_error += float(errors.sum())
+        counts.sq_error += float((errors * errors).sum())
+        counts.correct += int((errors == 0).sum())
+        return
+    for predicted, expected in zip(answer.tolist(), truth, strict=True):
+        counts.correct += _same_label(predicted, expected)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _same_label(predicted: Any, expected: Any) -> bool:
+    if predicted == expected:
+        return True
+    return str(predicted) == str(expected)

@@ -1,0 +1,187 @@
+"""The live window and its intervals on numbers worked out by hand (or by scipy)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import t as student
+
+from maas_nb.serving.intervals import bucket_bounds, latency_bucket, mean_interval, quantile, wilson
+from maas_nb.serving.outcomes import Outcome
+from maas_nb.serving.window import Window
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def layout(task: str = "classification", shadow: bool = False) -> dict:
+    versions = [
+        {"version": "iris:1", "target": "iris@production", "role": "primary", "weight": 90},
+        {"version": "iris:2", "target": "iris@candidate", "role": "arm", "weight": 10},
+    ]
+    if shadow:
+        versions.append({"version": "iris:3", "target": "iris:3", "role": "shadow", "weight": 0})
+    return {
+        "deployment": "iris",
+        "generation": 3,
+        "primary": "iris:1",
+        "task": task,
+        "versions": versions,
+    }
+
+
+def make_window(clock: Clock, **kwargs) -> Window:
+    window = Window(lambda name: layout(**kwargs), clock=clock)
+    window.watch("iris")
+    return window
+
+
+def outcome(
+    clock: Clock, version: int, rid: str, answer, *, latency=0.002, shadow=False
+) -> Outcome:
+    outputs = {"predictions": np.asarray(answer)}
+    n = len(outputs["predictions"])
+    return Outcome("iris", "iris", version, rid, latency, n, None, outputs, shadow, clock.now)
+
+
+def by_version(summary: dict) -> dict:
+    return {v["version"]: v for v in summary["versions"]}
+
+
+def test_wilson_intervals_match_the_textbook():
+    low, high = wilson(0, 4500)
+    assert low == 0.0 and high == pytest.approx(1.959964**2 / (4500 + 1.959964**2), rel=1e-6)
+    assert wilson(90, 100) == pytest.approx([0.8256, 0.9448], abs=1e-4)
+    assert wilson(0, 0) is None
+
+
+def test_a_t_interval_of_a_mean_error():
+    values = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    mean, (low, high) = mean_interval(5, values.sum(), (values**2).sum())
+    half = student.ppf(0.975, 4) * values.std(ddof=1) / math.sqrt(5)
+    assert mean == 3.0 and (low, high) == pytest.approx((3 - half, 3 + half))
+    assert mean_interval(1, 2.0, 4.0) == (2.0, None)
+
+
+def test_latency_quantiles_and_their_order_statistic_interval():
+    counts = [0] * 122
+    for ms in range(1, 1001):  # 1 ms .. 1 s, uniform
+        counts[latency_bucket(ms / 1000)] += 1
+    p50, (low, high) = quantile(counts, 0.5)
+    assert abs(p50 - 0.5) / 0.5 < 0.07  # within half a 12 % bucket
+    # the ranks 469 and 532 (500 -/+ 1.96 * sqrt(250)) lie inside, bucket bounds around
+    assert low <= 0.469 and high >= 0.532 and high / low < 1.5
+    p99, (low, high) = quantile(counts, 0.99)
+    assert abs(p99 - 0.99) / 0.99 < 0.07 and low <= 0.984 <= 0.996 <= high
+    assert (
+        bucket_bounds(latency_bucket(0.0123))[0]
+        <= 0.0123
+        < bucket_bounds(latency_bucket(0.0123))[1]
+    )
+
+
+def test_counts_rates_agreement_and_accuracy_per_version():
+    clock = Clock()
+    window = make_window(clock, shadow=True)
+    truth = {}
+    for i in range(200):
+        rid = f"r{i}"
+        arm = 1 if i % 10 else 2  # 180 to iris:1, 20 to iris:2
+        answer = [i % 3]
+        window.record(outcome(clock, arm, rid, answer, latency=0.004))
+        window.record(outcome(clock, 3, rid, [i % 3 if i % 4 else 9], shadow=True))
+        truth[rid] = i % 3 if i % 5 else 7  # every fifth answer is wrong
+    window.record_error("iris", "iris:2")
+    result = window.join_feedback("iris", [*truth.items(), ("nobody", 1)])
+    assert result["joined"] == 200 and result["unknown"] == ["nobody"]
+    assert result["versions"] == {"iris:1": 180, "iris:2": 20, "iris:3": 200}
+    summary = window.summary("iris")
+    v = by_version(summary)
+    assert v["iris:1"]["requests"] == 180 and v["iris:2"]["requests"] == 21
+    assert v["iris:2"]["errors"]["count"] == 1 and v["iris:2"]["errors"]["rate"] == 1 / 21
+    assert v["iris:2"]["errors"]["ci"] == wilson(1, 21)
+    # the shadow disagrees on every fourth request: 150 of 200 agree
+    assert v["iris:3"]["agreement"] == {
+        "compared": 200,
+        "agreed": 150,
+        "rate": 0.75,
+        "ci": wilson(150, 200),
+    }
+    assert v["iris:1"]["agreement"]["rate"] is None
+    # iris:1 answered i % 10 != 0; wrong where i % 5 == 0: i = 5, 15, ... (20 of 180)
+    fb = v["iris:1"]["feedback"]
+    assert (fb["count"], fb["metric"], fb["value"]) == (180, "accuracy", 160 / 180)
+    assert fb["ci"] == wilson(160, 180)
+    assert v["iris:2"]["feedback"]["value"] == 0.0  # i % 10 == 0: all wrong
+    p50 = v["iris:1"]["latency_ms"]["p50"]
+    assert abs(p50 - 4.0) / 4.0 < 0.07
+    assert "too few feedback rows to tell iris:2 from iris:1 (20 < 100)" in summary["warning"]
+    assert summary["enough"] is False and summary["task"] == "classification"
+    # a joined id is not joined twice
+    assert window.join_feedback("iris", [("r1", 1)])["unknown"] == ["r1"]
+    series = summary["series"]
+    assert len(series["t"]) == 30 and sum(series["iris:1"]["requests"]) == 180
+    assert series["iris:1"]["accuracy"][-1] == 160 / 180
+
+
+def test_regressors_feedback_is_a_mean_absolute_error():
+    clock = Clock()
+    window = make_window(clock, task="regression")
+    errors = []
+    for i in range(50):
+        window.record(outcome(clock, 1, f"r{i}", [float(i), float(i) + 1]))
+        errors += [i % 3, 0.5]
+    truth = [(f"r{i}", [float(i) + i % 3, float(i) + 1.5]) for i in range(50)]
+    truth.append(("r0", [1.0]))  # the wrong number of rows: reported, not counted
+    result = window.join_feedback("iris", truth)
+    assert result["joined"] == 50 and result["mismatched"] == []
+    fb = by_version(window.summary("iris"))["iris:1"]["feedback"]
+    values = np.array(errors)
+    assert fb["metric"] == "mae" and fb["count"] == 100
+    assert fb["value"] == pytest.approx(values.mean())
+    half = student.ppf(0.975, 99) * values.std(ddof=1) / 10
+    assert fb["ci"] == pytest.approx([values.mean() - half, values.mean() + half])
+
+
+def test_old_buckets_leave_the_window_and_old_ids_are_forgotten():
+    clock = Clock()
+    window = Window(lambda name: layout(), clock=clock, remember=10)
+    window.watch("iris")
+    for i in range(20):
+        window.record(outcome(clock, 1, f"r{i}", [1]))
+    assert window.join_feedback("iris", [("r0", 1), ("r19", 1)])["unknown"] == ["r0"]
+    clock.now += 301
+    window.record(outcome(clock, 2, "late", [1]))
+    v = by_version(window.summary("iris"))
+    assert v["iris:1"]["requests"] == 0 and v["iris:2"]["requests"] == 1
+    assert len(window.table["iris"]["iris:1"]) == 1  # kept until a new bucket begins
+    window.record(outcome(clock, 1, "x", [1]))
+    assert len(window.table["iris"]["iris:1"]) == 1
+
+
+def test_workers_windows_add_up_to_one():
+    clock = Clock()
+    one, a, b = (make_window(clock) for _ in range(3))
+    for i in range(300):
+        o = outcome(clock, 1 + i % 2, f"r{i}", [i % 3], latency=0.001 * (1 + i % 7))
+        one.record(o)
+        (a if i % 3 else b).record(o)
+        clock.now += 0.5
+    assert a.summary("iris", [b.snapshot()])["versions"] == one.summary("iris")["versions"]
+
+
+def test_an_unwatched_deployment_counts_nothing_and_says_why():
+    clock = Clock()
+    window = Window(lambda name: layout(), clock=clock)
+    window.record(outcome(clock, 1, "r", [1]))
+    window.record_error("iris", "iris:1")
+    summary = window.summary("iris")
+    assert all(v["requests"] == 0 for v in summary["versions"])
+    assert "nothing to compare" in summary["warning"]
