@@ -178,26 +178,31 @@ def bars_svg(groups: Mapping[str, Mapping[str, float]], *, title: str = "") -> A
 
 
 @_styled
-def live_svg(series: Mapping[str, Any], panels: Sequence[tuple[str, str]]) -> Any:
+def live_svg(series: Mapping[str, Any], *, metric: str = "accuracy", title: str = "") -> Any:
     """A live experiment's per-bucket *series* (``{"t": [...], "iris:1": {"requests":
-    [...], ...}}``) as line charts, one panel per ``(key, label)`` of *panels*, one line per
-    version (``None`` is a gap); the x axis is seconds before the newest bucket."""
-    times = [float(t) for t in series.get("t", [])]
+    [...], "p99_ms": [...], "accuracy": [...]}, ...}``): requests, p99 latency and
+    *metric* against seconds before the last bucket, one line per version, one panel each
+    (a line's gid: ``maas-live-iris:1-requests``). Empty buckets leave gaps."""
+    t = [float(x) for x in series.get("t", [])]
     versions = [k for k in series if k != "t"]
-    if not times or not versions:
+    if not t or not versions:
         return ""
-    xs = [t - times[-1] for t in times]
-    fig = _figure(len(panels), height=1.6 * len(panels))
+    ago = [x - t[-1] for x in t]
+    panels = [("requests", "requests"), ("p99_ms", "p99 (ms)"), (metric, metric)]
+    fig = _figure(len(panels), height=SIZE[1] * 1.6)
     for ax, (key, label) in zip(fig.axes, panels, strict=True):
         for version in versions:
-            values = series[version].get(key) or [None] * len(xs)
-            ys = [math.nan if v is None else float(v) for v in values]
-            (line,) = ax.plot(xs, ys, "-", marker=".", label=version)
-            line.set_gid(f"maas-live-{key}-{version}")
+            ys = [math.nan if y is None else float(y) for y in series[version].get(key, [])]
+            if len(ys) != len(ago):
+                continue
+            (line,) = ax.plot(ago, ys, marker=".", label=version)
+            line.set_gid(f"maas-live-{version}-{key}")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-    fig.axes[0].legend(loc="upper left", frameon=False, ncols=max(1, len(versions)))
-    fig.axes[-1].set_xlabel("seconds (bucket start, before the newest)")
+    fig.axes[0].legend(loc="best", frameon=False)
+    fig.axes[-1].set_xlabel("seconds (0: the current 10 s bucket)")
+    if title:
+        fig.axes[0].set_title(title)
     return fig
 
 

@@ -107,10 +107,7 @@ class ExperimentsTab:
                 )
         self.summary.value = summary_html(found)
         metric = _metric(found)
-        svg = charts.live_svg(
-            found.get("series", {}),
-            [("requests", "requests"), ("p99_ms", "p99 ms"), (metric, metric)],
-        )
+        svg = charts.live_svg(found.get("series", {}), metric=metric)
         self.charts.value = charts.figure_html(
             svg,
             f"per {found.get('bucket_s', '?')} s bucket over the last "
@@ -257,4 +254,4 @@ def _quantile(latency: dict[str, Any], name: str) -> str:
     value, ci = latency.get(name), latency.get(f"{name}_ci")
     if value is None:
         return "-"
-    return f"{value:.1f}" + (f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else "")
+    return f"{value:.3g}" + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else "")

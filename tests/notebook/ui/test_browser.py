@@ -194,7 +194,7 @@ def test_the_experiments_tab_draws_live_charts_in_chromium(chromium, voila, tmp_
                 # The chart has drawn both versions' requests, and keeps redrawing.
                 charts = page.locator(".maas-experiment-charts")
                 for version in ("iris_panel:1", "iris_panel:2"):
-                    expect(charts.locator(f"[id='maas-live-requests-{version}']")).to_have_count(
+                    expect(charts.locator(f"[id='maas-live-{version}-requests']")).to_have_count(
                         1, timeout=60_000
                     )
                 wait_for(lambda: len(load.answers) > 300, timeout=120, what="300 answers")
