@@ -78,3 +78,23 @@ def _pass_gate(entered: Path, open_: Path) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{open_} did not appear within 60 s")
         time.sleep(0.005)
+
+
+class SwitchedFailure(ClassifierMixin, BaseEstimator):
+    """Predicts class 0, until ``<switch>`` exists: from then on every call raises.
+
+    Tests load and warm it up while it answers, then make it a candidate that fails on
+    every row (for the guard)."""
+
+    def __init__(self, switch: str = ""):
+        self.switch = switch
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = np.asarray(X).shape[1]
+        self.classes_ = np.array([0, 1, 2])
+        return self
+
+    def predict(self, X):
+        if Path(self.switch).exists():
+            raise RuntimeError("this candidate fails on purpose")
+        return np.zeros(len(X), dtype=int)

@@ -126,6 +126,10 @@ def test_every_verb_honours_home_and_leaves_maas_home_empty(
         assert reg.get_deployment("iris").config["traffic"] == [
             {"target": "iris@production", "weight": 100}
         ]
+        maas(case("promote"), "iris", "2")
+        assert reg.get("iris@production").version == 2
+        maas(case("rollback"), "iris")
+        assert reg.get("iris@production").version == 1
         status = maas_json(case("server"), "status")
         assert status["running"] and status["pid"] == server.pid
         maas(case("undeploy"), "iris")

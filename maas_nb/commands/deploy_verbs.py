@@ -89,13 +89,20 @@ def deployments(ctx: Context, args: argparse.Namespace) -> Result:
     )
     entries = {e["name"]: e for e in view.get("deployments", [])}
     infos = [d.describe() if d.elsewhere else _live(d, entries) for d in deps]
+    notes += tuple(
+        f"Deployment {d.name}: {_rolled_back(info)['reason']} (the server's guard, at "
+        f"generation {_rolled_back(info)['generation']}). Make it last with "
+        f"{ctx.says('rollback')} {d.name}, or set a new split."
+        for d, info in zip(deps, infos, strict=True)
+        if _rolled_back(info)
+    )
     # A split shows as "production=90 candidate=10", in a column there only when one is.
     split = any(d.config.get("traffic") for d in deps)
     rows = [
         [
             d.name,
             d.target,
-            *([describe_split(d.config) or "-"] if split else []),
+            *([_split_text(d.config, info)] if split else []),
             d.server_name or ANY_SERVER,
             info.get("version") or "-",
             info.get("status"),
@@ -128,6 +135,19 @@ def deployments(ctx: Context, args: argparse.Namespace) -> Result:
     )
     data = [_deployment_dict(d, info) for d, info in zip(deps, infos, strict=True)]
     return Result("deployments", data, shown, deps, notes=notes)
+
+
+def _rolled_back(info: dict[str, Any]) -> dict[str, Any]:
+    """The guard's state of a live entry when it rolled the split back ({} otherwise)."""
+    guard = info.get("guard") or {}
+    return guard if guard.get("state") == "rolled_back" else {}
+
+
+def _split_text(config: Any, info: dict[str, Any]) -> str:
+    """The registry's split, and what the server's guard made of it."""
+    text = describe_split(config) or "-"
+    guard = _rolled_back(info)
+    return f"{text} (rolled back: {guard['version']})" if guard else text
 
 
 def _live(dep: Any, entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -175,7 +195,7 @@ def _deployment_dict(dep: Any, info: dict[str, Any]) -> dict[str, Any]:
         # number Serve aims at now, and the count or range asked for ("2", "1-3").
         **{k: info.get(k) for k in ("reason", "replicas", "replicas_wanted", "scaling")},
         # What a maas_nb server adds: the traffic generation it serves, its arms, a shadow.
-        **{k: info[k] for k in ("generation", "arms", "shadow") if k in info},
+        **{k: info[k] for k in ("generation", "arms", "shadow", "guard") if k in info},
     }
 
 

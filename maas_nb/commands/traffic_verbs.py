@@ -1,11 +1,12 @@
-"""The ``traffic`` verb: split a deployment's traffic between versions of its model."""
+"""The ``traffic``, ``promote`` and ``rollback`` verbs: split a deployment's traffic
+between versions of its model, serve one of them alone, undo that."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from ..deploying import splits
+from ..deploying import promotion, splits
 from ..deploying.targets import TARGET_ENV
 from .command import Command, Context
 from .result import Result, card
@@ -20,19 +21,39 @@ def traffic(ctx: Context, args: argparse.Namespace) -> Result:
         sticky=args.sticky,
         shadow=shadow,
         shadow_timeout_ms=args.shadow_timeout_ms,
+        guard=_guard(args),
         home=ctx.home,
         target=args.target,
     )
-    config = dep.config
-    view = card(
-        f"Deployment {dep.name}",
-        [
-            ("traffic", splits.describe_split(config)),
-            ("generation", config.get("generation")),
-            ("sticky", config.get("sticky")),
-            ("status", "ready"),
-        ],
+    return _shown("traffic", dep)
+
+
+def promote(ctx: Context, args: argparse.Namespace) -> Result:
+    dep = promotion.promote(
+        args.name, args.candidate, alias=args.alias, home=ctx.home, target=args.target
     )
+    return _shown("promote", dep)
+
+
+def rollback(ctx: Context, args: argparse.Namespace) -> Result:
+    return _shown("rollback", promotion.rollback(args.name, home=ctx.home, target=args.target))
+
+
+def _shown(verb: str, dep: Any) -> Result:
+    """The card of a deployment whose traffic just changed, and its data."""
+    config = dep.config
+    promoted = config.get(splits.PROMOTED)
+    rows: list[tuple[str, Any]] = [
+        ("traffic", splits.describe_split(config)),
+        ("generation", config.get("generation")),
+        ("sticky", config.get("sticky")),
+    ]
+    if config.get(splits.GUARD):
+        rows.append(("guard", describe_guard(config[splits.GUARD])))
+    if promoted:
+        rows.append(
+            ("promoted", f"@{promoted['alias']}: version {promoted['from']} -> {promoted['to']}")
+        )
     data: dict[str, Any] = {
         "name": dep.name,
         "target": dep.target,
@@ -40,8 +61,45 @@ def traffic(ctx: Context, args: argparse.Namespace) -> Result:
         "generation": config.get("generation"),
         "sticky": config.get("sticky"),
         "shadow": config.get("shadow"),
+        "guard": config.get(splits.GUARD),
+        "promoted": promoted,
     }
-    return Result("traffic", data, view, dep)
+    return Result(verb, data, card(f"Deployment {dep.name}", [*rows, ("status", "ready")]), dep)
+
+
+def describe_guard(guard: Any) -> str:
+    """A guard in a few words: ``error rate > 0.05, p99 > 250 ms; every 5 s, 2 failures
+    allowed, min 50``."""
+    limits = [
+        f"{label} {guard[key]:g}"
+        for key, label in (
+            ("max_error_rate", "error rate >"),
+            ("max_p99_ms", "p99 ms >"),
+            ("min_accuracy", "accuracy <"),
+        )
+        if guard.get(key) is not None
+    ]
+    return (
+        f"{', '.join(limits)}; every {guard['interval_s']:g} s, "
+        f"{guard['failures_allowed']} failures allowed, min sample {guard['min_sample']}"
+    )
+
+
+def _guard(args: argparse.Namespace) -> dict[str, Any] | None:
+    values = {key: getattr(args, f"guard_{flag}") for flag, key in _GUARD_FLAGS.items()}
+    given = {k: v for k, v in values.items() if v is not None}
+    return given or None
+
+
+#: The ``--guard-*`` options and the guard settings they set.
+_GUARD_FLAGS = {
+    "error_rate": "max_error_rate",
+    "p99_ms": "max_p99_ms",
+    "accuracy": "min_accuracy",
+    "interval": "interval_s",
+    "failures": "failures_allowed",
+    "min_sample": "min_sample",
+}
 
 
 def _weight(ctx: Context, name: str, text: str) -> tuple[str, int]:
@@ -98,6 +156,27 @@ def _declare(p: argparse.ArgumentParser) -> None:
         metavar="MS",
         help=f"cut a shadow answer off after MS (default {splits.SHADOW_TIMEOUT_MS:g})",
     )
+    _guard_options(p)
+    _target_option(p)
+
+
+def _guard_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "guard",
+        "the server sends all the traffic back to the primary when another arm "
+        "fails more than --guard-failures checks in a row",
+    )
+    g.add_argument("--guard-error-rate", type=float, metavar="RATE", help="most errors, 0..1")
+    g.add_argument("--guard-p99-ms", type=float, metavar="MS", help="highest p99 latency")
+    g.add_argument("--guard-accuracy", type=float, metavar="ACC", help="lowest live accuracy")
+    g.add_argument("--guard-interval", type=float, metavar="S", help="seconds between checks (10)")
+    g.add_argument("--guard-failures", type=int, metavar="N", help="failed checks allowed (2)")
+    g.add_argument(
+        "--guard-min-sample", type=int, metavar="N", help="requests before an arm is judged (50)"
+    )
+
+
+def _target_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--target",
         default=None,
@@ -106,11 +185,39 @@ def _declare(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _declare_promote(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="deployment name")
+    p.add_argument("candidate", help="the alias or version to serve alone (candidate, 3)")
+    p.add_argument(
+        "--alias",
+        default=promotion.PRODUCTION,
+        help=f"the alias moved to the candidate's version (default {promotion.PRODUCTION})",
+    )
+    _target_option(p)
+
+
+def _declare_rollback(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="deployment name")
+    _target_option(p)
+
+
 COMMANDS = [
     Command(
         "traffic",
         "split a deployment's traffic: traffic NAME production=90 candidate=10",
         _declare,
         traffic,
+    ),
+    Command(
+        "promote",
+        "serve a candidate alone, moving the alias with it: promote NAME CANDIDATE",
+        _declare_promote,
+        promote,
+    ),
+    Command(
+        "rollback",
+        "undo the last promotion, or send all traffic to the primary: rollback NAME",
+        _declare_rollback,
+        rollback,
     ),
 ]

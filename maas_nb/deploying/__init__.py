@@ -26,6 +26,7 @@ from .api import (
 from .deployment import Deployment
 from .live import live_view
 from .local import LocalTarget
+from .promotion import promote, rollback
 from .ray_target import RayTarget
 from .server_target import ServerTarget
 from .splits import traffic
@@ -47,7 +48,9 @@ __all__ = [
     "get_deployment",
     "live_view",
     "predict",
+    "promote",
     "register",
+    "rollback",
     "server_states",
     "server_url",
     "server_view",

@@ -14,6 +14,7 @@ from typing import Any
 from ..api import registry as default_registry
 from ..exceptions import ConfigurationError
 from ..registry.uri import ModelRef
+from ..serving import watch
 from . import process, remote, targets
 from .deployment import Deployment
 from .remote import START_TIMEOUT_S
@@ -21,6 +22,11 @@ from .remote import START_TIMEOUT_S
 #: The header whose value keeps a client on one arm, when stickiness is asked for.
 STICKY_HEADER = "X-Maas-Key"
 SHADOW_TIMEOUT_MS = 1000.0
+#: The row config's record of the promotion that made it (see `promotion`), which
+#: `rollback` undoes; any other change of the traffic drops it.
+PROMOTED = "promoted"
+#: The row config's guard (see `maas_nb.serving.watch`).
+GUARD = "guard"
 
 
 def traffic(
@@ -30,6 +36,7 @@ def traffic(
     sticky: str | bool | None = None,
     shadow: Mapping[str, float] | None = None,
     shadow_timeout_ms: float = SHADOW_TIMEOUT_MS,
+    guard: Mapping[str, float] | None = None,
     timeout: float = START_TIMEOUT_S,
     home: str | None = None,
     target: str | None = None,
@@ -41,6 +48,9 @@ def traffic(
     *sticky*: a header name (True: ``X-Maas-Key``) whose value always reaches the same
     arm. *shadow*: ``{"candidate": 5}`` copies 5% of the requests to that version, whose
     answers are recorded, never returned, and cut off after *shadow_timeout_ms*.
+    *guard*: the server rolls the split back to its primary when an arm crosses a
+    threshold (``{"max_error_rate": 0.05, "interval_s": 5, "failures_allowed": 2,
+    "min_sample": 50}``; see `maas_nb.serving.watch`); None: no guard.
     """
     reg = default_registry(home)
     record = reg.get_deployment(name)
@@ -61,16 +71,44 @@ def traffic(
         reg.get(config["shadow"]["target"])
     else:
         config.pop("shadow", None)
+    config.pop(PROMOTED, None)  # the last change is this split, not a promotion
+    set_guard(config, guard)
+    where, server = server_of(reg, record, target, "traffic splits")
+    reg.put_deployment(name, arms[0]["target"], config, server=record.server)
+    return served(reg, where, server, name, generation, timeout=timeout, target=target)
+
+
+def server_of(
+    reg: Any, record: Any, target: str | None, what: str
+) -> tuple[targets.DeployTarget, str]:
+    """The target and the server URL that serve deployment *record* (refused for Ray,
+    which does not support *what* yet); checked to accept us before anything changes."""
     own = record.config.get(targets.OWN_TARGET)
     where = targets.get(target if target is not None else own)
     if targets.scheme_of(where.spec) == "ray":
         raise ConfigurationError(
-            f"Deployment {name!r} runs on the {where.spec!r} target, where traffic splits "
+            f"Deployment {record.name!r} runs on the {where.spec!r} target, where {what} "
             "are not supported yet; deploy it on a maas_nb server (target local or a URL)."
         )
-    server = _server_for(where, reg)
+    if targets.scheme_of(where.spec) == "local":
+        server = process.ensure_server(reg)
+    else:
+        server = where.server_url(reg)
     remote.check_access(server)  # a server that refuses us must not get a new split
-    reg.put_deployment(name, arms[0]["target"], config, server=record.server)
+    return where, server
+
+
+def served(
+    reg: Any,
+    where: targets.DeployTarget,
+    server: str,
+    name: str,
+    generation: int,
+    *,
+    timeout: float,
+    target: str | None,
+) -> Deployment:
+    """Wait until *server* serves *generation* of *name*; its handle then."""
     local = targets.scheme_of(where.spec) == "local"
     log = str(reg.home / process.LOG_FILE) if local else f"the log of the server at {server}"
     remote.wait_generation(server, name, generation, timeout=timeout, log=log)
@@ -79,10 +117,12 @@ def traffic(
     return get_deployment(name, home=str(reg.home), target=target)
 
 
-def _server_for(where: targets.DeployTarget, reg: Any) -> str:
-    if targets.scheme_of(where.spec) == "local":
-        return process.ensure_server(reg)
-    return where.server_url(reg)
+def set_guard(config: dict[str, Any], guard: Mapping[str, Any] | None) -> None:
+    """Put the checked *guard* in the row *config* (None: the split has no guard)."""
+    if guard:
+        config[GUARD] = watch.guard_config(guard)
+    else:
+        config.pop(GUARD, None)
 
 
 def arm_target(model: str, arm: str) -> str:

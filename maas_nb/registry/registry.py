@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -330,6 +330,37 @@ class Registry(RunRecords):
             name,
             str(ModelRef.parse(uri)),
             metadata.jsonable(settings, "config"),
+            server=server,
+            created_by=config.user(),
+        )
+
+    def put_deployment_moving_alias(
+        self,
+        name: str,
+        uri: str,
+        settings: Callable[[int | None, int], Mapping[str, Any]],
+        *,
+        alias: str,
+        to: str,
+        server: str | None = None,
+    ) -> DeploymentRecord:
+        """Point *alias* at the version *to* names and set deployment *name* to serve
+        *uri* with ``settings(before, now)`` (the versions the alias named before, None if
+        it named none, and now), in ONE transaction: a server reading the registry sees
+        the alias and the row change together (`maas_nb.deploying.promotion`)."""
+        validate_name(name, kind="deployment name")
+        if server is not None:
+            validate_name(server, kind="server name")
+
+        def made(before: int | None, now: int) -> dict:
+            return metadata.jsonable(settings(before, now), "config")
+
+        return self.store.put_deployment_moving_alias(
+            name,
+            str(ModelRef.parse(uri)),
+            made,
+            alias=validate_alias(alias),
+            to=ModelRef.parse(to),
             server=server,
             created_by=config.user(),
         )

@@ -18,7 +18,7 @@ from .columns import dumps as _dumps
 from .columns import now
 from .columns import time as _time
 from .pages import EVERYTHING, Listing, Page
-from .records import Model, ModelVersion, frozen
+from .records import DeploymentRecord, Model, ModelVersion, frozen
 from .sqlite_deployments import DeploymentTables
 from .sqlite_import import ImportTables
 from .sqlite_runs import RunTables
@@ -155,6 +155,33 @@ class SqliteStore(VersionTables, RunTables, DeploymentTables, ImportTables):
             version = self._resolve(conn, ref)
             self._set_alias(conn, ref.name, alias, version)
             return self._version(conn, ref.name, version)
+
+    def put_deployment_moving_alias(
+        self,
+        name: str,
+        target: str,
+        config: Callable[[int | None, int], dict],
+        *,
+        alias: str,
+        to: ModelRef,
+        server: str | None = None,
+        created_by: str = "",
+    ) -> DeploymentRecord:
+        """`set_alias` and `put_deployment` in one transaction (a promotion): *alias* of
+        model ``to.name`` moves to the version *to* names, and deployment *name* (which
+        must exist) gets *target* and ``config(before, now)``, made from the version the
+        alias named before (None: it named none) and the one it names now. Readers see
+        both changes or neither."""
+        with self._write() as conn:
+            self._deployment(conn, name)
+            version = self._resolve(conn, to)
+            row = conn.execute(
+                "SELECT version FROM aliases WHERE name = ? AND alias = ?", (to.name, alias)
+            ).fetchone()
+            self._set_alias(conn, to.name, alias, version)
+            made = config(row[0] if row is not None else None, version)
+            self._upsert_deployment(conn, name, target, made, server, created_by)
+            return self._deployment(conn, name)
 
     def remove_alias(self, name: str, alias: str) -> int:
         with self._write() as conn:

@@ -28,13 +28,24 @@ class DeploymentTables(SqliteDatabase):
     ) -> DeploymentRecord:
         """Create or change deployment *name*; a change keeps who created it and when."""
         with self._write() as conn:
-            conn.execute(
-                "INSERT INTO deployments (name, target, config, created_at, created_by, server) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
-                "target = excluded.target, config = excluded.config, server = excluded.server",
-                (name, target, _dumps(config), now().isoformat(), created_by, server),
-            )
+            self._upsert_deployment(conn, name, target, config, server, created_by)
             return self._deployment(conn, name)
+
+    def _upsert_deployment(
+        self,
+        conn: sqlite3.Connection,
+        name: str,
+        target: str,
+        config: dict,
+        server: str | None,
+        created_by: str,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO deployments (name, target, config, created_at, created_by, server) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+            "target = excluded.target, config = excluded.config, server = excluded.server",
+            (name, target, _dumps(config), now().isoformat(), created_by, server),
+        )
 
     def delete_deployment(self, name: str) -> DeploymentRecord:
         with self._write() as conn:

@@ -92,6 +92,17 @@ class MetadataStore(Protocol):
         server: str | None = None,
         created_by: str = "",
     ) -> DeploymentRecord: ...
+    def put_deployment_moving_alias(
+        self,
+        name: str,
+        target: str,
+        config: Callable[[int | None, int], dict],
+        *,
+        alias: str,
+        to: ModelRef,
+        server: str | None = None,
+        created_by: str = "",
+    ) -> DeploymentRecord: ...
     def delete_deployment(self, name: str) -> DeploymentRecord: ...
     def get_deployment(self, name: str) -> DeploymentRecord: ...
     def list_deployments(

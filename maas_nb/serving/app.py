@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..exceptions import MaasError
 from ..registry import Registry
-from . import live, mlflow, oip, tfserving
+from . import live, mlflow, oip, tfserving, watch
 from .errors import HTTPError, Unavailable
 from .hotpath import ServingApp
 from .openapi import spec
@@ -208,9 +208,11 @@ def create_app(
         if settle:
             await pool.settle()
         await app.state.group.start(pool)
+        guards = watch.Watcher(pool.slots, pool.window).start()
         try:
             yield
         finally:
+            await guards.stop()
             await app.state.group.stop()
             await pool.stop()
             await asyncio.to_thread(predictions.close)

@@ -29,6 +29,7 @@ class Slot:
     failed_revision: str | None = None
     failed_generation: int | None = None
     wanted: Any = None  # the registry's `Wanted` being loaded (or last loaded)
+    guard: dict[str, Any] | None = None  # the guard's state (see `watch`); None: no guard
     task: asyncio.Task | None = field(default=None, repr=False)
 
     @property
@@ -77,7 +78,15 @@ class Slot:
             "sticky": split.sticky if split else None,
             "arms": self._arms(),
             "shadow": self._shadow(),
+            "guard": self._guard(),
         }
+
+    def _guard(self) -> dict[str, Any] | None:
+        """The guard's state of the split serving (None until it watches it)."""
+        guard, split = self.guard, self.split
+        if guard is None or split is None or guard["generation"] != split.generation:
+            return None
+        return guard
 
     def _arms(self) -> list[dict[str, Any]]:
         """The arms serving, then those of a split being loaded (or failed) not yet in."""

@@ -327,7 +327,12 @@ def merge(own: list[dict[str, Any]], others: list[list[dict[str, Any]]]) -> list
             merged.append(_public([entry])[0])
             continue
 
-        merged.append(_public([min(present, key=functools.partial(_behind, base=base))])[0])
+        chosen = min(present, key=functools.partial(_behind, base=base))
+        # Each worker's guard judges its own traffic: one that rolled back says so for all.
+        rolled = [e for e in present if (e.get("guard") or {}).get("state") == "rolled_back"]
+        if rolled:
+            chosen = {**chosen, "guard": rolled[0]["guard"]}
+        merged.append(_public([chosen])[0])
     return merged
 
 

@@ -36,6 +36,7 @@ VOLATILE = {
     "output_digest",
     "digest",  # skops writes a zip with times in it: the same model, new bytes
     "uri_of_run",
+    "at",  # when a promotion was made
 }
 
 TRAIN = """from sklearn.dummy import DummyClassifier
@@ -135,11 +136,16 @@ def test_every_shared_verb_returns_the_same_result_from_both_front_ends(
     assert deployed.data["status"] == "ready"
     both("deployments")
     both("deployments --mine")
+
     # Each front end's split is a new generation of it: the number differs, nothing else.
-    both(
-        "traffic iris production=90 2=10 --sticky",
-        normal=lambda text: re.sub(r"generation([\"\s:]+)\d+", r"generation\g<1>0", text),
-    )
+    def generation(text):
+        return re.sub(r"generation([\"\s:]+)\d+", r"generation\g<1>0", text)
+
+    both("traffic iris production=90 2=10 --sticky", normal=generation)
+    split = {"production": 90, "2": 10}
+    both("rollback iris", before=lambda: maas_nb.traffic("iris", split), normal=generation)
+    both("promote iris 2", before=lambda: maas_nb.rollback("iris"), normal=generation)
+    maas_nb.rollback("iris")  # production names version 1 again
     maas_nb.undeploy("iris")  # a fresh row of one version, as the verbs below expect
     maas_nb.deploy("iris@production")
     ip.user_ns["rows"] = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
