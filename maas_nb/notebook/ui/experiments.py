@@ -151,7 +151,9 @@ class ExperimentsTab:
                 self.panel.log.error(f"{doing.capitalize()} failed: {describe(exc)}")
             else:
                 record = self.panel.registry.get_deployment(name)
-                done = f"serves {record.target} (generation {record.config.get('generation')})"
+                uri = self.panel.registry.get(record.target).uri
+                generation = record.config.get("generation")
+                done = f"serves {record.target} ({uri}, generation {generation})"
                 self._say(name, done, GREEN)
                 self.panel.log.info(f"{name} {done}")
                 self.panel.log.call("Show the experiment", self.update, capture=False)
@@ -173,8 +175,7 @@ class ExperimentsTab:
 
 def read(name: str, home: str) -> dict[str, Any]:
     """The ``/maas/experiments/NAME`` JSON of deployment *name*."""
-    found = client.experiment(name, home=home)
-    return found if isinstance(found, dict) else dict(found.data)
+    return dict(client.experiment(name, home=home))
 
 
 def _promote(name: str, candidate: str, alias: str, *, home: str) -> None:

@@ -8,6 +8,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import maas_nb
+from tests.custom_models import SwitchedFailure
 from tests.helpers import wait_for
 from tests.notebook.ui.conftest import Load
 
@@ -99,6 +100,7 @@ def test_the_tab_reads_only_while_shown(candidate, make_panel, iris):
 
 
 def test_promote_and_roll_back_from_the_tab(candidate, make_panel, iris):
+    X, _ = iris
     dep = maas_nb.deploy("iris@production")
     maas_nb.traffic("iris", {"production": 90, "candidate": 10})
     panel = make_panel()
@@ -106,16 +108,53 @@ def test_promote_and_roll_back_from_the_tab(candidate, make_panel, iris):
     tab = panel.experiments
     assert tab.candidate.options == ("iris@candidate",)
     tab.promote.click()
+    assert "promoting iris@candidate to @production" in tab.status.value
     tab.wait(timeout=90)
     assert maas_nb.get("iris@production").version == 3
     record = maas_nb.registry().get_deployment("iris")
-    assert record.config.get("traffic") in (None, [{"target": "iris@production", "weight": 100}])
-    assert "serves iris@production" in tab.status.value
-    assert dep.predict(iris[0][:3]).tolist() == candidate_predictions(iris)
+    assert record.config["traffic"] == [{"target": "iris@production", "weight": 100}]
+    assert ">serves iris@production (iris:3, generation 3)</span>" in tab.status.value
+    assert dep.predict(X[:5]).tolist() == maas_nb.load("iris:3").predict(X[:5]).tolist()
+    assert shown_rows(panel)["iris:3"][2] == "primary"  # the tab re-read the server
+
     tab.rollback.click()
     tab.wait(timeout=90)
-    assert panel.log.errors == [] or "Roll back" not in panel.log.errors[-1], panel.log.errors
+    assert maas_nb.get("iris@production").version == 2  # the alias back where it was
+    assert dep.predict(X[:5]).tolist() == maas_nb.load("iris:2").predict(X[:5]).tolist()
+    assert panel.log.last == "iris serves iris@production (iris:2, generation 4)"
+    tab.rollback.click()  # nothing left to roll back: the tab says why
+    tab.wait(timeout=90)
+    assert "there is nothing to roll back" in tab.status.value
+    assert panel.log.errors[-1].startswith("Rolling back to the primary failed: Deployment 'iris'")
 
 
-def candidate_predictions(iris):
-    return maas_nb.load("iris:3").predict(iris[0][:3]).tolist()
+def test_a_guard_rollback_shows_red_in_the_tab(iris, tmp_path, make_panel):
+    X, y = iris
+    maas_nb.register(
+        LogisticRegression(max_iter=1000).fit(X, y), "iris", sample=X[:5], alias="production"
+    )
+    switch = tmp_path / "fail"
+    failing = SwitchedFailure(str(switch)).fit(X)
+    trusted = ["tests.custom_models.SwitchedFailure"]
+    maas_nb.register(failing, "iris", sample=X[:5], alias="candidate", trusted_types=trusted)
+    dep = maas_nb.deploy("iris@production")
+    guard = {"max_error_rate": 0.05, "interval_s": 0.5, "failures_allowed": 0, "min_sample": 5}
+    maas_nb.traffic("iris", {"production": 80, "candidate": 20}, guard=guard)
+    panel = make_panel()
+    open_tab(panel)
+    assert "maas-guard-watching" in panel.experiments.guard.value
+    switch.touch()  # from now on the candidate fails on every row
+    with Load(dep.server, "iris", X, y, feedback=False) as load:
+
+        def rolled_back():
+            panel.tick()
+            return "maas-guard-rolled-back" in panel.experiments.guard.value
+
+        wait_for(rolled_back, timeout=60, interval=0.2, what="the tab to show the rollback")
+    assert any("iris:2" in failure for failure in load.failures)  # it did fail
+    shown = panel.experiments.guard.value
+    assert "Rolled back by the guard: " in shown and "iris:2" in shown and "error rate" in shown
+    assert panel.log.errors[-1].startswith("iris: rolled back by the guard: ")
+    errors = len(panel.log.errors)
+    panel.tick()
+    assert len(panel.log.errors) == errors  # said once, not once a second
