@@ -18,6 +18,8 @@ def test_exported_members():
         "deployments",
         "drift",
         "exceptions",
+        "experiment",
+        "feedback",
         "get",
         "list_models",
         "list_runs",

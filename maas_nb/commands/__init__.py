@@ -21,6 +21,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from . import (
         deploy_verbs,
+        experiment_verbs,
         monitoring_verbs,
         pipeline_verbs,
         registry_verbs,
@@ -35,6 +36,7 @@ def __getattr__(name: str) -> Any:
             *deploy_verbs.COMMANDS,
             *monitoring_verbs.COMMANDS,
             *traffic_verbs.COMMANDS,
+            *experiment_verbs.COMMANDS,
             *pipeline_verbs.COMMANDS,
             *store_verbs.COMMANDS,
         ]

@@ -24,6 +24,7 @@ from .api import (
     undeploy,
 )
 from .deployment import Deployment
+from .experiments import Experiment, experiment, feedback
 from .live import live_view
 from .local import LocalTarget
 from .promotion import promote, rollback
@@ -40,11 +41,14 @@ register("ray", RayTarget)
 __all__ = [
     "DeployTarget",
     "Deployment",
+    "Experiment",
     "LocalTarget",
     "RayTarget",
     "ServerTarget",
     "deploy",
     "deployments",
+    "experiment",
+    "feedback",
     "get_deployment",
     "live_view",
     "predict",

@@ -10,7 +10,8 @@ how many were right, for a regressor the sum of absolute errors and of their squ
 Counts add up, so the windows of a server's workers (published like its metrics) sum to
 the server's.
 
-It also remembers, per deployment, the answers of the last `REMEMBER` request ids (each
+It also remembers, per deployment, the answers of the last `REMEMBER` request ids (and
+at most `REMEMBER_ROWS` rows of answers, for requests of many rows; each
 version's: the arm's and the shadow's), so that ground truth posted later
 (`join_feedback`) is counted for every version that answered. `record` is O(1) and does
 no I/O: a few dict operations on the event loop.
@@ -34,6 +35,8 @@ BUCKET_S = 10
 WINDOW_S = 300
 #: Request ids remembered per deployment for feedback (older ones are forgotten).
 REMEMBER = 100_000
+#: Rows of answers remembered per deployment (a bound on memory for big requests).
+REMEMBER_ROWS = 1_000_000
 #: Relative tolerance under which two regressors' answers count as agreeing.
 AGREE_RTOL = 1e-6
 
@@ -88,12 +91,15 @@ class Window:
         window_s: int = WINDOW_S,
         bucket_s: int = BUCKET_S,
         remember: int = REMEMBER,
+        remember_rows: int = REMEMBER_ROWS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         #: The layout of a deployment (its versions and their roles; see `experiment`);
         #: raises `NotFound` for a deployment this server does not serve.
         self.describe = describe
         self.window_s, self.bucket_s, self.remember = window_s, bucket_s, remember
+        self.remember_rows = remember_rows
+        self.remembered_rows: dict[str, int] = {}  # per deployment, the rows in `answers`
         self.clock = clock
         self.watched: set[str] = set()
         self.table: Table = {}
@@ -111,6 +117,7 @@ class Window:
         self.watched.discard(deployment)
         self.table.pop(deployment, None)
         self.answers.pop(deployment, None)
+        self.remembered_rows.pop(deployment, None)
         self.guards.pop(deployment, None)
 
     # -- counting (on the event loop: O(1), no I/O) -------------------------------------
@@ -142,10 +149,14 @@ class Window:
         if memory is None:
             memory = self.answers[deployment] = collections.OrderedDict()
         if not outcome.shadow:
+            rows = self.remembered_rows.get(deployment, 0) + len(answer)
+            replaced = memory.pop(outcome.request_id, None)  # a client reusing its id
+            if replaced is not None:
+                rows -= _rows(replaced)
             memory[outcome.request_id] = {label: answer}
-            memory.move_to_end(outcome.request_id)
-            if len(memory) > self.remember:
-                memory.popitem(last=False)
+            while len(memory) > self.remember or rows > self.remember_rows:
+                rows -= _rows(memory.popitem(last=False)[1])
+            self.remembered_rows[deployment] = rows
             return
         answered = memory.get(outcome.request_id)
         if answered is None:
@@ -181,6 +192,7 @@ class Window:
                 mismatched.append(request_id)
                 continue
             del memory[request_id]
+            self.remembered_rows[deployment] -= rows
             joined += 1
             for label, answer in answered.items():
                 counts = self._counts(deployment, label, now)
@@ -238,6 +250,10 @@ class Window:
             watched=deployment in self.watched,
             guard=self.guards.get(deployment),
         )
+
+
+def _rows(answered: dict[str, np.ndarray]) -> int:
+    return len(next(iter(answered.values())))
 
 
 def agreeing(a: np.ndarray, b: np.ndarray) -> int:

@@ -185,3 +185,16 @@ def test_an_unwatched_deployment_counts_nothing_and_says_why():
     summary = window.summary("iris")
     assert all(v["requests"] == 0 for v in summary["versions"])
     assert "nothing to compare" in summary["warning"]
+
+
+def test_big_requests_are_remembered_within_a_bound_on_rows():
+    clock = Clock()
+    window = Window(lambda name: layout(), clock=clock, remember_rows=10)
+    window.watch("iris")
+    for i in range(4):
+        window.record(outcome(clock, 1, f"r{i}", [1, 2, 3]))  # 12 rows > 10: r0 goes
+    window.record(outcome(clock, 1, "r3", [1, 2, 3]))  # the same id again: counted once
+    assert list(window.answers["iris"]) == ["r1", "r2", "r3"]
+    assert window.remembered_rows["iris"] == 9
+    assert window.join_feedback("iris", [("r1", [1, 2, 3])])["joined"] == 1
+    assert window.remembered_rows["iris"] == 6
