@@ -267,7 +267,7 @@ net.fit(Xk, yk, epochs=3, batch_size=32)
         (
             "frobnicate",
             None,
-            "Unknown verb 'frobnicate'. Known verbs: alias, compare, delete, deploy, deployments, doctor, drift, models",
+            "Unknown verb 'frobnicate'. Known verbs: alias, compare, delete, deploy, deployments, doctor, drift, experiment, feedback, models",
         ),
         (
             "train iris",
