@@ -126,16 +126,16 @@ def test_every_verb_honours_home_and_leaves_maas_home_empty(
         assert reg.get_deployment("iris").config["traffic"] == [
             {"target": "iris@production", "weight": 100}
         ]
-        maas(case("promote"), "iris", "2")
-        assert reg.get("iris@production").version == 2
-        maas(case("rollback"), "iris")
-        assert reg.get("iris@production").version == 1
         maas(case("traffic"), "iris", "production=90", "2=10")
         assert maas_json(case("experiment"), "iris")["primary"] == "iris:1"
         truth = tmp_path / "truth.csv"
         truth.write_text("id,truth\nnobody,1\n")
         fed = maas_json(case("feedback"), "iris", "--file", str(truth))
         assert (fed["joined"], fed["unknown"]) == (0, ["nobody"])
+        maas(case("promote"), "iris", "2")
+        assert reg.get("iris@production").version == 2
+        maas(case("rollback"), "iris")
+        assert reg.get("iris@production").version == 1
         status = maas_json(case("server"), "status")
         assert status["running"] and status["pid"] == server.pid
         maas(case("undeploy"), "iris")

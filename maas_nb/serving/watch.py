@@ -138,6 +138,7 @@ class GuardState:
     def __init__(self, generation: int, guard: Mapping[str, Any]) -> None:
         self.generation = generation
         self.guard = dict(guard)
+        self.given: Any = guard  # the row's guard, as the row gives it
         self.state = WATCHING
         self.failures: dict[str, int] = {}
         self.checks: list[dict[str, Any]] = []
@@ -229,12 +230,15 @@ class Watcher:
                 await self._task
 
     async def _loop(self) -> None:
+        said = None
         while True:
             await asyncio.sleep(self.tick)
             try:
                 self.step(time.monotonic())
-            except Exception:  # a bug: say so, and keep guarding the others
-                log.exception("checking the deployments' guards failed")
+            except Exception as exc:  # a bug: its traceback once, not at every tick
+                if said != repr(exc):
+                    log.exception("checking the deployments' guards failed")
+                said = repr(exc)
 
     def step(self, now: float) -> None:
         """Check every guarded deployment that is due at *now* (monotonic seconds)."""
@@ -248,9 +252,16 @@ class Watcher:
                 self.window.guards.pop(name, None)
                 continue
             state = self.states.get(name)
-            if state is None or state.generation != split.generation or state.guard != guard:
+            if state is None or state.generation != split.generation or state.given != guard:
                 # A new generation (or guard) starts watching afresh: a rollback is over.
-                state = self.states[name] = GuardState(split.generation, guard)
+                try:
+                    checked = guard_config(guard)
+                except ConfigurationError as exc:  # a row written by hand, not by traffic
+                    slot.guard = {"state": "invalid", "generation": split.generation}
+                    slot.guard["reason"] = str(exc)
+                    continue
+                state = self.states[name] = GuardState(split.generation, checked)
+                state.given = guard
                 state.baseline = _lists(self.window.counts(name))
                 self._due[name] = now + float(guard["interval_s"])
             self._show(name, slot, state)
