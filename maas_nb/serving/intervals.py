@@ -50,7 +50,10 @@ def wilson(successes: int, n: int, z: float = Z95) -> list[float] | None:
     denominator = 1 + z2 / n
     centre = (p + z2 / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator
-    return [max(0.0, centre - half), min(1.0, centre + half)]
+    # At 0 or n successes the bound is exactly 0 or 1 (not its rounding, 1e-19).
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return [low, high]
 
 
 def _bucket_of_rank(counts: Sequence[int], rank: int) -> int:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError
 from .split import Split
+from .window import FIELDS, Counts
 
 if TYPE_CHECKING:
     from .slot import Slot
@@ -146,7 +147,7 @@ class GuardState:
         self.version: str | None = None
         self.at: float | None = None
         #: The window's counts when this generation began (see `Watcher.summary`).
-        self.baseline: dict[str, dict[int, list[Any]]] = {}
+        self.baseline: dict[str, dict[int, Counts]] = {}
 
     def observe(self, findings: list[Finding], at: float) -> Finding | None:
         """Count *findings*; the finding that rolls the deployment back (None: none)."""
@@ -262,7 +263,7 @@ class Watcher:
                     continue
                 state = self.states[name] = GuardState(split.generation, checked)
                 state.given = guard
-                state.baseline = _lists(self.window.counts(name))
+                state.baseline = self.window.counts(name)  # fresh copies
                 self._due[name] = now + float(guard["interval_s"])
             self._show(name, slot, state)
             if state.state == ROLLED_BACK or now < self._due[name]:
@@ -294,7 +295,7 @@ class Watcher:
             for number, values in buckets.items():
                 before = state.baseline.get(label, {}).get(number)
                 if before is not None:
-                    values.add_list([-v for v in before[:-1]] + [[-n for n in before[-1]]])
+                    _subtract(values, before)
         window = self.window
         return summarize(
             window.describe(name),
@@ -308,5 +309,8 @@ class Watcher:
         slot.guard = self.window.guards[name] = state.describe()
 
 
-def _lists(counts: Mapping[str, Mapping[int, Any]]) -> dict[str, dict[int, list[Any]]]:
-    return {label: {n: c.to_list() for n, c in b.items()} for label, b in counts.items()}
+def _subtract(counts: Counts, before: Counts) -> None:
+    """Take *before* (the same bucket's counts earlier) from *counts*."""
+    for name in FIELDS:
+        setattr(counts, name, getattr(counts, name) - getattr(before, name))
+    counts.latency = [a - b for a, b in zip(counts.latency, before.latency, strict=True)]

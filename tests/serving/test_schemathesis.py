@@ -133,8 +133,10 @@ def served(tmp_path_factory, classifier, iris, text_pipeline):
     registry.register(classifier, "iris", sample=X[:5], alias="production")
     registry.register(LogisticRegression(max_iter=1000).fit(frame, y), "frame", sample=frame[:5])
     registry.register(text_pipeline, "reviews", sample=[d for d, _ in CORPUS][:2])
+    # iris runs an experiment (a shadow, here of itself), so that feedback is taken (200).
+    experiment = {"shadow": {"target": "iris", "percent": 100.0, "timeout_ms": 1000.0}}
     for name in DEPLOYMENTS:
-        registry.put_deployment(name, name, {})
+        registry.put_deployment(name, name, experiment if name == "iris" else {})
     server = spawn_server(registry.home)
     log = ServerLog(server)
     states = server.reconcile()

@@ -198,3 +198,7 @@ def test_big_requests_are_remembered_within_a_bound_on_rows():
     assert window.remembered_rows["iris"] == 9
     assert window.join_feedback("iris", [("r1", [1, 2, 3])])["joined"] == 1
     assert window.remembered_rows["iris"] == 6
+
+
+def test_wilson_bounds_are_exact_at_none_and_all():
+    assert wilson(0, 300)[0] == 0.0 and wilson(300, 300)[1] == 1.0
