@@ -199,6 +199,10 @@ def live_svg(series: Mapping[str, Any], *, metric: str = "accuracy", title: str 
             line.set_gid(f"maas-live-{version}-{key}")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
+        # The whole window on every panel: a metric seen in one bucket only (feedback
+        # just begun) would otherwise get an axis of its own, a fraction of a second wide.
+        margin = max(1.0, 0.02 * (ago[-1] - ago[0]))
+        ax.set_xlim(ago[0] - margin, ago[-1] + margin)
     fig.axes[0].legend(loc="best", frameon=False)
     fig.axes[-1].set_xlabel("seconds (0: the current 10 s bucket)")
     if title:

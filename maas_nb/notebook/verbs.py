@@ -101,7 +101,7 @@ VERBS: dict[str, Verb] = {
     ),
     "register": Verb("register a fitted model held in a variable", _register_parser, run_register),
     "ui": Verb(
-        "the control panel: models, deploy, predict, monitor, runs",
+        "the control panel: models, deploy, predict, monitor, experiments, runs",
         _ui_parser,
         run_ui,
         returns_value=True,

@@ -28,6 +28,7 @@ def test_the_collection_is_complete():
         "text_classifier",
         "keras_mlp",
         "control_panel",
+        "experiment",
     }
 
 
@@ -65,6 +66,39 @@ def test_quickstart_runs_under_papermill_with_a_parameter(tmp_path, home):
         cwd=str(notebook.parent),
     )
     assert maas_nb.get("iris@production").params["C"] == 0.5
+    assert read_server_file(home) is None
+    assert maas_nb.deployments() == []
+
+
+@pytest.mark.slow
+def test_the_experiment_runs_under_papermill_with_a_parameter(tmp_path, home):
+    # The candidate's share as a parameter: it takes that share, and is promoted.
+    notebook = ROOT / "notebooks" / "experiment.ipynb"
+    out = tmp_path / "experiment.out.ipynb"
+    papermill.execute_notebook(
+        str(notebook),
+        str(out),
+        parameters={"candidate_share": 25, "n_requests": 400},
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(notebook.parent),
+    )
+    outputs = {
+        "".join(c["source"]): [
+            {kind: "".join(text) for kind, text in o.get("data", {}).items()} for o in c["outputs"]
+        ]
+        for c in json.loads(out.read_text())["cells"]
+        if c["cell_type"] == "code"
+    }
+    (shares,) = [o for src, o in outputs.items() if "answered[" in src]
+    share = ast.literal_eval(shares[0]["text/plain"])
+    assert set(share) == {"1", "2"} and abs(share["2"] - 0.25) <= 0.02, share
+    (fed,) = [o for src, o in outputs.items() if src.startswith("%maas feedback")]
+    assert "joined              400\n" in fed[0]["text/plain"]
+    (shown,) = [o for src, o in outputs.items() if src.startswith("%maas experiment")]
+    assert "\niris_exp:2  arm      25 " in shown[0]["text/plain"]
+    assert "<svg" in shown[0]["text/html"]  # the chart is kept in the executed notebook
+    assert maas_nb.get("iris_exp@production").version == 2
     assert read_server_file(home) is None
     assert maas_nb.deployments() == []
 

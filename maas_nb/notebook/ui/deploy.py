@@ -22,6 +22,7 @@ from .log import describe
 from .models import newest
 from .paging import PAGE
 from .snippets import python_snippet
+from .traffic import TrafficBox
 
 if TYPE_CHECKING:
     from .panel import Panel
@@ -92,6 +93,7 @@ class DeployTab:
         self.status.add_class("maas-deploy-status")
         self.deployments = widgets.HTML()
         self.endpoint = widgets.HTML()
+        self.traffic = TrafficBox(panel, self.deployed)
 
         log = panel.log
         on_pick(self.target, log.guard("Pick model")(self._target_changed))
@@ -112,6 +114,7 @@ class DeployTab:
                 self.status,
                 widgets.HBox([self.deployed, self.undeploy]),
                 self.deployments,
+                self.traffic.widget,
                 self.endpoint,
             ]
         )
@@ -196,6 +199,7 @@ class DeployTab:
             empty="Nothing deployed yet.",
         ).html
         self._show_endpoint()
+        self.traffic.refresh()
 
     def _target_changed(self, _change: object = None) -> None:
         # Follow the picked model's name, unless the person typed a name of their own.

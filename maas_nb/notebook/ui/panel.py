@@ -1,4 +1,5 @@
-"""The control panel: Models, Deploy, Predict, Monitor and Runs tabs over one status log."""
+"""The control panel: Models, Deploy, Predict, Monitor, Experiments and Runs tabs over one
+status log."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ...api import registry as open_registry
 from ...exceptions import ServerUnavailableError
 from .deploy import DeployTab
 from .dropdowns import forget
+from .experiments import ExperimentsTab
 from .log import StatusLog, describe
 from .models import ModelsTab
 from .monitor import MonitorTab
@@ -28,7 +30,8 @@ STYLE = """<style>
 </style>"""
 
 PLAIN_TEXT = (
-    "maas_nb control panel (Models, Deploy, Predict, Monitor, Runs) for the registry at {home}.\n"
+    "maas_nb control panel (Models, Deploy, Predict, Monitor, Experiments, Runs) for the "
+    "registry at {home}.\n"
     "If you are reading this, widgets could not be shown here: the panel needs a Jupyter "
     "front end with ipywidgets 8 (JupyterLab 4, Notebook 7, VS Code or Voila).\n"
     "Run %maas doctor to see what is installed and what to fix."
@@ -52,8 +55,16 @@ class Panel:
         self.deploy = DeployTab(self)
         self.predict = PredictTab(self)
         self.monitor = MonitorTab(self)
+        self.experiments = ExperimentsTab(self)
         self.runs = RunsTab(self)
-        self.tabs = (self.models, self.deploy, self.predict, self.monitor, self.runs)
+        self.tabs = (
+            self.models,
+            self.deploy,
+            self.predict,
+            self.monitor,
+            self.experiments,
+            self.runs,
+        )
         self.tab = widgets.Tab(
             children=[t.widget for t in self.tabs], titles=[t.title for t in self.tabs]
         )
@@ -95,6 +106,8 @@ class Panel:
         self.server = client.live_view(home=self.home)
         self.deploy.show_live(self.server)
         self.monitor.update(self.server)
+        if self.tabs[self.tab.selected_index or 0] is self.experiments:  # only while shown
+            self.experiments.update()
         problems = (self.server or {}).get("problems")
         if problems:
             raise ServerUnavailableError(" ".join(problems.values()))
@@ -186,7 +199,7 @@ _shown_lock = threading.Lock()
 
 
 def ui(*, home: str | None = None, refresh_s: float = 1.0) -> Panel:
-    """The maas_nb control panel: models, deploy, predict, monitor, runs.
+    """The maas_nb control panel: models, deploy, predict, monitor, experiments, runs.
 
     Calling it again (re-running the cell) closes the panel it returned before, so
     stale panels do not keep reading the server.

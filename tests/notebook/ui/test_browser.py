@@ -17,6 +17,7 @@ import pytest
 import maas_nb
 from tests.components import executable
 from tests.helpers import ROOT, wait_for
+from tests.notebook.ui.conftest import Load
 
 # Without the background-networking flags chromium keeps dialling out of this closed network.
 FLAGS = [
@@ -154,6 +155,80 @@ def test_deploy_and_predict_from_the_panel_in_chromium(chromium, voila, tmp_path
     assert dep.status == "ready"
     assert dep.predict(pd.DataFrame([row])).tolist() == [expected]
     assert (ARTIFACTS / "panel-predicted.png").stat().st_size > 10_000
+
+
+def test_the_experiments_tab_draws_live_charts_in_chromium(chromium, voila, tmp_path, iris):
+    from playwright.sync_api import expect, sync_playwright
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=chromium,
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 1280, "height": 1400},
+        )
+        page = browser.new_page()
+        try:
+            page.goto(voila, timeout=120_000)
+            # The notebook registered iris_panel@production; a weaker candidate beside it.
+            page.get_by_role("tab", name="Deploy").click(timeout=120_000)
+            expect(page.get_by_role("combobox", name="Model")).to_have_value(
+                "iris_panel@production"
+            )
+            weak = LogisticRegression(C=0.001, max_iter=1000).fit(X, y)
+            maas_nb.register(weak, "iris_panel", sample=X[:5], alias="candidate")
+            dep = maas_nb.deploy("iris_panel@production")
+            maas_nb.traffic("iris_panel", {"production": 70, "candidate": 30})
+            with Load(dep.server, "iris_panel", X, y.to_numpy()) as load:
+                page.get_by_role("tab", name="Experiments").click()
+                expect(page.get_by_role("combobox", name="Deployment")).to_have_value("iris_panel")
+                table = page.locator(".maas-experiment")
+                expect(table).to_contain_text("iris_panel:1", timeout=60_000)
+                expect(table).to_contain_text("iris_panel:2")
+                # The chart has drawn both versions' requests, and keeps redrawing.
+                charts = page.locator(".maas-experiment-charts")
+                for version in ("iris_panel:1", "iris_panel:2"):
+                    expect(charts.locator(f"[id='maas-live-{version}-requests']")).to_have_count(
+                        1, timeout=60_000
+                    )
+                wait_for(lambda: len(load.answers) > 300, timeout=120, what="300 answers")
+                first = _requests_shown(page)
+                wait_for(
+                    lambda: _requests_shown(page)["iris_panel:2"] > first["iris_panel:2"],
+                    timeout=30,
+                    interval=0.2,
+                    what="the candidate's requests to grow in the table",
+                )
+                page.screenshot(path=ARTIFACTS / "panel-experiments.png", full_page=True)
+            shown = _requests_shown(page)
+            assert load.failures == []
+            served = {v for _, v, _, _ in load.answers}
+            assert served == {"iris_panel:1", "iris_panel:2"}
+            assert 0 < shown["iris_panel:2"] <= len(load.answers)
+            assert shown["iris_panel:1"] > shown["iris_panel:2"]  # 70/30
+            expect(table).to_contain_text("accuracy (n feedback)")
+        except Exception:
+            page.screenshot(path=ARTIFACTS / "panel-experiments-failure.png", full_page=True)
+            raise
+        finally:
+            browser.close()
+    assert (ARTIFACTS / "panel-experiments.png").stat().st_size > 10_000
+
+
+def _requests_shown(page):
+    """The requests column of the Experiments table, by version, as the browser shows it."""
+    rows = page.locator(".maas-experiment table tbody tr")
+    shown = {}
+    for i in range(rows.count()):
+        cells = rows.nth(i).locator("td").all_inner_texts()
+        shown[cells[0]] = int(cells[4])
+    return shown
 
 
 def _free_port():

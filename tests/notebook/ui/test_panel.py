@@ -9,13 +9,14 @@ from maas_nb.notebook.ui.log import StatusLog
 from tests.helpers import wait_for
 
 
-def test_one_panel_with_five_tabs_and_a_status_area(make_panel):
+def test_one_panel_with_six_tabs_and_a_status_area(make_panel):
     panel = make_panel()
-    assert [panel.tab.get_title(i) for i in range(5)] == [
+    assert [panel.tab.get_title(i) for i in range(6)] == [
         "Models",
         "Deploy",
         "Predict",
         "Monitor",
+        "Experiments",
         "Runs",
     ]
     assert panel.log.widget in panel.widget.children
@@ -26,7 +27,9 @@ def test_plain_text_says_what_the_panel_is_and_points_to_doctor(make_panel, home
     bundle = panel._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == panel.widget.model_id
     text = bundle["text/plain"]
-    assert text.startswith("maas_nb control panel (Models, Deploy, Predict, Monitor, Runs)")
+    assert text.startswith(
+        "maas_nb control panel (Models, Deploy, Predict, Monitor, Experiments, Runs) for "
+    )
     assert str(home) in text
     assert "widgets could not be shown here" in text
     assert text.endswith("Run %maas doctor to see what is installed and what to fix.")

@@ -58,7 +58,7 @@ def test_switching_to_the_runs_tab_rereads_the_registry(registry, make_panel):
     registry.store.create_pipeline_run(
         "d" * 32, "later", notebook="n.ipynb", notebook_digest="sha256:2", parameters={}
     )
-    panel.tab.selected_index = 4
+    panel.tab.selected_index = panel.tabs.index(panel.runs)
     assert "<td>later</td>" in panel.runs.table.value
 
 
