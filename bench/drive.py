@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import httpx
@@ -44,6 +46,18 @@ def start(args: list[str], env: dict | None = None, cwd: Path = ROOT) -> subproc
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def stop(procs: Iterable[subprocess.Popen]) -> None:
+    """Stop the servers this bench started: SIGTERM to all, then wait (SIGKILL after 60 s)."""
+    procs = list(procs)
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def wrk(url: str, body: str, connections: int, duration: int) -> dict:

@@ -41,7 +41,6 @@ import argparse
 import collections
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -51,7 +50,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from answers import check_answers
-from drive import BENCH, ROOT, free_port, start, wait_live, wrk
+from drive import BENCH, ROOT, free_port, start, stop, wait_live, wrk
 from machine import cores
 from sleepy_forest import SleepyForest, rows_predicted, sleepy_forest
 
@@ -157,13 +156,7 @@ def run(
         )
         return measure(homes["logged"], invocations, X, duration, rounds, calls_path, groups)
     finally:
-        for proc in procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs.values())
 
 
 #: The cells of each group of rows: (deployment, connections), timed in this order.

@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 import skops.io as sio
 from answers import check_answers, check_kernel_rows
-from drive import BENCH, ROOT, free_port, start, wait_live, wrk
+from drive import BENCH, ROOT, free_port, start, stop, wait_live, wrk
 from machine import cores
 from serving_table import print_table, print_targets
 from sklearn.datasets import make_classification
@@ -295,13 +295,7 @@ def main() -> None:
                 f"{seconds:.3f} s"
             )
     finally:
-        for proc in procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs.values())
 
     if "rf" in models and not args.no_experiments:
         from experiments import run as experiment_rows

@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 from answers import check_answers
-from drive import ROOT, free_port, wait_live, wrk
+from drive import ROOT, free_port, stop, wait_live, wrk
 from machine import cores
 from serving import cold_start, fit, maas_server, register_with, save
 from sklearn.datasets import make_classification
@@ -113,13 +112,7 @@ def main() -> None:
                 f"{ratio:>12.2f}x"
             )
     finally:
-        for proc in procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs.values())
 
 
 if __name__ == "__main__":
