@@ -42,10 +42,12 @@ def forest_proba(model: Any, X: Any) -> np.ndarray | None:
 
 def _leaf_probabilities(model: Any) -> list[tuple[Any, np.ndarray]]:
     """Each tree of *model* with its nodes' class probabilities, normalised as
-    ``DecisionTreeClassifier.predict_proba`` does; computed again after a refit."""
+    ``DecisionTreeClassifier.predict_proba`` does; computed again after a refit or a
+    warm start that added trees."""
     cached = _normalised.get(model)
     if cached is not None and cached[0] is model.estimators_:
-        return cached[1]
+        if len(cached[1]) == len(model.estimators_):  # a warm start appends to the list
+            return cached[1]
     n_classes = model.n_classes_
     trees = []
     for estimator in model.estimators_:

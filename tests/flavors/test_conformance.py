@@ -246,3 +246,16 @@ def test_a_refitted_forest_answers_with_its_new_trees():
     np.testing.assert_array_equal(forest_proba(model, X), model.predict_proba(X))
     model.fit(X, X[:, 1] > 0)  # the same object, other trees: nothing cached may answer
     np.testing.assert_array_equal(forest_proba(model, X), model.predict_proba(X))
+
+
+def test_a_warm_started_forest_answers_with_its_added_trees():
+    from sklearn.ensemble import RandomForestClassifier
+
+    from maas_nb.flavors.forests import forest_proba
+
+    X = np.random.default_rng(2).normal(size=(80, 4))
+    model = RandomForestClassifier(n_estimators=5, warm_start=True, random_state=0)
+    model.fit(X, X[:, 0] > 0)
+    np.testing.assert_array_equal(forest_proba(model, X), model.predict_proba(X))
+    model.set_params(n_estimators=9).fit(X, X[:, 0] > 0)  # appends to the same list
+    np.testing.assert_array_equal(forest_proba(model, X), model.predict_proba(X))
