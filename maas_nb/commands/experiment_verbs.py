@@ -55,7 +55,12 @@ def _read_file(path: Path) -> tuple[Any, Any]:
             return frame, None
         return _from_json(json.loads(path.read_text()))
     except (OSError, ValueError) as exc:
-        raise ConfigurationError(f"Cannot read the feedback file {str(path)!r}: {exc}") from None
+        raise ConfigurationError(
+            f"Cannot read the feedback file {str(path)!r}: {exc}. Give a readable file that "
+            "is either a .csv with a header row id,truth and one row per request, or JSON: "
+            '{"ID": TRUTH, ...}, [{"id": "ID", "truth": TRUTH}, ...] or '
+            '{"ids": [...], "truth": [...]}.'
+        ) from None
 
 
 def _read_input(ctx: Context, text: str) -> tuple[Any, Any]:

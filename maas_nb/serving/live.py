@@ -7,7 +7,9 @@
   ``{"joined": n, "unknown": [ids], "mismatched": [ids], "versions": {"NAME:V": n}}``:
   *unknown* ids were never answered here, are forgotten (the last 100,000 per deployment
   are remembered) or were joined already; *mismatched* ones have a truth whose length
-  is not the request's number of rows.
+  is not the request's number of rows. Every item is checked before any is joined: a
+  body with one bad item is refused (422) whole, and a big body is parsed (as plain JSON)
+  off the event loop.
 - ``GET /maas/experiments/{name}`` answers the live comparison (`experiment`).
 """
 
@@ -20,10 +22,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .decoding import BIG
 from .errors import Conflict, Unprocessable
+from .oip_request import MAX_ID_CHARS
 from .requests import decoder_of, parse_json, read_body
 
-MAX_ID_CHARS = 256
+#: The largest integer truth taken: beyond it a float cannot hold it (nor score it).
+MAX_INT = 2**53
 SHAPE = (
     'Send {"feedback": [{"id": "<request id>", "truth": <label or number>}, ...]} '
     '(or {"ids": [...], "truth": [...]}).'
@@ -48,7 +53,9 @@ def _id(value: Any, where: str) -> str:
 def _scalar(value: Any) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
-    return isinstance(value, str | int)
+    if isinstance(value, int):  # and bool: true/false labels
+        return -MAX_INT <= value <= MAX_INT
+    return isinstance(value, str)
 
 
 def _truth(value: Any, where: str) -> Any:
@@ -56,7 +63,8 @@ def _truth(value: Any, where: str) -> Any:
         return value
     raise Unprocessable(
         f"{where} must be a label or a finite number (or, for a request of several rows, "
-        f"a list of them), got {_short(value)}."
+        f"a list of them), got {_short(value)}. Send labels as strings or small integers "
+        "(at most 2**53 in magnitude) and numbers as finite floats."
     )
 
 
@@ -96,6 +104,12 @@ def parse_feedback(payload: dict[str, Any]) -> list[tuple[str, Any]]:
     return items
 
 
+def read_feedback(body: bytes | bytearray) -> list[tuple[str, Any]]:
+    """The (request id, truth) pairs of a feedback body, parsed as plain JSON (lists,
+    never the ndarrays a big inference body's arrays become); 400 or 422 if it is wrong."""
+    return parse_feedback(parse_json(body, what="feedback body", plain=True))
+
+
 def _length(value: Any) -> str:
     return (
         str(len(value)) if isinstance(value, list) else f"a {type(value).__name__}, not a list of"
@@ -110,10 +124,13 @@ async def feedback(request: Request) -> JSONResponse:
     admitted: list[int] = []
     try:
         body = await read_body(request, admitted)
+        if len(body) < BIG:
+            items = read_feedback(body)
+        else:  # off the event loop, within the decoding budget taken for it
+            items = await decoder_of(request.app).run(read_feedback, body)
     finally:
         if admitted:
             decoder_of(request.app).release(sum(admitted))
-    items = parse_feedback(parse_json(bytes(body), what="feedback body"))
     if name not in pool.window.watched:
         raise Conflict(
             f"Deployment {name!r} runs no experiment, so no answers were kept to join "

@@ -24,6 +24,9 @@ from .requests import VERSION, parse_json
 from .rows import Rows, column_rows, tensor_rows, text_rows
 from .strings import is_compact
 
+#: The longest request id taken (the server remembers up to 100,000 of them for feedback).
+MAX_ID_CHARS = 256
+
 
 @dataclass(frozen=True)
 class Wanted:
@@ -87,6 +90,11 @@ def read_request(payload: dict[str, Any], outputs: tuple[TensorSpec, ...] | None
         raise BadRequest(
             f'"id" must be a string, got {shown(request_id)}; '
             "the Open Inference Protocol echoes a string request id."
+        )
+    if request_id is not None and len(request_id) > MAX_ID_CHARS:
+        raise BadRequest(
+            f'"id" must be at most {MAX_ID_CHARS} characters, got {len(request_id)} '
+            f"({shown(request_id)}); send a shorter request id (a UUID is 36 characters)."
         )
     binary_default = flag(
         parameters(payload, where="request"), "binary_data_output", False, where="request"

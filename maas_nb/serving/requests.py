@@ -123,17 +123,20 @@ def _too_large(size: int, limit: int) -> str:
     )
 
 
-def parse_json(body: bytes, *, what: str = "request body") -> dict[str, Any]:
+def parse_json(
+    body: bytes | bytearray, *, what: str = "request body", plain: bool = False
+) -> dict[str, Any]:
     """A JSON object, or a 400 that says where the JSON broke.
 
     In a big body, big arrays come back as ndarrays (numbers, strings) or lists parsed a
-    piece at a time (see `scan`); what `scan` does not take is parsed by `stdjson`. Either
-    way the GIL is given back to the event loop every few milliseconds."""
+    piece at a time (see `scan`), unless *plain* (then it is all lists and dicts); what
+    `scan` does not take is parsed by `stdjson`. Either way the GIL is given back to the
+    event loop every few milliseconds."""
     try:
         if len(body) < BIG:
             payload = fastjson.loads(body)
         else:
-            found = scan.loads(body)
+            found = None if plain else scan.loads(body)
             payload = stdjson.loads(body) if found is None else found
     except json.JSONDecodeError as exc:
         raise BadRequest(

@@ -11,9 +11,10 @@ Counts add up, so the windows of a server's workers (published like its metrics)
 the server's.
 
 It also remembers, per deployment, the answers of the last `REMEMBER` request ids (and
-at most `REMEMBER_ROWS` rows of answers, for requests of many rows; each
-version's: the arm's and the shadow's), so that ground truth posted later
-(`join_feedback`) is counted for every version that answered. `record` is O(1) and does
+at most `REMEMBER_ROWS` rows and `REMEMBER_BYTES` bytes of answers, for requests of many
+rows or wide answers; each version's: the arm's and the shadow's), so that ground truth
+posted later (`join_feedback`) is counted for every version that answered. A join is
+all or nothing: a truth that cannot be scored leaves every id remembered. `record` is O(1) and does
 no I/O: a few dict operations on the event loop.
 
 `summary` (in `experiment`) is the one place rates, quantiles and intervals are computed.
@@ -37,6 +38,10 @@ WINDOW_S = 300
 REMEMBER = 100_000
 #: Rows of answers remembered per deployment (a bound on memory for big requests).
 REMEMBER_ROWS = 1_000_000
+#: Bytes of answers remembered per deployment (every version's, shadows' included).
+REMEMBER_BYTES = 64 * 1024 * 1024
+#: What an answer of Python objects (strings) is counted per element besides its pointers.
+OBJECT_BYTES = 64
 #: Relative tolerance under which two regressors' answers count as agreeing.
 AGREE_RTOL = 1e-6
 
@@ -92,6 +97,7 @@ class Window:
         bucket_s: int = BUCKET_S,
         remember: int = REMEMBER,
         remember_rows: int = REMEMBER_ROWS,
+        remember_bytes: int = REMEMBER_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
         #: The layout of a deployment (its versions and their roles; see `experiment`);
@@ -100,6 +106,8 @@ class Window:
         self.window_s, self.bucket_s, self.remember = window_s, bucket_s, remember
         self.remember_rows = remember_rows
         self.remembered_rows: dict[str, int] = {}  # per deployment, the rows in `answers`
+        self.remember_bytes = remember_bytes
+        self.remembered_bytes: dict[str, int] = {}  # per deployment, the bytes in `answers`
         self.clock = clock
         self.watched: set[str] = set()
         self.table: Table = {}
@@ -118,6 +126,7 @@ class Window:
         self.table.pop(deployment, None)
         self.answers.pop(deployment, None)
         self.remembered_rows.pop(deployment, None)
+        self.remembered_bytes.pop(deployment, None)
         self.guards.pop(deployment, None)
 
     # -- counting (on the event loop: O(1), no I/O) -------------------------------------
@@ -148,23 +157,34 @@ class Window:
         memory = self.answers.get(deployment)
         if memory is None:
             memory = self.answers[deployment] = collections.OrderedDict()
+        rows = self.remembered_rows.get(deployment, 0)
+        size = self.remembered_bytes.get(deployment, 0) + _bytes(answer)
         if not outcome.shadow:
-            rows = self.remembered_rows.get(deployment, 0) + len(answer)
+            rows += len(answer)
             replaced = memory.pop(outcome.request_id, None)  # a client reusing its id
             if replaced is not None:
                 rows -= _rows(replaced)
+                size -= _size(replaced)
             memory[outcome.request_id] = {label: answer}
-            while len(memory) > self.remember or rows > self.remember_rows:
-                rows -= _rows(memory.popitem(last=False)[1])
-            self.remembered_rows[deployment] = rows
-            return
-        answered = memory.get(outcome.request_id)
-        if answered is None:
-            return  # forgotten already (or its arm's answer was not recorded)
-        first = next(iter(answered.values()))
-        counts.compared += len(answer)
-        counts.agreed += agreeing(first, answer)
-        answered[label] = answer
+        else:
+            answered = memory.get(outcome.request_id)
+            if answered is None:
+                return  # forgotten already (or its arm's answer was not recorded)
+            first = next(iter(answered.values()))
+            counts.compared += len(answer)
+            counts.agreed += agreeing(first, answer)
+            previous = answered.get(label)
+            if previous is not None:
+                size -= _bytes(previous)
+            answered[label] = answer
+        while memory and (
+            len(memory) > self.remember or rows > self.remember_rows or size > self.remember_bytes
+        ):
+            oldest = memory.popitem(last=False)[1]
+            rows -= _rows(oldest)
+            size -= _size(oldest)
+        self.remembered_rows[deployment] = rows
+        self.remembered_bytes[deployment] = size
 
     def record_error(self, deployment: str, label: str) -> None:
         """Count a failed prediction (or a shadow's failure or timeout) of *label*."""
@@ -178,26 +198,35 @@ class Window:
         answered it; the ids not remembered (never seen, forgotten, or already joined)
         and those whose truth does not fit the answer's rows are reported, not counted."""
         memory = self.answers.get(deployment, collections.OrderedDict())
-        now = self.clock()
         joined, unknown, mismatched = 0, [], []
         versions: dict[str, int] = {}
+        added: dict[str, Counts] = {}  # scored here first: a join is all or nothing
+        found: dict[str, None] = {}  # the ids joined, in order (an id twice: once)
         for request_id, truth in items:
             answered = memory.get(request_id)
-            if answered is None:
+            if answered is None or request_id in found:
                 unknown.append(request_id)
                 continue
-            rows = len(next(iter(answered.values())))
+            rows = _rows(answered)
             expected = truth if isinstance(truth, list) else [truth]
             if len(expected) != rows:
                 mismatched.append(request_id)
                 continue
-            del memory[request_id]
-            self.remembered_rows[deployment] -= rows
+            found[request_id] = None
             joined += 1
             for label, answer in answered.items():
-                counts = self._counts(deployment, label, now)
+                counts = added.get(label)
+                if counts is None:
+                    counts = added[label] = Counts()
                 score(counts, answer, expected)
                 versions[label] = versions.get(label, 0) + 1
+        now = self.clock()
+        for label, counts in added.items():
+            self._counts(deployment, label, now).add_list(counts.to_list())
+        for request_id in found:
+            answered = memory.pop(request_id)
+            self.remembered_rows[deployment] -= _rows(answered)
+            self.remembered_bytes[deployment] -= _size(answered)
         return {
             "joined": joined,
             "unknown": unknown,
@@ -254,6 +283,16 @@ class Window:
 
 def _rows(answered: dict[str, np.ndarray]) -> int:
     return len(next(iter(answered.values())))
+
+
+def _bytes(answer: np.ndarray) -> int:
+    """The memory of one answer; a string's characters estimated (`OBJECT_BYTES`)."""
+    extra = answer.size * OBJECT_BYTES if answer.dtype.kind == "O" else 0
+    return int(answer.nbytes) + extra
+
+
+def _size(answered: dict[str, np.ndarray]) -> int:
+    return sum(map(_bytes, answered.values()))
 
 
 def agreeing(a: np.ndarray, b: np.ndarray) -> int:

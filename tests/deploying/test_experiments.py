@@ -94,7 +94,9 @@ def test_feedback_refusals_say_what_to_do(split):
         maas_nb.feedback("iris", {"a": {"x": 1}})
     assert str(info.value) == (
         "Deployment 'iris' refused the feedback (422): feedback[0].truth must be a label or a "
-        "finite number (or, for a request of several rows, a list of them), got {'x': 1}."
+        "finite number (or, for a request of several rows, a list of them), got {'x': 1}. "
+        "Send labels as strings or small integers (at most 2**53 in magnitude) and numbers "
+        "as finite floats."
     )
     assert feedback_items({"a": np.float64(0.5)}) == [{"id": "a", "truth": 0.5}]
 
@@ -137,3 +139,47 @@ def test_feedback_from_a_file_and_from_the_magic(split, tmp_path, capsys):
             shell.run_line_magic("maas", "feedback iris")
     finally:
         Shell.clear_instance()
+
+
+def test_feedback_in_several_big_chunks(split, monkeypatch):
+    """Chunks of 64 KiB and more (parsed off the event loop) are all joined: ids of 200
+    characters, 400 per chunk, and each version's accuracy is sklearn's on its rows."""
+    from sklearn.metrics import accuracy_score
+
+    from maas_nb.deploying import experiments
+
+    dep, X, y = split
+    monkeypatch.setattr(experiments, "CHUNK", 400)  # 2 chunks of ~90 KB, not 2 of 10,000 ids
+    answered: dict[str, list[tuple[str, int]]] = {}
+    with httpx.Client(trust_env=False, timeout=30) as client:
+        for n in range(800):
+            k = n % len(X)
+            row = {"name": "input", "shape": [1, 4], "datatype": "FP64", "data": list(X[k])}
+            r = client.post(dep.url, json={"id": f"{n:04d}" + "x" * 196, "inputs": [row]})
+            assert r.status_code == 200, r.text
+            answered.setdefault(r.headers["x-maas-version"], []).append((r.json()["id"], k))
+    truth = {rid: int(y[k]) for pairs in answered.values() for rid, k in pairs}
+    assert len(json.dumps([{"id": i, "truth": 1} for i in list(truth)[:400]])) > 64 * 1024
+    fed = maas_nb.feedback("iris", truth)
+    assert fed["joined"] == 800 and fed["unknown"] == [] and fed["mismatched"] == []
+    versions = {v["version"]: v["feedback"] for v in maas_nb.experiment("iris")["versions"]}
+    models = {"iris:1": "production", "iris:2": "candidate"}
+    for label, alias in models.items():
+        rows = [k for _, k in answered[label]]
+        model = maas_nb.load(f"iris@{alias}")
+        assert versions[label]["count"] == len(rows)
+        assert versions[label]["value"] == accuracy_score(y[rows], model.predict(X[rows]))
+
+
+def test_an_unreadable_feedback_file_says_what_to_give(tmp_path):
+    from maas_nb.commands.experiment_verbs import _read_file
+
+    broken = tmp_path / "truth.json"
+    broken.write_text("{not json")
+    with pytest.raises(ConfigurationError) as caught:
+        _read_file(broken)
+    assert "Give a readable file that is either a .csv with a header row id,truth" in str(
+        caught.value
+    )
+    with pytest.raises(ConfigurationError, match=r"either a \.csv with a header row id,truth"):
+        _read_file(tmp_path / "missing.csv")

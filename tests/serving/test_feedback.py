@@ -151,3 +151,4 @@ def test_feedback_reaches_every_worker(start_server, three_versions, iris):
     published = [json.loads(p.read_text()) for p in directory.glob("*.json")]
     served = [sum(b[0] for b in w["live"]["window"]["iris"]["iris:1"].values()) for w in published]
     assert len(served) == 2 and min(served) > 0, served  # both workers answered some
+    assert list((directory / "feedback").iterdir()) == []  # the relay left no file behind

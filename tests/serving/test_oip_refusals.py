@@ -68,6 +68,8 @@ REFUSED = [
         ("iris", {**tensor(), "id": bad}, f'"id" must be a string, got {bad_text};')
         for bad, bad_text in [(7, "7"), ([], "[]"), ({"a": 1}, "{'a': 1}")]
     ],
+    # An id is remembered for feedback (100,000 of them): its length is bounded.
+    ("iris", {**tensor(), "id": "x" * 257}, '"id" must be at most 256 characters, got 257'),
     ("iris", {"inputs": {"name": "input"}}, '"inputs" must be a non-empty list'),
     ("iris", {"inputs": [[]]}, '"inputs" must be a non-empty list'),
     ("frame", {"inputs": [{**ISSUE_BODY["inputs"][0], "datatype": []}]}, "unknown datatype []"),
@@ -314,6 +316,16 @@ BAD_FEEDBACK = [
     ),
     (b'{"ids": "a", "truth": [1]}', 422, "got a str, not a list of ids and 1 truths."),
     (b'{"ids": ["a"], "truth": [[]]}', 422, "truth[0] must be a label or a finite number"),
+    # Truths no float holds (a 500 once, after earlier ids were joined), and long ids.
+    *[
+        (
+            b'{"ids": ["a", "b"], "truth": [1, ' + bad + b"]}",
+            422,
+            "truth[1] must be a label or a finite number",
+        )
+        for bad in (b"1" + b"0" * 400, b"NaN", b"-Infinity", b"1e400", b"9007199254740993")
+    ],
+    (b'{"ids": ["' + b"a" * 257 + b'"], "truth": [1]}', 422, "a string of 1 to 256 characters"),
 ]
 
 

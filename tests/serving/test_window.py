@@ -202,3 +202,34 @@ def test_big_requests_are_remembered_within_a_bound_on_rows():
 
 def test_wilson_bounds_are_exact_at_none_and_all():
     assert wilson(0, 300)[0] == 0.0 and wilson(300, 300)[1] == 1.0
+
+
+def test_remembered_answers_are_bounded_by_bytes_shadows_included():
+    clock = Clock()
+    window = Window(lambda name: layout(shadow=True), clock=clock, remember_bytes=1000)
+    window.watch("iris")
+    for rid in ("a", "b", "c"):  # 400 bytes each with the shadow's: two fit
+        window.record(outcome(clock, 1, rid, np.zeros(25)))
+        assert rid in window.answers["iris"]
+        window.record(outcome(clock, 3, rid, np.zeros(25), shadow=True))
+    assert list(window.answers["iris"]) == ["b", "c"]
+    assert window.remembered_bytes["iris"] == 800
+    window.record(outcome(clock, 1, "wide", np.zeros((1, 200))))  # 1,600 bytes alone
+    assert list(window.answers["iris"]) == [] and window.remembered_bytes["iris"] == 0
+    window.record(outcome(clock, 1, "d", np.asarray(["cat"] * 5, dtype=object)))
+    assert window.remembered_bytes["iris"] == 5 * (8 + 64)
+    window.join_feedback("iris", [("d", ["cat"] * 5)])
+    assert window.remembered_bytes["iris"] == 0 and window.remembered_rows["iris"] == 0
+
+
+def test_a_join_that_fails_leaves_everything_as_it_was():
+    clock = Clock()
+    window = make_window(clock, task="regression")
+    window.record(outcome(clock, 1, "a", [1.5]))
+    window.record(outcome(clock, 1, "b", [2.5]))
+    with pytest.raises(OverflowError):  # the server refuses such a truth (live._scalar)
+        window.join_feedback("iris", [("a", 1.0), ("b", 10**400)])
+    assert list(window.answers["iris"]) == ["a", "b"]
+    assert by_version(window.summary("iris"))["iris:1"]["feedback"]["count"] == 0
+    assert window.join_feedback("iris", [("a", 1.0), ("a", 1.0)])["unknown"] == ["a"]
+    assert by_version(window.summary("iris"))["iris:1"]["feedback"]["count"] == 1
