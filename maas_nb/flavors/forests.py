@@ -45,9 +45,13 @@ def _leaf_probabilities(model: Any) -> list[tuple[Any, np.ndarray]]:
     ``DecisionTreeClassifier.predict_proba`` does; computed again after a refit or a
     warm start that added trees."""
     cached = _normalised.get(model)
-    if cached is not None and cached[0] is model.estimators_:
-        if len(cached[1]) == len(model.estimators_):  # a warm start appends to the list
-            return cached[1]
+    # A refit makes a new list; a warm start appends to the same one.
+    if (
+        cached is not None
+        and cached[0] is model.estimators_
+        and len(cached[1]) == len(model.estimators_)
+    ):
+        return cached[1]
     n_classes = model.n_classes_
     trees = []
     for estimator in model.estimators_:
