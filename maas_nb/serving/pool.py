@@ -197,7 +197,7 @@ class ModelPool:
         split = slot.split
         if split is None or slot.name in self.window.watched:
             return
-        if len(split.arms) > 1 or split.shadow is not None or slot.config.get("guard"):
+        if len(split.arms) > 1 or split.shadow is not None or split.guard:
             self.window.watch(slot.name)
             self._sync_sinks()
 
@@ -281,7 +281,8 @@ class ModelPool:
             loaded = made[version]
             shadow = Shadow(target, loaded, percent, timeout_ms / 1000, f"{want.model}:{version}")
         arms = [(t, made[v], w) for t, v, w in want.arms]
-        old, slot.split = slot.split, Split(arms, want.generation, want.sticky, shadow)
+        guard = want.config.get("guard")
+        old = slot.install(Split(arms, want.generation, want.sticky, shadow, guard))
         slot.key = key
         self._sync_window(slot)
         metrics.load_seconds = time.perf_counter() - start
@@ -372,5 +373,7 @@ def _file_identity(path: os.PathLike[str]) -> tuple[int, int] | None:
 
 
 def _key(want: Wanted) -> tuple:
-    """What a slot must serve for *want*: its arms, shadow, stickiness and settings."""
-    return (want.arms, want.shadow, want.sticky, want.generation, serving_key(want.config))
+    """What a slot must serve for *want*: its arms, shadow, stickiness, settings and guard
+    (a split carries the guard it is watched by)."""
+    guard = repr(want.config.get("guard") or None)
+    return (want.arms, want.shadow, want.sticky, want.generation, serving_key(want.config), guard)

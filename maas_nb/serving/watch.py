@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError
-from .split import Split
 from .window import FIELDS, Counts
 
 if TYPE_CHECKING:
@@ -197,17 +196,10 @@ class GuardState:
         }
 
 
-def primary_only(split: Split) -> Split:
-    """*split* with its primary taking all the traffic (the same generation, versions
-    and shadow: the versions stay loaded until the next generation replaces them)."""
-    arms = [(a.target, a.loaded, 100 if a is split.primary else 0) for a in split.arms]
-    return Split(arms, split.generation, split.sticky, split.shadow)
-
-
 class Watcher:
     """The server's guard loop: every *tick* seconds, each guarded deployment whose
     interval has passed is checked on *window*'s summary of it (this worker's traffic);
-    a rollback swaps the slot's split for `primary_only` (one assignment, as a new split
+    a rollback swaps the slot's split for `Split.primary_only` (one assignment, as a new split
     is swapped in), so no request drawn after it reaches another arm. The guard's state
     goes in the slot (``/maas/deployments``) and the window's ``guards`` (the experiment's
     JSON)."""
@@ -218,6 +210,7 @@ class Watcher:
         self.tick = tick
         self.states: dict[str, GuardState] = {}
         self._due: dict[str, float] = {}
+        self._failed: dict[str, str] = {}  # why a deployment's last check failed (a bug)
         self._task: asyncio.Task | None = None
 
     def start(self) -> Watcher:
@@ -231,58 +224,69 @@ class Watcher:
                 await self._task
 
     async def _loop(self) -> None:
-        said = None
         while True:
             await asyncio.sleep(self.tick)
-            try:
-                self.step(time.monotonic())
-            except Exception as exc:  # a bug: its traceback once, not at every tick
-                if said != repr(exc):
-                    log.exception("checking the deployments' guards failed")
-                said = repr(exc)
+            self.step(time.monotonic())
 
     def step(self, now: float) -> None:
-        """Check every guarded deployment that is due at *now* (monotonic seconds)."""
+        """Check every guarded deployment that is due at *now* (monotonic seconds); one
+        deployment's failure is logged (once) and never stops the others' checks."""
         for name in set(self.states) - set(self.slots):
             del self.states[name]
+            self._failed.pop(name, None)
         for name, slot in list(self.slots.items()):
-            guard, split = slot.config.get("guard"), slot.split
-            if not guard or split is None:
+            try:
+                self._step(name, slot, now)
+            except Exception as exc:  # a bug: its traceback once, not at every tick
+                if self._failed.get(name) != repr(exc):
+                    log.exception("checking the guard of deployment %r failed", name)
+                self._failed[name] = repr(exc)
+            else:
+                self._failed.pop(name, None)
+
+    def _step(self, name: str, slot: Slot, now: float) -> None:
+        """Check deployment *name* if due: by the guard its serving split was made with."""
+        split = slot.split
+        guard = split.guard if split is not None else None
+        if not guard or split is None:
+            self.states.pop(name, None)
+            slot.guard = None
+            self.window.guards.pop(name, None)
+            return
+        state = self.states.get(name)
+        if state is None or state.generation != split.generation or state.given != guard:
+            # A new generation (or guard) starts watching afresh: a rollback is over.
+            slot.rolled_back = None
+            try:
+                checked = guard_config(guard)
+            except ConfigurationError as exc:  # a row written by hand, not by traffic
                 self.states.pop(name, None)
-                slot.guard = None
-                self.window.guards.pop(name, None)
-                continue
-            state = self.states.get(name)
-            if state is None or state.generation != split.generation or state.given != guard:
-                # A new generation (or guard) starts watching afresh: a rollback is over.
-                try:
-                    checked = guard_config(guard)
-                except ConfigurationError as exc:  # a row written by hand, not by traffic
-                    slot.guard = {"state": "invalid", "generation": split.generation}
-                    slot.guard["reason"] = str(exc)
-                    continue
-                state = self.states[name] = GuardState(split.generation, checked)
-                state.given = guard
-                state.baseline = self.window.counts(name)  # fresh copies
-                self._due[name] = now + float(guard["interval_s"])
-            self._show(name, slot, state)
-            if state.state == ROLLED_BACK or now < self._due[name]:
-                continue
-            self._due[name] = now + float(guard["interval_s"])
-            if split.single is not None and split.single is split.primary:
-                continue  # the primary takes all the traffic: nothing to judge
-            finding = state.observe(check(self.summary(name, state), guard), time.time())
-            if finding is not None:
-                state.roll_back(finding, time.time())
-                slot.split = primary_only(split)
-                log.warning(
-                    "deployment %r: the guard rolled generation %d back to %s alone: %s",
-                    name,
-                    split.generation,
-                    split.primary.label,
-                    state.reason,
-                )
-            self._show(name, slot, state)
+                slot.guard = {"state": "invalid", "generation": split.generation}
+                slot.guard["reason"] = str(exc)
+                return
+            state = self.states[name] = GuardState(split.generation, checked)
+            state.given = guard
+            state.baseline = self.window.counts(name)  # fresh copies
+            self._due[name] = now + float(state.guard["interval_s"])
+        self._show(name, slot, state)
+        if state.state == ROLLED_BACK or now < self._due[name]:
+            return
+        self._due[name] = now + float(state.guard["interval_s"])
+        if split.single is not None and split.single is split.primary:
+            return  # the primary takes all the traffic: nothing to judge
+        finding = state.observe(check(self.summary(name, state), state.guard), time.time())
+        if finding is not None:
+            state.roll_back(finding, time.time())
+            slot.rolled_back = (split.generation, split.guard)
+            slot.install(split)  # its primary alone, and so is any split rebuilt for it
+            log.warning(
+                "deployment %r: the guard rolled generation %d back to %s alone: %s",
+                name,
+                split.generation,
+                split.primary.label,
+                state.reason,
+            )
+        self._show(name, slot, state)
 
     def summary(self, name: str, state: GuardState) -> dict[str, Any]:
         """The window's summary of *name* counting only what happened since *state*'s
