@@ -282,7 +282,8 @@ class ModelPool:
             shadow = Shadow(target, loaded, percent, timeout_ms / 1000, f"{want.model}:{version}")
         arms = [(t, made[v], w) for t, v, w in want.arms]
         guard = want.config.get("guard")
-        old = slot.install(Split(arms, want.generation, want.sticky, shadow, guard))
+        old = slot.split
+        split = slot.install(Split(arms, want.generation, want.sticky, shadow, guard))
         slot.key = key
         self._sync_window(slot)
         metrics.load_seconds = time.perf_counter() - start
@@ -291,7 +292,7 @@ class ModelPool:
         log.info(
             "deployment %r now serves %s (generation %d, %.3f s)",
             slot.name,
-            ", ".join(f"{a.label}={a.weight}" for a in slot.split.arms),
+            ", ".join(f"{a.label}={a.weight}" for a in split.arms),
             want.generation,
             metrics.load_seconds,
         )
@@ -299,7 +300,7 @@ class ModelPool:
         # GC from rescanning it on every full collection (pauses of ~100 ms under load).
         gc.freeze()
         if old is not None:
-            kept = {id(x) for x in slot.split.loaded()}
+            kept = {id(x) for x in split.loaded()}
             for loaded in old.loaded():
                 if id(loaded) not in kept:
                     self._retire(loaded)

@@ -34,15 +34,15 @@ class Slot:
     rolled_back: tuple[int, Any] | None = None
     task: asyncio.Task | None = field(default=None, repr=False)
 
-    def install(self, split: Split) -> Split | None:
-        """Serve *split* from now on (the one it replaces returned). While the guard has
+    def install(self, split: Split) -> Split:
+        """Serve *split* from now on (the split installed returned). While the guard has
         rolled back *split*'s generation and guard, its primary serves alone: a split
         rebuilt for the same generation (an alias the row names moved) must not bring the
         rolled-back arm back."""
         if self.rolled_back is not None and self.rolled_back == (split.generation, split.guard):
             split = split.primary_only()
-        old, self.split = self.split, split
-        return old
+        self.split = split
+        return split
 
     @property
     def current(self) -> Loaded | None:
