@@ -73,6 +73,9 @@ def traffic(
         config.pop("shadow", None)
     config.pop(PROMOTED, None)  # the last change is this split, not a promotion
     set_guard(config, guard)
+    if config.get(GUARD, {}).get("min_accuracy") is not None:
+        for arm in arms:
+            refuse_accuracy_of_regressor(reg.get(arm["target"]))
     where, server = server_of(reg, record, target, "traffic splits")
     reg.put_deployment(name, arms[0]["target"], config, server=record.server)
     return served(reg, where, server, name, generation, timeout=timeout, target=target)
@@ -123,6 +126,22 @@ def set_guard(config: dict[str, Any], guard: Mapping[str, Any] | None) -> None:
         config[GUARD] = watch.guard_config(guard)
     else:
         config.pop(GUARD, None)
+
+
+def refuse_accuracy_of_regressor(version: Any) -> None:
+    """A `ConfigurationError` if *version* (a `ModelVersion`) is a regressor: a guard's
+    min_accuracy judges a classifier's live accuracy, and would never judge it."""
+    signature = version.signature
+    if signature is None:
+        return  # nothing known of its outputs: the server judges it when it can
+    outputs = {o.name: o.dtype for o in signature.outputs}
+    if "probabilities" in outputs or not str(outputs.get("predictions", "")).startswith("float"):
+        return
+    raise ConfigurationError(
+        f"The guard's min_accuracy judges a classifier's live accuracy, but {version.uri} "
+        f"is a regressor (its predictions are {outputs['predictions']}, with no "
+        "probabilities); guard it with max_error_rate or max_p99_ms instead."
+    )
 
 
 def arm_target(model: str, arm: str) -> str:
