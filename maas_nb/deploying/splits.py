@@ -13,8 +13,8 @@ from typing import Any
 
 from ..api import registry as default_registry
 from ..exceptions import ConfigurationError
+from ..registry.guards import guard_config
 from ..registry.uri import ModelRef
-from ..serving import watch
 from . import process, remote, targets
 from .deployment import Deployment
 from .remote import START_TIMEOUT_S
@@ -25,7 +25,7 @@ SHADOW_TIMEOUT_MS = 1000.0
 #: The row config's record of the promotion that made it (see `promotion`), which
 #: `rollback` undoes; any other change of the traffic drops it.
 PROMOTED = "promoted"
-#: The row config's guard (see `maas_nb.serving.watch`).
+#: The row config's guard (see `maas_nb.registry.guards`, `maas_nb.serving.watch`).
 GUARD = "guard"
 
 
@@ -123,7 +123,7 @@ def served(
 def set_guard(config: dict[str, Any], guard: Mapping[str, Any] | None) -> None:
     """Put the checked *guard* in the row *config* (None: the split has no guard)."""
     if guard:
-        config[GUARD] = watch.guard_config(guard)
+        config[GUARD] = guard_config(guard)
     else:
         config.pop(GUARD, None)
 

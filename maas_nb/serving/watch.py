@@ -1,7 +1,7 @@
 """The guard: a deployment's split rolled back by the server when a version misbehaves.
 
-A row's ``guard`` config (`guard_config` checks it) names thresholds on what the live
-window measures per version (`window.summary`): an error rate, a p99 latency, a live
+A row's ``guard`` config (`maas_nb.registry.guards` checks it) names thresholds on what
+the live window measures per version (`window.summary`): an error rate, a p99 latency, a live
 accuracy on the feedback received. Every ``interval_s`` the server checks each arm that
 is not the primary (`check`, a pure function of the summary); an arm with fewer than
 ``min_sample`` requests (feedback rows, for the accuracy) is not judged yet. Once an arm
@@ -18,13 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError
+from ..registry.guards import DEFAULTS, THRESHOLDS, guard_config
 from .window import FIELDS, Counts
 
 if TYPE_CHECKING:
@@ -33,55 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("maas_nb.serving")
 
-#: The thresholds: (config key, the summary's measure, which side fails, unit).
-THRESHOLDS = {
-    "max_error_rate": "error rate",
-    "max_p99_ms": "p99 latency (ms)",
-    "min_accuracy": "live accuracy",
-}
-DEFAULTS = {"interval_s": 10.0, "failures_allowed": 2, "min_sample": 50}
-KEYS = (*DEFAULTS, *THRESHOLDS)
 WATCHING, ROLLED_BACK = "watching", "rolled_back"
-
-
-def guard_config(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The row's ``guard`` entry of *values* (the defaults filled in); a `ConfigurationError`
-    naming the setting and the fix for anything unusable."""
-    unknown = sorted(set(values) - set(KEYS))
-    if unknown:
-        raise ConfigurationError(
-            f"Unknown guard settings {unknown}; the guard takes {', '.join(KEYS)}."
-        )
-    given = {k: v for k, v in values.items() if v is not None}
-    if not set(given) & set(THRESHOLDS):
-        raise ConfigurationError(
-            f"A guard needs at least one threshold ({', '.join(THRESHOLDS)}), got "
-            f"{sorted(given) or 'none'}; for example max_error_rate=0.05 "
-            "(--guard-error-rate 0.05)."
-        )
-    made: dict[str, Any] = {**DEFAULTS, **given}
-    for key, value in made.items():
-        number = _number(key, value)
-        whole = key in ("failures_allowed", "min_sample")
-        if whole and (number != int(number) or number < (0 if key == "failures_allowed" else 1)):
-            least = 0 if key == "failures_allowed" else 1
-            raise ConfigurationError(
-                f"The guard's {key} must be a whole number of at least {least}, got {value!r}."
-            )
-        if key in ("max_error_rate", "min_accuracy") and not 0 <= number <= 1:
-            raise ConfigurationError(
-                f"The guard's {key} is a fraction from 0 to 1, got {value!r}; for example 0.05."
-            )
-        if key in ("interval_s", "max_p99_ms") and not number > 0:
-            raise ConfigurationError(f"The guard's {key} must be above 0, got {value!r}.")
-        made[key] = int(number) if whole else float(number)
-    return made
-
-
-def _number(key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigurationError(f"The guard's {key} must be a number, got {value!r}.")
-    return float(value)
 
 
 @dataclass(frozen=True)
