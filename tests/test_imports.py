@@ -73,3 +73,19 @@ def test_registry_imports_nothing_from_serving_notebook_or_pipelines():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_traffic_client_imports_none_of_the_servers_guard_modules():
+    """`maas traffic --guard-*` checks a guard with `maas_nb.registry.guards`, the module the
+    server's guard reads too: the deploy client loads no server module for it."""
+    result = run_python(
+        """
+        import sys
+        import maas_nb.deploying.splits
+        import maas_nb.commands.traffic_verbs
+        server = ("watch", "window", "split", "loaded", "pool", "experiment")
+        print(sorted(m for m in sys.modules if m.rpartition(".")[2] in server))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

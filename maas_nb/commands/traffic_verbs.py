@@ -8,6 +8,7 @@ from typing import Any
 
 from ..deploying import promotion, splits
 from ..deploying.targets import TARGET_ENV
+from ..registry.guards import DEFAULTS, THRESHOLDS
 from .command import Command, Context
 from .result import Result, card
 
@@ -68,15 +69,11 @@ def _shown(verb: str, dep: Any) -> Result:
 
 
 def describe_guard(guard: Any) -> str:
-    """A guard in a few words: ``error rate > 0.05, p99 > 250 ms; every 5 s, 2 failures
-    allowed, min 50``."""
+    """A guard in a few words: ``error rate > 0.05, p99 latency (ms) > 250; every 5 s, 2
+    failures allowed, min sample 50`` (the labels of `THRESHOLDS`)."""
     limits = [
-        f"{label} {guard[key]:g}"
-        for key, label in (
-            ("max_error_rate", "error rate >"),
-            ("max_p99_ms", "p99 ms >"),
-            ("min_accuracy", "accuracy <"),
-        )
+        f"{label} {'<' if key.startswith('min') else '>'} {guard[key]:g}"
+        for key, label in THRESHOLDS.items()
         if guard.get(key) is not None
     ]
     return (
@@ -169,11 +166,13 @@ def _guard_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--guard-error-rate", type=float, metavar="RATE", help="most errors, 0..1")
     g.add_argument("--guard-p99-ms", type=float, metavar="MS", help="highest p99 latency")
     g.add_argument("--guard-accuracy", type=float, metavar="ACC", help="lowest live accuracy")
-    g.add_argument("--guard-interval", type=float, metavar="S", help="seconds between checks (10)")
-    g.add_argument("--guard-failures", type=int, metavar="N", help="failed checks allowed (2)")
-    g.add_argument(
-        "--guard-min-sample", type=int, metavar="N", help="requests before an arm is judged (50)"
-    )
+    for flag, metavar, kind, text in (
+        ("interval", "S", float, "seconds between checks"),
+        ("failures", "N", int, "failed checks allowed"),
+        ("min-sample", "N", int, "requests before an arm is judged"),
+    ):
+        default = DEFAULTS[_GUARD_FLAGS[flag.replace("-", "_")]]
+        g.add_argument(f"--guard-{flag}", type=kind, metavar=metavar, help=f"{text} ({default:g})")
 
 
 def _target_option(p: argparse.ArgumentParser) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..api import registry as default_registry
 from ..exceptions import ConfigurationError
+from ..registry.records import DeploymentRecord
 from ..registry.uri import ModelRef
 from .deployment import Deployment
 from .remote import START_TIMEOUT_S
@@ -53,22 +54,24 @@ def promote(
     version = reg.get(to).version  # fail here, clearly, if it does not exist
     moved = f"{model}@{ModelRef.parse(f'{model}@{alias}').alias}"
     where, server = server_of(reg, record, target, "promotions")
-    generation = _next_generation(record.config)
 
-    def settings(before: int | None, now: int) -> dict[str, Any]:
-        config = _single(record.config, moved, generation)
+    def settings(row: DeploymentRecord, before: int | None, now: int) -> dict[str, Any]:
+        # The row as the write's transaction reads it: a change made since `record` was
+        # read (another generation) is built on, never overwritten.
+        config = _single(row.config, moved, _next_generation(row.config))
         config[PROMOTED] = {
             "alias": alias,
             "from": before,
             "to": now,
-            "target": record.target,
+            "target": row.target,
             "at": time.time(),
         }
         return config
 
-    reg.put_deployment_moving_alias(
+    written = reg.put_deployment_moving_alias(
         name, moved, settings, alias=alias, to=f"{model}:{version}", server=record.server
     )
+    generation = int(written.config["generation"])
     return served(reg, where, server, name, generation, timeout=timeout, target=target)
 
 
@@ -98,14 +101,15 @@ def rollback(
     if promoted and promoted.get("from") is not None:
         back = f"{model}:{promoted['from']}"
         uri = f"{model}@{promoted['alias']}"
-        reg.put_deployment_moving_alias(
+        written = reg.put_deployment_moving_alias(
             name,
             uri,
-            lambda _before, _now: _single(config, uri, generation),
+            lambda row, _before, _now: _single(row.config, uri, _next_generation(row.config)),
             alias=promoted["alias"],
             to=back,
             server=record.server,
         )
+        generation = int(written.config["generation"])
     else:
         # A promotion that made its alias: the row's target from before it serves again.
         uri = promoted["target"] if promoted else record.target

@@ -13,8 +13,8 @@ from typing import Any
 
 from ..api import registry as default_registry
 from ..exceptions import ConfigurationError
+from ..registry.guards import guard_config
 from ..registry.uri import ModelRef
-from ..serving import watch
 from . import process, remote, targets
 from .deployment import Deployment
 from .remote import START_TIMEOUT_S
@@ -25,7 +25,7 @@ SHADOW_TIMEOUT_MS = 1000.0
 #: The row config's record of the promotion that made it (see `promotion`), which
 #: `rollback` undoes; any other change of the traffic drops it.
 PROMOTED = "promoted"
-#: The row config's guard (see `maas_nb.serving.watch`).
+#: The row config's guard (see `maas_nb.registry.guards`, `maas_nb.serving.watch`).
 GUARD = "guard"
 
 
@@ -73,6 +73,9 @@ def traffic(
         config.pop("shadow", None)
     config.pop(PROMOTED, None)  # the last change is this split, not a promotion
     set_guard(config, guard)
+    if config.get(GUARD, {}).get("min_accuracy") is not None:
+        for arm in arms:
+            refuse_accuracy_of_regressor(reg.get(arm["target"]))
     where, server = server_of(reg, record, target, "traffic splits")
     reg.put_deployment(name, arms[0]["target"], config, server=record.server)
     return served(reg, where, server, name, generation, timeout=timeout, target=target)
@@ -120,9 +123,25 @@ def served(
 def set_guard(config: dict[str, Any], guard: Mapping[str, Any] | None) -> None:
     """Put the checked *guard* in the row *config* (None: the split has no guard)."""
     if guard:
-        config[GUARD] = watch.guard_config(guard)
+        config[GUARD] = guard_config(guard)
     else:
         config.pop(GUARD, None)
+
+
+def refuse_accuracy_of_regressor(version: Any) -> None:
+    """A `ConfigurationError` if *version* (a `ModelVersion`) is a regressor: a guard's
+    min_accuracy judges a classifier's live accuracy, and would never judge it."""
+    signature = version.signature
+    if signature is None:
+        return  # nothing known of its outputs: the server judges it when it can
+    outputs = {o.name: o.dtype for o in signature.outputs}
+    if "probabilities" in outputs or not str(outputs.get("predictions", "")).startswith("float"):
+        return
+    raise ConfigurationError(
+        f"The guard's min_accuracy judges a classifier's live accuracy, but {version.uri} "
+        f"is a regressor (its predictions are {outputs['predictions']}, with no "
+        "probabilities); guard it with max_error_rate or max_p99_ms instead."
+    )
 
 
 def arm_target(model: str, arm: str) -> str:

@@ -90,6 +90,9 @@ class PostgresStore(PostgresDatabase, SqliteStore):
             (name,),
         ).fetchone()[0]
 
+    #: Under READ COMMITTED a read-modify-write of a row locks it (`_deployment`).
+    _FOR_UPDATE = " FOR UPDATE"
+
     def _hold_artifact(self, conn: Any, digest: str) -> None:
         """Registering bytes and deleting the last version that names them are otherwise
         free to interleave under READ COMMITTED: a delete would not see the uncommitted

@@ -338,22 +338,23 @@ class Registry(RunRecords):
         self,
         name: str,
         uri: str,
-        settings: Callable[[int | None, int], Mapping[str, Any]],
+        settings: Callable[[DeploymentRecord, int | None, int], Mapping[str, Any]],
         *,
         alias: str,
         to: str,
         server: str | None = None,
     ) -> DeploymentRecord:
         """Point *alias* at the version *to* names and set deployment *name* to serve
-        *uri* with ``settings(before, now)`` (the versions the alias named before, None if
-        it named none, and now), in ONE transaction: a server reading the registry sees
+        *uri* with ``settings(row, before, now)`` (its row as the transaction reads it, and
+        the versions the alias named before, None if it named none, and now), in ONE
+        transaction: a server reading the registry sees
         the alias and the row change together (`maas_nb.deploying.promotion`)."""
         validate_name(name, kind="deployment name")
         if server is not None:
             validate_name(server, kind="server name")
 
-        def made(before: int | None, now: int) -> dict:
-            return metadata.jsonable(settings(before, now), "config")
+        def made(row: DeploymentRecord, before: int | None, now: int) -> dict:
+            return metadata.jsonable(settings(row, before, now), "config")
 
         return self.store.put_deployment_moving_alias(
             name,

@@ -160,7 +160,7 @@ class SqliteStore(VersionTables, RunTables, DeploymentTables, ImportTables):
         self,
         name: str,
         target: str,
-        config: Callable[[int | None, int], dict],
+        config: Callable[[DeploymentRecord, int | None, int], dict],
         *,
         alias: str,
         to: ModelRef,
@@ -169,17 +169,18 @@ class SqliteStore(VersionTables, RunTables, DeploymentTables, ImportTables):
     ) -> DeploymentRecord:
         """`set_alias` and `put_deployment` in one transaction (a promotion): *alias* of
         model ``to.name`` moves to the version *to* names, and deployment *name* (which
-        must exist) gets *target* and ``config(before, now)``, made from the version the
-        alias named before (None: it named none) and the one it names now. Readers see
-        both changes or neither."""
+        must exist) gets *target* and ``config(row, before, now)``, made from its row as
+        this transaction reads it (a read-modify-write: no other write of the row comes
+        between), the version the alias named before (None: it named none) and the one it
+        names now. Readers see both changes or neither."""
         with self._write() as conn:
-            self._deployment(conn, name)
+            record = self._deployment(conn, name, hold=True)
             version = self._resolve(conn, to)
             row = conn.execute(
                 "SELECT version FROM aliases WHERE name = ? AND alias = ?", (to.name, alias)
             ).fetchone()
             self._set_alias(conn, to.name, alias, version)
-            made = config(row[0] if row is not None else None, version)
+            made = config(record, row[0] if row is not None else None, version)
             self._upsert_deployment(conn, name, target, made, server, created_by)
             return self._deployment(conn, name)
 

@@ -17,6 +17,9 @@ from .sqlite_database import SqliteDatabase
 class DeploymentTables(SqliteDatabase):
     """The ``deployments`` table."""
 
+    #: What makes a SELECT lock the rows it reads until the commit (none in SQLite).
+    _FOR_UPDATE = ""
+
     def put_deployment(
         self,
         name: str,
@@ -76,8 +79,14 @@ class DeploymentTables(SqliteDatabase):
             rows = conn.execute(sql + " ORDER BY name", params).fetchall()
             return [_record(row) for row in rows]
 
-    def _deployment(self, conn: sqlite3.Connection, name: str) -> DeploymentRecord:
-        row = conn.execute("SELECT * FROM deployments WHERE name = ?", (name,)).fetchone()
+    def _deployment(
+        self, conn: sqlite3.Connection, name: str, *, hold: bool = False
+    ) -> DeploymentRecord:
+        """Deployment *name*'s row; *hold*: no other write changes it until the commit
+        (SQLite's write lock, ``BEGIN IMMEDIATE``, already keeps every other writer out;
+        PostgreSQL locks the row)."""
+        query = "SELECT * FROM deployments WHERE name = ?"
+        row = conn.execute(query + (self._FOR_UPDATE if hold else ""), (name,)).fetchone()
         if row is None:
             raise DeploymentNotFoundError(
                 f"No deployment named {name!r}. List them with: maas deployments "

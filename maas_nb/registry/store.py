@@ -96,7 +96,7 @@ class MetadataStore(Protocol):
         self,
         name: str,
         target: str,
-        config: Callable[[int | None, int], dict],
+        config: Callable[[DeploymentRecord, int | None, int], dict],
         *,
         alias: str,
         to: ModelRef,

@@ -103,7 +103,9 @@ def _overlap(a: list[float] | None, b: list[float] | None) -> bool:
     return a is None or b is None or (a[0] <= b[1] and b[0] <= a[1])
 
 
-def _warnings(versions: list[dict[str, Any]], primary: str, watched: bool) -> list[str]:
+def _warnings(versions: list[dict[str, Any]], primary: str | None, watched: bool) -> list[str]:
+    if primary is None:
+        return ["the deployment is still loading: no version serves yet"]
     first = next((v for v in versions if v["version"] == primary), None)
     others = [
         v

@@ -16,9 +16,9 @@ from . import warming
 from .batching import Batcher, predictor
 
 #: The config keys that say how the traffic is split, not how a version is served: a
-#: change of them alone reuses the versions already loaded.
-# With "log" (read at each request by the prediction log): changing them reloads nothing.
-TRAFFIC_KEYS = frozenset({"traffic", "generation", "sticky", "shadow", "log"})
+#: change of them alone reuses the versions already loaded (a promote, a rollback or a
+#: new guard swaps splits of the versions in memory; "log" is read at each request).
+TRAFFIC_KEYS = frozenset({"traffic", "generation", "sticky", "shadow", "log", "guard", "promoted"})
 
 
 @dataclass

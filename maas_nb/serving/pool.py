@@ -197,7 +197,7 @@ class ModelPool:
         split = slot.split
         if split is None or slot.name in self.window.watched:
             return
-        if len(split.arms) > 1 or split.shadow is not None or slot.config.get("guard"):
+        if len(split.arms) > 1 or split.shadow is not None or split.guard:
             self.window.watch(slot.name)
             self._sync_sinks()
 
@@ -281,7 +281,9 @@ class ModelPool:
             loaded = made[version]
             shadow = Shadow(target, loaded, percent, timeout_ms / 1000, f"{want.model}:{version}")
         arms = [(t, made[v], w) for t, v, w in want.arms]
-        old, slot.split = slot.split, Split(arms, want.generation, want.sticky, shadow)
+        guard = want.config.get("guard")
+        old = slot.split
+        split = slot.install(Split(arms, want.generation, want.sticky, shadow, guard))
         slot.key = key
         self._sync_window(slot)
         metrics.load_seconds = time.perf_counter() - start
@@ -290,7 +292,7 @@ class ModelPool:
         log.info(
             "deployment %r now serves %s (generation %d, %.3f s)",
             slot.name,
-            ", ".join(f"{a.label}={a.weight}" for a in slot.split.arms),
+            ", ".join(f"{a.label}={a.weight}" for a in split.arms),
             want.generation,
             metrics.load_seconds,
         )
@@ -298,7 +300,7 @@ class ModelPool:
         # GC from rescanning it on every full collection (pauses of ~100 ms under load).
         gc.freeze()
         if old is not None:
-            kept = {id(x) for x in slot.split.loaded()}
+            kept = {id(x) for x in split.loaded()}
             for loaded in old.loaded():
                 if id(loaded) not in kept:
                     self._retire(loaded)
@@ -372,5 +374,7 @@ def _file_identity(path: os.PathLike[str]) -> tuple[int, int] | None:
 
 
 def _key(want: Wanted) -> tuple:
-    """What a slot must serve for *want*: its arms, shadow, stickiness and settings."""
-    return (want.arms, want.shadow, want.sticky, want.generation, serving_key(want.config))
+    """What a slot must serve for *want*: its arms, shadow, stickiness, settings and guard
+    (a split carries the guard it is watched by)."""
+    guard = repr(want.config.get("guard") or None)
+    return (want.arms, want.shadow, want.sticky, want.generation, serving_key(want.config), guard)

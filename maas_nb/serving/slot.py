@@ -30,7 +30,19 @@ class Slot:
     failed_generation: int | None = None
     wanted: Any = None  # the registry's `Wanted` being loaded (or last loaded)
     guard: dict[str, Any] | None = None  # the guard's state (see `watch`); None: no guard
+    #: (generation, guard) the server's guard rolled back (see `watch`); None: none.
+    rolled_back: tuple[int, Any] | None = None
     task: asyncio.Task | None = field(default=None, repr=False)
+
+    def install(self, split: Split) -> Split:
+        """Serve *split* from now on (the split installed returned). While the guard has
+        rolled back *split*'s generation and guard, its primary serves alone: a split
+        rebuilt for the same generation (an alias the row names moved) must not bring the
+        rolled-back arm back."""
+        if self.rolled_back is not None and self.rolled_back == (split.generation, split.guard):
+            split = split.primary_only()
+        self.split = split
+        return split
 
     @property
     def current(self) -> Loaded | None:

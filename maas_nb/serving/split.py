@@ -70,9 +70,11 @@ class Arm:
 
 
 class Split:
-    """Arms with cumulative weights, the generation, stickiness and the shadow."""
+    """Arms with cumulative weights, the generation, stickiness and the shadow; *guard*:
+    the row's guard this split was made with (as the row gives it; None: none), the one
+    the server's guard applies to it (`watch`)."""
 
-    __slots__ = ("arms", "bounds", "generation", "primary", "shadow", "single", "sticky")
+    __slots__ = ("arms", "bounds", "generation", "guard", "primary", "shadow", "single", "sticky")
 
     def __init__(
         self,
@@ -80,6 +82,7 @@ class Split:
         generation: int = 1,
         sticky: str | None = None,
         shadow: Shadow | None = None,
+        guard: Any = None,
     ) -> None:
         made = []
         for target, loaded, weight in arms:
@@ -100,6 +103,7 @@ class Split:
         self.generation = generation
         self.sticky = sticky.lower() if sticky else None
         self.shadow = shadow
+        self.guard = guard or None
         # One arm takes all the traffic: no draw at all (the common case).
         live = [a for a in self.arms if a.weight > 0]
         self.single: Arm | None = live[0] if len(live) == 1 else None
@@ -108,6 +112,12 @@ class Split:
     def of(cls, loaded: Loaded, target: str | None = None) -> Split:
         """A split of one version taking all the traffic."""
         return cls([(target or f"{loaded.name}:{loaded.version}", loaded, 100)])
+
+    def primary_only(self) -> Split:
+        """This split with its primary taking all the traffic (the same generation,
+        versions, shadow and guard: the versions stay loaded until the next generation)."""
+        arms = [(a.target, a.loaded, 100 if a is self.primary else 0) for a in self.arms]
+        return Split(arms, self.generation, self.sticky, self.shadow, self.guard)
 
     def draw(self, headers: Any) -> float:
         """This request's number in [0, 100): its sticky key's hash, else random."""

@@ -1,7 +1,7 @@
 """The guard: a deployment's split rolled back by the server when a version misbehaves.
 
-A row's ``guard`` config (`guard_config` checks it) names thresholds on what the live
-window measures per version (`window.summary`): an error rate, a p99 latency, a live
+A row's ``guard`` config (`maas_nb.registry.guards` checks it) names thresholds on what
+the live window measures per version (`window.summary`): an error rate, a p99 latency, a live
 accuracy on the feedback received. Every ``interval_s`` the server checks each arm that
 is not the primary (`check`, a pure function of the summary); an arm with fewer than
 ``min_sample`` requests (feedback rows, for the accuracy) is not judged yet. Once an arm
@@ -18,14 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError
-from .split import Split
+from ..registry.guards import DEFAULTS, THRESHOLDS, guard_config
 from .window import FIELDS, Counts
 
 if TYPE_CHECKING:
@@ -34,55 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("maas_nb.serving")
 
-#: The thresholds: (config key, the summary's measure, which side fails, unit).
-THRESHOLDS = {
-    "max_error_rate": "error rate",
-    "max_p99_ms": "p99 latency (ms)",
-    "min_accuracy": "live accuracy",
-}
-DEFAULTS = {"interval_s": 10.0, "failures_allowed": 2, "min_sample": 50}
-KEYS = (*DEFAULTS, *THRESHOLDS)
 WATCHING, ROLLED_BACK = "watching", "rolled_back"
-
-
-def guard_config(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The row's ``guard`` entry of *values* (the defaults filled in); a `ConfigurationError`
-    naming the setting and the fix for anything unusable."""
-    unknown = sorted(set(values) - set(KEYS))
-    if unknown:
-        raise ConfigurationError(
-            f"Unknown guard settings {unknown}; the guard takes {', '.join(KEYS)}."
-        )
-    given = {k: v for k, v in values.items() if v is not None}
-    if not set(given) & set(THRESHOLDS):
-        raise ConfigurationError(
-            f"A guard needs at least one threshold ({', '.join(THRESHOLDS)}), got "
-            f"{sorted(given) or 'none'}; for example max_error_rate=0.05 "
-            "(--guard-error-rate 0.05)."
-        )
-    made: dict[str, Any] = {**DEFAULTS, **given}
-    for key, value in made.items():
-        number = _number(key, value)
-        whole = key in ("failures_allowed", "min_sample")
-        if whole and (number != int(number) or number < (0 if key == "failures_allowed" else 1)):
-            least = 0 if key == "failures_allowed" else 1
-            raise ConfigurationError(
-                f"The guard's {key} must be a whole number of at least {least}, got {value!r}."
-            )
-        if key in ("max_error_rate", "min_accuracy") and not 0 <= number <= 1:
-            raise ConfigurationError(
-                f"The guard's {key} is a fraction from 0 to 1, got {value!r}; for example 0.05."
-            )
-        if key in ("interval_s", "max_p99_ms") and not number > 0:
-            raise ConfigurationError(f"The guard's {key} must be above 0, got {value!r}.")
-        made[key] = int(number) if whole else float(number)
-    return made
-
-
-def _number(key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigurationError(f"The guard's {key} must be a number, got {value!r}.")
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -197,17 +148,10 @@ class GuardState:
         }
 
 
-def primary_only(split: Split) -> Split:
-    """*split* with its primary taking all the traffic (the same generation, versions
-    and shadow: the versions stay loaded until the next generation replaces them)."""
-    arms = [(a.target, a.loaded, 100 if a is split.primary else 0) for a in split.arms]
-    return Split(arms, split.generation, split.sticky, split.shadow)
-
-
 class Watcher:
     """The server's guard loop: every *tick* seconds, each guarded deployment whose
     interval has passed is checked on *window*'s summary of it (this worker's traffic);
-    a rollback swaps the slot's split for `primary_only` (one assignment, as a new split
+    a rollback swaps the slot's split for `Split.primary_only` (one assignment, as a new split
     is swapped in), so no request drawn after it reaches another arm. The guard's state
     goes in the slot (``/maas/deployments``) and the window's ``guards`` (the experiment's
     JSON)."""
@@ -218,6 +162,7 @@ class Watcher:
         self.tick = tick
         self.states: dict[str, GuardState] = {}
         self._due: dict[str, float] = {}
+        self._failed: dict[str, str] = {}  # why a deployment's last check failed (a bug)
         self._task: asyncio.Task | None = None
 
     def start(self) -> Watcher:
@@ -231,58 +176,69 @@ class Watcher:
                 await self._task
 
     async def _loop(self) -> None:
-        said = None
         while True:
             await asyncio.sleep(self.tick)
-            try:
-                self.step(time.monotonic())
-            except Exception as exc:  # a bug: its traceback once, not at every tick
-                if said != repr(exc):
-                    log.exception("checking the deployments' guards failed")
-                said = repr(exc)
+            self.step(time.monotonic())
 
     def step(self, now: float) -> None:
-        """Check every guarded deployment that is due at *now* (monotonic seconds)."""
+        """Check every guarded deployment that is due at *now* (monotonic seconds); one
+        deployment's failure is logged (once) and never stops the others' checks."""
         for name in set(self.states) - set(self.slots):
             del self.states[name]
+            self._failed.pop(name, None)
         for name, slot in list(self.slots.items()):
-            guard, split = slot.config.get("guard"), slot.split
-            if not guard or split is None:
+            try:
+                self._step(name, slot, now)
+            except Exception as exc:  # a bug: its traceback once, not at every tick
+                if self._failed.get(name) != repr(exc):
+                    log.exception("checking the guard of deployment %r failed", name)
+                self._failed[name] = repr(exc)
+            else:
+                self._failed.pop(name, None)
+
+    def _step(self, name: str, slot: Slot, now: float) -> None:
+        """Check deployment *name* if due: by the guard its serving split was made with."""
+        split = slot.split
+        guard = split.guard if split is not None else None
+        if not guard or split is None:
+            self.states.pop(name, None)
+            slot.guard = None
+            self.window.guards.pop(name, None)
+            return
+        state = self.states.get(name)
+        if state is None or state.generation != split.generation or state.given != guard:
+            # A new generation (or guard) starts watching afresh: a rollback is over.
+            slot.rolled_back = None
+            try:
+                checked = guard_config(guard)
+            except ConfigurationError as exc:  # a row written by hand, not by traffic
                 self.states.pop(name, None)
-                slot.guard = None
-                self.window.guards.pop(name, None)
-                continue
-            state = self.states.get(name)
-            if state is None or state.generation != split.generation or state.given != guard:
-                # A new generation (or guard) starts watching afresh: a rollback is over.
-                try:
-                    checked = guard_config(guard)
-                except ConfigurationError as exc:  # a row written by hand, not by traffic
-                    slot.guard = {"state": "invalid", "generation": split.generation}
-                    slot.guard["reason"] = str(exc)
-                    continue
-                state = self.states[name] = GuardState(split.generation, checked)
-                state.given = guard
-                state.baseline = self.window.counts(name)  # fresh copies
-                self._due[name] = now + float(guard["interval_s"])
-            self._show(name, slot, state)
-            if state.state == ROLLED_BACK or now < self._due[name]:
-                continue
-            self._due[name] = now + float(guard["interval_s"])
-            if split.single is not None and split.single is split.primary:
-                continue  # the primary takes all the traffic: nothing to judge
-            finding = state.observe(check(self.summary(name, state), guard), time.time())
-            if finding is not None:
-                state.roll_back(finding, time.time())
-                slot.split = primary_only(split)
-                log.warning(
-                    "deployment %r: the guard rolled generation %d back to %s alone: %s",
-                    name,
-                    split.generation,
-                    split.primary.label,
-                    state.reason,
-                )
-            self._show(name, slot, state)
+                slot.guard = {"state": "invalid", "generation": split.generation}
+                slot.guard["reason"] = str(exc)
+                return
+            state = self.states[name] = GuardState(split.generation, checked)
+            state.given = guard
+            state.baseline = self.window.counts(name)  # fresh copies
+            self._due[name] = now + float(state.guard["interval_s"])
+        self._show(name, slot, state)
+        if state.state == ROLLED_BACK or now < self._due[name]:
+            return
+        self._due[name] = now + float(state.guard["interval_s"])
+        if split.single is not None and split.single is split.primary:
+            return  # the primary takes all the traffic: nothing to judge
+        finding = state.observe(check(self.summary(name, state), state.guard), time.time())
+        if finding is not None:
+            state.roll_back(finding, time.time())
+            slot.rolled_back = (split.generation, split.guard)
+            slot.install(split)  # its primary alone, and so is any split rebuilt for it
+            log.warning(
+                "deployment %r: the guard rolled generation %d back to %s alone: %s",
+                name,
+                split.generation,
+                split.primary.label,
+                state.reason,
+            )
+        self._show(name, slot, state)
 
     def summary(self, name: str, state: GuardState) -> dict[str, Any]:
         """The window's summary of *name* counting only what happened since *state*'s

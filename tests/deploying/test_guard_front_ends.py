@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 
 import maas_nb
 from maas_nb.cli import main
@@ -98,3 +98,18 @@ def test_a_bad_guard_is_refused_before_anything_changes(failing_candidate, capsy
         "(--guard-error-rate 0.05).\n"
     )
     assert maas_nb.registry().get_deployment("iris").config == {}
+
+
+def test_a_min_accuracy_guard_on_a_regressor_is_refused(iris, capsys):
+    X, y = iris
+    for _ in range(2):
+        maas_nb.register(LinearRegression().fit(X, y), "petal", sample=X[:5])
+    maas_nb.registry().put_deployment("petal", "petal:1", {})
+    args = ["traffic", "petal", "1=80", "2=20", "--guard-accuracy", "0.9"]
+    assert main(args) == 1
+    assert capsys.readouterr().err == (
+        "maas: error: The guard's min_accuracy judges a classifier's live accuracy, but "
+        "petal:1 is a regressor (its predictions are float64, with no probabilities); guard "
+        "it with max_error_rate or max_p99_ms instead.\n"
+    )
+    assert maas_nb.registry().get_deployment("petal").config == {}

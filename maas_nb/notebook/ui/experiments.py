@@ -206,9 +206,14 @@ def summary_html(found: dict[str, Any]) -> str:
     ]
     head = ["version", "target", "role", "weight", "requests", "errors (n) [95% CI]"]
     head += ["p50 ms [CI]", "p99 ms [CI]", "agreement (n) [CI]", f"{metric} (n feedback) [CI]"]
+    primary = found.get("primary")
+    serving = (
+        f"primary <code>{html.escape(primary)}</code>, generation {found['generation']}"
+        if primary is not None
+        else "<span class='maas-experiment-loading'>loading</span> (no version serves yet)"
+    )
     title = (
-        f"<div><b>{html.escape(found['deployment'])}</b>: primary "
-        f"<code>{html.escape(found['primary'])}</code>, generation {found['generation']}, "
+        f"<div><b>{html.escape(found['deployment'])}</b>: {serving}, "
         f"last {found['window_s']} s</div>"
     )
     note = ""

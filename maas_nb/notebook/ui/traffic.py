@@ -144,6 +144,7 @@ class TrafficBox:
 
     def _apply(self, _button: object) -> None:
         name, weights, shadow = self.weights()
+        guard, dropped = self._guard(name, weights, shadow)
         if self.job is not None and self.job.is_alive():
             raise PanelInputError("A traffic change is already in progress; wait for it.")
         words = " ".join(f"{_short(t)}={w}" for t, w in weights.items())
@@ -156,7 +157,9 @@ class TrafficBox:
 
         def run() -> None:
             try:
-                self.panel.log.call("Apply split", self._run, name, weights, sticky, shadow)
+                self.panel.log.call(
+                    "Apply split", self._run, name, weights, sticky, shadow, guard, dropped
+                )
             finally:
                 self.apply.disabled = False
 
@@ -167,18 +170,44 @@ class TrafficBox:
             self.apply.disabled = False
             raise
 
+    def _guard(
+        self, name: str, weights: dict[str, int], shadow: dict[str, float] | None
+    ) -> tuple[dict[str, Any] | None, bool]:
+        """The row's guard, kept when the candidate is the one the row already splits
+        with (a guard set by ``maas traffic --guard-*``), and whether one is dropped."""
+        record = self._record(name)
+        config = record.config if record is not None else {}
+        guard = config.get("guard")
+        if not guard:
+            return None, False
+        before = {a["target"] for a in (config.get("traffic") or [])[1:]}
+        before.add((config.get("shadow") or {}).get("target"))
+        after = (set(weights) - {record.target}) | set(shadow or {})
+        if after and after <= before:
+            return dict(guard), False
+        return None, True
+
     def _run(
-        self, name: str, weights: dict[str, int], sticky: bool, shadow: dict[str, float] | None
+        self,
+        name: str,
+        weights: dict[str, int],
+        sticky: bool,
+        shadow: dict[str, float] | None,
+        guard: dict[str, Any] | None = None,
+        dropped: bool = False,
     ) -> None:
         try:
-            dep = client.traffic(name, weights, sticky=sticky, shadow=shadow, home=self.panel.home)
+            dep = client.traffic(
+                name, weights, sticky=sticky, shadow=shadow, guard=guard, home=self.panel.home
+            )
         except Exception as exc:
             self._say(name, "failed", describe(exc), "#b00020")
             self.panel.log.error(f"Apply split failed: {describe(exc)}")
             return
         split = describe_split(dep.config) or f"{_short(dep.target)}=100"
         generation = dep.config.get("generation", "?")
-        self._say(name, "serving", f"{split} (generation {generation})", "#1b5e20")
+        note = "; its guard was removed: the candidate changed" if dropped else ""
+        self._say(name, "serving", f"{split} (generation {generation}{note})", "#1b5e20")
         self.panel.log.info(f"{name} serves {split} (generation {generation})")
         self.refresh()
 

@@ -158,3 +158,15 @@ def test_a_guard_rollback_shows_red_in_the_tab(iris, tmp_path, make_panel):
     errors = len(panel.log.errors)
     panel.tick()
     assert len(panel.log.errors) == errors  # said once, not once a second
+
+
+def test_a_deployment_still_loading_is_shown_as_loading():
+    """What the server answers for a deployment with no split yet (`layout` of None)."""
+    from maas_nb.notebook.ui.experiments import summary_html
+    from maas_nb.serving.experiment import layout, summarize
+
+    found = summarize(layout("iris", None), {}, now=1000.0, window_s=60, bucket_s=5)
+    assert found["warning"] == "the deployment is still loading: no version serves yet"
+    shown = summary_html(found)
+    assert "<b>iris</b>: <span class='maas-experiment-loading'>loading</span>" in shown
+    assert "None" not in shown

@@ -97,3 +97,23 @@ def test_apply_failures_say_why(versions, make_panel, registry):
     )
     assert "traffic" not in maas_nb.registry().get_deployment("iris").config
     assert box.apply.disabled is False
+
+
+def test_apply_keeps_a_guard_set_elsewhere_until_the_candidate_changes(versions, make_panel):
+    maas_nb.deploy("iris@production")
+    panel = make_panel()
+    box = panel.deploy.traffic
+    maas_nb.traffic("iris", {"production": 90, "1": 10}, guard={"max_error_rate": 0.05})
+    guard = maas_nb.registry().get_deployment("iris").config["guard"]
+    panel.tick()
+    assert box.candidate.value == "iris:1"
+    box.share.value = 20  # the same candidate, a larger share: the guard stays
+    box.apply.click()
+    box.wait(timeout=90)
+    assert ">serving</span> <code>production=80 1=20 (generation 3)</code>" in box.status.value
+    assert maas_nb.registry().get_deployment("iris").config["guard"] == guard
+    box.candidate.value = "iris:2"  # another candidate: the guard goes, said so
+    box.apply.click()
+    box.wait(timeout=90)
+    assert "(generation 4; its guard was removed: the candidate changed)</code>" in box.status.value
+    assert "guard" not in maas_nb.registry().get_deployment("iris").config
