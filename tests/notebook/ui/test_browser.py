@@ -6,6 +6,7 @@ deployment made from Python meanwhile shows up in the Deploy tab on its own.
 Screenshots land in test-artifacts/ at the project root.
 """
 
+import contextlib
 import os
 import shutil
 import socket
@@ -80,7 +81,7 @@ def voila(tmp_path, home):
 
 def test_deploy_and_predict_from_the_panel_in_chromium(chromium, voila, tmp_path, classifier):
     import pandas as pd
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     row = {
         "sepal length (cm)": 6.7,
@@ -93,17 +94,8 @@ def test_deploy_and_predict_from_the_panel_in_chromium(chromium, voila, tmp_path
     # offer the notebook's model, the one just trained.
     maas_nb.register(classifier, "aardvark")
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),  # a fresh, empty profile
-            executable_path=chromium,
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 1280, "height": 1000},
-        )
-        page = browser.new_page()
+    with _open_panel(chromium, voila, tmp_path, height=1000) as page:
         try:
-            page.goto(voila, timeout=120_000)
             # Buttons are found by title: their icon glyph is part of their accessible name.
             page.get_by_role("tab", name="Deploy").click(timeout=120_000)
             expect(page.get_by_role("combobox", name="Model")).to_have_value(
@@ -147,8 +139,6 @@ def test_deploy_and_predict_from_the_panel_in_chromium(chromium, voila, tmp_path
         except Exception:
             page.screenshot(path=ARTIFACTS / "panel-failure.png", full_page=True)
             raise
-        finally:
-            browser.close()
 
     # What the browser did is real: the registry holds the deployment and the server answers.
     dep = next(d for d in maas_nb.deployments() if d.name == "iris_panel")
@@ -158,24 +148,15 @@ def test_deploy_and_predict_from_the_panel_in_chromium(chromium, voila, tmp_path
 
 
 def test_the_experiments_tab_draws_live_charts_in_chromium(chromium, voila, tmp_path, iris):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
     X, y = load_iris(return_X_y=True, as_frame=True)
     ARTIFACTS.mkdir(exist_ok=True)
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=chromium,
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 1280, "height": 1400},
-        )
-        page = browser.new_page()
+    with _open_panel(chromium, voila, tmp_path, height=1400) as page:
         try:
-            page.goto(voila, timeout=120_000)
             # The notebook registered iris_panel@production; a weaker candidate beside it.
             page.get_by_role("tab", name="Deploy").click(timeout=120_000)
             expect(page.get_by_role("combobox", name="Model")).to_have_value(
@@ -216,9 +197,28 @@ def test_the_experiments_tab_draws_live_charts_in_chromium(chromium, voila, tmp_
         except Exception:
             page.screenshot(path=ARTIFACTS / "panel-experiments-failure.png", full_page=True)
             raise
+    assert (ARTIFACTS / "panel-experiments.png").stat().st_size > 10_000
+
+
+@contextlib.contextmanager
+def _open_panel(chromium, voila, tmp_path, *, height):
+    """The panel's Voila page in Debian's chromium, on a fresh, empty profile."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=chromium,
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 1280, "height": height},
+        )
+        try:
+            page = browser.new_page()
+            page.goto(voila, timeout=120_000)
+            yield page
         finally:
             browser.close()
-    assert (ARTIFACTS / "panel-experiments.png").stat().st_size > 10_000
 
 
 def _requests_shown(page):
