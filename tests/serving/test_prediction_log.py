@@ -9,6 +9,7 @@ that call will.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import random
@@ -250,20 +251,11 @@ def test_the_server_logs_through_its_pool_with_the_deployment_config(home, class
     inner = app.app  # under the loopback check
 
     async def lifespan():
-        inbox: asyncio.Queue = asyncio.Queue()
-        outbox: asyncio.Queue = asyncio.Queue()
-        await inbox.put({"type": "lifespan.startup"})
-        task = asyncio.create_task(
-            app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, outbox.put)
-        )
-        assert (await outbox.get())["type"] == "lifespan.startup.complete"
-        pool = inner.state.pool
-        (log,) = [s for s in pool.sinks if isinstance(s, PredictionLog)]
-        for name in ("iris", "quiet"):
-            pool.sinks[0].record(outcome(1, deployment=name))
-        await inbox.put({"type": "lifespan.shutdown"})
-        assert (await outbox.get())["type"] == "lifespan.shutdown.complete"
-        await task
+        async with _lifespan(app):
+            pool = inner.state.pool
+            (log,) = [s for s in pool.sinks if isinstance(s, PredictionLog)]
+            for name in ("iris", "quiet"):
+                pool.sinks[0].record(outcome(1, deployment=name))
         return log
 
     log = asyncio.run(lifespan())
@@ -281,24 +273,33 @@ def test_no_outcome_is_built_while_no_deployment_is_logged(home, classifier, iri
     app = create_app(registry, poll_interval=60)
 
     async def lifespan():
-        inbox: asyncio.Queue = asyncio.Queue()
-        outbox: asyncio.Queue = asyncio.Queue()
-        await inbox.put({"type": "lifespan.startup"})
-        task = asyncio.create_task(
-            app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, outbox.put)
-        )
-        assert (await outbox.get())["type"] == "lifespan.startup.complete"
-        pool = app.app.state.pool
-        quiet = list(pool.sinks)
-        registry.put_deployment("loud", "iris:1", {"log": {"sample": 1.0}})
-        await pool.reconcile()
-        loud = [type(s).__name__ for s in pool.sinks]
-        registry.delete_deployment("loud")
-        await pool.reconcile()
-        again = list(pool.sinks)
-        await inbox.put({"type": "lifespan.shutdown"})
-        assert (await outbox.get())["type"] == "lifespan.shutdown.complete"
-        await task
+        async with _lifespan(app):
+            pool = app.app.state.pool
+            quiet = list(pool.sinks)
+            registry.put_deployment("loud", "iris:1", {"log": {"sample": 1.0}})
+            await pool.reconcile()
+            loud = [type(s).__name__ for s in pool.sinks]
+            registry.delete_deployment("loud")
+            await pool.reconcile()
+            again = list(pool.sinks)
         return quiet, loud, again
 
     assert asyncio.run(lifespan()) == ([], ["PredictionLog"], [])
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app):
+    """*app* started through ASGI lifespan messages, and shut down on leaving."""
+    inbox: asyncio.Queue = asyncio.Queue()
+    outbox: asyncio.Queue = asyncio.Queue()
+    await inbox.put({"type": "lifespan.startup"})
+    task = asyncio.create_task(
+        app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, outbox.put)
+    )
+    assert (await outbox.get())["type"] == "lifespan.startup.complete"
+    try:
+        yield
+    finally:
+        await inbox.put({"type": "lifespan.shutdown"})
+        assert (await outbox.get())["type"] == "lifespan.shutdown.complete"
+        await task
