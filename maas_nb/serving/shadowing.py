@@ -60,10 +60,6 @@ class Shadowing:
         self.window = window  # counts a shadow's failures and timeouts as its errors
         self.tasks: set[asyncio.Task] = set()
         self.pending: set[asyncio.Future] = set()
-        self.sent = 0
-        self.answered = 0
-        self.timed_out = 0
-        self.failed = 0
         #: Per deployment: [sent, answered, timed out, failed] (for ``/metrics``).
         self.by_deployment: dict[str, list[int]] = {}
 
@@ -71,7 +67,6 @@ class Shadowing:
         """Copy *rows* to *shadow* for *percent* of the calls (drawn at random)."""
         if _random() * 100.0 >= shadow.percent:
             return
-        self.sent += 1
         self._count(deployment, 0)
         batcher = shadow.loaded.batcher
         if behind(batcher, rows.n, shadow.timeout_s):
@@ -137,7 +132,6 @@ class Shadowing:
         start: float,
         outputs: dict[str, np.ndarray],
     ) -> None:
-        self.answered += 1
         self._count(deployment, 1)
         if self.sinks:
             loaded = shadow.loaded
@@ -158,17 +152,35 @@ class Shadowing:
 
     def _timed_out(self, deployment: str, shadow: Shadow) -> None:
         """A copy cut off (by its timeout, or before queueing): the shadow's error."""
-        self.timed_out += 1
         self._count(deployment, 2)
         if self.window is not None:
             self.window.record_error(deployment, shadow.label)
 
     def _failed(self, deployment: str, shadow: Shadow) -> None:
         """A copy refused or raised: the shadow's error; the client has its answer."""
-        self.failed += 1
         self._count(deployment, 3)
         if self.window is not None:
             self.window.record_error(deployment, shadow.label)
+
+    # The totals over every deployment (`by_deployment` holds them per deployment).
+    @property
+    def sent(self) -> int:
+        return self._total(0)
+
+    @property
+    def answered(self) -> int:
+        return self._total(1)
+
+    @property
+    def timed_out(self) -> int:
+        return self._total(2)
+
+    @property
+    def failed(self) -> int:
+        return self._total(3)
+
+    def _total(self, which: int) -> int:
+        return sum(counts[which] for counts in self.by_deployment.values())
 
     def _count(self, deployment: str, which: int) -> None:
         counts = self.by_deployment.get(deployment)
