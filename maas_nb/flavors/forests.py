@@ -6,10 +6,12 @@ whatever the batch size. Walking each fitted tree directly gives bit-identical r
 (same operations, same order) in a fraction of that. Anything unusual (DataFrames,
 missing values, wrong widths, multi-output, subclasses) goes through scikit-learn itself.
 
-Each tree's leaf values are normalised once per fitted forest, not once per call (the
-same division of the same numbers, so the same bits): a call is then one ``apply`` and
-one gather per tree, which halves its fixed cost, the cost a small batch pays in full
-(a traffic split's minority version sees mostly small batches).
+Each tree's leaf probabilities are made once per fitted forest, not once per call, as
+the installed scikit-learn's ``DecisionTreeClassifier.predict_proba`` makes them (older
+versions divide a leaf's values by their sum, newer ones store fractions and give them
+as they are; `_tree_normalises` asks): a call is then one ``apply`` and one gather per
+tree, which halves its fixed cost, the cost a small batch pays in full (a traffic
+split's minority version sees mostly small batches).
 
 A small batch (rows x the deepest tree's depth up to `SMALL`) walks every tree at once
 instead: the trees' nodes are laid end to end in flat arrays (a leaf points to itself),
@@ -23,6 +25,7 @@ wait for the loop's thread every time (a "convoy").
 
 from __future__ import annotations
 
+import functools
 import weakref
 from typing import Any
 
@@ -112,9 +115,9 @@ def forest_proba(model: Any, X: Any) -> np.ndarray | None:
 
 
 def _cache(model: Any) -> _Cached:
-    """*model*'s trees with their nodes' class probabilities, normalised as
-    ``DecisionTreeClassifier.predict_proba`` does; made again after a refit or a warm
-    start that added trees."""
+    """*model*'s trees with their nodes' class probabilities, as
+    ``DecisionTreeClassifier.predict_proba`` gives them (`_tree_normalises`); made again
+    after a refit or a warm start that added trees."""
     cached = _cached.get(model)
     # A refit makes a new list; a warm start appends to the same one.
     if (
@@ -128,12 +131,25 @@ def _cache(model: Any) -> _Cached:
     for estimator in model.estimators_:
         tree = estimator.tree_
         proba = np.array(tree.value[:, 0, :n_classes], dtype=np.float64)  # a copy
-        normalizer = proba.sum(axis=1)[:, np.newaxis]
-        normalizer[normalizer == 0.0] = 1.0
-        proba /= normalizer
+        if _tree_normalises():
+            normalizer = proba.sum(axis=1)[:, np.newaxis]
+            normalizer[normalizer == 0.0] = 1.0
+            proba /= normalizer
         trees.append((tree, proba))
     made = _cached[model] = _Cached(model.estimators_, trees)
     return made
+
+
+@functools.cache
+def _tree_normalises() -> bool:
+    """Whether this scikit-learn's ``DecisionTreeClassifier.predict_proba`` divides a
+    leaf's values by their sum (older ones store counts and do; newer ones store
+    fractions and give them as they are), seen on a one-leaf tree whose fractions do
+    not add up to exactly 1 in floating point (0.1 + 0.2 + 0.7)."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    tree = DecisionTreeClassifier().fit(np.zeros((3, 1)), [0, 1, 2], sample_weight=[1, 2, 7])
+    return not np.array_equal(tree.predict_proba(np.zeros((1, 1)))[0], tree.tree_.value[0, 0])
 
 
 def _plain_forest(model: Any) -> bool:

@@ -124,8 +124,9 @@ class Batcher:
         parts = (rows,) if rows.n <= self.max_batch_size else rows.split(self.max_batch_size)
         futures = []
         now = time.monotonic()
-        gap = now - self._last_arrival
-        self._gap = gap if self._gap is None else self._gap + GAP_WEIGHT * (gap - self._gap)
+        if self._last_arrival:
+            gap = now - self._last_arrival
+            self._gap = gap if self._gap is None else self._gap + GAP_WEIGHT * (gap - self._gap)
         self._last_arrival = now
         for part in parts:
             item = _Item(part, loop.create_future(), now)

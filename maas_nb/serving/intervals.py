@@ -36,7 +36,7 @@ def bucket_bounds(k: int) -> tuple[float, float]:
     if k == 0:
         return 0.0, LATENCY_MIN_S
     low = LATENCY_MIN_S * LATENCY_RATIO ** (k - 1)
-    high = low if k == LATENCY_BUCKETS - 1 else low * LATENCY_RATIO
+    high = low if k == LATENCY_BUCKETS - 1 else LATENCY_MIN_S * LATENCY_RATIO**k  # the next low
     return low, high
 
 

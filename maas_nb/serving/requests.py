@@ -228,6 +228,8 @@ async def predict(
     pool = request.app.state.pool
     try:
         outputs = await arm.loaded.batcher.predict(rows)
+    except PayloadTooLarge:
+        raise  # more rows than any version queues: the request's fault, not the version's
     except Exception:
         pool.window.record_error(slot.name, arm.label)  # a no-op unless watched
         raise
