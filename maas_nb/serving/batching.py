@@ -6,24 +6,27 @@ added wait. Under load, the requests that queued while the model was busy form t
 batch, and the batcher waits (at most ``max_latency_ms`` after the oldest request
 arrived, never past ``max_batch_size`` rows) while more requests are on their way: ones
 being received right now, or the clients of the batch that has just been answered, who
-typically send their next request within a round trip. Requests bigger than a batch are
-split and reassembled. The queue is bounded and answers 503 when full.
+typically send their next request within a round trip, as long as requests have lately
+come here more often than a call of the model takes (a version with a tenth of a
+split's traffic sees a tenth of those clients come back: waiting for the rest would
+only delay it). Requests bigger than a batch are split and reassembled. The queue is
+bounded and answers 503 when full.
 
 Where a batch is predicted depends on what the model's calls cost: the lower of two
 measures, the least of the last ``RECENT`` calls made on the event loop and the least
 of those made on the worker thread (a call's time only ever grows by what else happens
 meanwhile: the loop's by an outlier such as a first call, the thread's by its waits
 for the GIL, which a model that gives it up many times a call, such as a forest once
-per tree, pays each time the busy loop holds it); unknown before the first call. A model cheaper
-than ``INLINE_S`` a call is called on the event loop, since the hop to a worker thread
-and back costs more than the call; one cheaper than ``INLINE_ALONE_S`` is called there
-too while requests come one at a time (the previous batch answered one request and
-nothing else is queued or arriving). Any other call runs on the model's worker thread,
-off the event loop, so the loop keeps receiving and answering meanwhile. A model that
-has been called only on its thread for ``PROBE_EVERY`` batches, at a cost under
-``INLINE_ALONE_S``, is called once on the loop to measure it afresh (its cost there
-replaces the loop's earlier ones). Either way one
-call at a time: a model need not be thread-safe.
+per tree, pays each time the busy loop holds it); unknown before the first call. A
+model cheaper than ``INLINE_S`` a call is called on the event loop, since the hop to a
+worker thread and back costs more than the call; one cheaper than ``INLINE_ALONE_S`` is
+called there too while requests come one at a time (the previous batch answered one
+request and nothing else is queued or arriving). Any other call runs on the model's
+worker thread, off the event loop, so the loop keeps receiving and answering meanwhile.
+A model that has been called only on its thread for ``PROBE_EVERY`` batches, at a cost
+under ``INLINE_ALONE_S``, is called once on the loop to measure it afresh (its cost
+there replaces the loop's earlier ones). Either way one call at a time: a model need
+not be thread-safe.
 """
 
 from __future__ import annotations
