@@ -6,21 +6,27 @@ added wait. Under load, the requests that queued while the model was busy form t
 batch, and the batcher waits (at most ``max_latency_ms`` after the oldest request
 arrived, never past ``max_batch_size`` rows) while more requests are on their way: ones
 being received right now, or the clients of the batch that has just been answered, who
-typically send their next request within a round trip. Requests bigger than a batch are
-split and reassembled. The queue is bounded and answers 503 when full.
+typically send their next request within a round trip, as long as requests have lately
+come here more often than a call of the model takes (a version with a tenth of a
+split's traffic sees a tenth of those clients come back: waiting for the rest would
+only delay it). Requests bigger than a batch are split and reassembled. The queue is
+bounded and answers 503 when full.
 
 Where a batch is predicted depends on what the model's calls cost: the lower of two
-moving averages, one of the calls made on the event loop, one of those made on the
-worker thread (each errs high: the loop's by an outlier such as a first call, the
-thread's by its waits for the GIL); unknown before the first call. A model cheaper
-than ``INLINE_S`` a call is called on the event loop, since the hop to a worker thread
-and back costs more than the call; one cheaper than ``INLINE_ALONE_S`` is called there
-too while requests come one at a time (the previous batch answered one request and
-nothing else is queued or arriving). Any other call runs on the model's worker thread,
-off the event loop, so the loop keeps receiving and answering meanwhile. A model that
-has been called only on its thread for ``PROBE_EVERY`` batches, at a cost under
-``INLINE_ALONE_S``, is called once on the loop to measure it afresh. Either way one
-call at a time: a model need not be thread-safe.
+measures, the least of the last ``RECENT`` calls made on the event loop and the least
+of those made on the worker thread (a call's time only ever grows by what else happens
+meanwhile: the loop's by an outlier such as a first call, the thread's by its waits
+for the GIL, which a model that gives it up many times a call, such as a forest once
+per tree, pays each time the busy loop holds it); unknown before the first call. A
+model cheaper than ``INLINE_S`` a call is called on the event loop, since the hop to a
+worker thread and back costs more than the call; one cheaper than ``INLINE_ALONE_S`` is
+called there too while requests come one at a time (the previous batch answered one
+request and nothing else is queued or arriving). Any other call runs on the model's
+worker thread, off the event loop, so the loop keeps receiving and answering meanwhile.
+A model that has been called only on its thread for ``PROBE_EVERY`` batches, at a cost
+under ``INLINE_ALONE_S``, is called once on the loop to measure it afresh (its cost
+there replaces the loop's earlier ones). Either way one call at a time: a model need
+not be thread-safe.
 """
 
 from __future__ import annotations
@@ -46,8 +52,10 @@ log = logging.getLogger("maas_nb.serving")
 INLINE_S = 0.0005
 #: A call this cheap may block the event loop while requests come one at a time.
 INLINE_ALONE_S = 0.005
-#: The weight of the latest call in the moving average of a call's cost.
-COST_WEIGHT = 0.2
+#: The calls (on the loop, on the thread) whose least cost is the model's cost there.
+RECENT = 8
+#: The weight of the latest gap in the moving average of the time between requests.
+GAP_WEIGHT = 0.1
 #: Batches on the worker thread before a call on the loop measures the cost afresh.
 PROBE_EVERY = 256
 
@@ -86,9 +94,14 @@ class Batcher:
         self._closing = False
         self._last_batch_requests = 0  # how many requests the previous batch answered
         self._last_batch_done = 0.0
-        # Moving averages of a call's seconds, on the loop and on the thread (None: no call).
+        self._last_arrival = 0.0  # time.monotonic() of the latest request
+        self._gap: float | None = None  # moving average of the time between requests
+        # A call's seconds, on the loop and on the thread: the least of the last RECENT
+        # calls there (None: no call there yet).
         self.loop_seconds: float | None = None
         self.thread_seconds: float | None = None
+        self._loop_calls: collections.deque[float] = collections.deque(maxlen=RECENT)
+        self._thread_calls: collections.deque[float] = collections.deque(maxlen=RECENT)
         self._thread_batches = 0  # batches on the thread since the last call on the loop
         self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -113,8 +126,13 @@ class Batcher:
         # The common case is one part: awaited alone, without a gather.
         parts = (rows,) if rows.n <= self.max_batch_size else rows.split(self.max_batch_size)
         futures = []
+        now = time.monotonic()
+        if self._last_arrival:
+            gap = now - self._last_arrival
+            self._gap = gap if self._gap is None else self._gap + GAP_WEIGHT * (gap - self._gap)
+        self._last_arrival = now
         for part in parts:
-            item = _Item(part, loop.create_future())
+            item = _Item(part, loop.create_future(), now)
             self._queue.append(item)
             self.queued_rows += part.n
             futures.append(item.future)
@@ -174,7 +192,8 @@ class Batcher:
     async def _predict_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
         rows = concat([item.rows for item in batch])
         start = time.perf_counter()
-        inline = self._inline(len(batch))
+        probe = self._probe_due()
+        inline = probe or self._inline(len(batch))
         try:
             if inline:
                 outputs = self._predict(rows)
@@ -187,10 +206,14 @@ class Batcher:
         finally:
             seconds = time.perf_counter() - start
             if inline:
-                self.loop_seconds = _average(self.loop_seconds, seconds)
+                if probe:
+                    self._loop_calls.clear()  # afresh: earlier calls may be long past
+                self._loop_calls.append(seconds)
+                self.loop_seconds = min(self._loop_calls)
                 self._thread_batches = 0
             else:
-                self.thread_seconds = _average(self.thread_seconds, seconds)
+                self._thread_calls.append(seconds)
+                self.thread_seconds = min(self._thread_calls)
                 self._thread_batches += 1
             if self._observe_batch is not None:
                 self._observe_batch(rows.n, seconds)
@@ -211,15 +234,30 @@ class Batcher:
         if cost >= INLINE_ALONE_S:
             return False
         alone = requests == 1 and self._last_batch_requests <= 1
-        probe = self._thread_batches >= PROBE_EVERY
-        return probe or (alone and not self._queue and not self.arriving)
+        return alone and not self._queue and not self.arriving
+
+    def _probe_due(self) -> bool:
+        """Whether to call the model on the loop once to measure it there afresh: it has
+        been called only on its thread for a while, at a cost a call on the loop may have."""
+        return (
+            self._thread_batches >= PROBE_EVERY
+            and self.thread_seconds is not None
+            and self.thread_seconds < INLINE_ALONE_S
+        )
 
     def _more_expected(self) -> bool:
         if self.arriving > 0:
             return True
-        # The clients answered by the last batch come back within a round trip.
+        # The clients answered by the last batch come back within a round trip, if
+        # requests arrive here faster than a call takes (a version taking a tenth of a
+        # split's traffic sees a tenth of them come back: it calls at once instead).
         recent = time.monotonic() - self._last_batch_done < self.max_latency
-        return recent and len(self._queue) < self._last_batch_requests
+        return recent and len(self._queue) < self._last_batch_requests and self._arriving_often()
+
+    def _arriving_often(self) -> bool:
+        """Whether requests have lately come more often than a call of the model takes."""
+        known = [c for c in (self.loop_seconds, self.thread_seconds) if c is not None]
+        return self._gap is None or not known or self._gap < min(known)
 
     async def _maybe_wait_for_more(self) -> None:
         deadline = self._queue[0].queued_at + self.max_latency
@@ -266,10 +304,6 @@ class Batcher:
             else:
                 if not item.future.done():
                     item.future.set_result(outputs)
-
-
-def _average(average: float | None, value: float) -> float:
-    return value if average is None else average + COST_WEIGHT * (value - average)
 
 
 def model_failed(name: str, exc: BaseException) -> BadRequest:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 
@@ -22,14 +23,12 @@ Z95 = 1.959963984540054
 LATENCY_MIN_S = 1e-4
 LATENCY_RATIO = 10 ** (1 / 20)
 LATENCY_BUCKETS = 122  # up to 1e-4 * R**120 = 100 s, then one open bucket
-_LOG_RATIO = math.log(LATENCY_RATIO)
 
 
 def latency_bucket(seconds: float) -> int:
-    """The histogram bucket of a latency of *seconds*."""
-    if seconds < LATENCY_MIN_S:
-        return 0
-    return min(LATENCY_BUCKETS - 1, 1 + int(math.log(seconds / LATENCY_MIN_S) / _LOG_RATIO))
+    """The histogram bucket of a latency of *seconds*: the last whose lower bound (as
+    `bucket_bounds` gives it) is at most *seconds*."""
+    return bisect.bisect_right(_LOWS, seconds)
 
 
 def bucket_bounds(k: int) -> tuple[float, float]:
@@ -37,8 +36,12 @@ def bucket_bounds(k: int) -> tuple[float, float]:
     if k == 0:
         return 0.0, LATENCY_MIN_S
     low = LATENCY_MIN_S * LATENCY_RATIO ** (k - 1)
-    high = low if k == LATENCY_BUCKETS - 1 else low * LATENCY_RATIO
+    high = low if k == LATENCY_BUCKETS - 1 else LATENCY_MIN_S * LATENCY_RATIO**k  # the next low
     return low, high
+
+
+#: The lower bound of buckets 1.. (bucket 0 is everything below the first).
+_LOWS = [bucket_bounds(k)[0] for k in range(1, LATENCY_BUCKETS)]
 
 
 def wilson(successes: int, n: int, z: float = Z95) -> list[float] | None:

@@ -8,15 +8,13 @@ default) no `Outcome` is built at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """One answer of one version of a deployment."""
+class Outcome(NamedTuple):
+    """One answer of one version of a deployment (a tuple: one is made per answer)."""
 
     deployment: str
     model: str

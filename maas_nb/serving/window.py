@@ -76,6 +76,8 @@ class Counts:
 
 #: deployment -> version label -> bucket number (unix seconds // BUCKET_S) -> counts
 Table = dict[str, dict[str, dict[int, Counts]]]
+#: The bucket `Window.record` fills for a version: [start, end) seconds, counts, label.
+_Filling = tuple[float, float, Counts, str]
 
 
 def answer_of(outputs: dict[str, np.ndarray]) -> np.ndarray | None:
@@ -114,6 +116,8 @@ class Window:
         self.answers: dict[str, collections.OrderedDict[str, dict[str, np.ndarray]]] = {}
         #: What the guard says of each deployment (filled by the guard; None: no guard).
         self.guards: dict[str, dict[str, Any]] = {}
+        #: (deployment, model, version) -> the bucket `record` fills (see `_fill`).
+        self._filling: dict[tuple[str, str, int], _Filling] = {}
 
     # -- what is watched --------------------------------------------------------------
 
@@ -128,6 +132,8 @@ class Window:
         self.remembered_rows.pop(deployment, None)
         self.remembered_bytes.pop(deployment, None)
         self.guards.pop(deployment, None)
+        for key in [k for k in self._filling if k[0] == deployment]:
+            del self._filling[key]
 
     # -- counting (on the event loop: O(1), no I/O) -------------------------------------
 
@@ -143,31 +149,41 @@ class Window:
         return counts
 
     def record(self, outcome: Outcome) -> None:
-        """Count *outcome* and remember its answer under its request id."""
-        deployment = outcome.deployment
+        """Count *outcome* and remember its answer under its request id.
+
+        It runs for every answer on the event loop, so the bucket being filled is kept
+        per (deployment, model, version) with its label, and looked up once."""
+        deployment, model, version = outcome.deployment, outcome.model, outcome.version
         if deployment not in self.watched:
             return
-        label = f"{outcome.model}:{outcome.version}"
-        counts = self._counts(deployment, label, outcome.at)
+        at = outcome.at
+        filling = self._filling.get((deployment, model, version))
+        if filling is None or not filling[0] <= at < filling[1]:
+            filling = self._fill(deployment, model, version, at)
+        counts, label = filling[2], filling[3]
         counts.requests += 1
         counts.latency[latency_bucket(outcome.latency_s)] += 1
-        answer = answer_of(outcome.outputs)
+        outputs = outcome.outputs
+        answer = outputs.get("predictions")
         if answer is None:
-            return
+            answer = answer_of(outputs)
+            if answer is None:
+                return
         memory = self.answers.get(deployment)
         if memory is None:
             memory = self.answers[deployment] = collections.OrderedDict()
         rows = self.remembered_rows.get(deployment, 0)
         size = self.remembered_bytes.get(deployment, 0) + _bytes(answer)
+        request_id = outcome.request_id
         if not outcome.shadow:
             rows += len(answer)
-            replaced = memory.pop(outcome.request_id, None)  # a client reusing its id
+            replaced = memory.pop(request_id, None)  # a client reusing its id
             if replaced is not None:
                 rows -= _rows(replaced)
                 size -= _size(replaced)
-            memory[outcome.request_id] = {label: answer}
+            memory[request_id] = {label: answer}
         else:
-            answered = memory.get(outcome.request_id)
+            answered = memory.get(request_id)
             if answered is None:
                 return  # forgotten already (or its arm's answer was not recorded)
             first = next(iter(answered.values()))
@@ -177,14 +193,31 @@ class Window:
             if previous is not None:
                 size -= _bytes(previous)
             answered[label] = answer
-        while memory and (
-            len(memory) > self.remember or rows > self.remember_rows or size > self.remember_bytes
-        ):
-            oldest = memory.popitem(last=False)[1]
-            rows -= _rows(oldest)
-            size -= _size(oldest)
+        if len(memory) > self.remember or rows > self.remember_rows or size > self.remember_bytes:
+            while memory and (
+                len(memory) > self.remember
+                or rows > self.remember_rows
+                or size > self.remember_bytes
+            ):
+                oldest = memory.popitem(last=False)[1]
+                rows -= _rows(oldest)
+                size -= _size(oldest)
         self.remembered_rows[deployment] = rows
         self.remembered_bytes[deployment] = size
+
+    def _fill(self, deployment: str, model: str, version: int, at: float) -> _Filling:
+        """The bucket of *at* of a version, as `record` keeps it: (its start, its end,
+        its counts, the version's label)."""
+        label = f"{model}:{version}"
+        number = int(at // self.bucket_s)
+        filling = (
+            number * self.bucket_s,
+            (number + 1) * self.bucket_s,
+            self._counts(deployment, label, at),
+            label,
+        )
+        self._filling[deployment, model, version] = filling
+        return filling
 
     def record_error(self, deployment: str, label: str) -> None:
         """Count a failed prediction (or a shadow's failure or timeout) of *label*."""
@@ -287,8 +320,9 @@ def _rows(answered: dict[str, np.ndarray]) -> int:
 
 def _bytes(answer: np.ndarray) -> int:
     """The memory of one answer; a string's characters estimated (`OBJECT_BYTES`)."""
-    extra = answer.size * OBJECT_BYTES if answer.dtype.kind == "O" else 0
-    return int(answer.nbytes) + extra
+    if answer.dtype.kind == "O":
+        return answer.nbytes + answer.size * OBJECT_BYTES
+    return answer.nbytes
 
 
 def _size(answered: dict[str, np.ndarray]) -> int:

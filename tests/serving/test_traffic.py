@@ -238,3 +238,32 @@ def test_the_clients_oip_id_is_the_request_id(iris_server):
     assert r.status_code == 200, r.text
     assert (r.json()["id"], r.headers["x-maas-request-id"]) == ("order-17", "order-17")
     assert json.loads(r.text)["model_name"] == "iris"
+
+
+def test_a_request_too_big_for_any_version_is_not_counted_against_the_one_it_reached(
+    start_server, two_versions
+):
+    """A 413 for more rows than a queue holds says nothing of the version: a guard
+    judging error rates must not see it as the candidate's failure."""
+    _, rows, _ = two_versions
+    server = start_server()
+    served(server, {"traffic": arms(("iris@production", 50), ("iris@candidate", 50))})
+    big = np.repeat(rows[:1], 4097, axis=0)  # a queue holds at least 4096 rows
+    body = {"inputs": [{"name": "input", "shape": [4097, 4], "datatype": "FP64"}]}
+    body["inputs"][0]["data"] = big.ravel().tolist()
+    reached = collections.Counter()
+    with server.client() as client:
+        for _ in range(6):
+            r = client.post("/v2/models/iris/infer", json=body)
+            assert r.status_code == 413, r.text
+            assert "Split it into smaller requests" in r.json()["error"]
+        for row in rows[:40]:
+            r = client.post("/v2/models/iris/infer", json=infer_body(row))
+            assert r.status_code == 200, r.text
+            reached[r.headers["x-maas-version"]] += 1
+        summary = client.get("/maas/experiments/iris").json()
+    by_version = {v["version"]: v for v in summary["versions"]}
+    assert set(reached) == {"iris:1", "iris:2"}
+    for version, n in reached.items():
+        assert by_version[version]["requests"] == n
+        assert by_version[version]["errors"]["count"] == 0

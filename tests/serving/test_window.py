@@ -233,3 +233,14 @@ def test_a_join_that_fails_leaves_everything_as_it_was():
     assert by_version(window.summary("iris"))["iris:1"]["feedback"]["count"] == 0
     assert window.join_feedback("iris", [("a", 1.0), ("a", 1.0)])["unknown"] == ["a"]
     assert by_version(window.summary("iris"))["iris:1"]["feedback"]["count"] == 1
+
+
+def test_a_latency_on_a_buckets_bound_falls_in_that_bucket():
+    from maas_nb.serving.intervals import LATENCY_BUCKETS
+
+    for k in range(1, LATENCY_BUCKETS):
+        low, high = bucket_bounds(k)
+        assert latency_bucket(low) == k  # [low, high): its own lower bound is in
+        if k < LATENCY_BUCKETS - 1:
+            assert latency_bucket(float(np.nextafter(high, 0.0))) == k
+    assert latency_bucket(0.0) == 0 and latency_bucket(1e6) == LATENCY_BUCKETS - 1
