@@ -48,7 +48,7 @@ from .rows import Rows, concat, slice_outputs
 Outputs = dict[str, np.ndarray]
 log = logging.getLogger("maas_nb.serving")
 
-#: A call this cheap (seconds, as measured) costs less than the thread hop it would take.
+#: A call this cheap (seconds, moving average) costs less than the thread hop it would take.
 INLINE_S = 0.0005
 #: A call this cheap may block the event loop while requests come one at a time.
 INLINE_ALONE_S = 0.005
