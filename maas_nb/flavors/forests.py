@@ -127,11 +127,12 @@ def _cache(model: Any) -> _Cached:
     ):
         return cached
     n_classes = model.n_classes_
+    normalise = _tree_normalises()
     trees = []
     for estimator in model.estimators_:
         tree = estimator.tree_
         proba = np.array(tree.value[:, 0, :n_classes], dtype=np.float64)  # a copy
-        if _tree_normalises():
+        if normalise:
             normalizer = proba.sum(axis=1)[:, np.newaxis]
             normalizer[normalizer == 0.0] = 1.0
             proba /= normalizer

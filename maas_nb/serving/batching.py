@@ -48,7 +48,7 @@ from .rows import Rows, concat, slice_outputs
 Outputs = dict[str, np.ndarray]
 log = logging.getLogger("maas_nb.serving")
 
-#: A call this cheap (seconds, moving average) costs less than the thread hop it would take.
+#: A call this cheap (seconds, as measured) costs less than the thread hop it would take.
 INLINE_S = 0.0005
 #: A call this cheap may block the event loop while requests come one at a time.
 INLINE_ALONE_S = 0.005
@@ -223,12 +223,21 @@ class Batcher:
                 item.future.set_result(slice_outputs(outputs, offset, offset + item.rows.n))
             offset += item.rows.n
 
+    @property
+    def cost(self) -> float | None:
+        """What a call of the model costs: the lower of its costs on the loop and on the
+        thread (each errs high: an outlier on the loop, GIL waits on the thread); None
+        before the first call."""
+        loop, thread = self.loop_seconds, self.thread_seconds
+        if loop is None or thread is None:
+            return thread if loop is None else loop
+        return min(loop, thread)
+
     def _inline(self, requests: int) -> bool:
         """Whether to call the model on the event loop rather than on its thread."""
-        known = [c for c in (self.loop_seconds, self.thread_seconds) if c is not None]
-        if not known:
+        cost = self.cost
+        if cost is None:
             return False
-        cost = min(known)  # each errs high: a slow outlier on the loop, GIL waits on the thread
         if cost < INLINE_S:
             return True
         if cost >= INLINE_ALONE_S:
@@ -256,8 +265,8 @@ class Batcher:
 
     def _arriving_often(self) -> bool:
         """Whether requests have lately come more often than a call of the model takes."""
-        known = [c for c in (self.loop_seconds, self.thread_seconds) if c is not None]
-        return self._gap is None or not known or self._gap < min(known)
+        cost = self.cost
+        return self._gap is None or cost is None or self._gap < cost
 
     async def _maybe_wait_for_more(self) -> None:
         deadline = self._queue[0].queued_at + self.max_latency

@@ -10,7 +10,7 @@ A shadow that cannot keep up (its batches take longer than the copies arrive) wo
 queue copies only to time them out a second later, each costing the event loop two
 tasks, a timer and a cancellation: time the primary's clients wait for. So a copy that
 would queue behind more batches than the shadow can finish within its timeout (by the
-batcher's moving average of a call's cost) is cut off at once, counted as timed out,
+batcher's measured cost of a call) is cut off at once, counted as timed out,
 without being queued; with nothing queued a copy always goes, so the cost is measured
 afresh.
 """
@@ -40,11 +40,11 @@ def behind(batcher: Batcher, rows: int, timeout_s: float) -> bool:
     queued = batcher.queued_rows
     if not queued:
         return False
-    known = [c for c in (batcher.loop_seconds, batcher.thread_seconds) if c is not None]
-    if not known:
+    cost = batcher.cost
+    if cost is None:
         return False
     batches = -(-(queued + rows) // batcher.max_batch_size)  # ceil
-    return batches * min(known) > timeout_s
+    return batches * cost > timeout_s
 
 
 class Shadowing:

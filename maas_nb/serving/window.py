@@ -193,15 +193,12 @@ class Window:
             if previous is not None:
                 size -= _bytes(previous)
             answered[label] = answer
-        if len(memory) > self.remember or rows > self.remember_rows or size > self.remember_bytes:
-            while memory and (
-                len(memory) > self.remember
-                or rows > self.remember_rows
-                or size > self.remember_bytes
-            ):
-                oldest = memory.popitem(last=False)[1]
-                rows -= _rows(oldest)
-                size -= _size(oldest)
+        while memory and (
+            len(memory) > self.remember or rows > self.remember_rows or size > self.remember_bytes
+        ):
+            oldest = memory.popitem(last=False)[1]
+            rows -= _rows(oldest)
+            size -= _size(oldest)
         self.remembered_rows[deployment] = rows
         self.remembered_bytes[deployment] = size
 

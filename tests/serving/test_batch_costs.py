@@ -14,10 +14,7 @@ import numpy as np
 from maas_nb.serving import batching
 from maas_nb.serving.batching import Batcher
 from maas_nb.serving.rows import Rows
-
-
-def rows(n: int = 1) -> Rows:
-    return Rows("tensor", np.zeros((n, 1)), n)
+from tests.serving.test_hot_path import rows
 
 
 def test_a_model_slowed_down_on_its_thread_is_tried_on_the_loop(monkeypatch):
