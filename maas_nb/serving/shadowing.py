@@ -1,166 +1,216 @@
 """Shadow traffic: a copy of a share of a deployment's requests sent to another version.
 
-After the primary has answered, a request drawn into the shadow's share queues its
-already decoded rows on the shadow version's batcher, in a task of its own: the client's
-response never waits for it, and the shadow's answer is only recorded (as an `Outcome`
-for the pool's sinks), never returned. A shadow slower than its timeout is cut off, and
-a failing one (its queue full, its model raising) is counted, not logged per request.
+After the primary has answered, a request drawn into the shadow's share leaves its
+already decoded rows in the shadow's queue of copies (`Copies`, one per deployment and
+shadow version): the client's response never waits for it, and the shadow's answer is
+only recorded (as an `Outcome` for the pool's sinks), never returned.
+
+One task per queue (`Shadowing._pump`, running while copies wait) hands the shadow a
+batch of copies at a time (up to its ``max_batch_size`` rows, as one request to its
+batcher) and records the batch's answers together: the event loop the primary's clients
+wait for pays per batch, not per copy, for the shadow's future, timeout and agreement
+check. A batch not answered within the timeout left to its oldest copy is cut off, and
+a failing one (its queue full, its model raising) is counted, not logged per copy.
 
 A shadow that cannot keep up (its batches take longer than the copies arrive) would
-queue copies only to time them out a second later, each costing the event loop two
-tasks, a timer and a cancellation: time the primary's clients wait for. So a copy that
-would queue behind more batches than the shadow can finish within its timeout (by the
-batcher's measured cost of a call) is cut off at once, counted as timed out,
-without being queued; with nothing queued a copy always goes, so the cost is measured
-afresh.
+queue copies only to time them out later. So the queue holds at most the rows the
+shadow can answer within its timeout (whole batches, each taking what the last one took
+from the queue to its answer, or the batcher's measured cost of a call for a new queue;
+unmeasured: what its batcher queues): a copy beyond them is cut off at once, counted as
+timed out, at the cost of a comparison. With the queue empty a copy
+always goes, so the cost is measured afresh.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
+import collections
 import random
 import time
 
 import numpy as np
 
+from .answers import answer_of
 from .batching import Batcher
 from .outcomes import Outcome, OutcomeSink
-from .rows import Rows
+from .rows import Rows, concat, slice_outputs
 from .split import Shadow
 from .window import Window
 
 _random = random.random
+_clock = time.perf_counter
 
 
-def behind(batcher: Batcher, rows: int, timeout_s: float) -> bool:
-    """Whether *rows* queued now on *batcher* would wait past *timeout_s*: the batches
-    ahead of them (full ones: a shadow behind is saturated) take longer, at the cost per
-    call the batcher measured. Never with an empty queue or an unmeasured model."""
-    queued = batcher.queued_rows
-    if not queued:
-        return False
-    cost = batcher.cost
-    if cost is None:
-        return False
-    batches = -(-(queued + rows) // batcher.max_batch_size)  # ceil
-    return batches * cost > timeout_s
+def room(seconds: float | None, timeout_s: float, batcher: Batcher) -> int:
+    """The rows a shadow's queue holds: the whole batches of *batcher* it answers within
+    *timeout_s* when one takes *seconds* (at least one); as many as the batcher queues
+    before any is measured."""
+    if seconds is None:
+        return batcher.max_queue_rows
+    return max(1, int(timeout_s / seconds)) * batcher.max_batch_size
+
+
+class Copies:
+    """The copies waiting for one shadow version of one deployment (oldest first)."""
+
+    __slots__ = ("cut", "items", "limit", "rows", "shadow", "task")
+
+    def __init__(self, shadow: Shadow) -> None:
+        self.shadow = shadow  # the latest split's: its batcher, timeout and label
+        self.items: collections.deque[tuple[Rows, str, float]] = collections.deque()
+        self.rows = 0  # the rows in `items`
+        batcher = shadow.loaded.batcher
+        self.limit = room(batcher.cost, shadow.timeout_s, batcher)
+        self.cut = 0  # copies cut off since the window last counted them
+        self.task: asyncio.Task | None = None
+
+    def expire(self, now: float) -> int:
+        """Drop the copies that waited past the timeout; how many."""
+        items, timeout = self.items, self.shadow.timeout_s
+        dropped = 0
+        while items and items[0][2] + timeout <= now:
+            self.rows -= items.popleft()[0].n
+            dropped += 1
+        return dropped
+
+    def take(self) -> list[tuple[Rows, str, float]]:
+        """The oldest copies that make one batch: at most its rows (a bigger copy alone),
+        of one layout (only those concatenate)."""
+        items = self.items
+        first = items.popleft()
+        batch, rows = [first], first[0].n
+        size = self.shadow.loaded.batcher.max_batch_size
+        like = first[0].layout if len(items) else None
+        while items and rows + items[0][0].n <= size and items[0][0].layout == like:
+            item = items.popleft()
+            batch.append(item)
+            rows += item[0].n
+        self.rows -= rows
+        return batch
 
 
 class Shadowing:
-    """The shadow copies in flight and what became of them.
-
-    A copy of at most one batch is queued with `Batcher.submit` and followed by callbacks
-    (its answer, its timeout), not by a task: a shadow's answers arrive a batch at a time,
-    and a task per copy would wake up a batch at a time on the loop the primary's clients
-    wait for. A bigger copy runs in a task of its own."""
+    """The shadow copies in flight and what became of them."""
 
     def __init__(self, sinks: list[OutcomeSink], window: Window | None = None) -> None:
         self.sinks = sinks
         self.window = window  # counts a shadow's failures and timeouts as its errors
+        self.queues: dict[tuple[str, str], Copies] = {}
         self.tasks: set[asyncio.Task] = set()
-        self.pending: set[asyncio.Future] = set()
         #: Per deployment: [sent, answered, timed out, failed] (for ``/metrics``).
         self.by_deployment: dict[str, list[int]] = {}
 
     def maybe_send(self, deployment: str, shadow: Shadow, rows: Rows, request_id: str) -> None:
-        """Copy *rows* to *shadow* for *percent* of the calls (drawn at random)."""
+        """Copy *rows* to *shadow* for its percent of the calls (drawn at random)."""
         if _random() * 100.0 >= shadow.percent:
             return
-        self._count(deployment, 0)
-        batcher = shadow.loaded.batcher
-        if behind(batcher, rows.n, shadow.timeout_s):
-            self._timed_out(deployment, shadow)  # it would time out in the queue: cut off now
+        counts = self.by_deployment.get(deployment)
+        if counts is None:
+            counts = self.by_deployment[deployment] = [0, 0, 0, 0]
+        counts[0] += 1
+        copies = self.queues.get((deployment, shadow.label))
+        if copies is None:
+            copies = self.queues[deployment, shadow.label] = Copies(shadow)
+        if copies.rows and copies.rows + rows.n > copies.limit:
+            counts[2] += 1  # it would time out in the queue: cut off now
+            copies.cut += 1
             return
-        if rows.n > batcher.max_batch_size:
-            task = asyncio.get_running_loop().create_task(
-                self._run(deployment, shadow, rows, request_id)
+        copies.shadow = shadow
+        copies.items.append((rows, request_id, _clock()))
+        copies.rows += rows.n
+        if copies.task is None:
+            task = copies.task = asyncio.get_running_loop().create_task(
+                self._pump(deployment, copies)
             )
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
-            return
-        try:
-            future = batcher.submit(rows)
-        except Exception:
-            self._failed(deployment, shadow)
-            return
-        start = time.perf_counter()
-        timer = future.get_loop().call_later(shadow.timeout_s, future.cancel)
-        self.pending.add(future)
-        future.add_done_callback(
-            functools.partial(self._done, deployment, shadow, rows, request_id, start, timer)
-        )
 
-    def _done(
-        self,
-        deployment: str,
-        shadow: Shadow,
-        rows: Rows,
-        request_id: str,
-        start: float,
-        timer: asyncio.TimerHandle,
-        future: asyncio.Future,
-    ) -> None:
-        timer.cancel()
-        self.pending.discard(future)
-        if future.cancelled():
-            self._timed_out(deployment, shadow)
-            return
-        if future.exception() is not None:
-            self._failed(deployment, shadow)
-            return
-        self._answered(deployment, shadow, rows, request_id, start, future.result())
-
-    async def _run(self, deployment: str, shadow: Shadow, rows: Rows, request_id: str) -> None:
-        start = time.perf_counter()
+    async def _pump(self, deployment: str, copies: Copies) -> None:
+        """Hand the shadow the waiting copies a batch at a time, until none is left."""
+        counts = self.by_deployment[deployment]
         try:
-            outputs = await asyncio.wait_for(shadow.loaded.batcher.predict(rows), shadow.timeout_s)
-        except TimeoutError:
-            self._timed_out(deployment, shadow)
-            return
-        except Exception:
-            self._failed(deployment, shadow)
-            return
-        self._answered(deployment, shadow, rows, request_id, start, outputs)
+            while copies.items:
+                start = _clock()
+                expired = copies.expire(start)
+                counts[2] += expired
+                copies.cut += expired
+                if not copies.items:
+                    break
+                batch = copies.take()
+                shadow = copies.shadow
+                batcher = shadow.loaded.batcher
+                try:
+                    rows = concat([rows for rows, _, _ in batch])
+                    left = batch[0][2] + shadow.timeout_s - start
+                    outputs = await asyncio.wait_for(batcher.predict(rows), left)
+                except TimeoutError:
+                    counts[2] += len(batch)
+                    copies.cut += len(batch)
+                except Exception:
+                    counts[3] += len(batch)
+                    copies.cut += len(batch)
+                else:
+                    counts[1] += len(batch)
+                    self._answered(deployment, shadow, batch, outputs)
+                # What a batch took here (queued, predicted, answered) sizes the queue.
+                copies.limit = room(_clock() - start, shadow.timeout_s, batcher)
+                self._count_cut(deployment, copies)
+        finally:
+            copies.task = None
+            self._count_cut(deployment, copies)
+            if not copies.items:  # idle: nothing keeps its split's models alive
+                self.queues.pop((deployment, copies.shadow.label), None)
+
+    def _count_cut(self, deployment: str, copies: Copies) -> None:
+        """Count the copies cut off (timed out or failed) as the shadow's errors."""
+        if copies.cut and self.window is not None:
+            self.window.record_error(deployment, copies.shadow.label, copies.cut)
+        copies.cut = 0
 
     def _answered(
         self,
         deployment: str,
         shadow: Shadow,
-        rows: Rows,
-        request_id: str,
-        start: float,
+        batch: list[tuple[Rows, str, float]],
         outputs: dict[str, np.ndarray],
     ) -> None:
-        self._count(deployment, 1)
-        if self.sinks:
-            loaded = shadow.loaded
-            outcome = Outcome(
-                deployment,
-                loaded.name,
-                loaded.version,
-                request_id,
-                time.perf_counter() - start,
-                rows.n,
-                rows,
-                outputs,
-                True,
-                time.time(),
-            )
-            for sink in self.sinks:
+        """Give the sinks the shadow's answers to *batch*: the window all at once, any
+        other sink an `Outcome` per copy."""
+        if not self.sinks:
+            return
+        now, at = _clock(), time.time()
+        loaded = shadow.loaded
+        offsets = [0]
+        for rows, _, _ in batch:
+            offsets.append(offsets[-1] + rows.n)
+        window = self.window
+        for sink in self.sinks:
+            if sink is window:
+                window.record_copies(
+                    deployment,
+                    loaded.name,
+                    loaded.version,
+                    [request_id for _, request_id, _ in batch],
+                    answer_of(outputs),
+                    offsets,
+                    [now - sent for _, _, sent in batch],
+                    at,
+                )
+                continue
+            for i, (rows, request_id, sent) in enumerate(batch):
+                outcome = Outcome(
+                    deployment,
+                    loaded.name,
+                    loaded.version,
+                    request_id,
+                    now - sent,
+                    rows.n,
+                    rows,
+                    slice_outputs(outputs, offsets[i], offsets[i + 1]),
+                    True,
+                    at,
+                )
                 sink.record(outcome)
-
-    def _timed_out(self, deployment: str, shadow: Shadow) -> None:
-        """A copy cut off (by its timeout, or before queueing): the shadow's error."""
-        self._count(deployment, 2)
-        if self.window is not None:
-            self.window.record_error(deployment, shadow.label)
-
-    def _failed(self, deployment: str, shadow: Shadow) -> None:
-        """A copy refused or raised: the shadow's error; the client has its answer."""
-        self._count(deployment, 3)
-        if self.window is not None:
-            self.window.record_error(deployment, shadow.label)
 
     # The totals over every deployment (`by_deployment` holds them per deployment).
     @property
@@ -182,16 +232,13 @@ class Shadowing:
     def _total(self, which: int) -> int:
         return sum(counts[which] for counts in self.by_deployment.values())
 
-    def _count(self, deployment: str, which: int) -> None:
-        counts = self.by_deployment.get(deployment)
-        if counts is None:
-            counts = self.by_deployment[deployment] = [0, 0, 0, 0]
-        counts[which] += 1
+    @property
+    def waiting(self) -> int:
+        """The copies queued for a shadow, not yet handed to it."""
+        return sum(len(copies.items) for copies in self.queues.values())
 
     async def stop(self) -> None:
         """Cancel the shadow copies still waiting."""
-        for future in list(self.pending):
-            future.cancel()
         for task in list(self.tasks):
             task.cancel()
         if self.tasks:

@@ -29,6 +29,14 @@ from typing import Any
 
 import numpy as np
 
+from .answers import (
+    agreeing_pairs,
+    answer_bytes,
+    answer_of,
+    answered_bytes,
+    answered_rows,
+    score,
+)
 from .intervals import LATENCY_BUCKETS, latency_bucket
 from .outcomes import Outcome
 
@@ -40,10 +48,6 @@ REMEMBER = 100_000
 REMEMBER_ROWS = 1_000_000
 #: Bytes of answers remembered per deployment (every version's, shadows' included).
 REMEMBER_BYTES = 64 * 1024 * 1024
-#: What an answer of Python objects (strings) is counted per element besides its pointers.
-OBJECT_BYTES = 64
-#: Relative tolerance under which two regressors' answers count as agreeing.
-AGREE_RTOL = 1e-6
 
 # The fields of `Counts`, in snapshot order.
 FIELDS = ("requests", "errors", "compared", "agreed", "fed", "correct", "abs_error", "sq_error")
@@ -76,16 +80,10 @@ class Counts:
 
 #: deployment -> version label -> bucket number (unix seconds // BUCKET_S) -> counts
 Table = dict[str, dict[str, dict[int, Counts]]]
+#: Per request id (oldest first), each version's answer to it.
+Memory = collections.OrderedDict[str, dict[str, np.ndarray]]
 #: The bucket `Window.record` fills for a version: [start, end) seconds, counts, label.
 _Filling = tuple[float, float, Counts, str]
-
-
-def answer_of(outputs: dict[str, np.ndarray]) -> np.ndarray | None:
-    """The output feedback and agreement compare: ``predictions``, else the first."""
-    value = outputs.get("predictions")
-    if value is None and outputs:
-        value = next(iter(outputs.values()))
-    return value
 
 
 class Window:
@@ -113,7 +111,7 @@ class Window:
         self.clock = clock
         self.watched: set[str] = set()
         self.table: Table = {}
-        self.answers: dict[str, collections.OrderedDict[str, dict[str, np.ndarray]]] = {}
+        self.answers: dict[str, Memory] = {}
         #: What the guard says of each deployment (filled by the guard; None: no guard).
         self.guards: dict[str, dict[str, Any]] = {}
         #: (deployment, model, version) -> the bucket `record` fills (see `_fill`).
@@ -157,50 +155,101 @@ class Window:
         if deployment not in self.watched:
             return
         at = outcome.at
+        outputs = outcome.outputs
+        answer = outputs.get("predictions")
+        if answer is None:
+            answer = answer_of(outputs)
+        if outcome.shadow:
+            self.record_copies(
+                deployment,
+                model,
+                version,
+                (outcome.request_id,),
+                answer,
+                (0, outcome.rows),
+                (outcome.latency_s,),
+                at,
+            )
+            return
         filling = self._filling.get((deployment, model, version))
         if filling is None or not filling[0] <= at < filling[1]:
             filling = self._fill(deployment, model, version, at)
         counts, label = filling[2], filling[3]
         counts.requests += 1
         counts.latency[latency_bucket(outcome.latency_s)] += 1
-        outputs = outcome.outputs
-        answer = outputs.get("predictions")
         if answer is None:
-            answer = answer_of(outputs)
-            if answer is None:
-                return
+            return
         memory = self.answers.get(deployment)
         if memory is None:
             memory = self.answers[deployment] = collections.OrderedDict()
-        rows = self.remembered_rows.get(deployment, 0)
-        size = self.remembered_bytes.get(deployment, 0) + _bytes(answer)
+        rows = self.remembered_rows.get(deployment, 0) + len(answer)
+        size = self.remembered_bytes.get(deployment, 0) + answer_bytes(answer)
         request_id = outcome.request_id
-        if not outcome.shadow:
-            rows += len(answer)
-            replaced = memory.pop(request_id, None)  # a client reusing its id
-            if replaced is not None:
-                rows -= _rows(replaced)
-                size -= _size(replaced)
-            memory[request_id] = {label: answer}
-        else:
-            answered = memory.get(request_id)
-            if answered is None:
-                return  # forgotten already (or its arm's answer was not recorded)
-            first = next(iter(answered.values()))
-            counts.compared += len(answer)
-            counts.agreed += agreeing(first, answer)
-            previous = answered.get(label)
-            if previous is not None:
-                size -= _bytes(previous)
-            answered[label] = answer
+        replaced = memory.pop(request_id, None)  # a client reusing its id
+        if replaced is not None:
+            rows -= answered_rows(replaced)
+            size -= answered_bytes(replaced)
+        memory[request_id] = {label: answer}
+        self._keep(deployment, memory, rows, size)
+
+    def _keep(self, deployment: str, memory: Memory, rows: int, size: int) -> None:
+        """Forget the oldest answers of *deployment* beyond the bounds, and note what
+        *memory* holds now (*rows*, *size* bytes, before forgetting)."""
         while memory and (
             len(memory) > self.remember or rows > self.remember_rows or size > self.remember_bytes
         ):
             oldest = memory.popitem(last=False)[1]
-            rows -= _rows(oldest)
-            size -= _size(oldest)
+            rows -= answered_rows(oldest)
+            size -= answered_bytes(oldest)
         self.remembered_rows[deployment] = rows
         self.remembered_bytes[deployment] = size
+
+    def record_copies(
+        self,
+        deployment: str,
+        model: str,
+        version: int,
+        request_ids: Sequence[str],
+        answer: np.ndarray | None,
+        offsets: Sequence[int],
+        latencies: Iterable[float],
+        at: float,
+    ) -> None:
+        """Count a shadow's answers to the copies of one of its batches, as `record`
+        counts one each: *answer* holds them end to end (copy i's rows are
+        ``offsets[i]:offsets[i + 1]``); each is remembered beside the answer its client
+        got, and all are compared with those in one comparison (`agreeing_pairs`). A
+        shadow's `Outcome` given to `record` is counted here, as a batch of one."""
+        if deployment not in self.watched:
+            return
+        filling = self._filling.get((deployment, model, version))
+        if filling is None or not filling[0] <= at < filling[1]:
+            filling = self._fill(deployment, model, version, at)
+        counts, label = filling[2], filling[3]
+        counts.requests += len(request_ids)
+        histogram = counts.latency
+        for seconds in latencies:
+            histogram[latency_bucket(seconds)] += 1
+        memory = self.answers.get(deployment)
+        if memory is None or answer is None:
+            return
+        size = self.remembered_bytes.get(deployment, 0)
+        theirs, mine = [], []
+        for i, request_id in enumerate(request_ids):
+            answered = memory.get(request_id)
+            if answered is None:
+                continue  # forgotten already (or its arm's answer was not recorded)
+            copy = answer[offsets[i] : offsets[i + 1]]
+            theirs.append(next(iter(answered.values())))
+            mine.append(copy)
+            previous = answered.get(label)
+            if previous is not None:
+                size -= answer_bytes(previous)
+            answered[label] = copy
+            size += answer_bytes(copy)
+        counts.compared += sum(map(len, mine))
+        counts.agreed += agreeing_pairs(theirs, mine)
+        self._keep(deployment, memory, self.remembered_rows.get(deployment, 0), size)
 
     def _fill(self, deployment: str, model: str, version: int, at: float) -> _Filling:
         """The bucket of *at* of a version, as `record` keeps it: (its start, its end,
@@ -216,10 +265,10 @@ class Window:
         self._filling[deployment, model, version] = filling
         return filling
 
-    def record_error(self, deployment: str, label: str) -> None:
-        """Count a failed prediction (or a shadow's failure or timeout) of *label*."""
+    def record_error(self, deployment: str, label: str, count: int = 1) -> None:
+        """Count *count* failed predictions (or a shadow's failures or timeouts) of *label*."""
         if deployment in self.watched:
-            self._counts(deployment, label, self.clock()).errors += 1
+            self._counts(deployment, label, self.clock()).errors += count
 
     # -- feedback -----------------------------------------------------------------------
 
@@ -237,7 +286,7 @@ class Window:
             if answered is None or request_id in found:
                 unknown.append(request_id)
                 continue
-            rows = _rows(answered)
+            rows = answered_rows(answered)
             expected = truth if isinstance(truth, list) else [truth]
             if len(expected) != rows:
                 mismatched.append(request_id)
@@ -255,8 +304,8 @@ class Window:
             self._counts(deployment, label, now).add_list(counts.to_list())
         for request_id in found:
             answered = memory.pop(request_id)
-            self.remembered_rows[deployment] -= _rows(answered)
-            self.remembered_bytes[deployment] -= _size(answered)
+            self.remembered_rows[deployment] -= answered_rows(answered)
+            self.remembered_bytes[deployment] -= answered_bytes(answered)
         return {
             "joined": joined,
             "unknown": unknown,
@@ -309,60 +358,3 @@ class Window:
             watched=deployment in self.watched,
             guard=self.guards.get(deployment),
         )
-
-
-def _rows(answered: dict[str, np.ndarray]) -> int:
-    return len(next(iter(answered.values())))
-
-
-def _bytes(answer: np.ndarray) -> int:
-    """The memory of one answer; a string's characters estimated (`OBJECT_BYTES`)."""
-    if answer.dtype.kind == "O":
-        return answer.nbytes + answer.size * OBJECT_BYTES
-    return answer.nbytes
-
-
-def _size(answered: dict[str, np.ndarray]) -> int:
-    return sum(map(_bytes, answered.values()))
-
-
-def agreeing(a: np.ndarray, b: np.ndarray) -> int:
-    """How many rows of two answers agree (numbers within `AGREE_RTOL`, else equal)."""
-    if len(a) != len(b):
-        return 0
-    if a.dtype.kind in "fc" or b.dtype.kind in "fc":
-        try:
-            same = np.isclose(a.astype(float), b.astype(float), rtol=AGREE_RTOL, atol=0.0)
-        except (TypeError, ValueError):
-            same = a == b
-    else:
-        same = a == b
-    same = np.asarray(same)
-    if same.ndim > 1:
-        same = same.reshape(len(same), -1).all(axis=1)
-    return int(same.sum())
-
-
-def score(counts: Counts, answer: np.ndarray, truth: list[Any]) -> None:
-    """Add feedback rows: right or wrong for labels, absolute errors for numbers."""
-    counts.fed += len(truth)
-    if answer.dtype.kind in "fc" and all(_is_number(t) for t in truth):
-        errors = np.abs(
-            answer.astype(float).reshape(len(truth), -1)[:, 0] - np.asarray(truth, float)
-        )
-        counts.abs_error += float(errors.sum())
-        counts.sq_error += float((errors * errors).sum())
-        counts.correct += int((errors == 0).sum())
-        return
-    for predicted, expected in zip(answer.tolist(), truth, strict=True):
-        counts.correct += _same_label(predicted, expected)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _same_label(predicted: Any, expected: Any) -> bool:
-    if predicted == expected:
-        return True
-    return str(predicted) == str(expected)

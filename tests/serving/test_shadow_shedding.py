@@ -1,36 +1,69 @@
 """A shadow that cannot keep up is cut off before it is queued, and copies of any size
-reach the shadow whole (one batch: followed by callbacks; bigger: a task of its own)."""
+reach the shadow whole (several in one batch; a bigger one split by the batcher)."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 import maas_nb
 from maas_nb.serving.batching import Batcher
+from maas_nb.serving.loaded import Loaded
 from maas_nb.serving.rows import Rows
-from maas_nb.serving.shadowing import behind
+from maas_nb.serving.shadowing import Shadowing, room
+from maas_nb.serving.split import Shadow
 from tests.helpers import wait_for
 from tests.serving.test_shadow import ListSink, in_process  # noqa: F401 (the fixture)
 
 
-def test_a_copy_that_would_wait_past_the_timeout_is_cut_off_before_it_is_queued():
-    async def scenario() -> list[bool]:
-        batcher = Batcher(lambda rows: {"y": np.zeros(rows.n)}, name="slow", max_batch_size=4)
-        seen = [behind(batcher, 1, 0.5)]  # nothing queued, nothing measured
-        for _ in range(10):  # queued while the batcher's task has not run yet: 40 rows
-            batcher.submit(Rows("tensor", np.zeros((4, 2)), 4))
-        seen.append(behind(batcher, 1, 0.5))  # queued, but no call measured yet
-        batcher.thread_seconds = 0.05  # what the batcher measured: 50 ms a call
-        # 40 rows queued + 1 = 11 batches of 4 = 0.55 s ahead of the copy.
-        seen += [behind(batcher, 1, 0.5), behind(batcher, 1, 0.6), behind(batcher, 1, 0.54)]
+def test_the_queue_holds_what_the_shadow_answers_within_its_timeout():
+    async def scenario() -> list[int]:
+        batcher = Batcher(lambda rows: {"y": np.zeros(rows.n)}, name="m:2", max_batch_size=4)
+        seen = [room(None, 0.5, batcher)]  # nothing measured yet: what the batcher queues
+        seen += [room(0.05, 0.5, batcher), room(0.05, 0.54, batcher), room(2.0, 0.5, batcher)]
         await batcher.close()
-        seen.append(behind(batcher, 1, 0.01))  # all answered: an empty queue always goes
         return seen
 
-    assert asyncio.run(scenario()) == [False, False, True, False, True, False]
+    # Ten batches of 4 rows at 50 ms in 500 ms, whole batches only, at least one.
+    assert asyncio.run(scenario()) == [4096, 40, 40, 4]
+
+
+def test_copies_beyond_what_the_shadow_answers_in_its_timeout_are_cut_off_at_once():
+    release = threading.Event()
+    called: list[int] = []
+
+    def predict(rows: Rows) -> dict[str, np.ndarray]:
+        called.append(rows.n)
+        release.wait(30)  # held busy until the test lets it go
+        return {"predictions": np.zeros(rows.n)}
+
+    async def scenario(sink: ListSink) -> list[tuple[int, ...]]:
+        batcher = Batcher(predict, name="slow:2", max_batch_size=4, max_latency_ms=0)
+        batcher.thread_seconds = 0.05  # as measured: 50 ms a call
+        loaded = Loaded("slow", 2, "sklearn", None, batcher, {})
+        shadow = Shadow("slow:2", loaded, 100.0, 0.5, "slow:2")  # 10 batches in 0.5 s
+        shadowing = Shadowing([sink])
+        one = Rows("tensor", np.zeros((1, 2)), 1)
+        shadowing.maybe_send("d", shadow, one, "first")
+        while not called:  # the first copy is in the (held) model's call
+            await asyncio.sleep(0.001)
+        for i in range(45):  # 40 rows fit in the queue, the last 5 are cut off at once
+            shadowing.maybe_send("d", shadow, one, f"id{i}")
+        seen = [(shadowing.sent, shadowing.timed_out, shadowing.waiting, shadowing.answered)]
+        release.set()
+        while shadowing.answered + shadowing.timed_out < shadowing.sent:
+            await asyncio.sleep(0.001)
+        seen.append((shadowing.sent, shadowing.timed_out, shadowing.waiting, shadowing.answered))
+        await batcher.close()
+        return seen
+
+    sink = ListSink()
+    assert asyncio.run(asyncio.wait_for(scenario(sink), 30)) == [(46, 5, 40, 0), (46, 5, 0, 41)]
+    assert [o.request_id for o in sink.outcomes] == ["first", *(f"id{i}" for i in range(40))]
+    assert called == [1, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4]  # the queued copies in whole batches
 
 
 def test_copies_of_one_row_and_of_several_batches_reach_the_shadow_whole(in_process, iris):  # noqa: F811
@@ -56,6 +89,6 @@ def test_copies_of_one_row_and_of_several_batches_reach_the_shadow_whole(in_proc
     wait_for(lambda: len(sink.of(shadow=True)) == len(sizes), timeout=30, what="shadows")
     shadowing = in_process.pool.shadowing
     assert (shadowing.sent, shadowing.answered, shadowing.timed_out) == (4, 4, 0)
-    assert not shadowing.pending and not shadowing.tasks  # nothing left in flight
+    assert not shadowing.tasks and not shadowing.waiting  # nothing left in flight
     got = sorted((o.rows, o.outputs["predictions"].tolist()) for o in sink.of(shadow=True))
     assert got == sorted((n, second.predict(X[:n]).tolist()) for n in sizes)

@@ -1,0 +1,86 @@
+"""A shadow's answers counted a batch at a time are counted as one by one would be."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from maas_nb.serving.answers import agreeing, agreeing_pairs
+from maas_nb.serving.outcomes import Outcome
+from maas_nb.serving.window import Window
+
+NOW = 1_000_000.0
+
+
+def answers(rng: random.Random, kind: str, n: int) -> np.ndarray:
+    """An answer of *n* rows of *kind*, drawn from few values so that some rows agree."""
+    if kind == "int":
+        return np.array([rng.randrange(3) for _ in range(n)])
+    if kind == "float":
+        return np.array([rng.choice([0.5, 0.5 + 1e-9, 2.0]) for _ in range(n)])
+    if kind == "str":
+        return np.array([rng.choice(["setosa", "versicolor", "x"]) for _ in range(n)], object)
+    return np.array([[rng.randrange(2), rng.randrange(2)] for _ in range(n)])  # 2 columns
+
+
+@pytest.mark.parametrize(
+    ("theirs", "mine"),
+    [("int", "int"), ("float", "float"), ("int", "float"), ("str", "str"), ("wide", "wide")],
+)
+def test_agreement_of_many_pairs_at_once_is_their_sum(theirs, mine):
+    rng = random.Random(7)
+    for _ in range(50):
+        sizes = [rng.randrange(1, 5) for _ in range(rng.randrange(1, 9))]
+        a = [answers(rng, theirs, n) for n in sizes]
+        b = [answers(rng, mine, n if rng.random() < 0.9 else n + 1) for n in sizes]
+        assert agreeing_pairs(a, b) == sum(agreeing(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_pairs_that_do_not_concatenate_are_compared_one_by_one():
+    a = [np.array([1, 2]), np.array([[1, 2]])]  # one row of one column, one of two
+    b = [np.array([1, 3]), np.array([[1, 2]])]
+    assert agreeing_pairs(a, b) == 2
+    assert agreeing_pairs([np.array([1]), np.array([1.5])], [np.array([1]), np.array([1.5])]) == 2
+
+
+def window() -> Window:
+    w = Window(lambda name: {}, clock=lambda: NOW, remember=40)
+    w.watch("d")
+    return w
+
+
+def test_a_batch_of_copies_counts_and_remembers_what_each_copy_alone_would():
+    rng = random.Random(3)
+    one_by_one, batched = window(), window()
+    ids = [f"id{i}" for i in range(60)]  # 40 remembered: the first 20 are forgotten
+    for request_id in ids:
+        answer = answers(rng, "int", rng.randrange(1, 4))
+        primary = Outcome(
+            "d", "m", 1, request_id, 0.001, len(answer), None, {"y": answer}, False, NOW
+        )
+        one_by_one.record(primary)
+        batched.record(primary)
+    copied = [*ids[::3], "never-seen"]
+    offsets, latencies, parts = [0], [], []
+    for request_id in copied:
+        remembered = one_by_one.answers["d"].get(request_id)
+        n = len(next(iter(remembered.values()))) if remembered else 2
+        part = answers(rng, "int", n)
+        parts.append(part)
+        offsets.append(offsets[-1] + n)
+        latencies.append(rng.choice([0.0001, 0.003, 0.2]))
+        alone = Outcome("d", "m", 2, request_id, latencies[-1], n, None, {"y": part}, True, NOW)
+        one_by_one.record(alone)
+    batched.record_copies("d", "m", 2, copied, np.concatenate(parts), offsets, latencies, NOW)
+    assert batched.snapshot() == one_by_one.snapshot()
+    shadow = batched.table["d"]["m:2"][int(NOW // 10)]
+    assert shadow.requests == len(copied) and 0 < shadow.agreed < shadow.compared
+    assert batched.remembered_bytes == one_by_one.remembered_bytes
+    assert batched.remembered_rows == one_by_one.remembered_rows
+    for request_id, answered in one_by_one.answers["d"].items():
+        got = batched.answers["d"][request_id]
+        assert list(got) == list(answered)
+        assert all(np.array_equal(got[k], answered[k]) for k in answered)
+    assert sum("m:2" in a for a in batched.answers["d"].values()) == len(ids[::3]) - 7
