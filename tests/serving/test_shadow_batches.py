@@ -77,8 +77,7 @@ def test_a_batch_of_copies_counts_and_remembers_what_each_copy_alone_would():
     assert batched.snapshot() == one_by_one.snapshot()
     shadow = batched.table["d"]["m:2"][int(NOW // 10)]
     assert shadow.requests == len(copied) and 0 < shadow.agreed < shadow.compared
-    assert batched.remembered_bytes == one_by_one.remembered_bytes
-    assert batched.remembered_rows == one_by_one.remembered_rows
+    assert batched.remembered("d") == one_by_one.remembered("d")
     for request_id, answered in one_by_one.answers["d"].items():
         got = batched.answers["d"][request_id]
         assert list(got) == list(answered)

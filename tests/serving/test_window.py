@@ -195,9 +195,9 @@ def test_big_requests_are_remembered_within_a_bound_on_rows():
         window.record(outcome(clock, 1, f"r{i}", [1, 2, 3]))  # 12 rows > 10: r0 goes
     window.record(outcome(clock, 1, "r3", [1, 2, 3]))  # the same id again: counted once
     assert list(window.answers["iris"]) == ["r1", "r2", "r3"]
-    assert window.remembered_rows["iris"] == 9
+    assert window.remembered("iris")[0] == 9
     assert window.join_feedback("iris", [("r1", [1, 2, 3])])["joined"] == 1
-    assert window.remembered_rows["iris"] == 6
+    assert window.remembered("iris")[0] == 6
 
 
 def test_wilson_bounds_are_exact_at_none_and_all():
@@ -213,13 +213,13 @@ def test_remembered_answers_are_bounded_by_bytes_shadows_included():
         assert rid in window.answers["iris"]
         window.record(outcome(clock, 3, rid, np.zeros(25), shadow=True))
     assert list(window.answers["iris"]) == ["b", "c"]
-    assert window.remembered_bytes["iris"] == 800
+    assert window.remembered("iris")[1] == 800
     window.record(outcome(clock, 1, "wide", np.zeros((1, 200))))  # 1,600 bytes alone
-    assert list(window.answers["iris"]) == [] and window.remembered_bytes["iris"] == 0
+    assert list(window.answers["iris"]) == [] and window.remembered("iris")[1] == 0
     window.record(outcome(clock, 1, "d", np.asarray(["cat"] * 5, dtype=object)))
-    assert window.remembered_bytes["iris"] == 5 * (8 + 64)
+    assert window.remembered("iris")[1] == 5 * (8 + 64)
     window.join_feedback("iris", [("d", ["cat"] * 5)])
-    assert window.remembered_bytes["iris"] == 0 and window.remembered_rows["iris"] == 0
+    assert window.remembered("iris")[1] == 0 and window.remembered("iris")[0] == 0
 
 
 def test_a_join_that_fails_leaves_everything_as_it_was():
