@@ -27,6 +27,7 @@ import asyncio
 import collections
 import random
 import time
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,10 @@ class Copies:
 
     def __init__(self, shadow: Shadow) -> None:
         self.shadow = shadow  # the latest split's: its batcher, timeout and label
-        self.items: collections.deque[tuple[Rows, str, float]] = collections.deque()
+        #: Per copy: its rows' kind, data and count, its request id, when it was sent. A
+        #: tuple of these alone is one the garbage collector stops tracking: a thousand
+        #: copies waiting do not lengthen every young collection (a `Rows` would).
+        self.items: collections.deque[tuple[str, Any, int, str, float]] = collections.deque()
         self.rows = 0  # the rows in `items`
         batcher = shadow.loaded.batcher
         self.limit = room(batcher.cost, shadow.timeout_s, batcher)
@@ -68,23 +72,28 @@ class Copies:
         """Drop the copies that waited past the timeout; how many."""
         items, timeout = self.items, self.shadow.timeout_s
         dropped = 0
-        while items and items[0][2] + timeout <= now:
-            self.rows -= items.popleft()[0].n
+        while items and items[0][4] + timeout <= now:
+            self.rows -= items.popleft()[2]
             dropped += 1
         return dropped
 
     def take(self) -> list[tuple[Rows, str, float]]:
-        """The oldest copies that make one batch: at most its rows (a bigger copy alone),
-        of one layout (only those concatenate)."""
+        """The oldest copies that make one batch, as (rows, request id, sent): at most its
+        rows (a bigger copy alone), of one layout (only those concatenate)."""
         items = self.items
-        first = items.popleft()
-        batch, rows = [first], first[0].n
+        kind, data, n, request_id, sent = items.popleft()
+        first = Rows(kind, data, n)
+        batch, rows = [(first, request_id, sent)], n
         size = self.shadow.loaded.batcher.max_batch_size
-        like = first[0].layout if len(items) else None
-        while items and rows + items[0][0].n <= size and items[0][0].layout == like:
-            item = items.popleft()
-            batch.append(item)
-            rows += item[0].n
+        like = first.layout if items else None
+        while items and rows + items[0][2] <= size:
+            kind, data, n, request_id, sent = items[0]
+            copy = Rows(kind, data, n)
+            if copy.layout != like:
+                break
+            items.popleft()
+            batch.append((copy, request_id, sent))
+            rows += n
         self.rows -= rows
         return batch
 
@@ -114,11 +123,11 @@ class Shadowing:
         if copies.rows and copies.rows + rows.n > copies.limit:
             counts[2] += 1  # it would time out in the queue: cut off now
             copies.cut += 1
-            return
-        copies.shadow = shadow
-        copies.items.append((rows, request_id, _clock()))
-        copies.rows += rows.n
-        if copies.task is None:
+        else:
+            copies.shadow = shadow
+            copies.items.append((rows.kind, rows.data, rows.n, request_id, _clock()))
+            copies.rows += rows.n
+        if copies.task is None:  # (a pump that raised left its copies: a new one takes them)
             task = copies.task = asyncio.get_running_loop().create_task(
                 self._pump(deployment, copies)
             )
@@ -143,7 +152,7 @@ class Shadowing:
                     rows = concat([rows for rows, _, _ in batch])
                     left = batch[0][2] + shadow.timeout_s - start
                     outputs = await asyncio.wait_for(batcher.predict(rows), left)
-                except TimeoutError:
+                except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
                     counts[2] += len(batch)
                     copies.cut += len(batch)
                 except Exception:

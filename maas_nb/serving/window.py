@@ -48,8 +48,8 @@ REMEMBER = 100_000
 REMEMBER_ROWS = 1_000_000
 #: Bytes of answers remembered per deployment (every version's, shadows' included).
 REMEMBER_BYTES = 64 * 1024 * 1024
-#: Answers `Window.record` keeps in a list before remembering them all in one go: in the
-#: middle of serving, each costs its own cache misses on the memory of 100,000 answers.
+#: Answers `Window.record` keeps in a list before remembering them in one go: remembered
+#: one at a time, amid the serving path's own work, they cost about twice as much.
 DEFER = 64
 
 # The fields of `Counts`, in snapshot order.
