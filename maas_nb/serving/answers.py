@@ -45,8 +45,9 @@ def answered_bytes(answered: dict[str, np.ndarray]) -> int:
 
 
 def agreeing(a: np.ndarray, b: np.ndarray) -> int:
-    """How many rows of two answers agree (numbers within `AGREE_RTOL`, else equal)."""
-    if len(a) != len(b):
+    """How many rows of two answers agree (numbers within `AGREE_RTOL`, else equal);
+    none for answers of different shapes."""
+    if a.shape != b.shape:
         return 0
     if a.dtype.kind in "fc" or b.dtype.kind in "fc":
         try:

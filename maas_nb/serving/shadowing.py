@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import random
 import time
 from typing import Any
@@ -38,6 +39,7 @@ from .rows import Rows, concat, slice_outputs
 from .split import Shadow
 from .window import Window
 
+log = logging.getLogger("maas_nb.serving")
 _random = random.random
 _clock = time.perf_counter
 
@@ -48,7 +50,7 @@ def room(seconds: float | None, timeout_s: float, batcher: Batcher) -> int:
     before any is measured."""
     if seconds is None:
         return batcher.max_queue_rows
-    return max(1, int(timeout_s / seconds)) * batcher.max_batch_size
+    return max(1, int(timeout_s / max(seconds, 1e-9))) * batcher.max_batch_size
 
 
 class Copies:
@@ -155,14 +157,20 @@ class Shadowing:
                 except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
                     counts[2] += len(batch)
                     copies.cut += len(batch)
+                    # Behind: a batch took all the time left. Queue one batch until
+                    # one is answered in time (what timed out is still in its batcher).
+                    copies.limit = room(shadow.timeout_s, shadow.timeout_s, batcher)
                 except Exception:
-                    counts[3] += len(batch)
+                    counts[3] += len(batch)  # a failure measures nothing: the limit stays
                     copies.cut += len(batch)
                 else:
                     counts[1] += len(batch)
-                    self._answered(deployment, shadow, batch, outputs)
-                # What a batch took here (queued, predicted, answered) sizes the queue.
-                copies.limit = room(_clock() - start, shadow.timeout_s, batcher)
+                    # What a batch took here (queued, predicted, answered) sizes the queue.
+                    copies.limit = room(_clock() - start, shadow.timeout_s, batcher)
+                    try:
+                        self._answered(deployment, shadow, batch, outputs)
+                    except Exception:  # a sink's fault must not stop the shadow
+                        log.exception("recording the answers of shadow %s failed", shadow.label)
                 self._count_cut(deployment, copies)
         finally:
             copies.task = None

@@ -199,7 +199,7 @@ class Window:
         if answer is not None:
             pending = self._pending
             pending.append((deployment, outcome.request_id, filling[3], answer))
-            if len(pending) >= DEFER:
+            if len(pending) >= DEFER or len(answer) >= DEFER:  # a big one: bounded now
                 self._flush()
 
     def _flush(self) -> None:

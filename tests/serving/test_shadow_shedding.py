@@ -43,9 +43,9 @@ def test_copies_beyond_what_the_shadow_answers_in_its_timeout_are_cut_off_at_onc
 
     async def scenario(sink: ListSink) -> list[tuple[int, ...]]:
         batcher = Batcher(predict, name="slow:2", max_batch_size=4, max_latency_ms=0)
-        batcher.thread_seconds = 0.05  # as measured: 50 ms a call
+        batcher.thread_seconds = 0.5  # as measured: 500 ms a call
         loaded = Loaded("slow", 2, "sklearn", None, batcher, {})
-        shadow = Shadow("slow:2", loaded, 100.0, 0.5, "slow:2")  # 10 batches in 0.5 s
+        shadow = Shadow("slow:2", loaded, 100.0, 5.0, "slow:2")  # 10 batches in 5 s
         shadowing = Shadowing([sink])
         one = Rows("tensor", np.zeros((1, 2)), 1)
         shadowing.maybe_send("d", shadow, one, "first")
@@ -92,6 +92,7 @@ def test_copies_of_one_row_and_of_several_batches_reach_the_shadow_whole(in_proc
     wait_for(lambda: len(sink.of(shadow=True)) == len(sizes), timeout=30, what="shadows")
     shadowing = in_process.pool.shadowing
     assert (shadowing.sent, shadowing.answered, shadowing.timed_out) == (4, 4, 0)
-    assert not shadowing.tasks and not shadowing.waiting  # nothing left in flight
+    # Nothing left in flight (the pump ends on the server's loop, after its last answer).
+    wait_for(lambda: not shadowing.tasks and not shadowing.queues, timeout=30, what="idle")
     got = sorted((o.rows, o.outputs["predictions"].tolist()) for o in sink.of(shadow=True))
     assert got == sorted((n, second.predict(X[:n]).tolist()) for n in sizes)
