@@ -14,11 +14,11 @@ a failing one (its queue full, its model raising) is counted, not logged per cop
 
 A shadow that cannot keep up (its batches take longer than the copies arrive) would
 queue copies only to time them out later. So the queue holds at most the rows the
-shadow can answer within its timeout (whole batches, each taking what the last one took
-from the queue to its answer, or the batcher's measured cost of a call for a new queue;
-unmeasured: what its batcher queues): a copy beyond them is cut off at once, counted as
-timed out, at the cost of a comparison. With the queue empty a copy
-always goes, so the cost is measured afresh.
+shadow can answer within its timeout: whole batches, each taking what the last answered
+one took from the queue to its answer (one batch after a timeout; for a new queue the
+batcher's measured cost of a call; unmeasured, what its batcher queues). A copy beyond
+them is cut off at once, counted as timed out, at the cost of a comparison. With the
+queue empty a copy always goes, so the cost is measured afresh.
 """
 
 from __future__ import annotations
