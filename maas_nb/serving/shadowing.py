@@ -46,11 +46,11 @@ _clock = time.perf_counter
 
 def room(seconds: float | None, timeout_s: float, batcher: Batcher) -> int:
     """The rows a shadow's queue holds: the whole batches of *batcher* it answers within
-    *timeout_s* when one takes *seconds* (at least one); as many as the batcher queues
-    before any is measured."""
+    *timeout_s* when one takes *seconds*, besides the batch in flight and a copy's own
+    (at least one); as many as the batcher queues before any is measured."""
     if seconds is None:
         return batcher.max_queue_rows
-    return max(1, int(timeout_s / max(seconds, 1e-9))) * batcher.max_batch_size
+    return max(1, int(timeout_s / max(seconds, 1e-9)) - 1) * batcher.max_batch_size
 
 
 class Copies:

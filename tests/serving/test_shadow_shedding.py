@@ -25,11 +25,13 @@ def test_the_queue_holds_what_the_shadow_answers_within_its_timeout():
         batcher = Batcher(lambda rows: {"y": np.zeros(rows.n)}, name="m:2", max_batch_size=4)
         seen = [room(None, 0.5, batcher)]  # nothing measured yet: what the batcher queues
         seen += [room(0.05, 0.5, batcher), room(0.05, 0.54, batcher), room(2.0, 0.5, batcher)]
+        seen.append(room(0.0, 0.5, batcher) > 4096)  # answered at once: no division by 0
         await batcher.close()
         return seen
 
-    # Ten batches of 4 rows at 50 ms in 500 ms, whole batches only, at least one.
-    assert asyncio.run(scenario()) == [4096, 40, 40, 4]
+    # Ten batches of 4 rows at 50 ms in 500 ms: the one in flight, nine queued (whole
+    # batches only, at least one); a copy at the back is answered within the timeout.
+    assert asyncio.run(scenario()) == [4096, 36, 36, 4, True]
 
 
 def test_copies_beyond_what_the_shadow_answers_in_its_timeout_are_cut_off_at_once():
@@ -45,13 +47,13 @@ def test_copies_beyond_what_the_shadow_answers_in_its_timeout_are_cut_off_at_onc
         batcher = Batcher(predict, name="slow:2", max_batch_size=4, max_latency_ms=0)
         batcher.thread_seconds = 0.5  # as measured: 500 ms a call
         loaded = Loaded("slow", 2, "sklearn", None, batcher, {})
-        shadow = Shadow("slow:2", loaded, 100.0, 5.0, "slow:2")  # 10 batches in 5 s
+        shadow = Shadow("slow:2", loaded, 100.0, 5.0, "slow:2")  # 9 queued, 1 in flight
         shadowing = Shadowing([sink])
         one = Rows("tensor", np.zeros((1, 2)), 1)
         shadowing.maybe_send("d", shadow, one, "first")
         while not called:  # the first copy is in the (held) model's call
             await asyncio.sleep(0.001)
-        for i in range(45):  # 40 rows fit in the queue, the last 5 are cut off at once
+        for i in range(45):  # 36 rows fit in the queue, the last 9 are cut off at once
             shadowing.maybe_send("d", shadow, one, f"id{i}")
         seen = [(shadowing.sent, shadowing.timed_out, shadowing.waiting, shadowing.answered)]
         gc.collect()  # the waiting copies cost young collections nothing: untracked
@@ -64,9 +66,9 @@ def test_copies_beyond_what_the_shadow_answers_in_its_timeout_are_cut_off_at_onc
         return seen
 
     sink = ListSink()
-    assert asyncio.run(asyncio.wait_for(scenario(sink), 30)) == [(46, 5, 40, 0), (46, 5, 0, 41)]
-    assert [o.request_id for o in sink.outcomes] == ["first", *(f"id{i}" for i in range(40))]
-    assert called == [1, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4]  # the queued copies in whole batches
+    assert asyncio.run(asyncio.wait_for(scenario(sink), 30)) == [(46, 9, 36, 0), (46, 9, 0, 37)]
+    assert [o.request_id for o in sink.outcomes] == ["first", *(f"id{i}" for i in range(36))]
+    assert called == [1, 4, 4, 4, 4, 4, 4, 4, 4, 4]  # the queued copies in whole batches
 
 
 def test_copies_of_one_row_and_of_several_batches_reach_the_shadow_whole(in_process, iris):  # noqa: F811
