@@ -174,10 +174,7 @@ class Window:
         if deployment not in self.watched:
             return
         at = outcome.at
-        outputs = outcome.outputs
-        answer = outputs.get("predictions")
-        if answer is None:
-            answer = answer_of(outputs)
+        answer = answer_of(outcome.outputs)
         if outcome.shadow:
             self.record_copies(
                 deployment,
@@ -190,9 +187,7 @@ class Window:
                 at,
             )
             return
-        filling = self._filling.get((deployment, model, version))
-        if filling is None or not filling[0] <= at < filling[1]:
-            filling = self._fill(deployment, model, version, at)
+        filling = self._fill(deployment, model, version, at)
         counts = filling[2]
         counts.requests += 1
         counts.latency[latency_bucket(outcome.latency_s)] += 1
@@ -258,9 +253,7 @@ class Window:
         shadow's `Outcome` given to `record` is counted here, as a batch of one."""
         if deployment not in self.watched:
             return
-        filling = self._filling.get((deployment, model, version))
-        if filling is None or not filling[0] <= at < filling[1]:
-            filling = self._fill(deployment, model, version, at)
+        filling = self._fill(deployment, model, version, at)
         counts, label = filling[2], filling[3]
         counts.requests += len(request_ids)
         histogram = counts.latency
@@ -289,7 +282,10 @@ class Window:
 
     def _fill(self, deployment: str, model: str, version: int, at: float) -> _Filling:
         """The bucket of *at* of a version, as `record` keeps it: (its start, its end,
-        its counts, the version's label)."""
+        its counts, the version's label); the one kept unless *at* is past it."""
+        filling = self._filling.get((deployment, model, version))
+        if filling is not None and filling[0] <= at < filling[1]:
+            return filling
         label = f"{model}:{version}"
         number = int(at // self.bucket_s)
         filling = (
