@@ -12,21 +12,29 @@ split's traffic sees a tenth of those clients come back: waiting for the rest wo
 only delay it). Requests bigger than a batch are split and reassembled. The queue is
 bounded and answers 503 when full.
 
-Where a batch is predicted depends on what the model's calls cost: the lower of two
-measures, the least of the last ``RECENT`` calls made on the event loop and the least
-of those made on the worker thread (a call's time only ever grows by what else happens
-meanwhile: the loop's by an outlier such as a first call, the thread's by its waits
-for the GIL, which a model that gives it up many times a call, such as a forest once
-per tree, pays each time the busy loop holds it); unknown before the first call. A
-model cheaper than ``INLINE_S`` a call is called on the event loop, since the hop to a
-worker thread and back costs more than the call; one cheaper than ``INLINE_ALONE_S`` is
+Where a batch is predicted depends on what the model's calls cost, by the rows they
+hold: the last ``RECENT`` calls made on the event loop and on the worker thread, each as
+(rows, seconds). A call of n rows costs at most what a recent call of r rows took, times
+n/r when n is more (a batch costs no less for more rows, and no more per row: the call's
+fixed part is shared); the estimate is the least such bound (a call's time only ever
+grows by what else happens meanwhile: the loop's by an outlier such as a first call, the
+thread's by its waits for the GIL); unknown before the first call. Costs by rows matter:
+a model called on the loop for the small batches of a quiet moment must not stay there
+for the full batches of a busy one.
+
+A batch estimated cheaper than ``INLINE_S`` is called on the event loop, since the hop to
+a worker thread and back costs more than the call. One cheaper than ``INLINE_ALONE_S`` is
 called there too while requests come one at a time (the previous batch answered one
-request and nothing else is queued or arriving). Any other call runs on the model's
-worker thread, off the event loop, so the loop keeps receiving and answering meanwhile.
-A model that has been called only on its thread for ``PROBE_EVERY`` batches, at a cost
-under ``INLINE_ALONE_S``, is called once on the loop to measure it afresh (its cost
-there replaces the loop's earlier ones). Either way one call at a time: a model need
-not be thread-safe.
+request and nothing else is queued or arriving), and while the thread's calls cost
+``CONVOY`` times the loop's or more: a model that gives the GIL up many times a call (a
+forest, once per tree) waits for the busy loop's thread each time, and those waits cost
+more than the overlap gains (a 90/10 split of a forest on two cores: 0.80x to 0.88x a
+single version's requests/s). Any other call runs on the model's worker thread, off the
+event loop, so the loop keeps receiving and answering meanwhile. After ``PROBE_EVERY``
+batches in one place the model is called once in the other to measure it afresh there
+(on the loop, if a call on the thread costs under ``INLINE_ALONE_S``; on the thread, if
+it is on the loop for the thread's GIL waits, which may have gone). Either way one call
+at a time: a model need not be thread-safe.
 """
 
 from __future__ import annotations
@@ -56,6 +64,9 @@ INLINE_ALONE_S = 0.005
 RECENT = 8
 #: The weight of the latest gap in the moving average of the time between requests.
 GAP_WEIGHT = 0.1
+#: A call this many times dearer on the thread than on the loop (and cheaper there than
+#: ``INLINE_ALONE_S``) spends the difference waiting for the GIL: it is made on the loop.
+CONVOY = 1.5
 #: Batches on the worker thread before a call on the loop measures the cost afresh.
 PROBE_EVERY = 256
 
@@ -93,16 +104,15 @@ class Batcher:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"maas-predict-{name}")
         self._closing = False
         self._last_batch_requests = 0  # how many requests the previous batch answered
+        self._last_batch_rows = 0  # and how many rows it held
         self._last_batch_done = 0.0
         self._last_arrival = 0.0  # time.monotonic() of the latest request
         self._gap: float | None = None  # moving average of the time between requests
-        # A call's seconds, on the loop and on the thread: the least of the last RECENT
-        # calls there (None: no call there yet).
-        self.loop_seconds: float | None = None
-        self.thread_seconds: float | None = None
-        self._loop_calls: collections.deque[float] = collections.deque(maxlen=RECENT)
-        self._thread_calls: collections.deque[float] = collections.deque(maxlen=RECENT)
+        # The last RECENT calls on the loop and on the thread: (rows, seconds) each.
+        self._loop_calls: collections.deque[tuple[int, float]] = collections.deque(maxlen=RECENT)
+        self._thread_calls: collections.deque[tuple[int, float]] = collections.deque(maxlen=RECENT)
         self._thread_batches = 0  # batches on the thread since the last call on the loop
+        self._loop_batches = 0  # batches on the loop since the last call on the thread
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def predict(self, rows: Rows) -> Outputs:
@@ -187,13 +197,14 @@ class Batcher:
                     if not item.future.done():
                         item.future.set_exception(model_failed(self.name, exc))
             self._last_batch_requests = len(batch)
+            self._last_batch_rows = sum(item.rows.n for item in batch)
             self._last_batch_done = time.monotonic()
 
     async def _predict_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
         rows = concat([item.rows for item in batch])
         start = time.perf_counter()
-        probe = self._probe_due()
-        inline = probe or self._inline(len(batch))
+        probe = self._probe_due()  # None: no probe; else where to call
+        inline = probe if probe is not None else self._inline(len(batch), rows.n)
         try:
             if inline:
                 outputs = self._predict(rows)
@@ -205,16 +216,9 @@ class Batcher:
             return
         finally:
             seconds = time.perf_counter() - start
-            if inline:
-                if probe:
-                    self._loop_calls.clear()  # afresh: earlier calls may be long past
-                self._loop_calls.append(seconds)
-                self.loop_seconds = min(self._loop_calls)
-                self._thread_batches = 0
-            else:
-                self._thread_calls.append(seconds)
-                self.thread_seconds = min(self._thread_calls)
-                self._thread_batches += 1
+            if probe is not None:  # afresh: earlier calls there may be long past
+                (self._loop_calls if probe else self._thread_calls).clear()
+            self.measured(rows.n, seconds, on_loop=inline)
             if self._observe_batch is not None:
                 self._observe_batch(rows.n, seconds)
         offset = 0
@@ -223,36 +227,73 @@ class Batcher:
                 item.future.set_result(slice_outputs(outputs, offset, offset + item.rows.n))
             offset += item.rows.n
 
+    def measured(self, rows: int, seconds: float, *, on_loop: bool) -> None:
+        """Count a call of the model: *rows* rows in *seconds*, on the loop or its thread."""
+        if on_loop:
+            self._loop_calls.append((rows, seconds))
+            self._thread_batches = 0
+            self._loop_batches += 1
+        else:
+            self._thread_calls.append((rows, seconds))
+            self._thread_batches += 1
+            self._loop_batches = 0
+
+    def cost_of(self, rows: int, *, on_loop: bool | None = None) -> float | None:
+        """What a call of *rows* rows costs at most, from the recent calls on the loop and
+        on the thread (*on_loop*: there only); None before any call (see the module)."""
+        calls: tuple[collections.deque[tuple[int, float]], ...]
+        if on_loop is None:
+            calls = (self._loop_calls, self._thread_calls)
+        else:
+            calls = (self._loop_calls,) if on_loop else (self._thread_calls,)
+        bounds = [s * rows / r if rows > r else s for recent in calls for r, s in recent]
+        return min(bounds) if bounds else None
+
     @property
     def cost(self) -> float | None:
-        """What a call of the model costs: the lower of its costs on the loop and on the
-        thread (each errs high: an outlier on the loop, GIL waits on the thread); None
-        before the first call."""
-        loop, thread = self.loop_seconds, self.thread_seconds
-        if loop is None or thread is None:
-            return thread if loop is None else loop
-        return min(loop, thread)
+        """What the model's cheapest call costs (a call of one row); None before the first."""
+        return self.cost_of(1)
 
-    def _inline(self, requests: int) -> bool:
+    @property
+    def loop_seconds(self) -> float | None:
+        """The cheapest recent call on the event loop (None: none there yet)."""
+        return self.cost_of(1, on_loop=True)
+
+    @property
+    def thread_seconds(self) -> float | None:
+        """The cheapest recent call on the worker thread (None: none there yet)."""
+        return self.cost_of(1, on_loop=False)
+
+    def _inline(self, requests: int, rows: int) -> bool:
         """Whether to call the model on the event loop rather than on its thread."""
-        cost = self.cost
+        cost = self.cost_of(rows)
         if cost is None:
             return False
         if cost < INLINE_S:
             return True
         if cost >= INLINE_ALONE_S:
             return False
+        loop, thread = self.cost_of(rows, on_loop=True), self.cost_of(rows, on_loop=False)
+        if loop is not None and thread is not None and loop * CONVOY < thread:
+            return True  # its thread's calls go to waiting for the GIL: the loop's are cheaper
         alone = requests == 1 and self._last_batch_requests <= 1
         return alone and not self._queue and not self.arriving
 
-    def _probe_due(self) -> bool:
-        """Whether to call the model on the loop once to measure it there afresh: it has
-        been called only on its thread for a while, at a cost a call on the loop may have."""
-        return (
-            self._thread_batches >= PROBE_EVERY
-            and self.thread_seconds is not None
-            and self.thread_seconds < INLINE_ALONE_S
-        )
+    def _probe_due(self) -> bool | None:
+        """Where to call the model once to measure it there afresh (True: the loop), or
+        None. The loop, after ``PROBE_EVERY`` batches on the thread at a cost a call on
+        the loop may have; the thread, after as many on the loop for a cost not cheap
+        in itself (made there because the thread's calls were dearer: they may not be
+        any more)."""
+        if self._thread_batches >= PROBE_EVERY:
+            thread = self.thread_seconds
+            if thread is not None and thread < INLINE_ALONE_S:
+                return True
+        if self._loop_batches >= PROBE_EVERY:
+            loop = self.loop_seconds
+            if loop is not None and loop >= INLINE_S:
+                return False
+        return None
 
     def _more_expected(self) -> bool:
         if self.arriving > 0:
@@ -264,8 +305,11 @@ class Batcher:
         return recent and len(self._queue) < self._last_batch_requests and self._arriving_often()
 
     def _arriving_often(self) -> bool:
-        """Whether requests have lately come more often than a call of the model takes."""
-        cost = self.cost
+        """Whether requests have lately come more often than a call of the model takes:
+        a call of the rows the last batch held (its clients are the ones expected back).
+        The cheapest call would not do: a busy version's batches, cut short once, would
+        look cheap enough never to wait again."""
+        cost = self.cost_of(max(1, self._last_batch_rows))
         return self._gap is None or cost is None or self._gap < cost
 
     async def _maybe_wait_for_more(self) -> None:

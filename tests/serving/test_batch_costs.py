@@ -65,3 +65,73 @@ def test_a_rarely_asked_version_does_not_wait_for_clients_gone_elsewhere():
 
     asyncio.run(go())
     assert batches == [1, 8, 1, 1, 1]
+
+
+def test_a_call_of_many_rows_is_costed_by_its_rows():
+    threads: list[int] = []
+
+    def predict(batch: Rows) -> dict[str, np.ndarray]:
+        threads.append(threading.get_ident())
+        time.sleep(0.0002 * batch.n)  # 0.2 ms a row, wherever it is called
+        return {"out": batch.data[:, 0]}
+
+    async def go():
+        batcher = Batcher(predict, name="m:1")
+        for _ in range(3):
+            await batcher.predict(rows())  # cheap: on the loop after the first
+        await batcher.predict(rows(32))  # 6.4 ms or more: too dear for the loop
+        await batcher.close()
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(go())
+    assert threads[0] != loop_thread and threads[1:3] == [loop_thread] * 2
+    assert threads[3] != loop_thread  # not the one-row calls' cost
+
+
+def test_a_model_waiting_for_the_gil_on_its_thread_is_called_on_the_loop_until_it_no_longer_does(
+    monkeypatch,
+):
+    monkeypatch.setattr(batching, "PROBE_EVERY", 8)
+    on_loop: list[bool] = []
+
+    async def go():
+        loop_thread = threading.get_ident()
+
+        def predict(batch: Rows) -> dict[str, np.ndarray]:
+            here = threading.get_ident() == loop_thread
+            if here:
+                time.sleep(0.0015)  # neither cheap nor dear on the loop
+            elif not any(on_loop):
+                # Off the loop it waits for the GIL (as a forest does, once per tree):
+                # 8 ms a call, now and then 4 ms; several times the loop's 1.5 ms.
+                time.sleep(0.004 if len(on_loop) % 4 == 0 else 0.008)
+            else:
+                time.sleep(0.0006)  # the waits have gone: cheaper than on the loop
+            on_loop.append(here)
+            return {"out": batch.data[:, 0]}
+
+        batcher = Batcher(predict, name="m:1")
+        for _ in range(20):  # three requests at a time: never "alone"
+            await asyncio.gather(*(batcher.predict(rows()) for _ in range(3)))
+        await batcher.close()
+
+    asyncio.run(go())
+    # The thread, a probe on the loop found it cheaper there; eight batches on, a probe
+    # on the thread found that cheaper again.
+    assert on_loop == [False] * 8 + [True] * 8 + [False] * 4, on_loop
+
+
+def test_a_busy_version_whose_batch_was_cut_short_still_waits_for_its_clients():
+    async def go():
+        batcher = Batcher(lambda batch: {"out": batch.data[:, 0]}, name="m:1")
+        batcher.measured(64, 0.002, on_loop=False)  # a full batch: 2 ms
+        batcher.measured(2, 0.0001, on_loop=True)  # a batch cut short: 0.1 ms
+        batcher._gap = 0.0005  # a request every 0.5 ms
+        batcher._last_batch_rows = 64  # the clients of a full batch are coming back
+        often = batcher._arriving_often()
+        batcher._last_batch_rows = 2  # two clients: a call of two is quicker than a gap
+        rarely = not batcher._arriving_often()
+        await batcher.close()
+        return often, rarely
+
+    assert asyncio.run(go()) == (True, True)
