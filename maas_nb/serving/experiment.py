@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .counts import Counts
 from .intervals import mean_interval, quantile, wilson
 from .split import Split
-from .window import Counts
 
 #: Feedback rows (and requests) each of two versions needs before they can be told apart.
 MIN_SAMPLE = 100

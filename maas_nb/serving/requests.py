@@ -27,7 +27,7 @@ from .errors import (
     UnsupportedMediaType,
 )
 from .loaded import Loaded
-from .outcomes import Outcome, OutcomeSink
+from .outcomes import Outcome
 from .rows import Rows
 from .slot import Slot
 from .split import Arm, Split
@@ -238,7 +238,7 @@ async def predict(
     if shadow is not None:
         pool.shadowing.maybe_send(slot.name, shadow, rows, request_id)
     if pool.sinks:
-        _record(pool.sinks, slot.name, arm, request_id, start, rows, outputs)
+        _record(pool, slot.name, arm, request_id, start, rows, outputs)
     return Answer(arm, extra, outputs, request_id)
 
 
@@ -249,7 +249,7 @@ def new_id() -> str:
 
 
 def _record(
-    sinks: list[OutcomeSink],
+    pool: Any,
     deployment: str,
     arm: Arm,
     request_id: str,
@@ -257,21 +257,29 @@ def _record(
     rows: Rows,
     outputs: dict[str, np.ndarray],
 ) -> None:
+    """Hand the answer to the pool's sinks: the window is told it directly
+    (`Window.answered`), any other sink gets an `Outcome` (made once, for all of them)."""
     loaded = arm.loaded
     latency = time.perf_counter() - start
-    outcome = Outcome(
-        deployment,
-        loaded.name,
-        loaded.version,
-        request_id,
-        latency,
-        rows.n,
-        rows,
-        outputs,
-        False,
-        time.time(),
-    )
-    for sink in sinks:
+    window = pool.window
+    outcome = None
+    for sink in pool.sinks:
+        if sink is window:
+            window.answered(deployment, arm.label, request_id, latency, outputs)
+            continue
+        if outcome is None:
+            outcome = Outcome(
+                deployment,
+                loaded.name,
+                loaded.version,
+                request_id,
+                latency,
+                rows.n,
+                rows,
+                outputs,
+                False,
+                time.time(),
+            )
         sink.record(outcome)
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError
 from ..registry.guards import DEFAULTS, THRESHOLDS, guard_config
-from .window import FIELDS, Counts
+from .counts import FIELDS, Counts
 
 if TYPE_CHECKING:
     from .slot import Slot

@@ -37,7 +37,8 @@ from .answers import (
     answered_rows,
     score,
 )
-from .intervals import LATENCY_BUCKETS, latency_bucket
+from .counts import Counts
+from .intervals import latency_bucket
 from .outcomes import Outcome
 
 BUCKET_S = 10
@@ -52,40 +53,11 @@ REMEMBER_BYTES = 64 * 1024 * 1024
 #: one at a time, amid the serving path's own work, they cost about twice as much.
 DEFER = 64
 
-# The fields of `Counts`, in snapshot order.
-FIELDS = ("requests", "errors", "compared", "agreed", "fed", "correct", "abs_error", "sq_error")
-
-
-class Counts:
-    """One version's counts in one bucket; plain numbers that add up."""
-
-    __slots__ = (*FIELDS, "latency")
-
-    def __init__(self) -> None:
-        self.requests = self.errors = self.compared = self.agreed = 0
-        self.fed = self.correct = 0
-        self.abs_error = self.sq_error = 0.0
-        self.latency = [0] * LATENCY_BUCKETS
-
-    def to_list(self) -> list[Any]:
-        """The counts as plain data; the latency histogram as its nonzero [bucket, count]."""
-        latency = [[k, c] for k, c in enumerate(self.latency) if c]
-        return [*(getattr(self, f) for f in FIELDS), latency]
-
-    def add_list(self, values: Sequence[Any]) -> None:
-        """Add counts given as `to_list` gives them."""
-        for name, value in zip(FIELDS, values, strict=False):
-            setattr(self, name, getattr(self, name) + value)
-        latency = self.latency
-        for k, c in values[-1]:
-            latency[k] += c
-
-
 #: deployment -> version label -> bucket number (unix seconds // BUCKET_S) -> counts
 Table = dict[str, dict[str, dict[int, Counts]]]
 #: Per request id (oldest first), each version's answer to it.
 Memory = collections.OrderedDict[str, dict[str, np.ndarray]]
-#: The bucket `Window.record` fills for a version: [start, end) seconds, counts, label.
+#: The bucket `Window.answered` fills for a version: [start, end) seconds, counts, label.
 _Filling = tuple[float, float, Counts, str]
 
 
@@ -119,8 +91,8 @@ class Window:
         self._pending: list[tuple[str, str, str, np.ndarray]] = []
         #: What the guard says of each deployment (filled by the guard; None: no guard).
         self.guards: dict[str, dict[str, Any]] = {}
-        #: (deployment, model, version) -> the bucket `record` fills (see `_fill`).
-        self._filling: dict[tuple[str, str, int], _Filling] = {}
+        #: (deployment, label) -> the bucket `answered` fills (see `_fill`).
+        self._filling: dict[tuple[str, str], _Filling] = {}
 
     # -- what is remembered (each read remembers what is pending first) -----------------
 
@@ -166,34 +138,54 @@ class Window:
         return counts
 
     def record(self, outcome: Outcome) -> None:
-        """Count *outcome* and remember its answer under its request id (`_flush`).
-
-        It runs for every answer on the event loop, so the bucket being filled is kept
-        per (deployment, model, version) with its label, and looked up once."""
+        """Count *outcome* and remember its answer under its request id (`answered`; a
+        shadow's as `record_copies` counts a batch of one)."""
         deployment, model, version = outcome.deployment, outcome.model, outcome.version
         if deployment not in self.watched:
             return
-        at = outcome.at
-        answer = answer_of(outcome.outputs)
         if outcome.shadow:
             self.record_copies(
                 deployment,
                 model,
                 version,
                 (outcome.request_id,),
-                answer,
+                answer_of(outcome.outputs),
                 (0, outcome.rows),
                 (outcome.latency_s,),
-                at,
+                outcome.at,
             )
             return
-        filling = self._fill(deployment, model, version, at)
+        label = f"{model}:{version}"
+        request_id, latency, outputs = outcome.request_id, outcome.latency_s, outcome.outputs
+        self.answered(deployment, label, request_id, latency, outputs, at=outcome.at)
+
+    def answered(
+        self,
+        deployment: str,
+        label: str,
+        request_id: str,
+        latency_s: float,
+        outputs: dict[str, np.ndarray],
+        *,
+        at: float | None = None,
+    ) -> None:
+        """Count the answer *outputs* version *label* gave request *request_id* of
+        *deployment* in *latency_s*, at *at* (the window's clock: now), and remember it
+        (`DEFER` at a time, see `_flush`).
+
+        It runs for every answer on the event loop, called by the request itself (no
+        `Outcome` is made for the window), so the bucket being filled is kept per
+        (deployment, label) and looked up once."""
+        if deployment not in self.watched:
+            return
+        filling = self._fill(deployment, label, self.clock() if at is None else at)
         counts = filling[2]
         counts.requests += 1
-        counts.latency[latency_bucket(outcome.latency_s)] += 1
+        counts.latency[latency_bucket(latency_s)] += 1
+        answer = answer_of(outputs)
         if answer is not None:
             pending = self._pending
-            pending.append((deployment, outcome.request_id, filling[3], answer))
+            pending.append((deployment, request_id, label, answer))
             if len(pending) >= DEFER or len(answer) >= DEFER:  # a big one: bounded now
                 self._flush()
 
@@ -253,7 +245,7 @@ class Window:
         shadow's `Outcome` given to `record` is counted here, as a batch of one."""
         if deployment not in self.watched:
             return
-        filling = self._fill(deployment, model, version, at)
+        filling = self._fill(deployment, f"{model}:{version}", at)
         counts, label = filling[2], filling[3]
         counts.requests += len(request_ids)
         histogram = counts.latency
@@ -280,13 +272,12 @@ class Window:
         counts.agreed += agreeing_pairs(theirs, mine)
         self._keep(deployment, memory, self._rows.get(deployment, 0), size)
 
-    def _fill(self, deployment: str, model: str, version: int, at: float) -> _Filling:
-        """The bucket of *at* of a version, as `record` keeps it: (its start, its end,
-        its counts, the version's label); the one kept unless *at* is past it."""
-        filling = self._filling.get((deployment, model, version))
+    def _fill(self, deployment: str, label: str, at: float) -> _Filling:
+        """The bucket of *at* of version *label*, as `answered` keeps it: (its start, its
+        end, its counts, the label); the one kept unless *at* is past it."""
+        filling = self._filling.get((deployment, label))
         if filling is not None and filling[0] <= at < filling[1]:
             return filling
-        label = f"{model}:{version}"
         number = int(at // self.bucket_s)
         filling = (
             number * self.bucket_s,
@@ -294,7 +285,7 @@ class Window:
             self._counts(deployment, label, at),
             label,
         )
-        self._filling[deployment, model, version] = filling
+        self._filling[deployment, label] = filling
         return filling
 
     def record_error(self, deployment: str, label: str, count: int = 1) -> None:

@@ -244,3 +244,22 @@ def test_a_latency_on_a_buckets_bound_falls_in_that_bucket():
         if k < LATENCY_BUCKETS - 1:
             assert latency_bucket(float(np.nextafter(high, 0.0))) == k
     assert latency_bucket(0.0) == 0 and latency_bucket(1e6) == LATENCY_BUCKETS - 1
+
+
+def test_an_answer_told_directly_counts_as_its_outcome_recorded():
+    clock = Clock()
+    told, recorded = make_window(clock), make_window(clock)
+    for i in range(150):  # more than a deferred batch: some remembered, some pending
+        rid, answer, latency = f"r{i}", [i % 3], 0.001 * (1 + i % 7)
+        outputs = {"predictions": np.asarray(answer)}
+        told.answered("iris", "iris:1", rid, latency, outputs)
+        recorded.record(outcome(clock, 1, rid, answer, latency=latency))
+        clock.now += 0.5  # across buckets
+    assert told.snapshot() == recorded.snapshot() and told.snapshot()["iris"]["iris:1"]
+    assert told.remembered("iris") == recorded.remembered("iris") == (150, 150 * 8)
+    same = told.answers["iris"].items(), recorded.answers["iris"].items()
+    assert [(rid, {k: v.tolist() for k, v in a.items()}) for rid, a in same[0]] == [
+        (rid, {k: v.tolist() for k, v in a.items()}) for rid, a in same[1]
+    ]
+    truth = [(f"r{i}", i % 2) for i in range(150)]
+    assert told.join_feedback("iris", truth) == recorded.join_feedback("iris", truth)
