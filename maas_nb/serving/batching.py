@@ -104,7 +104,8 @@ class Batcher:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"maas-predict-{name}")
         self._closing = False
         self._last_batch_requests = 0  # how many requests the previous batch answered
-        self._last_batch_rows = 0  # and how many rows it held
+        #: What a call of the rows the previous batch held costs (`_arriving_often`).
+        self._expected_cost: float | None = None
         self._last_batch_done = 0.0
         self._last_arrival = 0.0  # time.monotonic() of the latest request
         self._gap: float | None = None  # moving average of the time between requests
@@ -197,7 +198,7 @@ class Batcher:
                     if not item.future.done():
                         item.future.set_exception(model_failed(self.name, exc))
             self._last_batch_requests = len(batch)
-            self._last_batch_rows = sum(item.rows.n for item in batch)
+            self._expected_cost = self.cost_of(sum(item.rows.n for item in batch))
             self._last_batch_done = time.monotonic()
 
     async def _predict_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
@@ -290,7 +291,7 @@ class Batcher:
             if thread is not None and thread < INLINE_ALONE_S:
                 return True
         if self._loop_batches >= PROBE_EVERY:
-            loop = self.loop_seconds
+            loop = self._expected_cost  # a call like the last one's
             if loop is not None and loop >= INLINE_S:
                 return False
         return None
@@ -309,7 +310,7 @@ class Batcher:
         a call of the rows the last batch held (its clients are the ones expected back).
         The cheapest call would not do: a busy version's batches, cut short once, would
         look cheap enough never to wait again."""
-        cost = self.cost_of(max(1, self._last_batch_rows))
+        cost = self._expected_cost
         return self._gap is None or cost is None or self._gap < cost
 
     async def _maybe_wait_for_more(self) -> None:

@@ -122,16 +122,21 @@ def test_a_model_waiting_for_the_gil_on_its_thread_is_called_on_the_loop_until_i
 
 
 def test_a_busy_version_whose_batch_was_cut_short_still_waits_for_its_clients():
-    async def go():
-        batcher = Batcher(lambda batch: {"out": batch.data[:, 0]}, name="m:1")
-        batcher.measured(64, 0.002, on_loop=False)  # a full batch: 2 ms
-        batcher.measured(2, 0.0001, on_loop=True)  # a batch cut short: 0.1 ms
-        batcher._gap = 0.0005  # a request every 0.5 ms
-        batcher._last_batch_rows = 64  # the clients of a full batch are coming back
-        often = batcher._arriving_often()
-        batcher._last_batch_rows = 2  # two clients: a call of two is quicker than a gap
-        rarely = not batcher._arriving_often()
-        await batcher.close()
-        return often, rarely
+    def predict(batch: Rows) -> dict[str, np.ndarray]:
+        time.sleep(0.00003 * batch.n)  # a full batch of 64 rows: 2 ms; two rows: 60 us
+        return {"out": batch.data[:, 0]}
 
-    assert asyncio.run(go()) == (True, True)
+    async def go():
+        batcher = Batcher(predict, name="m:1")
+        seen = []
+        for n in (64, 2, 64):
+            await batcher.predict(rows(n))
+            batcher._gap = 0.0005  # a request every 0.5 ms lately
+            seen.append(batcher._arriving_often())
+        await batcher.close()
+        return seen
+
+    # After a full batch its clients come back more often than such a call takes; after
+    # a batch of two a call is quicker than the gap; after a full one again, they do:
+    # the cheap call of two rows does not stand for a full batch's.
+    assert asyncio.run(go()) == [True, False, True]
