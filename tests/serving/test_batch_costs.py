@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -17,8 +18,11 @@ from maas_nb.serving.rows import Rows
 from tests.serving.test_hot_path import rows
 
 
-def test_a_model_slowed_down_on_its_thread_is_tried_on_the_loop(monkeypatch):
-    monkeypatch.setattr(batching, "PROBE_EVERY", 8)
+def three_at_a_time(
+    batches: int, seconds: Callable[[bool, list[bool]], float]
+) -> tuple[list[bool], Batcher]:
+    """Where each of *batches* batches of three requests was predicted (True: on the
+    loop), by a model taking *seconds(on the loop, where the earlier ones were)*."""
     on_loop: list[bool] = []
 
     async def go():
@@ -26,20 +30,28 @@ def test_a_model_slowed_down_on_its_thread_is_tried_on_the_loop(monkeypatch):
 
         def predict(batch: Rows) -> dict[str, np.ndarray]:
             here = threading.get_ident() == loop_thread
+            time.sleep(seconds(here, on_loop))
             on_loop.append(here)
-            if not here:
-                # Off the loop it mostly waits (as a forest does for the busy loop's GIL,
-                # once per tree): 8 ms a call, now and then 1 ms. On the loop: no wait.
-                time.sleep(0.001 if len(on_loop) % 4 == 0 else 0.008)
             return {"out": batch.data[:, 0]}
 
         batcher = Batcher(predict, name="m:1")
-        for _ in range(16):  # three requests at a time: never "alone"
+        for _ in range(batches):  # three requests at a time: never "alone"
             await asyncio.gather(*(batcher.predict(rows()) for _ in range(3)))
         await batcher.close()
         return batcher
 
-    batcher = asyncio.run(go())
+    return on_loop, asyncio.run(go())
+
+
+def test_a_model_slowed_down_on_its_thread_is_tried_on_the_loop(monkeypatch):
+    monkeypatch.setattr(batching, "PROBE_EVERY", 8)
+
+    def seconds(here: bool, before: list[bool]) -> float:
+        # Off the loop it mostly waits (as a forest does for the busy loop's GIL, once
+        # per tree): 8 ms a call, now and then 1 ms. On the loop: no wait.
+        return 0.0 if here else 0.001 if (len(before) + 1) % 4 == 0 else 0.008
+
+    on_loop, batcher = three_at_a_time(16, seconds)
     assert on_loop[0] is False  # cost unknown: the thread
     assert on_loop[-4:] == [True] * 4, on_loop  # probed, found cheap there, and kept there
     assert batcher.loop_seconds is not None and batcher.loop_seconds < batching.INLINE_S
@@ -92,30 +104,17 @@ def test_a_model_waiting_for_the_gil_on_its_thread_is_called_on_the_loop_until_i
     monkeypatch,
 ):
     monkeypatch.setattr(batching, "PROBE_EVERY", 8)
-    on_loop: list[bool] = []
 
-    async def go():
-        loop_thread = threading.get_ident()
+    def seconds(here: bool, before: list[bool]) -> float:
+        if here:
+            return 0.0015  # neither cheap nor dear on the loop
+        if not any(before):
+            # Off the loop it waits for the GIL (as a forest does, once per tree): 8 ms
+            # a call, now and then 4 ms; several times the loop's 1.5 ms.
+            return 0.004 if len(before) % 4 == 0 else 0.008
+        return 0.0006  # the waits have gone: cheaper than on the loop
 
-        def predict(batch: Rows) -> dict[str, np.ndarray]:
-            here = threading.get_ident() == loop_thread
-            if here:
-                time.sleep(0.0015)  # neither cheap nor dear on the loop
-            elif not any(on_loop):
-                # Off the loop it waits for the GIL (as a forest does, once per tree):
-                # 8 ms a call, now and then 4 ms; several times the loop's 1.5 ms.
-                time.sleep(0.004 if len(on_loop) % 4 == 0 else 0.008)
-            else:
-                time.sleep(0.0006)  # the waits have gone: cheaper than on the loop
-            on_loop.append(here)
-            return {"out": batch.data[:, 0]}
-
-        batcher = Batcher(predict, name="m:1")
-        for _ in range(20):  # three requests at a time: never "alone"
-            await asyncio.gather(*(batcher.predict(rows()) for _ in range(3)))
-        await batcher.close()
-
-    asyncio.run(go())
+    on_loop, _ = three_at_a_time(20, seconds)
     # The thread, a probe on the loop found it cheaper there; eight batches on, a probe
     # on the thread found that cheaper again.
     assert on_loop == [False] * 8 + [True] * 8 + [False] * 4, on_loop
