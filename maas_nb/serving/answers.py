@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from .window import Counts
+    from .counts import Counts
 
 #: What an answer of Python objects (strings) is counted per element besides its pointers.
 OBJECT_BYTES = 64

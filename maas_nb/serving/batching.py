@@ -25,16 +25,17 @@ for the full batches of a busy one.
 A batch estimated cheaper than ``INLINE_S`` is called on the event loop, since the hop to
 a worker thread and back costs more than the call. One cheaper than ``INLINE_ALONE_S`` is
 called there too while requests come one at a time (the previous batch answered one
-request and nothing else is queued or arriving), and while the thread's calls cost
-``CONVOY`` times the loop's or more: a model that gives the GIL up many times a call (a
-forest, once per tree) waits for the busy loop's thread each time, and those waits cost
-more than the overlap gains (a 90/10 split of a forest on two cores: 0.80x to 0.88x a
-single version's requests/s). Any other call runs on the model's worker thread, off the
-event loop, so the loop keeps receiving and answering meanwhile. After ``PROBE_EVERY``
-batches in one place the model is called once in the other to measure it afresh there
-(on the loop, if a call on the thread costs under ``INLINE_ALONE_S``; on the thread, if
-it is on the loop for the thread's GIL waits, which may have gone). Either way one call
-at a time: a model need not be thread-safe.
+request and nothing else is queued or arriving), and while the thread's calls of about
+as many rows cost ``CONVOY`` times the loop's or more: a model that gives the GIL up
+many times a call (a forest, once per tree) waits for the busy loop's thread each time,
+and those waits cost more than the overlap gains (a 90/10 split of a forest on two
+cores: 0.80x to 0.88x a single version's requests/s). Any other call runs on the
+model's worker thread, off the event loop, so the loop keeps receiving and answering
+meanwhile. After ``PROBE_EVERY`` batches in one place the model is called once in the
+other to measure it afresh there (on the loop, if such a call on the thread costs under
+``INLINE_ALONE_S``; on the thread, if it is on the loop at a cost not cheap in itself:
+the thread's GIL waits, or the lone requests, may have gone). Either way one call at a
+time: a model need not be thread-safe.
 """
 
 from __future__ import annotations
@@ -60,14 +61,14 @@ log = logging.getLogger("maas_nb.serving")
 INLINE_S = 0.0005
 #: A call this cheap may block the event loop while requests come one at a time.
 INLINE_ALONE_S = 0.005
-#: The calls (on the loop, on the thread) whose least cost is the model's cost there.
+#: The calls (on the loop, on the thread) kept, as (rows, seconds), to estimate costs.
 RECENT = 8
 #: The weight of the latest gap in the moving average of the time between requests.
 GAP_WEIGHT = 0.1
 #: A call this many times dearer on the thread than on the loop (and cheaper there than
 #: ``INLINE_ALONE_S``) spends the difference waiting for the GIL: it is made on the loop.
 CONVOY = 1.5
-#: Batches on the worker thread before a call on the loop measures the cost afresh.
+#: Batches in one place (the thread, the loop) before a call in the other measures it afresh.
 PROBE_EVERY = 256
 
 
@@ -198,13 +199,12 @@ class Batcher:
                     if not item.future.done():
                         item.future.set_exception(model_failed(self.name, exc))
             self._last_batch_requests = len(batch)
-            self._expected_cost = self.cost_of(sum(item.rows.n for item in batch))
             self._last_batch_done = time.monotonic()
 
     async def _predict_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
         rows = concat([item.rows for item in batch])
         start = time.perf_counter()
-        probe = self._probe_due()  # None: no probe; else where to call
+        probe = self._probe_due(rows.n)  # None: no probe; else where to call
         inline = probe if probe is not None else self._inline(len(batch), rows.n)
         try:
             if inline:
@@ -220,6 +220,7 @@ class Batcher:
             if probe is not None:  # afresh: earlier calls there may be long past
                 (self._loop_calls if probe else self._thread_calls).clear()
             self.measured(rows.n, seconds, on_loop=inline)
+            self._expected_cost = self.cost_of(rows.n)
             if self._observe_batch is not None:
                 self._observe_batch(rows.n, seconds)
         offset = 0
@@ -247,8 +248,16 @@ class Batcher:
             calls = (self._loop_calls, self._thread_calls)
         else:
             calls = (self._loop_calls,) if on_loop else (self._thread_calls,)
-        bounds = [s * rows / r if rows > r else s for recent in calls for r, s in recent]
+        bounds = [s * rows / max(r, 1) if rows > r else s for recent in calls for r, s in recent]
         return min(bounds) if bounds else None
+
+    def _convoy(self, rows: int) -> bool:
+        """Whether calls of about *rows* rows (half to twice as many) cost ``CONVOY`` times
+        as much on the thread as on the loop, over two thread calls or more: the thread's
+        spend the difference waiting for the GIL."""
+        loop = [s for r, s in self._loop_calls if rows <= 2 * r and r <= 2 * rows]
+        thread = [s for r, s in self._thread_calls if rows <= 2 * r and r <= 2 * rows]
+        return bool(loop) and len(thread) >= 2 and min(loop) * CONVOY <= min(thread)
 
     @property
     def cost(self) -> float | None:
@@ -274,20 +283,19 @@ class Batcher:
             return True
         if cost >= INLINE_ALONE_S:
             return False
-        loop, thread = self.cost_of(rows, on_loop=True), self.cost_of(rows, on_loop=False)
-        if loop is not None and thread is not None and loop * CONVOY < thread:
+        if self._convoy(rows):
             return True  # its thread's calls go to waiting for the GIL: the loop's are cheaper
         alone = requests == 1 and self._last_batch_requests <= 1
         return alone and not self._queue and not self.arriving
 
-    def _probe_due(self) -> bool | None:
-        """Where to call the model once to measure it there afresh (True: the loop), or
-        None. The loop, after ``PROBE_EVERY`` batches on the thread at a cost a call on
-        the loop may have; the thread, after as many on the loop for a cost not cheap
-        in itself (made there because the thread's calls were dearer: they may not be
-        any more)."""
+    def _probe_due(self, rows: int) -> bool | None:
+        """Where to call the model on a batch of *rows* rows once to measure it there
+        afresh (True: the loop), or None. The loop, after ``PROBE_EVERY`` batches on the
+        thread, if such a call there costs under ``INLINE_ALONE_S``; the thread, after as
+        many on the loop at a cost not cheap in itself (there because the thread's calls
+        were dearer, or for requests coming one at a time: either may have changed)."""
         if self._thread_batches >= PROBE_EVERY:
-            thread = self.thread_seconds
+            thread = self.cost_of(rows, on_loop=False)
             if thread is not None and thread < INLINE_ALONE_S:
                 return True
         if self._loop_batches >= PROBE_EVERY:

@@ -7,7 +7,7 @@ import os
 import re
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 from starlette.applications import Starlette
@@ -31,6 +31,9 @@ from .outcomes import Outcome
 from .rows import Rows
 from .slot import Slot
 from .split import Arm, Split
+
+if TYPE_CHECKING:
+    from .pool import ModelPool
 
 SIMPLE_CONTENT_TYPES = frozenset(
     {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
@@ -249,7 +252,7 @@ def new_id() -> str:
 
 
 def _record(
-    pool: Any,
+    pool: ModelPool,
     deployment: str,
     arm: Arm,
     request_id: str,

@@ -14,7 +14,8 @@ It also remembers, per deployment, the answers of the last `REMEMBER` request id
 at most `REMEMBER_ROWS` rows and `REMEMBER_BYTES` bytes of answers, for requests of many
 rows or wide answers; each version's: the arm's and the shadow's), so that ground truth
 posted later (`join_feedback`) is counted for every version that answered. A join is
-all or nothing: a truth that cannot be scored leaves every id remembered. `record` is O(1)
+all or nothing: a truth that cannot be scored leaves every id remembered. A request tells
+the window its answer (`answered`; an `Outcome` given to `record` goes the same way): O(1)
 and does no I/O: it counts at once and remembers `DEFER` answers at a time.
 
 `summary` (in `experiment`) is the one place rates, quantiles and intervals are computed.
@@ -49,7 +50,7 @@ REMEMBER = 100_000
 REMEMBER_ROWS = 1_000_000
 #: Bytes of answers remembered per deployment (every version's, shadows' included).
 REMEMBER_BYTES = 64 * 1024 * 1024
-#: Answers `Window.record` keeps in a list before remembering them in one go: remembered
+#: Answers `Window.answered` keeps in a list before remembering them in one go: remembered
 #: one at a time, amid the serving path's own work, they cost about twice as much.
 DEFER = 64
 
@@ -190,7 +191,7 @@ class Window:
                 self._flush()
 
     def _flush(self) -> None:
-        """Remember the answers `record` left pending, in the order they came."""
+        """Remember the answers `answered` left pending, in the order they came."""
         pending = self._pending
         if not pending:
             return
@@ -238,7 +239,7 @@ class Window:
         latencies: Iterable[float],
         at: float,
     ) -> None:
-        """Count a shadow's answers to the copies of one of its batches, as `record`
+        """Count a shadow's answers to the copies of one of its batches, as `answered`
         counts one each: *answer* holds them end to end (copy i's rows are
         ``offsets[i]:offsets[i + 1]``); each is remembered beside the answer its client
         got, and all are compared with those in one comparison (`agreeing_pairs`). A

@@ -246,20 +246,33 @@ def test_a_latency_on_a_buckets_bound_falls_in_that_bucket():
     assert latency_bucket(0.0) == 0 and latency_bucket(1e6) == LATENCY_BUCKETS - 1
 
 
-def test_an_answer_told_directly_counts_as_its_outcome_recorded():
+def test_an_answer_told_directly_is_counted_and_remembered():
     clock = Clock()
-    told, recorded = make_window(clock), make_window(clock)
+    window = make_window(clock)
+    latencies: dict[int, list[float]] = {}
     for i in range(150):  # more than a deferred batch: some remembered, some pending
-        rid, answer, latency = f"r{i}", [i % 3], 0.001 * (1 + i % 7)
-        outputs = {"predictions": np.asarray(answer)}
-        told.answered("iris", "iris:1", rid, latency, outputs)
-        recorded.record(outcome(clock, 1, rid, answer, latency=latency))
-        clock.now += 0.5  # across buckets
-    assert told.snapshot() == recorded.snapshot() and told.snapshot()["iris"]["iris:1"]
-    assert told.remembered("iris") == recorded.remembered("iris") == (150, 150 * 8)
-    same = told.answers["iris"].items(), recorded.answers["iris"].items()
-    assert [(rid, {k: v.tolist() for k, v in a.items()}) for rid, a in same[0]] == [
-        (rid, {k: v.tolist() for k, v in a.items()}) for rid, a in same[1]
-    ]
-    truth = [(f"r{i}", i % 2) for i in range(150)]
-    assert told.join_feedback("iris", truth) == recorded.join_feedback("iris", truth)
+        latency = 0.001 * (1 + i % 7)
+        window.answered("iris", "iris:1", f"r{i}", latency, {"predictions": np.asarray([i % 3])})
+        latencies.setdefault(int(clock.now // 10), []).append(latency)
+        clock.now += 0.5  # 20 answers to a 10 s bucket
+    buckets = window.table["iris"]["iris:1"]
+    assert sorted(buckets) == sorted(latencies)
+    for number, seen in latencies.items():
+        histogram = [0] * len(buckets[number].latency)
+        for seconds in seen:
+            histogram[latency_bucket(seconds)] += 1
+        assert (buckets[number].requests, buckets[number].latency) == (len(seen), histogram)
+    assert window.remembered("iris") == (150, 150 * 8)  # one int64 row each
+    memory = window.answers["iris"]
+    assert list(memory) == [f"r{i}" for i in range(150)]
+    assert all(
+        a == {"iris:1": [i % 3]}
+        for i, a in enumerate(
+            {k: v.tolist() for k, v in answered.items()} for answered in memory.values()
+        )
+    )
+    truth = [(f"r{i}", 0) for i in range(150)]  # right where i % 3 == 0: 50 of 150
+    assert window.join_feedback("iris", truth)["versions"] == {"iris:1": 150}
+    total = window.counts("iris")["iris:1"]
+    assert sum(c.fed for c in total.values()) == 150
+    assert sum(c.correct for c in total.values()) == 50
