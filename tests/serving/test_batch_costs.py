@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 
 from maas_nb.serving import batching
 from maas_nb.serving.batching import Batcher
@@ -18,11 +19,30 @@ from maas_nb.serving.rows import Rows
 from tests.serving.test_hot_path import rows
 
 
+class CallClock:
+    """The batcher's clock for timing calls: it moves only by what each call says it
+    took, so that where a call is made depends on the costs the test gives, not on
+    how busy the machine running the test is."""
+
+    monotonic = staticmethod(time.monotonic)
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
 def three_at_a_time(
-    batches: int, seconds: Callable[[bool, list[bool]], float]
+    monkeypatch: pytest.MonkeyPatch,
+    batches: int,
+    seconds: Callable[[bool, list[bool]], float],
 ) -> tuple[list[bool], Batcher]:
     """Where each of *batches* batches of three requests was predicted (True: on the
-    loop), by a model taking *seconds(on the loop, where the earlier ones were)*."""
+    loop), by a model whose call takes *seconds(on the loop, where the earlier ones
+    were)* by the batcher's clock (`CallClock`)."""
+    clock = CallClock()
+    monkeypatch.setattr(batching, "time", clock)
     on_loop: list[bool] = []
 
     async def go():
@@ -30,7 +50,7 @@ def three_at_a_time(
 
         def predict(batch: Rows) -> dict[str, np.ndarray]:
             here = threading.get_ident() == loop_thread
-            time.sleep(seconds(here, on_loop))
+            clock.now += seconds(here, on_loop)  # one call at a time: no race
             on_loop.append(here)
             return {"out": batch.data[:, 0]}
 
@@ -51,7 +71,7 @@ def test_a_model_slowed_down_on_its_thread_is_tried_on_the_loop(monkeypatch):
         # per tree): 8 ms a call, now and then 1 ms. On the loop: no wait.
         return 0.0 if here else 0.001 if (len(before) + 1) % 4 == 0 else 0.008
 
-    on_loop, batcher = three_at_a_time(16, seconds)
+    on_loop, batcher = three_at_a_time(monkeypatch, 16, seconds)
     assert on_loop[0] is False  # cost unknown: the thread
     assert on_loop[-4:] == [True] * 4, on_loop  # probed, found cheap there, and kept there
     assert batcher.loop_seconds is not None and batcher.loop_seconds < batching.INLINE_S
@@ -116,7 +136,7 @@ def test_a_model_waiting_for_the_gil_on_its_thread_is_called_on_the_loop_until_i
             return 0.003
         return 0.0006  # the waits have gone: cheaper than on the loop
 
-    on_loop, _ = three_at_a_time(20, seconds)
+    on_loop, _ = three_at_a_time(monkeypatch, 20, seconds)
     # The thread, a probe on the loop found it cheaper there; eight batches on, a probe
     # on the thread found that cheaper again.
     assert on_loop == [False] * 8 + [True] * 8 + [False] * 4, on_loop
