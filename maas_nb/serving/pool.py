@@ -68,7 +68,8 @@ class ModelPool:
         #: Who is told of every answered request (see `outcomes`); none by default.
         self.sinks: list[OutcomeSink] = []
         self._log_sink: OutcomeSink | None = None  # in `sinks` while a deployment is logged
-        #: The live comparison (see `window`): in `sinks` while a deployment is watched.
+        #: The live comparison (see `window`), told every answer of a watched deployment
+        #: directly (`Window.answered`, `Window.record_copies`): it is not in `sinks`.
         self.window = Window(self.layout)
         self.shadowing = Shadowing(self.sinks, self.window)
         self.metrics = Metrics(self.queue_depth)
@@ -179,16 +180,16 @@ class ModelPool:
         self._sync_sinks()
 
     def _sync_sinks(self) -> None:
-        """The prediction log in `sinks` while a deployment is logged, the window while
-        one is watched; in place: `shadowing` holds this list."""
+        """The prediction log in `sinks` while a deployment is logged; in place:
+        `shadowing` holds this list."""
+        sink = self._log_sink
+        if sink is None:
+            return
         logged = any(slot.config.get("log") for slot in self.slots.values())
-        for sink, wanted in ((self._log_sink, logged), (self.window, bool(self.window.watched))):
-            if sink is None:
-                continue
-            if wanted and sink not in self.sinks:
-                self.sinks.append(sink)
-            elif not wanted and sink in self.sinks:
-                self.sinks.remove(sink)
+        if logged and sink not in self.sinks:
+            self.sinks.append(sink)
+        elif not logged and sink in self.sinks:
+            self.sinks.remove(sink)
 
     def _sync_window(self, slot: Slot) -> None:
         """Watch *slot* in the window once it runs an experiment (several arms, a shadow
@@ -199,7 +200,6 @@ class ModelPool:
             return
         if len(split.arms) > 1 or split.shadow is not None or split.guard:
             self.window.watch(slot.name)
-            self._sync_sinks()
 
     def layout(self, name: str) -> dict[str, Any]:
         """The versions *name* serves now with their roles, for the window's summary

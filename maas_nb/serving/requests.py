@@ -240,7 +240,7 @@ async def predict(
     shadow = arm.shadow
     if shadow is not None:
         pool.shadowing.maybe_send(slot.name, shadow, rows, request_id)
-    if pool.sinks:
+    if pool.sinks or pool.window.watched:
         _record(pool, slot.name, arm, request_id, start, rows, outputs)
     return Answer(arm, extra, outputs, request_id)
 
@@ -260,29 +260,26 @@ def _record(
     rows: Rows,
     outputs: dict[str, np.ndarray],
 ) -> None:
-    """Hand the answer to the pool's sinks: the window is told it directly
-    (`Window.answered`), any other sink gets an `Outcome` (made once, for all of them)."""
-    loaded = arm.loaded
+    """Tell the window the answer (`Window.answered`: nothing unless *deployment* is
+    watched) and give the pool's sinks an `Outcome` of it (made once, for all of them)."""
     latency = time.perf_counter() - start
-    window = pool.window
-    outcome = None
+    pool.window.answered(deployment, arm.label, request_id, latency, outputs)
+    if not pool.sinks:
+        return
+    loaded = arm.loaded
+    outcome = Outcome(
+        deployment,
+        loaded.name,
+        loaded.version,
+        request_id,
+        latency,
+        rows.n,
+        rows,
+        outputs,
+        False,
+        time.time(),
+    )
     for sink in pool.sinks:
-        if sink is window:
-            window.answered(deployment, arm.label, request_id, latency, outputs)
-            continue
-        if outcome is None:
-            outcome = Outcome(
-                deployment,
-                loaded.name,
-                loaded.version,
-                request_id,
-                latency,
-                rows.n,
-                rows,
-                outputs,
-                False,
-                time.time(),
-            )
         sink.record(outcome)
 
 

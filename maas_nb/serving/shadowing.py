@@ -191,29 +191,25 @@ class Shadowing:
         batch: list[tuple[Rows, str, float]],
         outputs: dict[str, np.ndarray],
     ) -> None:
-        """Give the sinks the shadow's answers to *batch*: the window all at once, any
-        other sink an `Outcome` per copy."""
-        if not self.sinks:
-            return
+        """Give the shadow's answers to *batch* to the window all at once (it counts
+        them if the deployment is watched) and to each sink as an `Outcome` per copy."""
         now, at = _clock(), time.time()
         loaded = shadow.loaded
         offsets = [0]
         for rows, _, _ in batch:
             offsets.append(offsets[-1] + rows.n)
-        window = self.window
+        if self.window is not None:
+            self.window.record_copies(
+                deployment,
+                loaded.name,
+                loaded.version,
+                [request_id for _, request_id, _ in batch],
+                answer_of(outputs),
+                offsets,
+                [now - sent for _, _, sent in batch],
+                at,
+            )
         for sink in self.sinks:
-            if sink is window:
-                window.record_copies(
-                    deployment,
-                    loaded.name,
-                    loaded.version,
-                    [request_id for _, request_id, _ in batch],
-                    answer_of(outputs),
-                    offsets,
-                    [now - sent for _, _, sent in batch],
-                    at,
-                )
-                continue
             for i, (rows, request_id, sent) in enumerate(batch):
                 outcome = Outcome(
                     deployment,
