@@ -2,7 +2,7 @@
 answers agree, and how an answer scores against ground truth.
 
 An answer is the output feedback and agreement compare (`answer_of`): one numpy array
-of one row per request row. A request's answers are kept per version label.
+of one row per request row (the window remembers them in chunks: see `memory`).
 """
 
 from __future__ import annotations
@@ -29,19 +29,17 @@ def answer_of(outputs: dict[str, np.ndarray]) -> np.ndarray | None:
     return value
 
 
-def answered_rows(answered: dict[str, np.ndarray]) -> int:
-    return len(next(iter(answered.values())))
+def row_bytes(answer: np.ndarray) -> int:
+    """The memory of one row of *answer*; a string's characters estimated (`OBJECT_BYTES`)."""
+    per_row = int(np.prod(answer.shape[1:], dtype=np.int64))
+    if answer.dtype.kind == "O":
+        return per_row * (answer.itemsize + OBJECT_BYTES)
+    return per_row * answer.itemsize
 
 
 def answer_bytes(answer: np.ndarray) -> int:
-    """The memory of one answer; a string's characters estimated (`OBJECT_BYTES`)."""
-    if answer.dtype.kind == "O":
-        return answer.nbytes + answer.size * OBJECT_BYTES
-    return answer.nbytes
-
-
-def answered_bytes(answered: dict[str, np.ndarray]) -> int:
-    return sum(map(answer_bytes, answered.values()))
+    """The memory of one answer (`row_bytes` per row)."""
+    return len(answer) * row_bytes(answer)
 
 
 def agreeing(a: np.ndarray, b: np.ndarray) -> int:

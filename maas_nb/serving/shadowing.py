@@ -2,8 +2,9 @@
 
 After the primary has answered, a request drawn into the shadow's share leaves its
 already decoded rows in the shadow's queue of copies (`Copies`, one per deployment and
-shadow version): the client's response never waits for it, and the shadow's answer is
-only recorded (as an `Outcome` for the pool's sinks), never returned.
+shadow version), with the answer its client got: the client's response never waits for
+it, and the shadow's answer is only recorded (compared with the client's, remembered for
+feedback, and as an `Outcome` for the pool's sinks), never returned.
 
 One task per queue (`Shadowing._pump`, running while copies wait) hands the shadow a
 batch of copies at a time (up to its ``max_batch_size`` rows, as one request to its
@@ -40,6 +41,9 @@ from .split import Shadow
 from .window import Window
 
 log = logging.getLogger("maas_nb.serving")
+#: A copy waiting (see `Copies.items`) and one taken for a batch (`Copies.take`).
+_Item = tuple[str, Any, int, str, float, "np.ndarray | None"]
+_Copy = tuple[Rows, str, float, "np.ndarray | None"]
 _random = random.random
 _clock = time.perf_counter
 
@@ -60,10 +64,11 @@ class Copies:
 
     def __init__(self, shadow: Shadow) -> None:
         self.shadow = shadow  # the latest split's: its batcher, timeout and label
-        #: Per copy: its rows' kind, data and count, its request id, when it was sent. A
-        #: tuple of these alone is one the garbage collector stops tracking: a thousand
-        #: copies waiting do not lengthen every young collection (a `Rows` would).
-        self.items: collections.deque[tuple[str, Any, int, str, float]] = collections.deque()
+        #: Per copy: its rows' kind, data and count, its request id, when it was sent, the
+        #: answer its client got (None: not known). A tuple of these alone is one the
+        #: garbage collector stops tracking: a thousand copies waiting do not lengthen
+        #: every young collection (a `Rows` would).
+        self.items: collections.deque[_Item] = collections.deque()
         self.rows = 0  # the rows in `items`
         batcher = shadow.loaded.batcher
         self.limit = room(batcher.cost, shadow.timeout_s, batcher)
@@ -79,22 +84,23 @@ class Copies:
             dropped += 1
         return dropped
 
-    def take(self) -> list[tuple[Rows, str, float]]:
-        """The oldest copies that make one batch, as (rows, request id, sent): at most its
-        rows (a bigger copy alone), of one layout (only those concatenate)."""
+    def take(self) -> list[_Copy]:
+        """The oldest copies that make one batch, as (rows, request id, sent, the client's
+        answer): at most its rows (a bigger copy alone), of one layout (only those
+        concatenate)."""
         items = self.items
-        kind, data, n, request_id, sent = items.popleft()
+        kind, data, n, request_id, sent, theirs = items.popleft()
         first = Rows(kind, data, n)
-        batch, rows = [(first, request_id, sent)], n
+        batch, rows = [(first, request_id, sent, theirs)], n
         size = self.shadow.loaded.batcher.max_batch_size
         like = first.layout if items else None
         while items and rows + items[0][2] <= size:
-            kind, data, n, request_id, sent = items[0]
+            kind, data, n, request_id, sent, theirs = items[0]
             copy = Rows(kind, data, n)
             if copy.layout != like:
                 break
             items.popleft()
-            batch.append((copy, request_id, sent))
+            batch.append((copy, request_id, sent, theirs))
             rows += n
         self.rows -= rows
         return batch
@@ -111,8 +117,16 @@ class Shadowing:
         #: Per deployment: [sent, answered, timed out, failed] (for ``/metrics``).
         self.by_deployment: dict[str, list[int]] = {}
 
-    def maybe_send(self, deployment: str, shadow: Shadow, rows: Rows, request_id: str) -> None:
-        """Copy *rows* to *shadow* for its percent of the calls (drawn at random)."""
+    def maybe_send(
+        self,
+        deployment: str,
+        shadow: Shadow,
+        rows: Rows,
+        request_id: str,
+        theirs: np.ndarray | None = None,
+    ) -> None:
+        """Copy *rows* to *shadow* for its percent of the calls (drawn at random), with
+        *theirs*, the answer the client got (compared with the shadow's)."""
         if _random() * 100.0 >= shadow.percent:
             return
         counts = self.by_deployment.get(deployment)
@@ -127,7 +141,7 @@ class Shadowing:
             copies.cut += 1
         else:
             copies.shadow = shadow
-            copies.items.append((rows.kind, rows.data, rows.n, request_id, _clock()))
+            copies.items.append((rows.kind, rows.data, rows.n, request_id, _clock(), theirs))
             copies.rows += rows.n
         if copies.task is None:  # (a pump that raised left its copies: a new one takes them)
             task = copies.task = asyncio.get_running_loop().create_task(
@@ -151,7 +165,7 @@ class Shadowing:
                 shadow = copies.shadow
                 batcher = shadow.loaded.batcher
                 try:
-                    rows = concat([rows for rows, _, _ in batch])
+                    rows = concat([copy[0] for copy in batch])
                     left = batch[0][2] + shadow.timeout_s - start
                     outputs = await asyncio.wait_for(batcher.predict(rows), left)
                 except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
@@ -188,7 +202,7 @@ class Shadowing:
         self,
         deployment: str,
         shadow: Shadow,
-        batch: list[tuple[Rows, str, float]],
+        batch: list[_Copy],
         outputs: dict[str, np.ndarray],
     ) -> None:
         """Give the shadow's answers to *batch* to the window all at once (it counts
@@ -196,21 +210,22 @@ class Shadowing:
         now, at = _clock(), time.time()
         loaded = shadow.loaded
         offsets = [0]
-        for rows, _, _ in batch:
-            offsets.append(offsets[-1] + rows.n)
+        for copy in batch:
+            offsets.append(offsets[-1] + copy[0].n)
         if self.window is not None:
             self.window.record_copies(
                 deployment,
                 loaded.name,
                 loaded.version,
-                [request_id for _, request_id, _ in batch],
+                [copy[1] for copy in batch],
                 answer_of(outputs),
                 offsets,
-                [now - sent for _, _, sent in batch],
+                [now - copy[2] for copy in batch],
                 at,
+                [copy[3] for copy in batch],
             )
         for sink in self.sinks:
-            for i, (rows, request_id, sent) in enumerate(batch):
+            for i, (rows, request_id, sent, _) in enumerate(batch):
                 outcome = Outcome(
                     deployment,
                     loaded.name,

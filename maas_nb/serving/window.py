@@ -12,34 +12,29 @@ the server's.
 
 It also remembers, per deployment, the answers of the last `REMEMBER` request ids (and
 at most `REMEMBER_ROWS` rows and `REMEMBER_BYTES` bytes of answers, for requests of many
-rows or wide answers; each version's: the arm's and the shadow's), so that ground truth
-posted later (`join_feedback`) is counted for every version that answered. A join is
-all or nothing: a truth that cannot be scored leaves every id remembered. A request tells
-the window its answer (`answered`; an `Outcome` given to `record` goes the same way): O(1)
-and does no I/O: it counts at once and remembers `DEFER` answers at a time.
+rows or wide answers; each version's: the arm's and the shadow's; see `memory`), so
+that ground truth posted later (`join_feedback`) is counted for every version that
+answered. A join is all or nothing: a truth that cannot be scored leaves every id
+unjoined. A request tells the window its answer (`answered`; an `Outcome` given to
+`record` goes the same way): O(1) and does no I/O: it counts at once, and its id and
+answer wait in a list per version until `DEFER` of them are remembered as one chunk. A
+shadow's copies bring the answer their client got, so agreement needs no lookup.
 
 `summary` (in `experiment`) is the one place rates, quantiles and intervals are computed.
 """
 
 from __future__ import annotations
 
-import collections
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from .answers import (
-    agreeing_pairs,
-    answer_bytes,
-    answer_of,
-    answered_bytes,
-    answered_rows,
-    score,
-)
+from .answers import agreeing_pairs, answer_of, score
 from .counts import Counts
 from .intervals import latency_bucket
+from .memory import Chunk, Memory
 from .outcomes import Outcome
 
 BUCKET_S = 10
@@ -50,16 +45,28 @@ REMEMBER = 100_000
 REMEMBER_ROWS = 1_000_000
 #: Bytes of answers remembered per deployment (every version's, shadows' included).
 REMEMBER_BYTES = 64 * 1024 * 1024
-#: Answers `Window.answered` keeps in a list before remembering them in one go: remembered
-#: one at a time, amid the serving path's own work, they cost about twice as much.
+#: Answers of a version `Window.answered` keeps in a list before remembering them as one
+#: chunk (`memory.Chunk`): each request's own answer array is freed then.
 DEFER = 64
 
 #: deployment -> version label -> bucket number (unix seconds // BUCKET_S) -> counts
 Table = dict[str, dict[str, dict[int, Counts]]]
-#: Per request id (oldest first), each version's answer to it.
-Memory = collections.OrderedDict[str, dict[str, np.ndarray]]
-#: The bucket `Window.answered` fills for a version: [start, end) seconds, counts, label.
-_Filling = tuple[float, float, Counts, str]
+
+
+class _Pending:
+    """The answers of one version of one deployment not yet remembered (`Window._flush`)."""
+
+    __slots__ = ("answers", "deployment", "ids", "label")
+
+    def __init__(self, deployment: str, label: str) -> None:
+        self.deployment, self.label = deployment, label
+        self.ids: list[str] = []
+        self.answers: list[np.ndarray] = []
+
+
+#: The bucket `Window.answered` fills for a version: [start, end) seconds, its counts,
+#: and the version's answers waiting to be remembered.
+_Filling = tuple[float, float, Counts, _Pending]
 
 
 class Window:
@@ -80,16 +87,13 @@ class Window:
         #: raises `NotFound` for a deployment this server does not serve.
         self.describe = describe
         self.window_s, self.bucket_s, self.remember = window_s, bucket_s, remember
-        self.remember_rows = remember_rows
-        self._rows: dict[str, int] = {}  # per deployment, the rows in `answers`
-        self.remember_bytes = remember_bytes
-        self._bytes: dict[str, int] = {}  # per deployment, the bytes in `answers`
+        self.remember_rows, self.remember_bytes = remember_rows, remember_bytes
         self.clock = clock
         self.watched: set[str] = set()
         self.table: Table = {}
-        self._answers: dict[str, Memory] = {}
-        #: (deployment, request id, label, answer) recorded, not yet remembered (`_flush`).
-        self._pending: list[tuple[str, str, str, np.ndarray]] = []
+        self._memory: dict[str, Memory] = {}
+        #: (deployment, label) -> the answers not yet remembered (`_flush`).
+        self._pending: dict[tuple[str, str], _Pending] = {}
         #: What the guard says of each deployment (filled by the guard; None: no guard).
         self.guards: dict[str, dict[str, Any]] = {}
         #: (deployment, label) -> the bucket `answered` fills (see `_fill`).
@@ -98,15 +102,25 @@ class Window:
     # -- what is remembered (each read remembers what is pending first) -----------------
 
     @property
-    def answers(self) -> dict[str, Memory]:
-        """Per deployment, the answers remembered per request id (oldest first)."""
+    def answers(self) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+        """Per deployment, per request id (oldest first), each version's answer a join
+        would count (made on each call, for a look at what is remembered)."""
         self._flush()
-        return self._answers
+        return {deployment: memory.view() for deployment, memory in self._memory.items()}
 
     def remembered(self, deployment: str) -> tuple[int, int]:
-        """The rows and the bytes of the answers remembered for *deployment*."""
+        """The rows (the arms') and the bytes (every version's) of the answers remembered
+        for *deployment*, joined or not."""
         self._flush()
-        return self._rows.get(deployment, 0), self._bytes.get(deployment, 0)
+        memory = self._memory.get(deployment)
+        return (0, 0) if memory is None else (memory.rows, memory.bytes)
+
+    def _memory_of(self, deployment: str) -> Memory:
+        memory = self._memory.get(deployment)
+        if memory is None:
+            memory = Memory(self.remember, self.remember_rows, self.remember_bytes)
+            self._memory[deployment] = memory
+        return memory
 
     # -- what is watched --------------------------------------------------------------
 
@@ -117,13 +131,12 @@ class Window:
         """Stop watching *deployment* and drop what was kept of it (it was undeployed)."""
         self.watched.discard(deployment)
         self.table.pop(deployment, None)
-        self._flush()
-        self._answers.pop(deployment, None)
-        self._rows.pop(deployment, None)
-        self._bytes.pop(deployment, None)
+        self._memory.pop(deployment, None)
         self.guards.pop(deployment, None)
         for key in [k for k in self._filling if k[0] == deployment]:
             del self._filling[key]
+        for key in [k for k in self._pending if k[0] == deployment]:
+            del self._pending[key]
 
     # -- counting (on the event loop: O(1), no I/O) -------------------------------------
 
@@ -140,11 +153,15 @@ class Window:
 
     def record(self, outcome: Outcome) -> None:
         """Count *outcome* and remember its answer under its request id (`answered`; a
-        shadow's as `record_copies` counts a batch of one)."""
+        shadow's as `record_copies` counts a batch of one, compared with the answer its
+        client got if that is remembered: an `Outcome` does not carry it)."""
         deployment, model, version = outcome.deployment, outcome.model, outcome.version
         if deployment not in self.watched:
             return
         if outcome.shadow:
+            self._flush()
+            memory = self._memory.get(deployment)
+            theirs = None if memory is None else memory.client_answer(outcome.request_id)
             self.record_copies(
                 deployment,
                 model,
@@ -154,6 +171,7 @@ class Window:
                 (0, outcome.rows),
                 (outcome.latency_s,),
                 outcome.at,
+                (theirs,),
             )
             return
         label = f"{model}:{version}"
@@ -175,8 +193,8 @@ class Window:
         (`DEFER` at a time, see `_flush`).
 
         It runs for every answer on the event loop, called by the request itself (no
-        `Outcome` is made for the window), so the bucket being filled is kept per
-        (deployment, label) and looked up once."""
+        `Outcome` is made for the window), so the bucket being filled and the answers
+        waiting are kept per (deployment, label) and looked up once."""
         if deployment not in self.watched:
             return
         filling = self._fill(deployment, label, self.clock() if at is None else at)
@@ -185,48 +203,23 @@ class Window:
         counts.latency[latency_bucket(latency_s)] += 1
         answer = answer_of(outputs)
         if answer is not None:
-            pending = self._pending
-            pending.append((deployment, request_id, label, answer))
-            if len(pending) >= DEFER or len(answer) >= DEFER:  # a big one: bounded now
-                self._flush()
+            pending = filling[3]
+            pending.ids.append(request_id)
+            pending.answers.append(answer)
+            if len(pending.ids) >= DEFER or len(answer) >= DEFER:  # a big one: bounded now
+                self._remember(pending)
 
-    def _flush(self) -> None:
-        """Remember the answers `answered` left pending, in the order they came."""
-        pending = self._pending
-        if not pending:
-            return
-        self._pending = []
-        last: str | None = None
-        memory: Memory = collections.OrderedDict()
-        rows = size = 0
-        for deployment, request_id, label, answer in pending:
-            if deployment != last:
-                if last is not None:
-                    self._keep(last, memory, rows, size)
-                last = deployment
-                memory = self._answers.setdefault(deployment, collections.OrderedDict())
-                rows, size = self._rows.get(deployment, 0), self._bytes.get(deployment, 0)
-            rows += len(answer)
-            size += answer_bytes(answer)
-            replaced = memory.pop(request_id, None)  # a client reusing its id
-            if replaced is not None:
-                rows -= answered_rows(replaced)
-                size -= answered_bytes(replaced)
-            memory[request_id] = {label: answer}
-        if last is not None:
-            self._keep(last, memory, rows, size)
+    def _remember(self, pending: _Pending) -> None:
+        """Remember *pending*'s answers as one chunk (see `memory`)."""
+        chunk = Chunk.of(pending.label, pending.ids, pending.answers)
+        pending.ids, pending.answers = [], []
+        self._memory_of(pending.deployment).add(chunk)
 
-    def _keep(self, deployment: str, memory: Memory, rows: int, size: int) -> None:
-        """Forget the oldest answers of *deployment* beyond the bounds, and note what
-        *memory* holds now (*rows*, *size* bytes, before forgetting)."""
-        while memory and (
-            len(memory) > self.remember or rows > self.remember_rows or size > self.remember_bytes
-        ):
-            oldest = memory.popitem(last=False)[1]
-            rows -= answered_rows(oldest)
-            size -= answered_bytes(oldest)
-        self._rows[deployment] = rows
-        self._bytes[deployment] = size
+    def _flush(self, deployment: str | None = None) -> None:
+        """Remember the answers `answered` left waiting (*deployment*'s: only those)."""
+        for pending in self._pending.values():
+            if pending.ids and (deployment is None or pending.deployment == deployment):
+                self._remember(pending)
 
     def record_copies(
         self,
@@ -238,55 +231,53 @@ class Window:
         offsets: Sequence[int],
         latencies: Iterable[float],
         at: float,
+        theirs: Sequence[np.ndarray | None] | None = None,
     ) -> None:
         """Count a shadow's answers to the copies of one of its batches, as `answered`
-        counts one each: *answer* holds them end to end (copy i's rows are
-        ``offsets[i]:offsets[i + 1]``); each is remembered beside the answer its client
-        got, and all are compared with those in one comparison (`agreeing_pairs`). A
-        shadow's `Outcome` given to `record` is counted here, as a batch of one."""
+        counts one each, and remember them as one chunk: *answer* holds them end to end
+        (copy i's rows are ``offsets[i]:offsets[i + 1]``). Each copy whose client's answer
+        is in *theirs* (None: not known) is compared with it, all in one comparison
+        (`agreeing_pairs`). A shadow's `Outcome` given to `record` is counted here, as a
+        batch of one."""
         if deployment not in self.watched:
             return
-        filling = self._fill(deployment, f"{model}:{version}", at)
-        counts, label = filling[2], filling[3]
+        counts = self._fill(deployment, f"{model}:{version}", at)[2]
         counts.requests += len(request_ids)
         histogram = counts.latency
         for seconds in latencies:
             histogram[latency_bucket(seconds)] += 1
-        memory = self.answers.get(deployment)
-        if memory is None or answer is None:
+        if answer is None:
             return
-        size = self._bytes.get(deployment, 0)
-        theirs, mine = [], []
-        for i, request_id in enumerate(request_ids):
-            answered = memory.get(request_id)
-            if answered is None:
-                continue  # forgotten already (or its arm's answer was not recorded)
-            copy = answer[offsets[i] : offsets[i + 1]]
-            theirs.append(next(iter(answered.values())))
-            mine.append(copy)
-            previous = answered.get(label)
-            if previous is not None:
-                size -= answer_bytes(previous)
-            answered[label] = copy
-            size += answer_bytes(copy)
-        counts.compared += sum(map(len, mine))
-        counts.agreed += agreeing_pairs(theirs, mine)
-        self._keep(deployment, memory, self._rows.get(deployment, 0), size)
+        self._flush(deployment)  # the copies' own requests are remembered before them
+        if theirs is not None:
+            known, mine = [], []
+            for i, client in enumerate(theirs):
+                if client is not None:
+                    known.append(client)
+                    mine.append(answer[offsets[i] : offsets[i + 1]])
+            counts.compared += sum(map(len, mine))
+            counts.agreed += agreeing_pairs(known, mine)
+        chunk = Chunk.joined_up(f"{model}:{version}", list(request_ids), answer, offsets)
+        self._memory_of(deployment).add(chunk)
 
     def _fill(self, deployment: str, label: str, at: float) -> _Filling:
         """The bucket of *at* of version *label*, as `answered` keeps it: (its start, its
-        end, its counts, the label); the one kept unless *at* is past it."""
-        filling = self._filling.get((deployment, label))
+        end, its counts, the answers waiting); the one kept unless *at* is past it."""
+        key = (deployment, label)
+        filling = self._filling.get(key)
         if filling is not None and filling[0] <= at < filling[1]:
             return filling
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = _Pending(deployment, label)
         number = int(at // self.bucket_s)
         filling = (
             number * self.bucket_s,
             (number + 1) * self.bucket_s,
             self._counts(deployment, label, at),
-            label,
+            pending,
         )
-        self._filling[deployment, label] = filling
+        self._filling[key] = filling
         return filling
 
     def record_error(self, deployment: str, label: str, count: int = 1) -> None:
@@ -300,36 +291,36 @@ class Window:
         """Count the ground truth of each (request id, truth) for every version that
         answered it; the ids not remembered (never seen, forgotten, or already joined)
         and those whose truth does not fit the answer's rows are reported, not counted."""
-        memory = self.answers.get(deployment, collections.OrderedDict())
+        self._flush()
+        memory = self._memory.get(deployment)
         joined, unknown, mismatched = 0, [], []
         versions: dict[str, int] = {}
         added: dict[str, Counts] = {}  # scored here first: a join is all or nothing
-        found: dict[str, None] = {}  # the ids joined, in order (an id twice: once)
+        found: dict[str, dict[str, tuple[Chunk, int]]] = {}  # the ids joined, in order
         for request_id, truth in items:
-            answered = memory.get(request_id)
-            if answered is None or request_id in found:
+            where = None if memory is None or request_id in found else memory.find(request_id)
+            if not where:
                 unknown.append(request_id)
                 continue
-            rows = answered_rows(answered)
+            chunk, at = next(iter(where.values()))
             expected = truth if isinstance(truth, list) else [truth]
-            if len(expected) != rows:
+            if len(expected) != len(chunk.answer_at(at)):
                 mismatched.append(request_id)
                 continue
-            found[request_id] = None
+            found[request_id] = where
             joined += 1
-            for label, answer in answered.items():
+            for label, (chunk, at) in where.items():
                 counts = added.get(label)
                 if counts is None:
                     counts = added[label] = Counts()
-                score(counts, answer, expected)
+                score(counts, chunk.answer_at(at), expected)
                 versions[label] = versions.get(label, 0) + 1
         now = self.clock()
         for label, counts in added.items():
             self._counts(deployment, label, now).add_list(counts.to_list())
-        for request_id in found:
-            answered = memory.pop(request_id)
-            self._rows[deployment] -= answered_rows(answered)
-            self._bytes[deployment] -= answered_bytes(answered)
+        if memory is not None:
+            for request_id, where in found.items():
+                memory.joined(request_id, where)
         return {
             "joined": joined,
             "unknown": unknown,

@@ -70,11 +70,13 @@ def test_a_batch_of_copies_counts_and_remembers_what_each_copy_alone_would():
         parts.append(part)
         offsets.append(offsets[-1] + len(part))
         latencies.append(rng.choice([0.0001, 0.003, 0.2]))
-    batched.record_copies("d", "m", 2, copied, np.concatenate(parts), offsets, latencies, NOW)
-    # What each copy alone counts, worked out pair by pair with `agreeing`: the copies
-    # of forgotten ids (the first 20) and of an id never seen are counted, not compared.
-    remembered = set(ids[20:])
-    compared = [(primary[i], p) for i, p in zip(copied, parts, strict=True) if i in remembered]
+    theirs = [primary.get(i) for i in copied]  # what each copy's client got
+    answer = np.concatenate(parts)
+    batched.record_copies("d", "m", 2, copied, answer, offsets, latencies, NOW, theirs)
+    # What each copy alone counts, worked out pair by pair with `agreeing`: a copy comes
+    # with its client's answer, so even one whose id is forgotten (the first 20) is
+    # compared; the copy of an id never seen is counted, not compared.
+    compared = [(primary[i], p) for i, p in zip(copied, parts, strict=True) if i in primary]
     shadow = batched.table["d"]["m:2"][int(NOW // 10)]
     assert shadow.requests == len(copied) == 21
     assert shadow.compared == sum(len(p) for _, p in compared)
@@ -85,13 +87,17 @@ def test_a_batch_of_copies_counts_and_remembers_what_each_copy_alone_would():
         histogram[latency_bucket(seconds)] += 1
     assert shadow.latency == histogram
     memory = batched.answers["d"]
-    assert list(memory) == ids[20:]
+    # the 40 newest requests, then the copies whose own request is forgotten
+    assert list(memory) == ids[20:] + [i for i in copied if i not in ids[20:]]
     for request_id, answered in memory.items():
-        assert np.array_equal(answered["m:1"], primary[request_id])
+        if request_id in ids[20:]:
+            assert np.array_equal(answered["m:1"], primary[request_id])
+        else:
+            assert "m:1" not in answered
         if request_id in copied:
             assert np.array_equal(answered["m:2"], parts[copied.index(request_id)])
         else:
             assert list(answered) == ["m:1"]
     rows = sum(len(primary[i]) for i in ids[20:])
-    size = sum(primary[i].nbytes for i in ids[20:]) + sum(p.nbytes for _, p in compared)
+    size = sum(primary[i].nbytes for i in ids[20:]) + answer.nbytes
     assert batched.remembered("d") == (rows, size)

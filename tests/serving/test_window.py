@@ -193,11 +193,16 @@ def test_big_requests_are_remembered_within_a_bound_on_rows():
     window.watch("iris")
     for i in range(4):
         window.record(outcome(clock, 1, f"r{i}", [1, 2, 3]))  # 12 rows > 10: r0 goes
-    window.record(outcome(clock, 1, "r3", [1, 2, 3]))  # the same id again: counted once
     assert list(window.answers["iris"]) == ["r1", "r2", "r3"]
     assert window.remembered("iris")[0] == 9
-    assert window.join_feedback("iris", [("r1", [1, 2, 3])])["joined"] == 1
-    assert window.remembered("iris")[0] == 6
+    window.record(outcome(clock, 1, "r3", [4, 5, 6]))  # the same id again: r1 goes
+    assert list(window.answers["iris"]) == ["r2", "r3"]
+    assert window.answers["iris"]["r3"]["iris:1"].tolist() == [4, 5, 6]  # the newest
+    assert window.remembered("iris")[0] == 9  # both answers to r3 are held
+    assert window.join_feedback("iris", [("r3", [4, 5, 6])])["joined"] == 1
+    # the older answer to r3 does not come back to be joined
+    assert window.join_feedback("iris", [("r3", [1, 2, 3])])["unknown"] == ["r3"]
+    assert window.remembered("iris")[0] == 9  # held, joined or not, until forgotten
 
 
 def test_wilson_bounds_are_exact_at_none_and_all():
@@ -208,18 +213,24 @@ def test_remembered_answers_are_bounded_by_bytes_shadows_included():
     clock = Clock()
     window = Window(lambda name: layout(shadow=True), clock=clock, remember_bytes=1000)
     window.watch("iris")
-    for rid in ("a", "b", "c"):  # 400 bytes each with the shadow's: two fit
+    for rid in ("a", "b", "c"):  # 200 bytes each answer: five fit
         window.record(outcome(clock, 1, rid, np.zeros(25)))
         assert rid in window.answers["iris"]
         window.record(outcome(clock, 3, rid, np.zeros(25), shadow=True))
-    assert list(window.answers["iris"]) == ["b", "c"]
-    assert window.remembered("iris")[1] == 800
+    # the oldest answer (a's own) went first; the shadow's answer to a is still joined
+    assert {rid: list(a) for rid, a in window.answers["iris"].items()} == {
+        "a": ["iris:3"],
+        "b": ["iris:1", "iris:3"],
+        "c": ["iris:1", "iris:3"],
+    }
+    assert window.remembered("iris") == (2 * 25, 1000)
     window.record(outcome(clock, 1, "wide", np.zeros((1, 200))))  # 1,600 bytes alone
-    assert list(window.answers["iris"]) == [] and window.remembered("iris")[1] == 0
+    assert list(window.answers["iris"]) == [] and window.remembered("iris") == (0, 0)
     window.record(outcome(clock, 1, "d", np.asarray(["cat"] * 5, dtype=object)))
-    assert window.remembered("iris")[1] == 5 * (8 + 64)
-    window.join_feedback("iris", [("d", ["cat"] * 5)])
-    assert window.remembered("iris")[1] == 0 and window.remembered("iris")[0] == 0
+    assert window.remembered("iris") == (5, 5 * (8 + 64))
+    assert window.join_feedback("iris", [("d", ["cat"] * 5)])["joined"] == 1
+    assert "d" not in window.answers["iris"]
+    assert window.remembered("iris") == (5, 5 * (8 + 64))  # held until forgotten
 
 
 def test_a_join_that_fails_leaves_everything_as_it_was():

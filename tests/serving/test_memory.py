@@ -1,0 +1,89 @@
+"""The live window's memory of answers: chunks, exact bounds, the index made for feedback."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from maas_nb.serving.memory import Chunk, Memory
+
+BIG = 10**9
+
+
+def arm(ids: list[str], label: str = "m:1") -> Chunk:
+    return Chunk.of(label, ids, [np.asarray([int(i[1:]) % 3]) for i in ids])
+
+
+def found(memory: Memory, request_id: str) -> dict[str, list]:
+    return {label: c.answer_at(i).tolist() for label, (c, i) in memory.find(request_id).items()}
+
+
+def test_the_oldest_answers_are_forgotten_one_by_one_not_a_chunk_at_a_time():
+    memory = Memory(100, BIG, BIG)
+    ids = [f"r{i}" for i in range(3 * 64)]
+    for k in range(3):
+        memory.add(arm(ids[64 * k : 64 * (k + 1)]))
+    assert memory.requests == 100 and memory.rows == 100 and memory.bytes == 100 * 8
+    assert list(memory.view()) == ids[-100:]
+    assert memory.find(ids[-101]) == {} and found(memory, ids[-100]) == {"m:1": [92 % 3]}
+    assert len(memory.chunks) == 2  # the first chunk, wholly forgotten, is dropped
+
+
+def test_rows_and_bytes_bound_what_is_held():
+    memory = Memory(BIG, 10, BIG)
+    memory.add(Chunk.of("m:1", ["a", "b", "c"], [np.arange(4), np.arange(4), np.arange(4)]))
+    assert list(memory.view()) == ["b", "c"] and memory.rows == 8
+    memory = Memory(BIG, BIG, 100)  # int64 rows: 12 fit
+    memory.add(Chunk.of("m:1", ["a", "b"], [np.arange(8), np.arange(5)]))
+    assert list(memory.view()) == ["b"] and memory.bytes == 40
+
+
+def test_answers_that_do_not_concatenate_are_kept_one_by_one():
+    answers = [np.asarray(["setosa"]), np.asarray(["virginica", "x"]), np.asarray([[1.5, 2.5]])]
+    chunk = Chunk.of("m:1", ["a", "b", "c"], answers)
+    assert isinstance(chunk.answer, list)
+    assert [chunk.answer_at(i).tolist() for i in range(3)] == [a.tolist() for a in answers]
+    assert chunk.bytes[-1] == sum(a.nbytes for a in answers)
+    widths = Chunk.of("m:1", ["a", "b"], answers[:2])  # strings of two widths: one array
+    assert isinstance(widths.answer, np.ndarray) and widths.answer.dtype == np.dtype("<U9")
+    assert [widths.answer_at(i).tolist() for i in range(2)] == [["setosa"], ["virginica", "x"]]
+
+
+def test_a_joined_id_is_found_no_more_nor_its_older_answer_after_a_rebuild():
+    memory = Memory(BIG, BIG, BIG)
+    memory.add(Chunk.of("m:1", ["dup", "a"], [np.asarray([1]), np.asarray([2])]))
+    memory.add(Chunk.of("m:1", ["dup"], [np.asarray([3])]))  # a client reusing its id
+    where = memory.find("dup")
+    assert found(memory, "dup") == {"m:1": [3]}  # the newest answer
+    memory.joined("dup", where)
+    assert memory.find("dup") == {}
+    memory._index = None  # made afresh, from the chunks
+    assert memory.find("dup") == {} and found(memory, "a") == {"m:1": [2]}
+    assert "dup" not in memory.view()
+    memory.add(Chunk.of("m:1", ["dup"], [np.asarray([4])]))  # asked again: a new request
+    assert found(memory, "dup") == {"m:1": [4]}
+
+
+def test_the_index_follows_new_chunks_and_stays_bounded_as_answers_are_forgotten():
+    memory = Memory(10, BIG, BIG)
+    sizes = []
+    for k in range(3000):
+        memory.add(arm([f"x{k}"]))
+        assert found(memory, f"x{k}") == {"m:1": [k % 3]}  # indexed since the last lookup
+        if k >= 10:
+            assert memory.find(f"x{k - 10}") == {}  # forgotten
+        sizes.append(sum(map(len, memory.index().values())))
+    assert max(sizes) <= 2 * 10 + 1024 + 1  # rebuilt when mostly stale
+    assert [f"x{k}" for k in range(2990, 3000)] == list(memory.view())
+
+
+def test_a_shadows_answers_are_found_beside_the_arms_and_bounded_alike():
+    memory = Memory(4, BIG, BIG)
+    memory.add(arm(["r1", "r2", "r3"]))
+    memory.add(Chunk.joined_up("m:2", ["r1", "r3"], np.asarray([7, 8, 9]), [0, 1, 3]))
+    assert found(memory, "r3") == {"m:1": [0], "m:2": [8, 9]}
+    assert memory.client_answer("r3").tolist() == [0]
+    assert memory.client_answer("nobody") is None
+    assert (memory.requests, memory.copies, memory.rows, memory.bytes) == (3, 2, 3, 6 * 8)
+    memory.add(arm(["r4", "r5"]))  # 5 requests: r1's own answer goes, its copy's stays
+    assert found(memory, "r1") == {"m:2": [7]}
+    assert memory.client_answer("r1") is None
