@@ -1,7 +1,7 @@
 """Issue 16's experiment rows: what a traffic split, the prediction log and a shadow cost.
 
     python bench/experiments.py [--duration 10] [--rounds 3] [--rows split,shadow]
-                                [--tree PATH]
+                                [--tree PATH] [--versus PATH]
     python bench/serving.py --experiments    (only these rows)
     python bench/serving.py                  (these rows after the model table)
 
@@ -28,7 +28,10 @@ Targets (issue 16): split and log >= 0.9x the reference's requests/s; the shadow
 primary's p99 at most 10% above the same deployment's without a shadow.
 
 ``--tree PATH`` serves from another checkout (``git worktree add /tmp/old REV``) with
-the same setup: a change's effect, run after run.
+the same setup: a change's effect, run after run. ``--versus PATH`` runs that
+checkout's three servers beside ours and times each cell on ours, then on theirs, round
+after round: each side's rows, and each row's ratio to its own side's reference as the
+median of the rounds' ratios (a burst of load elsewhere hits both sides alike).
 
 Before timing, every deployment answers X[:1] and X[:16] as the forest's own predict,
 rf-split's answers name both versions in about a 90/10 ratio (X-Maas-Version), and
@@ -39,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import json
 import os
 import subprocess
@@ -118,6 +122,45 @@ def logged_rows(home: Path, deployment: str) -> int:
     return sum(p.read_bytes().count(b"\n") for p in directory.glob(f"*{SUFFIX}"))
 
 
+@dataclasses.dataclass
+class Side:
+    """One checkout's three servers, set up: where each deployment answers."""
+
+    tree: Path
+    homes: dict[str, Path]
+    calls_path: str  # where its SleepyForest counts the rows it predicted
+    invocations: dict[str, str]
+
+
+def serve(tree: Path, tmp: Path, forest, X: np.ndarray, procs: list) -> Side:
+    """Start *tree*'s servers (added to *procs*), make the deployments, check answers."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    homes = {key: tmp / f"experiments-{key}" for key in ("plain", "split", "logged")}
+    calls_path = str(tmp / "sleepy-calls.txt")
+    ports = {key: free_port() for key in homes}
+    urls = {key: f"http://127.0.0.1:{port}" for key, port in ports.items()}
+    started = {}
+    for key, home in homes.items():
+        command = [sys.executable, "-m", "maas_nb.serving", "--home", str(home)]
+        command += ["--port", str(ports[key]), "--log-level", "warning"]
+        # BENCH on the path: the server imports sleepy_forest to load rf:3.
+        env = {"PYTHONPATH": f"{tree}{os.pathsep}{BENCH}"}
+        started[key] = start(command, env=env, cwd=tree)
+        procs.append(started[key])
+    for key, proc in started.items():
+        wait_live(f"{urls[key]}/v2/health/live", proc)
+    setup(homes, forest, X, calls_path)
+    invocations = {name: f"{urls[key]}/models/{name}/invocations" for name, key in SERVERS.items()}
+    for name, target in invocations.items():
+        check_answers(f"maas_nb ({name}, {tree})", target, forest, X)
+    seen = check_split(invocations["rf-split"], X)
+    print(
+        f"{tree}: answers checked: rf, rf-split, rf-log and rf-shadow agree with the "
+        f"forest's predict; rf-split answered {seen['rf:1']} by rf:1, {seen['rf:2']} by rf:2"
+    )
+    return Side(tree, homes, calls_path, invocations)
+
+
 def run(
     forest,
     X: np.ndarray,
@@ -127,36 +170,17 @@ def run(
     tmp: Path,
     groups: tuple[str, ...] = ("split", "shadow"),
     tree: Path = ROOT,
+    versus: Path | None = None,
 ) -> dict:
-    """Measure the rows on servers of our own; print and return them."""
-    homes = {key: tmp / f"experiments-{key}" for key in ("plain", "split", "logged")}
-    calls_path = str(tmp / "sleepy-calls.txt")
-    ports = {key: free_port() for key in homes}
-    urls = {key: f"http://127.0.0.1:{port}" for key, port in ports.items()}
-    procs: dict[str, subprocess.Popen] = {}
+    """Measure the rows on servers of our own (and of the checkout *versus*, cell by
+    cell in turn with ours); print them and return ours."""
+    trees = {"ours": tree} if versus is None else {"ours": tree, "before": versus}
+    procs: list[subprocess.Popen] = []
     try:
-        for key, home in homes.items():
-            command = [sys.executable, "-m", "maas_nb.serving", "--home", str(home)]
-            command += ["--port", str(ports[key]), "--log-level", "warning"]
-            # BENCH on the path: the server imports sleepy_forest to load rf:3.
-            env = {"PYTHONPATH": f"{tree}{os.pathsep}{BENCH}"}
-            procs[key] = start(command, env=env, cwd=tree)
-        for key, proc in procs.items():
-            wait_live(f"{urls[key]}/v2/health/live", proc)
-        setup(homes, forest, X, calls_path)
-        invocations = {
-            name: f"{urls[key]}/models/{name}/invocations" for name, key in SERVERS.items()
-        }
-        for name, target in invocations.items():
-            check_answers(f"maas_nb ({name})", target, forest, X)
-        seen = check_split(invocations["rf-split"], X)
-        print(
-            "answers checked: rf, rf-split, rf-log and rf-shadow agree with the forest's "
-            f"predict; rf-split answered {seen['rf:1']} by rf:1, {seen['rf:2']} by rf:2"
-        )
-        return measure(homes["logged"], invocations, X, duration, rounds, calls_path, groups)
+        sides = {key: serve(path, tmp / key, forest, X, procs) for key, path in trees.items()}
+        return measure(sides, X, duration, rounds, groups)
     finally:
-        stop(procs.values())
+        stop(procs)
 
 
 #: The cells of each group of rows: (deployment, connections), timed in this order.
@@ -167,34 +191,65 @@ CELLS = {
 
 
 def measure(
-    home: Path,
-    invocations: dict,
+    sides: dict[str, Side],
     X: np.ndarray,
     duration: int,
     rounds: int,
-    calls_path: str,
     groups: tuple[str, ...] = ("split", "shadow"),
 ) -> dict:
     body = json.dumps({"instances": X[:1].tolist()})
-    runs: dict[tuple[str, int], list[dict]] = collections.defaultdict(list)
-    logged_before, shadow_before = logged_rows(home, "rf-log"), rows_predicted(calls_path)
+    runs: dict[str, dict[tuple[str, int], list[dict]]] = {
+        key: collections.defaultdict(list) for key in sides
+    }
+    logged_before = {k: logged_rows(s.homes["logged"], "rf-log") for k, s in sides.items()}
+    shadow_before = {k: rows_predicted(s.calls_path) for k, s in sides.items()}
     print(
         f"\nissue 16 experiment rows: rf (100 trees, depth 8), one-row requests, wrk "
         f"{duration} s per cell, {rounds} round(s) back to back, {cores()}"
     )
     for i in range(rounds):
         for name, c in [cell for group in groups for cell in CELLS[group]]:
-            r = wrk(invocations[name], body, c, duration)
-            r["load"] = load()
-            runs[name, c].append(r)
-            if name == "rf-shadow":
-                _drained(calls_path)  # the shadow's queue drained before the next row
-            print(f"  round {i + 1} {name:<9} c={c:<3} {_cells(r)}  {r['load']}", flush=True)
-    shadow_rows = rows_predicted(calls_path) - shadow_before
-    logged = _wait_logged(home, logged_before) if "split" in groups else 0
-    rows = {key: _median(value) for key, value in runs.items()}
-    print_rows(rows, runs, logged, shadow_rows, duration)
-    return rows
+            for key, side in sides.items():  # each cell on every side in turn
+                r = wrk(side.invocations[name], body, c, duration)
+                r["load"] = load()
+                runs[key][name, c].append(r)
+                if name == "rf-shadow":
+                    _drained(side.calls_path)  # the shadow's queue drained before the next row
+                where = f"{key:<7}" if len(sides) > 1 else ""
+                print(f"  round {i + 1} {where}{name:<9} c={c:<3} {_cells(r)}  {r['load']}")
+    rows = {}
+    for key, side in sides.items():
+        shadow_rows = rows_predicted(side.calls_path) - shadow_before[key]
+        logged = 0
+        if "split" in groups:
+            logged = _wait_logged(side.homes["logged"], logged_before[key])
+        rows[key] = {cell: _median(value) for cell, value in runs[key].items()}
+        if len(sides) > 1:
+            print(f"\n{key}: {side.tree}")
+        print_rows(rows[key], runs[key], logged, shadow_rows, duration)
+    if len(sides) > 1:
+        print_versus(runs["ours"], runs["before"])
+    return rows["ours"]
+
+
+def print_versus(ours: dict, before: dict) -> None:
+    """Each row's ratio to its reference on both sides: the median of the rounds' own."""
+    print("ours vs before (the median over the rounds of each round's ratio):")
+    for name, c in ours:
+        if name == "rf":
+            continue
+        ratios = {
+            key: [
+                (r["rps"] / ref["rps"], r["p99"] / ref["p99"] - 1)
+                for r, ref in zip(side[name, c], side["rf", c], strict=True)
+            ]
+            for key, side in (("ours", ours), ("before", before))
+        }
+        med = {key: np.median(v, axis=0) for key, v in ratios.items()}
+        print(
+            f"  {name:<9} c={c:<3} rps x ref: {med['ours'][0]:.2f} vs {med['before'][0]:.2f}"
+            f"   p99 over ref: {med['ours'][1]:+.1%} vs {med['before'][1]:+.1%}"
+        )
 
 
 def _wait_logged(home: Path, before: int, timeout: float = 10.0) -> int:
@@ -290,6 +345,9 @@ def main() -> None:
     parser.add_argument(
         "--tree", type=Path, default=ROOT, help="serve from another checkout (git worktree)"
     )
+    parser.add_argument(
+        "--versus", type=Path, help="also serve from this checkout, cell by cell in turn"
+    )
     args = parser.parse_args()
     from serving import fit
     from sklearn.datasets import make_classification
@@ -300,8 +358,18 @@ def main() -> None:
     print(load())
     groups = tuple(g for g in CELLS if g in args.rows.split(","))
     tree = args.tree.resolve()
-    print(f"serving from {tree}")
-    run(forest, X, duration=args.duration, rounds=args.rounds, tmp=tmp, groups=groups, tree=tree)
+    versus = args.versus.resolve() if args.versus else None
+    print(f"serving from {tree}" + (f" and, in turn, {versus}" if versus else ""))
+    run(
+        forest,
+        X,
+        duration=args.duration,
+        rounds=args.rounds,
+        tmp=tmp,
+        groups=groups,
+        tree=tree,
+        versus=versus,
+    )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -91,11 +92,12 @@ class Chunk:
 
     def position(self, request_id: str) -> int | None:
         """Where the newest remembered answer to *request_id* is (None: not here)."""
-        ids = self.ids
-        for i in range(len(ids) - 1, self.start - 1, -1):
-            if ids[i] == request_id:
-                return i
-        return None
+        ids, at = self.ids, None
+        try:
+            while True:  # an id is mostly once in a chunk: one more search finds no other
+                at = ids.index(request_id, self.start if at is None else at + 1)
+        except ValueError:
+            return at
 
 
 class Memory:
@@ -199,33 +201,29 @@ class Memory:
             del index[label][request_id]
 
     def index(self) -> dict[str, dict[str, Chunk]]:
-        """The index of ids, brought up to date with the chunks added since it was."""
-        held = self.requests + self.copies
+        """The index of ids, brought up to date with the chunks added since it was (and
+        made afresh when mostly stale)."""
         index = self._index
-        if index is None or sum(map(len, index.values())) > 2 * held + 1024:
+        afresh = (
+            index is None
+            or sum(map(len, index.values())) > 2 * (self.requests + self.copies) + 1024
+        )
+        if index is None or afresh:
             index = self._index = {}
             self._indexed = self._added - len(self.chunks)
-        new = self._added - self._indexed
+        new = min(self._added - self._indexed, len(self.chunks))
         if new:
-            fresh = list(self.chunks)[len(self.chunks) - min(new, len(self.chunks)) :]
-            if len(fresh) == len(self.chunks):  # afresh: a joined id older than its
-                seen: dict[str, set[str]] = {}  # newest answer must not come back
-                for chunk in reversed(fresh):
-                    by_id = index.setdefault(chunk.label, {})
-                    older = seen.setdefault(chunk.label, set())
-                    for i in range(len(chunk.ids) - 1, chunk.start - 1, -1):
-                        request_id = chunk.ids[i]
-                        if request_id in older:
-                            continue
-                        older.add(request_id)
-                        if chunk.joined is None or request_id not in chunk.joined:
-                            by_id[request_id] = chunk
-            else:
-                for chunk in fresh:
-                    index.setdefault(chunk.label, {}).update(
-                        dict.fromkeys(chunk.ids[chunk.start :], chunk)
-                    )
+            fresh = itertools.islice(self.chunks, len(self.chunks) - new, None)
+            for chunk in fresh:  # oldest first: the newest answer to an id wins
+                by_id = index.setdefault(chunk.label, {})
+                by_id.update(zip(chunk.ids[chunk.start :], itertools.repeat(chunk)))
             self._indexed = self._added
+        if afresh:  # an id joined in the chunk of its newest answer stays joined
+            for chunk in self.chunks:
+                for request_id in chunk.joined or ():
+                    by_id = index[chunk.label]
+                    if by_id.get(request_id) is chunk:
+                        del by_id[request_id]
         return index
 
     def view(self) -> dict[str, dict[str, np.ndarray]]:

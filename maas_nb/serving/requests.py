@@ -15,7 +15,6 @@ from starlette.requests import ClientDisconnect, Request
 
 from ..flavors.signature import Signature
 from . import fastjson, scan, stdjson
-from .answers import answer_of
 from .compression import inflating, request_coding
 from .decoding import BIG, Decoder
 from .decoding import DEFAULT_MAX_BODY as DEFAULT_MAX_BODY  # where callers look for it
@@ -240,7 +239,7 @@ async def predict(
     request_id = getattr(extra, "id", None) or new_id()
     shadow = arm.shadow
     if shadow is not None:
-        pool.shadowing.maybe_send(slot.name, shadow, rows, request_id, answer_of(outputs))
+        pool.shadowing.maybe_send(slot.name, shadow, rows, request_id, outputs)
     if pool.sinks or pool.window.watched:
         _record(pool, slot.name, arm, request_id, start, rows, outputs)
     return Answer(arm, extra, outputs, request_id)

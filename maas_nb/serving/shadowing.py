@@ -123,12 +123,13 @@ class Shadowing:
         shadow: Shadow,
         rows: Rows,
         request_id: str,
-        theirs: np.ndarray | None = None,
+        outputs: dict[str, np.ndarray] | None = None,
     ) -> None:
         """Copy *rows* to *shadow* for its percent of the calls (drawn at random), with
-        *theirs*, the answer the client got (compared with the shadow's)."""
+        the answer its client got (of *outputs*: compared with the shadow's)."""
         if _random() * 100.0 >= shadow.percent:
             return
+        theirs = None if outputs is None else answer_of(outputs)
         counts = self.by_deployment.get(deployment)
         if counts is None:
             counts = self.by_deployment[deployment] = [0, 0, 0, 0]
