@@ -63,11 +63,10 @@ class Chunk:
         n = len(ids)
         offsets = np.zeros(n + 1, np.int64)
         np.cumsum(np.fromiter(map(len, answers), np.int64, n), out=offsets[1:])
-        kind, shape = answers[0].dtype.kind, answers[0].shape[1:]
         answer: np.ndarray | list[np.ndarray] = list(answers)
-        if all(a.dtype.kind == kind and a.shape[1:] == shape for a in answers):
-            # Strings of different widths, or ints of different sizes, widen losslessly;
-            # structured dtypes that do not match stay a list.
+        if len({dtype.kind for dtype in {a.dtype for a in answers}}) == 1:
+            # In one array of their common dtype (strings of different widths and ints
+            # of different sizes widen); rows of different shapes stay a list.
             with contextlib.suppress(TypeError, ValueError):
                 answer = np.concatenate(answers)
         if isinstance(answer, np.ndarray):
@@ -198,7 +197,7 @@ class Memory:
             if chunk.joined is None:
                 chunk.joined = set()
             chunk.joined.add(request_id)
-            del index[label][request_id]
+            index.get(label, {}).pop(request_id, None)
 
     def index(self) -> dict[str, dict[str, Chunk]]:
         """The index of ids, brought up to date with the chunks added since it was (and

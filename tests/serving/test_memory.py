@@ -43,6 +43,8 @@ def test_answers_that_do_not_concatenate_are_kept_one_by_one():
     assert isinstance(chunk.answer, list)
     assert [chunk.answer_at(i).tolist() for i in range(3)] == [a.tolist() for a in answers]
     assert chunk.bytes[-1] == sum(a.nbytes for a in answers)
+    mixed = Chunk.of("m:1", ["a", "b"], [np.asarray(["1"]), np.asarray([1])])
+    assert [mixed.answer_at(i).tolist() for i in range(2)] == [["1"], [1]]  # not widened
     widths = Chunk.of("m:1", ["a", "b"], answers[:2])  # strings of two widths: one array
     assert isinstance(widths.answer, np.ndarray) and widths.answer.dtype == np.dtype("<U9")
     assert [widths.answer_at(i).tolist() for i in range(2)] == [["setosa"], ["virginica", "x"]]
