@@ -7,17 +7,18 @@ request ids in a list and the answers end to end in one numpy array (row offsets
 it), so remembering a request costs no Python object of its own beyond its id: the
 requests' own answer arrays are freed once their chunk is made, and the garbage
 collector never walks what is remembered. A `Memory` holds one deployment's chunks,
-oldest first, and forgets the oldest answers (from the head of the oldest chunk) beyond
-its bounds: the ids of the arms' answers (`remember`; a shadow's copies are bounded
-alike), the rows of the arms' answers, and the bytes of every answer. What it holds is
-counted until it is forgotten, joined or not.
+oldest first, and forgets the oldest answers beyond its bounds, from the head of the
+oldest chunk of the kind over its bound: the ids of the arms' answers (`remember`; a
+shadow's copies are bounded alike), the rows of the arms' answers, and the bytes of
+every answer (any kind). What it holds is counted until it is forgotten, joined or not.
 
 Ids are looked up only when feedback comes (`find`): an index per version (id -> the
 newest chunk holding it) is made then, from the chunks not yet indexed, so a deployment
-that never gets feedback never pays for one. An id joined is marked in its chunk and
-taken out of the index: a second join of it finds nothing, and neither does a rebuilt
-index (made afresh when most of its entries point at forgotten answers). A client that
-reuses an id is answered twice; the newest answer is the one joined.
+that never gets feedback never pays for one; once made, an answer forgotten leaves it
+too. An id joined is marked in its chunk and taken out of the index: a second join of
+it finds nothing, and neither does an index made afresh; a shadow's copy of it answered
+after the join is not remembered. A client that reuses an id is answered twice; the
+newest answer is the one joined. The arrays of a chunk are read-only.
 """
 
 from __future__ import annotations
@@ -35,7 +36,18 @@ from .answers import answer_bytes, row_bytes
 class Chunk:
     """Answers of one version to some requests: ids, answers end to end, offsets."""
 
-    __slots__ = ("answer", "bytes", "gone", "ids", "joined", "label", "offsets", "shadow", "start")
+    __slots__ = (
+        "answer",
+        "bytes",
+        "gone",
+        "ids",
+        "indexed",
+        "joined",
+        "label",
+        "offsets",
+        "shadow",
+        "start",
+    )
 
     def __init__(
         self,
@@ -51,11 +63,14 @@ class Chunk:
         #: One array of every answer's rows end to end; a list of the answers when they
         #: do not concatenate (dtypes or row shapes differ).
         self.answer = answer
+        for array in answer if isinstance(answer, list) else (answer,):
+            array.flags.writeable = False  # what a join scores cannot be changed by a reader
         self.offsets = offsets  # answer i is rows offsets[i]:offsets[i + 1]
         self.bytes = sizes  # cumulative bytes: answer i holds bytes[i + 1] - bytes[i]
         self.start = 0  # answers before it are forgotten
         self.gone = False  # every answer forgotten
         self.joined: set[str] | None = None  # ids already joined to feedback
+        self.indexed = False  # its ids are in its memory's index
 
     @classmethod
     def of(cls, label: str, ids: list[str], answers: Sequence[np.ndarray]) -> Chunk:
@@ -63,12 +78,14 @@ class Chunk:
         n = len(ids)
         offsets = np.zeros(n + 1, np.int64)
         np.cumsum(np.fromiter(map(len, answers), np.int64, n), out=offsets[1:])
-        answer: np.ndarray | list[np.ndarray] = list(answers)
+        answer: np.ndarray | list[np.ndarray] | None = None
         if len({dtype.kind for dtype in {a.dtype for a in answers}}) == 1:
             # In one array of their common dtype (strings of different widths and ints
             # of different sizes widen); rows of different shapes stay a list.
             with contextlib.suppress(TypeError, ValueError):
                 answer = np.concatenate(answers)
+        if answer is None:  # a copy each: a view would hold its whole batch's answers
+            answer = [a.copy() for a in answers]
         if isinstance(answer, np.ndarray):
             sizes = offsets * row_bytes(answer)
         else:
@@ -114,6 +131,9 @@ class Memory:
         self._index: dict[str, dict[str, Chunk]] | None = None
         self._indexed = 0  # chunks added (`_added`) the index covers
         self._added = 0
+        #: The ids joined lately (at most `remember`, oldest first): a shadow's copy of
+        #: one, answered after the join, is not remembered (it would join a second time).
+        self._joined: collections.OrderedDict[str, None] = collections.OrderedDict()
 
     def add(self, chunk: Chunk) -> None:
         """Remember *chunk*'s answers, forgetting the oldest beyond the bounds."""
@@ -128,43 +148,70 @@ class Memory:
         self._added += 1
         self._keep()
 
-    def _over(self) -> bool:
-        return (
-            self.requests > self.remember
-            or self.copies > self.remember
-            or self.rows > self.remember_rows
-            or self.bytes > self.remember_bytes
-        )
+    def add_copies(
+        self, label: str, ids: list[str], answer: np.ndarray, offsets: Sequence[int]
+    ) -> None:
+        """Remember a shadow's answers to a batch of copies (end to end in *answer*),
+        but those to ids joined already."""
+        if self._joined and not self._joined.keys().isdisjoint(ids):
+            keep = [i for i, request_id in enumerate(ids) if request_id not in self._joined]
+            if not keep:
+                return
+            parts = [answer[offsets[i] : offsets[i + 1]] for i in keep]
+            ids, answer = [ids[i] for i in keep], np.concatenate(parts)
+            offsets = [0, *itertools.accumulate(map(len, parts))]
+        self.add(Chunk.joined_up(label, ids, answer, offsets))
 
     def _keep(self) -> None:
-        """Forget from the oldest chunk's head until every bound holds."""
-        while self.chunks and self._over():
-            head = self.chunks[0]
-            start, end = head.start, len(head.ids)
-            excess = (self.copies if head.shadow else self.requests) - self.remember
-            k = max(0, excess)
-            if not head.shadow and self.rows > self.remember_rows:
-                want = int(head.offsets[start]) + self.rows - self.remember_rows
-                k = max(k, int(np.searchsorted(head.offsets, want)) - start)
-            if self.bytes > self.remember_bytes:
-                want = int(head.bytes[start]) + self.bytes - self.remember_bytes
-                k = max(k, int(np.searchsorted(head.bytes, want)) - start)
-            k = min(end - start, k) if k > 0 else end - start  # another kind is over
-            self._forget(head, start + k)
+        """Forget the oldest answers until every bound holds: the oldest arm answers for
+        the rows and the ids of arms, the oldest copies for theirs, the oldest answers
+        of any version for the bytes."""
+        while True:
+            if self.rows > self.remember_rows:
+                at = self._oldest(shadow=False)
+                chunk = self.chunks[at]
+                want = int(chunk.offsets[chunk.start]) + self.rows - self.remember_rows
+                k = int(np.searchsorted(chunk.offsets, want)) - chunk.start
+            elif self.bytes > self.remember_bytes:
+                at, chunk = 0, self.chunks[0]
+                want = int(chunk.bytes[chunk.start]) + self.bytes - self.remember_bytes
+                k = int(np.searchsorted(chunk.bytes, want)) - chunk.start
+            elif self.requests > self.remember or self.copies > self.remember:
+                shadow = self.requests <= self.remember
+                at = self._oldest(shadow=shadow)
+                chunk = self.chunks[at]
+                k = (self.copies if shadow else self.requests) - self.remember
+            else:
+                return
+            self._forget(at, chunk.start + min(max(k, 1), len(chunk.ids) - chunk.start))
 
-    def _forget(self, head: Chunk, to: int) -> None:
-        """Forget *head*'s answers before position *to* (all of them: drop it)."""
-        start = head.start
-        if head.shadow:
+    def _oldest(self, *, shadow: bool) -> int:
+        """Where the oldest chunk of a shadow's (or of an arm's) answers is."""
+        for at, chunk in enumerate(self.chunks):
+            if chunk.shadow == shadow:
+                return at
+        raise AssertionError("no chunk of that kind, yet its count is over")  # pragma: no cover
+
+    def _forget(self, at: int, to: int) -> None:
+        """Forget the answers before position *to* of the chunk at *at* (all: drop it)."""
+        chunk = self.chunks[at]
+        start = chunk.start
+        if chunk.shadow:
             self.copies -= to - start
         else:
             self.requests -= to - start
-            self.rows -= int(head.offsets[to] - head.offsets[start])
-        self.bytes -= int(head.bytes[to] - head.bytes[start])
-        head.start = to
-        if to == len(head.ids):
-            head.gone = True
-            self.chunks.popleft()
+            self.rows -= int(chunk.offsets[to] - chunk.offsets[start])
+        self.bytes -= int(chunk.bytes[to] - chunk.bytes[start])
+        chunk.start = to
+        index = self._index
+        if index is not None and chunk.indexed:  # no entry outlives its answer
+            by_id = index[chunk.label]
+            for request_id in chunk.ids[start:to]:
+                if by_id.get(request_id) is chunk:
+                    del by_id[request_id]
+        if to == len(chunk.ids):
+            chunk.gone = True
+            del self.chunks[at]
 
     # -- lookups (feedback) --------------------------------------------------------------
 
@@ -177,10 +224,8 @@ class Memory:
             if chunk is None:
                 continue
             at = None if chunk.gone else chunk.position(request_id)
-            if at is None:  # forgotten since it was indexed
-                del by_id[request_id]
-                continue
-            found[label] = (chunk, at)
+            if at is not None:
+                found[label] = (chunk, at)
         return found
 
     def client_answer(self, request_id: str) -> np.ndarray | None:
@@ -198,16 +243,14 @@ class Memory:
                 chunk.joined = set()
             chunk.joined.add(request_id)
             index.get(label, {}).pop(request_id, None)
+        self._joined[request_id] = None
+        if len(self._joined) > self.remember:
+            self._joined.popitem(last=False)
 
     def index(self) -> dict[str, dict[str, Chunk]]:
-        """The index of ids, brought up to date with the chunks added since it was (and
-        made afresh when mostly stale)."""
+        """The index of ids, brought up to date with the chunks added since it was."""
         index = self._index
-        afresh = (
-            index is None
-            or sum(map(len, index.values())) > 2 * (self.requests + self.copies) + 1024
-        )
-        if index is None or afresh:
+        if index is None:
             index = self._index = {}
             self._indexed = self._added - len(self.chunks)
         new = min(self._added - self._indexed, len(self.chunks))
@@ -216,13 +259,13 @@ class Memory:
             for chunk in fresh:  # oldest first: the newest answer to an id wins
                 by_id = index.setdefault(chunk.label, {})
                 by_id.update(zip(chunk.ids[chunk.start :], itertools.repeat(chunk)))
+                chunk.indexed = True
             self._indexed = self._added
-        if afresh:  # an id joined in the chunk of its newest answer stays joined
-            for chunk in self.chunks:
-                for request_id in chunk.joined or ():
-                    by_id = index[chunk.label]
-                    if by_id.get(request_id) is chunk:
-                        del by_id[request_id]
+            if new == len(self.chunks):  # (made afresh) what was joined stays joined
+                for chunk in self.chunks:
+                    for request_id in chunk.joined or ():
+                        if index[chunk.label].get(request_id) is chunk:
+                            del index[chunk.label][request_id]
         return index
 
     def view(self) -> dict[str, dict[str, np.ndarray]]:

@@ -159,7 +159,7 @@ class Window:
         if deployment not in self.watched:
             return
         if outcome.shadow:
-            self._flush()
+            self._flush(deployment)
             memory = self._memory.get(deployment)
             theirs = None if memory is None else memory.client_answer(outcome.request_id)
             self.record_copies(
@@ -257,8 +257,8 @@ class Window:
                     mine.append(answer[offsets[i] : offsets[i + 1]])
             counts.compared += sum(map(len, mine))
             counts.agreed += agreeing_pairs(known, mine)
-        chunk = Chunk.joined_up(f"{model}:{version}", list(request_ids), answer, offsets)
-        self._memory_of(deployment).add(chunk)
+        memory = self._memory_of(deployment)
+        memory.add_copies(f"{model}:{version}", list(request_ids), answer, offsets)
 
     def _fill(self, deployment: str, label: str, at: float) -> _Filling:
         """The bucket of *at* of version *label*, as `answered` keeps it: (its start, its
@@ -289,8 +289,9 @@ class Window:
 
     def join_feedback(self, deployment: str, items: Iterable[tuple[str, Any]]) -> dict[str, Any]:
         """Count the ground truth of each (request id, truth) for every version that
-        answered it; the ids not remembered (never seen, forgotten, or already joined)
-        and those whose truth does not fit the answer's rows are reported, not counted."""
+        answered it with as many rows as the truth has; the ids not remembered (never
+        seen, forgotten, or already joined) and those whose truth fits no version's
+        answer are reported, not counted."""
         self._flush()
         memory = self._memory.get(deployment)
         joined, unknown, mismatched = 0, [], []
@@ -302,18 +303,19 @@ class Window:
             if not where:
                 unknown.append(request_id)
                 continue
-            chunk, at = next(iter(where.values()))
             expected = truth if isinstance(truth, list) else [truth]
-            if len(expected) != len(chunk.answer_at(at)):
+            answers = {label: chunk.answer_at(at) for label, (chunk, at) in where.items()}
+            fitting = {label: a for label, a in answers.items() if len(a) == len(expected)}
+            if not fitting:
                 mismatched.append(request_id)
                 continue
             found[request_id] = where
             joined += 1
-            for label, (chunk, at) in where.items():
+            for label, answer in fitting.items():  # (a reused id: versions may differ)
                 counts = added.get(label)
                 if counts is None:
                     counts = added[label] = Counts()
-                score(counts, chunk.answer_at(at), expected)
+                score(counts, answer, expected)
                 versions[label] = versions.get(label, 0) + 1
         now = self.clock()
         for label, counts in added.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from maas_nb.serving.memory import Chunk, Memory
 
@@ -65,17 +66,49 @@ def test_a_joined_id_is_found_no_more_nor_its_older_answer_after_a_rebuild():
     assert found(memory, "dup") == {"m:1": [4]}
 
 
-def test_the_index_follows_new_chunks_and_stays_bounded_as_answers_are_forgotten():
+def test_the_index_follows_new_chunks_and_forgets_what_is_forgotten():
     memory = Memory(10, BIG, BIG)
-    sizes = []
     for k in range(3000):
         memory.add(arm([f"x{k}"]))
         assert found(memory, f"x{k}") == {"m:1": [k % 3]}  # indexed since the last lookup
-        if k >= 10:
-            assert memory.find(f"x{k - 10}") == {}  # forgotten
-        sizes.append(sum(map(len, memory.index().values())))
-    assert max(sizes) <= 2 * 10 + 1024 + 1  # rebuilt when mostly stale
+        index = memory.index()["m:1"]
+        assert len(index) <= 10  # an answer forgotten leaves the index (and frees its chunk)
+        assert all(not c.gone and c.position(i) is not None for i, c in index.items())
+    assert memory.find("x2989") == {}
     assert [f"x{k}" for k in range(2990, 3000)] == list(memory.view())
+
+
+def test_each_kind_over_its_bound_loses_its_own_oldest_answers():
+    memory = Memory(100, BIG, BIG)
+    for k in range(10):  # 60 requests a batch; their copies answered a batch later
+        memory.add(arm([f"r{60 * k + i}" for i in range(60)]))
+        if k:
+            copied = [f"r{60 * (k - 1) + i}" for i in range(60)]
+            memory.add_copies("m:2", copied, np.arange(60), list(range(61)))
+        assert memory.requests == min(100, 60 * (k + 1))
+        assert memory.copies == min(100, 60 * k)
+    assert found(memory, "r499") == {"m:2": [499 - 480]}  # its own answer is forgotten
+
+
+def test_answers_remembered_cannot_be_changed_through_what_is_read():
+    memory = Memory(BIG, BIG, BIG)
+    memory.add(arm(["r1", "r2"]))
+    memory.add(Chunk.of("m:3", ["r1"], [np.asarray(["a", 1], dtype=object), np.zeros((2, 2))][:1]))
+    for answers in memory.view().values():
+        for answer in answers.values():
+            with pytest.raises(ValueError, match="read-only"):
+                answer[0] = 7
+    assert found(memory, "r1") == {"m:1": [1], "m:3": ["a", 1]}
+
+
+def test_a_copy_answered_after_its_id_was_joined_is_not_remembered():
+    memory = Memory(BIG, BIG, BIG)
+    memory.add(Chunk.of("m:1", ["y", "z"], [np.asarray([0]), np.asarray([0])]))
+    memory.joined("y", memory.find("y"))
+    memory.add_copies("m:2", ["y", "z"], np.asarray([5, 6, 7]), [0, 2, 3])
+    assert memory.find("y") == {}
+    assert found(memory, "z") == {"m:1": [0], "m:2": [7]}
+    assert memory.copies == 1 and memory.bytes == 2 * 8 + 8
 
 
 def test_a_shadows_answers_are_found_beside_the_arms_and_bounded_alike():

@@ -246,6 +246,17 @@ def test_a_join_that_fails_leaves_everything_as_it_was():
     assert by_version(window.summary("iris"))["iris:1"]["feedback"]["count"] == 1
 
 
+def test_a_reused_id_joins_only_the_versions_whose_answer_fits_the_truth():
+    clock = Clock()
+    window = make_window(clock)
+    window.answered("iris", "iris:1", "x", 0.001, {"predictions": np.asarray([0, 1, 2])})
+    window.answered("iris", "iris:2", "x", 0.001, {"predictions": np.asarray([2])})
+    result = window.join_feedback("iris", [("x", [2])])  # fits iris:2's answer only
+    assert result["joined"] == 1 and result["versions"] == {"iris:2": 1}
+    window.answered("iris", "iris:1", "w", 0.001, {"predictions": np.asarray([0, 1])})
+    assert window.join_feedback("iris", [("w", [1])])["mismatched"] == ["w"]
+
+
 def test_a_latency_on_a_buckets_bound_falls_in_that_bucket():
     from maas_nb.serving.intervals import LATENCY_BUCKETS
 
