@@ -269,11 +269,6 @@ class Batcher:
         """The cheapest recent call on the event loop (None: none there yet)."""
         return self.cost_of(1, on_loop=True)
 
-    @property
-    def thread_seconds(self) -> float | None:
-        """The cheapest recent call on the worker thread (None: none there yet)."""
-        return self.cost_of(1, on_loop=False)
-
     def _inline(self, requests: int, rows: int) -> bool:
         """Whether to call the model on the event loop rather than on its thread."""
         cost = self.cost_of(rows)

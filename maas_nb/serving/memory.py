@@ -39,7 +39,6 @@ class Chunk:
     __slots__ = (
         "answer",
         "bytes",
-        "gone",
         "ids",
         "indexed",
         "joined",
@@ -68,7 +67,6 @@ class Chunk:
         self.offsets = offsets  # answer i is rows offsets[i]:offsets[i + 1]
         self.bytes = sizes  # cumulative bytes: answer i holds bytes[i + 1] - bytes[i]
         self.start = 0  # answers before it are forgotten
-        self.gone = False  # every answer forgotten
         self.joined: set[str] | None = None  # ids already joined to feedback
         self.indexed = False  # its ids are in its memory's index
 
@@ -210,7 +208,6 @@ class Memory:
                 if by_id.get(request_id) is chunk:
                     del by_id[request_id]
         if to == len(chunk.ids):
-            chunk.gone = True
             del self.chunks[at]
 
     # -- lookups (feedback) --------------------------------------------------------------
@@ -223,17 +220,10 @@ class Memory:
             chunk = by_id.get(request_id)
             if chunk is None:
                 continue
-            at = None if chunk.gone else chunk.position(request_id)
+            at = chunk.position(request_id)  # (an answer forgotten left the index)
             if at is not None:
                 found[label] = (chunk, at)
         return found
-
-    def client_answer(self, request_id: str) -> np.ndarray | None:
-        """The answer an arm gave *request_id*, if remembered and not joined."""
-        for chunk, at in self.find(request_id).values():
-            if not chunk.shadow:
-                return chunk.answer_at(at)
-        return None
 
     def joined(self, request_id: str, found: dict[str, tuple[Chunk, int]]) -> None:
         """Mark *request_id* joined in each chunk of *found* (see `find`)."""

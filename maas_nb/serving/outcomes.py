@@ -4,7 +4,7 @@ One record per answer, primary or shadow, for the prediction log (the live compa
 window is told a request's answer directly, `Window.answered`, and a shadow's batch of
 answers at once, `Window.record_copies`). A sink's `record` runs on the event loop for
 every answer, so it must be O(1) and do no I/O there (append to a buffer a thread
-drains). With no sink besides the window (the default) no `Outcome` is built at all.
+drains). With no sink (the default) no `Outcome` is built at all.
 """
 
 from __future__ import annotations

@@ -129,7 +129,6 @@ class Shadowing:
         the answer its client got (of *outputs*: compared with the shadow's)."""
         if _random() * 100.0 >= shadow.percent:
             return
-        theirs = None if outputs is None else answer_of(outputs)
         counts = self.by_deployment.get(deployment)
         if counts is None:
             counts = self.by_deployment[deployment] = [0, 0, 0, 0]
@@ -142,6 +141,7 @@ class Shadowing:
             copies.cut += 1
         else:
             copies.shadow = shadow
+            theirs = None if outputs is None else answer_of(outputs)
             copies.items.append((rows.kind, rows.data, rows.n, request_id, _clock(), theirs))
             copies.rows += rows.n
         if copies.task is None:  # (a pump that raised left its copies: a new one takes them)
@@ -216,8 +216,7 @@ class Shadowing:
         if self.window is not None:
             self.window.record_copies(
                 deployment,
-                loaded.name,
-                loaded.version,
+                shadow.label,
                 [copy[1] for copy in batch],
                 answer_of(outputs),
                 offsets,

@@ -1,6 +1,6 @@
 """The live comparison window: what each version of a deployment did lately.
 
-`Window` is an `OutcomeSink` (one per pool, `pool.window`). For each deployment it
+`Window` is one per pool (`pool.window`). For each deployment it
 watches (one running an experiment: several arms, a shadow or a guard; see the pool) it
 keeps, per version label (``NAME:VERSION``) and per time bucket (10 s; the window is the
 last 300 s), plain counts: requests, errors, a latency histogram of log-spaced buckets
@@ -15,10 +15,10 @@ at most `REMEMBER_ROWS` rows and `REMEMBER_BYTES` bytes of answers, for requests
 rows or wide answers; each version's: the arm's and the shadow's; see `memory`), so
 that ground truth posted later (`join_feedback`) is counted for every version that
 answered. A join is all or nothing: a truth that cannot be scored leaves every id
-unjoined. A request tells the window its answer (`answered`; an `Outcome` given to
-`record` goes the same way): O(1) and does no I/O: it counts at once, and its id and
-answer wait in a list per version until `DEFER` of them are remembered as one chunk. A
-shadow's copies bring the answer their client got, so agreement needs no lookup.
+unjoined. A request tells the window its answer (`answered`): O(1) and no I/O: it
+counts at once, and its id and answer wait in a list per version until `DEFER` of them
+are remembered as one chunk. A shadow's batch of copies is told at once
+(`record_copies`), with the answers their clients got, so agreement needs no lookup.
 
 `summary` (in `experiment`) is the one place rates, quantiles and intervals are computed.
 """
@@ -35,7 +35,6 @@ from .answers import agreeing_pairs, answer_of, score
 from .counts import Counts
 from .intervals import latency_bucket
 from .memory import Chunk, Memory
-from .outcomes import Outcome
 
 BUCKET_S = 10
 WINDOW_S = 300
@@ -151,33 +150,6 @@ class Window:
                 del buckets[old]
         return counts
 
-    def record(self, outcome: Outcome) -> None:
-        """Count *outcome* and remember its answer under its request id (`answered`; a
-        shadow's as `record_copies` counts a batch of one, compared with the answer its
-        client got if that is remembered: an `Outcome` does not carry it)."""
-        deployment, model, version = outcome.deployment, outcome.model, outcome.version
-        if deployment not in self.watched:
-            return
-        if outcome.shadow:
-            self._flush(deployment)
-            memory = self._memory.get(deployment)
-            theirs = None if memory is None else memory.client_answer(outcome.request_id)
-            self.record_copies(
-                deployment,
-                model,
-                version,
-                (outcome.request_id,),
-                answer_of(outcome.outputs),
-                (0, outcome.rows),
-                (outcome.latency_s,),
-                outcome.at,
-                (theirs,),
-            )
-            return
-        label = f"{model}:{version}"
-        request_id, latency, outputs = outcome.request_id, outcome.latency_s, outcome.outputs
-        self.answered(deployment, label, request_id, latency, outputs, at=outcome.at)
-
     def answered(
         self,
         deployment: str,
@@ -224,24 +196,22 @@ class Window:
     def record_copies(
         self,
         deployment: str,
-        model: str,
-        version: int,
+        label: str,
         request_ids: Sequence[str],
         answer: np.ndarray | None,
         offsets: Sequence[int],
         latencies: Iterable[float],
         at: float,
-        theirs: Sequence[np.ndarray | None] | None = None,
+        theirs: Sequence[np.ndarray | None],
     ) -> None:
-        """Count a shadow's answers to the copies of one of its batches, as `answered`
-        counts one each, and remember them as one chunk: *answer* holds them end to end
-        (copy i's rows are ``offsets[i]:offsets[i + 1]``). Each copy whose client's answer
-        is in *theirs* (None: not known) is compared with it, all in one comparison
-        (`agreeing_pairs`). A shadow's `Outcome` given to `record` is counted here, as a
-        batch of one."""
+        """Count shadow version *label*'s answers to the copies of one of its batches, as
+        `answered` counts one each, and remember them as one chunk: *answer* holds them
+        end to end (copy i's rows are ``offsets[i]:offsets[i + 1]``). Each copy whose
+        client's answer is in *theirs* (None: not known) is compared with it, all in one
+        comparison (`agreeing_pairs`)."""
         if deployment not in self.watched:
             return
-        counts = self._fill(deployment, f"{model}:{version}", at)[2]
+        counts = self._fill(deployment, label, at)[2]
         counts.requests += len(request_ids)
         histogram = counts.latency
         for seconds in latencies:
@@ -249,16 +219,14 @@ class Window:
         if answer is None:
             return
         self._flush(deployment)  # the copies' own requests are remembered before them
-        if theirs is not None:
-            known, mine = [], []
-            for i, client in enumerate(theirs):
-                if client is not None:
-                    known.append(client)
-                    mine.append(answer[offsets[i] : offsets[i + 1]])
-            counts.compared += sum(map(len, mine))
-            counts.agreed += agreeing_pairs(known, mine)
-        memory = self._memory_of(deployment)
-        memory.add_copies(f"{model}:{version}", list(request_ids), answer, offsets)
+        known, mine = [], []
+        for i, client in enumerate(theirs):
+            if client is not None:
+                known.append(client)
+                mine.append(answer[offsets[i] : offsets[i + 1]])
+        counts.compared += sum(map(len, mine))
+        counts.agreed += agreeing_pairs(known, mine)
+        self._memory_of(deployment).add_copies(label, list(request_ids), answer, offsets)
 
     def _fill(self, deployment: str, label: str, at: float) -> _Filling:
         """The bucket of *at* of version *label*, as `answered` keeps it: (its start, its

@@ -10,7 +10,6 @@ import time
 import numpy as np
 
 from maas_nb.serving import feedback
-from maas_nb.serving.outcomes import Outcome
 from maas_nb.serving.window import Window
 
 OTHER = os.getpid() + 1  # the asking worker; this process answers
@@ -21,7 +20,7 @@ def remembering(*ids: str) -> Window:
     window.watch("iris")
     for rid in ids:
         outputs = {"predictions": np.asarray([1])}
-        window.record(Outcome("iris", "iris", 1, rid, 0.001, 1, None, outputs, False, time.time()))
+        window.answered("iris", "iris:1", rid, 0.001, outputs, at=time.time())
     return window
 
 

@@ -9,7 +9,6 @@ import pytest
 
 from maas_nb.serving.answers import agreeing, agreeing_pairs
 from maas_nb.serving.intervals import latency_bucket
-from maas_nb.serving.outcomes import Outcome
 from maas_nb.serving.window import Window
 
 NOW = 1_000_000.0
@@ -59,10 +58,7 @@ def test_a_batch_of_copies_counts_and_remembers_what_each_copy_alone_would():
     primary = {}
     for request_id in ids:
         answer = primary[request_id] = answers(rng, "int", rng.randrange(1, 4))
-        outcome = Outcome(
-            "d", "m", 1, request_id, 0.001, len(answer), None, {"y": answer}, False, NOW
-        )
-        batched.record(outcome)
+        batched.answered("d", "m:1", request_id, 0.001, {"y": answer}, at=NOW)
     copied = [*ids[::3], "never-seen"]
     offsets, latencies, parts = [0], [], []
     for request_id in copied:
@@ -72,7 +68,7 @@ def test_a_batch_of_copies_counts_and_remembers_what_each_copy_alone_would():
         latencies.append(rng.choice([0.0001, 0.003, 0.2]))
     theirs = [primary.get(i) for i in copied]  # what each copy's client got
     answer = np.concatenate(parts)
-    batched.record_copies("d", "m", 2, copied, answer, offsets, latencies, NOW, theirs)
+    batched.record_copies("d", "m:2", copied, answer, offsets, latencies, NOW, theirs)
     # What each copy alone counts, worked out pair by pair with `agreeing`: a copy comes
     # with its client's answer, so even one whose id is forgotten (the first 20) is
     # compared; the copy of an id never seen is counted, not compared.

@@ -51,6 +51,19 @@ def outcome(
     return Outcome("iris", "iris", version, rid, latency, n, None, outputs, shadow, clock.now)
 
 
+def record(window: Window, o: Outcome, theirs: np.ndarray | None = None) -> None:
+    """Tell *window* the answer in *o* as the server does: a request's own (`answered`),
+    a shadow's copy as a batch of one, with *theirs*, the answer its client got."""
+    label = f"{o.model}:{o.version}"
+    if not o.shadow:
+        window.answered(o.deployment, label, o.request_id, o.latency_s, o.outputs, at=o.at)
+        return
+    answer = o.outputs["predictions"]
+    window.record_copies(
+        o.deployment, label, [o.request_id], answer, [0, o.rows], [o.latency_s], o.at, [theirs]
+    )
+
+
 def by_version(summary: dict) -> dict:
     return {v["version"]: v for v in summary["versions"]}
 
@@ -95,8 +108,9 @@ def test_counts_rates_agreement_and_accuracy_per_version():
         rid = f"r{i}"
         arm = 1 if i % 10 else 2  # 180 to iris:1, 20 to iris:2
         answer = [i % 3]
-        window.record(outcome(clock, arm, rid, answer, latency=0.004))
-        window.record(outcome(clock, 3, rid, [i % 3 if i % 4 else 9], shadow=True))
+        record(window, outcome(clock, arm, rid, answer, latency=0.004))
+        copy = outcome(clock, 3, rid, [i % 3 if i % 4 else 9], shadow=True)
+        record(window, copy, theirs=np.asarray(answer))
         truth[rid] = i % 3 if i % 5 else 7  # every fifth answer is wrong
     window.record_error("iris", "iris:2")
     result = window.join_feedback("iris", [*truth.items(), ("nobody", 1)])
@@ -136,7 +150,7 @@ def test_regressors_feedback_is_a_mean_absolute_error():
     window = make_window(clock, task="regression")
     errors = []
     for i in range(50):
-        window.record(outcome(clock, 1, f"r{i}", [float(i), float(i) + 1]))
+        record(window, outcome(clock, 1, f"r{i}", [float(i), float(i) + 1]))
         errors += [i % 3, 0.5]
     truth = [(f"r{i}", [float(i) + i % 3, float(i) + 1.5]) for i in range(50)]
     truth.append(("r0", [1.0]))  # the wrong number of rows: reported, not counted
@@ -155,14 +169,14 @@ def test_old_buckets_leave_the_window_and_old_ids_are_forgotten():
     window = Window(lambda name: layout(), clock=clock, remember=10)
     window.watch("iris")
     for i in range(20):
-        window.record(outcome(clock, 1, f"r{i}", [1]))
+        record(window, outcome(clock, 1, f"r{i}", [1]))
     assert window.join_feedback("iris", [("r0", 1), ("r19", 1)])["unknown"] == ["r0"]
     clock.now += 301
-    window.record(outcome(clock, 2, "late", [1]))
+    record(window, outcome(clock, 2, "late", [1]))
     v = by_version(window.summary("iris"))
     assert v["iris:1"]["requests"] == 0 and v["iris:2"]["requests"] == 1
     assert len(window.table["iris"]["iris:1"]) == 1  # kept until a new bucket begins
-    window.record(outcome(clock, 1, "x", [1]))
+    record(window, outcome(clock, 1, "x", [1]))
     assert len(window.table["iris"]["iris:1"]) == 1
 
 
@@ -171,8 +185,8 @@ def test_workers_windows_add_up_to_one():
     one, a, b = (make_window(clock) for _ in range(3))
     for i in range(300):
         o = outcome(clock, 1 + i % 2, f"r{i}", [i % 3], latency=0.001 * (1 + i % 7))
-        one.record(o)
-        (a if i % 3 else b).record(o)
+        record(one, o)
+        record(a if i % 3 else b, o)
         clock.now += 0.5
     assert a.summary("iris", [b.snapshot()])["versions"] == one.summary("iris")["versions"]
 
@@ -180,7 +194,7 @@ def test_workers_windows_add_up_to_one():
 def test_an_unwatched_deployment_counts_nothing_and_says_why():
     clock = Clock()
     window = Window(lambda name: layout(), clock=clock)
-    window.record(outcome(clock, 1, "r", [1]))
+    record(window, outcome(clock, 1, "r", [1]))
     window.record_error("iris", "iris:1")
     summary = window.summary("iris")
     assert all(v["requests"] == 0 for v in summary["versions"])
@@ -192,10 +206,10 @@ def test_big_requests_are_remembered_within_a_bound_on_rows():
     window = Window(lambda name: layout(), clock=clock, remember_rows=10)
     window.watch("iris")
     for i in range(4):
-        window.record(outcome(clock, 1, f"r{i}", [1, 2, 3]))  # 12 rows > 10: r0 goes
+        record(window, outcome(clock, 1, f"r{i}", [1, 2, 3]))  # 12 rows > 10: r0 goes
     assert list(window.answers["iris"]) == ["r1", "r2", "r3"]
     assert window.remembered("iris")[0] == 9
-    window.record(outcome(clock, 1, "r3", [4, 5, 6]))  # the same id again: r1 goes
+    record(window, outcome(clock, 1, "r3", [4, 5, 6]))  # the same id again: r1 goes
     assert list(window.answers["iris"]) == ["r2", "r3"]
     assert window.answers["iris"]["r3"]["iris:1"].tolist() == [4, 5, 6]  # the newest
     assert window.remembered("iris")[0] == 9  # both answers to r3 are held
@@ -214,9 +228,9 @@ def test_remembered_answers_are_bounded_by_bytes_shadows_included():
     window = Window(lambda name: layout(shadow=True), clock=clock, remember_bytes=1000)
     window.watch("iris")
     for rid in ("a", "b", "c"):  # 200 bytes each answer: five fit
-        window.record(outcome(clock, 1, rid, np.zeros(25)))
+        record(window, outcome(clock, 1, rid, np.zeros(25)))
         assert rid in window.answers["iris"]
-        window.record(outcome(clock, 3, rid, np.zeros(25), shadow=True))
+        record(window, outcome(clock, 3, rid, np.zeros(25), shadow=True), theirs=np.zeros(25))
     # the oldest answer (a's own) went first; the shadow's answer to a is still joined
     assert {rid: list(a) for rid, a in window.answers["iris"].items()} == {
         "a": ["iris:3"],
@@ -224,9 +238,9 @@ def test_remembered_answers_are_bounded_by_bytes_shadows_included():
         "c": ["iris:1", "iris:3"],
     }
     assert window.remembered("iris") == (2 * 25, 1000)
-    window.record(outcome(clock, 1, "wide", np.zeros((1, 200))))  # 1,600 bytes alone
+    record(window, outcome(clock, 1, "wide", np.zeros((1, 200))))  # 1,600 bytes alone
     assert list(window.answers["iris"]) == [] and window.remembered("iris") == (0, 0)
-    window.record(outcome(clock, 1, "d", np.asarray(["cat"] * 5, dtype=object)))
+    record(window, outcome(clock, 1, "d", np.asarray(["cat"] * 5, dtype=object)))
     assert window.remembered("iris") == (5, 5 * (8 + 64))
     assert window.join_feedback("iris", [("d", ["cat"] * 5)])["joined"] == 1
     assert "d" not in window.answers["iris"]
@@ -236,8 +250,8 @@ def test_remembered_answers_are_bounded_by_bytes_shadows_included():
 def test_a_join_that_fails_leaves_everything_as_it_was():
     clock = Clock()
     window = make_window(clock, task="regression")
-    window.record(outcome(clock, 1, "a", [1.5]))
-    window.record(outcome(clock, 1, "b", [2.5]))
+    record(window, outcome(clock, 1, "a", [1.5]))
+    record(window, outcome(clock, 1, "b", [2.5]))
     with pytest.raises(OverflowError):  # the server refuses such a truth (live._scalar)
         window.join_feedback("iris", [("a", 1.0), ("b", 10**400)])
     assert list(window.answers["iris"]) == ["a", "b"]
