@@ -72,11 +72,18 @@ CONVOY = 1.5
 PROBE_EVERY = 256
 
 
+#: Told each batch's answers to the requests that left a note (see `Batcher.predict`):
+#: their notes, the batch's outputs, and each one's rows in them (request i's are
+#: ``offsets[i]:offsets[i + 1]``; the rows of the batch's other requests are in none).
+Answered = Callable[[list[Any], Outputs, list[int]], None]
+
+
 @dataclass
 class _Item:
     rows: Rows
     future: asyncio.Future
     queued_at: float = field(default_factory=time.monotonic)
+    note: Any = None  # given to `Batcher.answered` with the answer
 
 
 class Batcher:
@@ -91,6 +98,7 @@ class Batcher:
         max_latency_ms: float = 5.0,
         max_queue_rows: int | None = None,
         observe_batch: Callable[[int, float], None] | None = None,
+        answered: Answered | None = None,
     ) -> None:
         self._predict = predict
         self.name = name
@@ -98,6 +106,8 @@ class Batcher:
         self.max_latency = max(0.0, float(max_latency_ms)) / 1000
         self.max_queue_rows = max_queue_rows or max(4096, 16 * self.max_batch_size)
         self._observe_batch = observe_batch
+        #: Told the answers of the requests that left a note, a batch at a time.
+        self.answered = answered
         self._queue: collections.deque[_Item] = collections.deque()
         self.queued_rows = 0
         self.arriving = 0  # requests for this model being received right now
@@ -117,8 +127,12 @@ class Batcher:
         self._loop_batches = 0  # batches on the loop since the last call on the thread
         self._task = asyncio.get_running_loop().create_task(self._run())
 
-    async def predict(self, rows: Rows) -> Outputs:
-        """Predict *rows*; return outputs holding exactly those rows, in order."""
+    async def predict(self, rows: Rows, note: Any = None) -> Outputs:
+        """Predict *rows*; return outputs holding exactly those rows, in order.
+
+        A *note* (not None) goes to `answered` with the answer, as part of its batch's,
+        before this returns; only with rows of one batch (``max_batch_size``: a request
+        split into parts leaves none), and not if the model raised."""
         if self._closing:
             raise Unavailable(
                 f"Model {self.name!r} is being replaced; retry.", headers={"Retry-After": "1"}
@@ -143,8 +157,10 @@ class Batcher:
             gap = now - self._last_arrival
             self._gap = gap if self._gap is None else self._gap + GAP_WEIGHT * (gap - self._gap)
         self._last_arrival = now
+        if len(parts) > 1:
+            note = None
         for part in parts:
-            item = _Item(part, loop.create_future(), now)
+            item = _Item(part, loop.create_future(), now, note)
             self._queue.append(item)
             self.queued_rows += part.n
             futures.append(item.future)
@@ -223,11 +239,35 @@ class Batcher:
             self._expected_cost = self.cost_of(rows.n)
             if self._observe_batch is not None:
                 self._observe_batch(rows.n, seconds)
-        offset = 0
+        offset, offsets = 0, [0]
         for item in batch:
             if not item.future.done():
                 item.future.set_result(slice_outputs(outputs, offset, offset + item.rows.n))
             offset += item.rows.n
+            offsets.append(offset)
+        if self.answered is not None:
+            self._tell(batch, outputs, offsets)
+
+    def _tell(self, batch: list[_Item], outputs: Outputs, offsets: list[int]) -> None:
+        """Tell `answered` the answers of the requests in *batch* that left a note."""
+        notes = [None if item.future.cancelled() else item.note for item in batch]
+        if None in notes:  # (a copy, a part of a big request, a client gone: rare)
+            kept = [i for i, note in enumerate(notes) if note is not None]
+            if not kept:
+                return
+            notes = [notes[i] for i in kept]
+            outputs = {
+                k: np.concatenate([v[offsets[i] : offsets[i + 1]] for i in kept])
+                for k, v in outputs.items()
+            }
+            offsets = [0]
+            for i in kept:
+                offsets.append(offsets[-1] + batch[i].rows.n)
+        assert self.answered is not None
+        try:
+            self.answered(notes, outputs, offsets)
+        except Exception:  # what watches the answers must not fail the batch's clients
+            log.exception("telling the answers of a batch of %s failed", self.name)
 
     def measured(self, rows: int, seconds: float, *, on_loop: bool) -> None:
         """Count a call of the model: *rows* rows in *seconds*, on the loop or its thread."""
@@ -361,6 +401,8 @@ class Batcher:
             else:
                 if not item.future.done():
                     item.future.set_result(outputs)
+                if self.answered is not None and item.note is not None:
+                    self._tell([item], outputs, [0, item.rows.n])
 
 
 def model_failed(name: str, exc: BaseException) -> BadRequest:

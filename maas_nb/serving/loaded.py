@@ -13,7 +13,7 @@ from .. import flavors
 from ..flavors.signature import Signature
 from ..registry import Registry
 from . import warming
-from .batching import Batcher, predictor
+from .batching import Answered, Batcher, predictor
 
 #: The config keys that say how the traffic is split, not how a version is served: a
 #: change of them alone reuses the versions already loaded (a promote, a rollback or a
@@ -44,9 +44,10 @@ async def load(
     version: int,
     config: dict[str, Any],
     observe_batch: Callable[..., Any] | None = None,
+    answered: Answered | None = None,
 ) -> Loaded:
     """Version *version* of model *name* loaded, warmed and given a batcher (*config*:
-    its batching settings)."""
+    its batching settings; *observe_batch* and *answered*: its hooks, see `Batcher`)."""
     uri = f"{name}:{version}"
     record, model = await asyncio.to_thread(_load_model, registry, uri)
     flavor = flavors.get(record.flavor)
@@ -61,6 +62,7 @@ async def load(
         max_latency_ms=float(config["max_latency_ms"]),
         max_queue_rows=config.get("max_queue_rows"),
         observe_batch=observe_batch,
+        answered=answered,
     )
     return Loaded(name, version, record.flavor, record.signature, batcher, config, labels)
 

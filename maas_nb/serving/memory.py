@@ -92,12 +92,21 @@ class Chunk:
         return cls(label, ids, answer, offsets, sizes)
 
     @classmethod
-    def joined_up(
-        cls, label: str, ids: list[str], answer: np.ndarray, offsets: Sequence[int]
+    def whole(
+        cls,
+        label: str,
+        ids: list[str],
+        answer: np.ndarray,
+        offsets: Sequence[int],
+        *,
+        shadow: bool = False,
     ) -> Chunk:
-        """The chunk of answers already end to end in *answer* (a shadow's batch)."""
+        """The chunk of answers already end to end in *answer* (a batch's; a shadow's:
+        *shadow*), held as it is unless it is a view (its base could be bigger)."""
+        if answer.base is not None:
+            answer = answer.copy()
         at = np.asarray(offsets, np.int64)
-        return cls(label, ids, answer, at, at * row_bytes(answer), shadow=True)
+        return cls(label, ids, answer, at, at * row_bytes(answer), shadow=shadow)
 
     def answer_at(self, i: int) -> np.ndarray:
         if isinstance(self.answer, list):
@@ -158,7 +167,7 @@ class Memory:
             parts = [answer[offsets[i] : offsets[i + 1]] for i in keep]
             ids, answer = [ids[i] for i in keep], np.concatenate(parts)
             offsets = [0, *itertools.accumulate(map(len, parts))]
-        self.add(Chunk.joined_up(label, ids, answer, offsets))
+        self.add(Chunk.whole(label, ids, answer, offsets, shadow=True))
 
     def _keep(self) -> None:
         """Forget the oldest answers until every bound holds: the oldest arm answers for

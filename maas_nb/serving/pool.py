@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -255,7 +256,12 @@ class ModelPool:
                 uri = f"{want.model}:{version}"
                 reuse = have.get((version, serving_key(config)))
                 made[version] = reuse or await load(
-                    self.registry, want.model, version, config, metrics.observe_batch
+                    self.registry,
+                    want.model,
+                    version,
+                    config,
+                    metrics.observe_batch,
+                    functools.partial(self.window.batch_answered, slot.name, uri),
                 )
         except Exception as exc:
             log.warning("deployment %r: loading %s failed: %s", slot.name, uri, exc)

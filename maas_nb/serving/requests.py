@@ -229,19 +229,27 @@ async def predict(
     rows, extra = decoded if isinstance(decoded, tuple) else (decoded, None)
     assert isinstance(rows, Rows)
     pool = request.app.state.pool
+    request_id = getattr(extra, "id", None) or new_id()
+    batcher = arm.loaded.batcher
+    # A watched deployment's answers are told to the window by their batch, all at once
+    # (`Window.batch_answered`); a request of more rows than a batch, by itself.
+    by_batch = (
+        slot.name in pool.window.watched
+        and batcher.answered is not None
+        and rows.n <= batcher.max_batch_size
+    )
     try:
-        outputs = await arm.loaded.batcher.predict(rows)
+        outputs = await batcher.predict(rows, (request_id, start) if by_batch else None)
     except PayloadTooLarge:
         raise  # more rows than any version queues: the request's fault, not the version's
     except Exception:
         pool.window.record_error(slot.name, arm.label)  # a no-op unless watched
         raise
-    request_id = getattr(extra, "id", None) or new_id()
     shadow = arm.shadow
     if shadow is not None:
         pool.shadowing.maybe_send(slot.name, shadow, rows, request_id, outputs)
-    if pool.sinks or pool.window.watched:
-        _record(pool, slot.name, arm, request_id, start, rows, outputs)
+    if pool.sinks or (pool.window.watched and not by_batch):
+        _record(pool, slot.name, arm, request_id, start, rows, outputs, told=by_batch)
     return Answer(arm, extra, outputs, request_id)
 
 
@@ -259,11 +267,15 @@ def _record(
     start: float,
     rows: Rows,
     outputs: dict[str, np.ndarray],
+    *,
+    told: bool,
 ) -> None:
     """Tell the window the answer (`Window.answered`: nothing unless *deployment* is
-    watched) and give the pool's sinks an `Outcome` of it (made once, for all of them)."""
+    watched; *told*: its batch did) and give the pool's sinks an `Outcome` of it (made
+    once, for all of them)."""
     latency = time.perf_counter() - start
-    pool.window.answered(deployment, arm.label, request_id, latency, outputs)
+    if not told:
+        pool.window.answered(deployment, arm.label, request_id, latency, outputs)
     if not pool.sinks:
         return
     loaded = arm.loaded

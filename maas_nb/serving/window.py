@@ -15,10 +15,12 @@ at most `REMEMBER_ROWS` rows and `REMEMBER_BYTES` bytes of answers, for requests
 rows or wide answers; each version's: the arm's and the shadow's; see `memory`), so
 that ground truth posted later (`join_feedback`) is counted for every version that
 answered. A join is all or nothing: a truth that cannot be scored leaves every id
-unjoined. A request tells the window its answer (`answered`): O(1) and no I/O: it
-counts at once, and its id and answer wait in a list per version until `DEFER` of them
-are remembered as one chunk. A shadow's batch of copies is told at once
-(`record_copies`), with the answers their clients got, so agreement needs no lookup.
+unjoined. The answers of a batch are told at once by its batcher (`batch_answered`, on
+the event loop, no I/O): the batch's requests are counted, and their answers remembered
+as one chunk, the batch's own array. A request split over batches tells its answer
+itself (`answered`): it counts at once, and its id and answer wait in a list per version
+until `DEFER` of them are remembered as one chunk. A shadow's batch of copies is told at
+once (`record_copies`), with the answers their clients got, so agreement needs no lookup.
 
 `summary` (in `experiment`) is the one place rates, quantiles and intervals are computed.
 """
@@ -44,6 +46,7 @@ REMEMBER = 100_000
 REMEMBER_ROWS = 1_000_000
 #: Bytes of answers remembered per deployment (every version's, shadows' included).
 REMEMBER_BYTES = 64 * 1024 * 1024
+_perf_counter = time.perf_counter
 #: Answers of a version `Window.answered` keeps in a list before remembering them as one
 #: chunk (`memory.Chunk`): each request's own answer array is freed then.
 DEFER = 64
@@ -180,6 +183,37 @@ class Window:
             pending.answers.append(answer)
             if len(pending.ids) >= DEFER or len(answer) >= DEFER:  # a big one: bounded now
                 self._remember(pending)
+
+    def batch_answered(
+        self,
+        deployment: str,
+        label: str,
+        notes: Sequence[tuple[str, float]],
+        outputs: dict[str, np.ndarray],
+        offsets: Sequence[int],
+    ) -> None:
+        """Count and remember, as `answered` does each, version *label*'s answers to the
+        requests of one batch (its batcher's `Batcher.answered`): *notes* holds each
+        one's (request id, `time.perf_counter()` when it came), *outputs* the answers end
+        to end (request i's rows are ``offsets[i]:offsets[i + 1]``), remembered as one
+        chunk as they are. A request's latency runs to its batch's answer."""
+        if deployment not in self.watched:
+            return
+        now = _perf_counter()
+        filling = self._fill(deployment, label, self.clock())
+        counts = filling[2]
+        counts.requests += len(notes)
+        histogram = counts.latency
+        for _, start in notes:
+            histogram[latency_bucket(now - start)] += 1
+        answer = answer_of(outputs)
+        if answer is None:
+            return
+        pending = filling[3]
+        if pending.ids:  # remembered in the order they were answered
+            self._remember(pending)
+        ids = [note[0] for note in notes]
+        self._memory_of(deployment).add(Chunk.whole(label, ids, answer, offsets))
 
     def _remember(self, pending: _Pending) -> None:
         """Remember *pending*'s answers as one chunk (see `memory`)."""

@@ -114,7 +114,7 @@ def test_a_copy_answered_after_its_id_was_joined_is_not_remembered():
 def test_a_shadows_answers_are_found_beside_the_arms_and_bounded_alike():
     memory = Memory(4, BIG, BIG)
     memory.add(arm(["r1", "r2", "r3"]))
-    memory.add(Chunk.joined_up("m:2", ["r1", "r3"], np.asarray([7, 8, 9]), [0, 1, 3]))
+    memory.add(Chunk.whole("m:2", ["r1", "r3"], np.asarray([7, 8, 9]), [0, 1, 3], shadow=True))
     assert found(memory, "r3") == {"m:1": [0], "m:2": [8, 9]}
     assert not memory.find("r3")["m:1"][0].shadow
     assert memory.find("nobody") == {}

@@ -1,0 +1,155 @@
+"""A watched deployment's answers told to the window a batch at a time (`Batcher.answered`,
+`Window.batch_answered`): each request's own rows under its own id, counted once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+
+from maas_nb.serving.batching import Batcher
+from maas_nb.serving.rows import Rows
+from maas_nb.serving.window import Window
+
+
+def rows(values) -> Rows:
+    array = np.asarray(values, dtype=np.float64).reshape(-1, 1)
+    return Rows("tensor", array, len(array))
+
+
+def doubled(batch: Rows) -> dict[str, np.ndarray]:
+    return {"predictions": batch.data[:, 0] * 2}
+
+
+async def told_of(requests, *, predict=doubled, max_batch_size=8):
+    """The notes, outputs and offsets *requests* ((values, note) each, queued together)
+    leave with `answered`, and each request's outputs."""
+    told = []
+    batcher = Batcher(
+        predict,
+        name="m:1",
+        max_batch_size=max_batch_size,
+        answered=lambda notes, outputs, offsets: told.append((notes, outputs, offsets)),
+    )
+    try:
+        got = await asyncio.gather(*(batcher.predict(rows(v), note) for v, note in requests))
+    finally:
+        await batcher.close()
+    return told, got
+
+
+def answers_by_note(told) -> dict:
+    """note -> the rows `answered` was told for it."""
+    found = {}
+    for notes, outputs, offsets in told:
+        for i, note in enumerate(notes):
+            assert note not in found, "a request told twice"
+            found[note] = outputs["predictions"][offsets[i] : offsets[i + 1]].tolist()
+    return found
+
+
+def test_each_noted_request_is_told_its_own_rows_once():
+    requests = [([1, 2], "a"), ([3], "b"), ([4, 5, 6], "c"), ([7], "d")]
+    told, got = asyncio.run(told_of(requests))
+    assert answers_by_note(told) == {"a": [2, 4], "b": [6], "c": [8, 10, 12], "d": [14]}
+    assert [g["predictions"].tolist() for g in got] == [[2, 4], [6], [8, 10, 12], [14]]
+
+
+def test_requests_without_a_note_are_left_out_and_the_others_keep_their_rows():
+    requests = [([1, 2], None), ([3], "b"), ([4, 5], None), ([6], "d")]
+    told, _ = asyncio.run(told_of(requests))
+    assert answers_by_note(told) == {"b": [6], "d": [12]}
+
+
+def test_a_request_bigger_than_a_batch_leaves_no_note():
+    told, got = asyncio.run(told_of([(list(range(10)), "big"), ([1], "small")], max_batch_size=4))
+    assert answers_by_note(told) == {"small": [2]}
+    assert got[0]["predictions"].tolist() == [2 * v for v in range(10)]
+
+
+def test_a_failing_batch_tells_the_requests_answered_one_by_one():
+    def picky(batch: Rows) -> dict[str, np.ndarray]:
+        if (batch.data < 0).any():
+            raise ValueError("negative")
+        return doubled(batch)
+
+    async def run():
+        told = []
+        batcher = Batcher(picky, name="m:1", answered=lambda *a: told.append(a))
+        results = await asyncio.gather(
+            batcher.predict(rows([1]), "a"),
+            batcher.predict(rows([-1]), "bad"),
+            batcher.predict(rows([3]), "c"),
+            return_exceptions=True,
+        )
+        await batcher.close()
+        return told, results
+
+    told, results = asyncio.run(run())
+    assert isinstance(results[1], Exception)
+    assert answers_by_note(told) == {"a": [2], "c": [6]}
+
+
+def test_a_failing_hook_does_not_fail_the_batch():
+    def broken(notes, outputs, offsets):
+        raise RuntimeError("the window broke")
+
+    async def run():
+        batcher = Batcher(doubled, name="m:1", answered=broken)
+        out = await batcher.predict(rows([5]), "a")
+        await batcher.close()
+        return out
+
+    assert asyncio.run(run())["predictions"].tolist() == [10]
+
+
+def make_window() -> Window:
+    window = Window(lambda name: {}, clock=lambda: 1_000_000.0)
+    window.watch("d")
+    return window
+
+
+def test_a_batch_is_counted_and_remembered_for_feedback():
+    window = make_window()
+    start = time.perf_counter() - 0.004  # the requests came 4 ms ago
+    answer = np.asarray([1, 0, 1, 1])
+    window.batch_answered("d", "m:1", [("a", start), ("b", start)], {"p": answer}, [0, 1, 4])
+    counts = window.table["d"]["m:1"][100_000]
+    assert counts.requests == 2
+    assert sum(counts.latency) == 2
+    assert {k: v["m:1"].tolist() for k, v in window.answers["d"].items()} == {
+        "a": [1],
+        "b": [0, 1, 1],
+    }
+    report = window.join_feedback("d", [("a", 1), ("b", [0, 1, 0]), ("c", 1)])
+    assert report["joined"] == 2 and report["unknown"] == ["c"]
+    fed = window.table["d"]["m:1"][100_000]
+    assert (fed.fed, fed.correct) == (4, 3)
+
+
+def test_a_batch_keeps_no_view_of_a_bigger_array_and_cannot_be_changed():
+    window = make_window()
+    both = np.asarray([[1, 9], [0, 9]])
+    window.batch_answered("d", "m:1", [("a", 0.0)], {"p": both[:, 0]}, [0, 2])
+    kept = window.answers["d"]["a"]["m:1"]
+    assert kept.tolist() == [1, 0]
+    both[0, 0] = 7  # the model's own array, changed later
+    assert window.answers["d"]["a"]["m:1"].tolist() == [1, 0]
+    assert not kept.flags.writeable
+
+
+def test_answers_told_one_by_one_are_remembered_before_a_later_batch():
+    window = Window(lambda name: {}, clock=lambda: 1_000_000.0, remember=2)
+    window.watch("d")
+    window.answered("d", "m:1", "old", 0.001, {"p": np.asarray([1])})
+    window.batch_answered(
+        "d", "m:1", [("x", 0.0), ("y", 0.0)], {"p": np.asarray([0, 0])}, [0, 1, 2]
+    )
+    assert list(window.answers["d"]) == ["x", "y"]  # the oldest, told alone, forgotten first
+
+
+def test_an_unwatched_deployment_is_not_counted():
+    window = Window(lambda name: {}, clock=lambda: 1_000_000.0)
+    window.batch_answered("d", "m:1", [("a", 0.0)], {"p": np.asarray([1])}, [0, 1])
+    assert window.table == {} and window.answers == {}
