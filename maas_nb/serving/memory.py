@@ -1,16 +1,17 @@
 """The answers a deployment's live window remembers, so that feedback posted later is
 joined to what every version answered.
 
-Answers come in chunks: the answers of up to `window.DEFER` requests to one version
-(label ``NAME:VERSION``), or of one batch of a shadow's copies. A `Chunk` holds their
-request ids in a list and the answers end to end in one numpy array (row offsets beside
-it), so remembering a request costs no Python object of its own beyond its id: the
-requests' own answer arrays are freed once their chunk is made, and the garbage
-collector never walks what is remembered. A `Memory` holds one deployment's chunks,
-oldest first, and forgets the oldest answers beyond its bounds, from the head of the
-oldest chunk of the kind over its bound: the ids of the arms' answers (`remember`; a
-shadow's copies are bounded alike), the rows of the arms' answers, and the bytes of
-every answer (any kind). What it holds is counted until it is forgotten, joined or not.
+Answers come in chunks: the answers of one batch of a version's requests (or of up to
+`window.DEFER` requests told one by one), or of one batch of a shadow's copies. A `Chunk`
+holds their request ids in a list and the answers end to end in one numpy array (row
+offsets beside it), so remembering a request costs no Python object of its own beyond its
+id, and the garbage collector never walks what is remembered. A `Memory` holds one
+deployment's chunks, oldest first (the arms' and the shadows' in a queue each, so the
+oldest of a kind is always at a head, never searched for), and forgets the oldest answers
+beyond its bounds, from the head of the oldest chunk of the kind over its bound: the ids
+of the arms' answers (`remember`; a shadow's copies are bounded alike), the rows of the
+arms' answers, and the bytes of every answer (any kind). What it holds is counted until
+it is forgotten, joined or not.
 
 Ids are looked up only when feedback comes (`find`): an index per version (id -> the
 newest chunk holding it) is made then, from the chunks not yet indexed, so a deployment
@@ -44,6 +45,7 @@ class Chunk:
         "joined",
         "label",
         "offsets",
+        "seq",
         "shadow",
         "start",
     )
@@ -69,6 +71,7 @@ class Chunk:
         self.start = 0  # answers before it are forgotten
         self.joined: set[str] | None = None  # ids already joined to feedback
         self.indexed = False  # its ids are in its memory's index
+        self.seq = 0  # its place among the chunks its memory was given (`Memory.add`)
 
     @classmethod
     def of(cls, label: str, ids: list[str], answers: Sequence[np.ndarray]) -> Chunk:
@@ -129,7 +132,10 @@ class Memory:
     def __init__(self, remember: int, remember_rows: int, remember_bytes: int) -> None:
         self.remember, self.remember_rows = remember, remember_rows
         self.remember_bytes = remember_bytes
-        self.chunks: collections.deque[Chunk] = collections.deque()
+        #: The chunks of the arms' answers and those of the shadows', each oldest first
+        #: (the oldest of a kind is forgotten first: one at the head, never a search).
+        self._arms: collections.deque[Chunk] = collections.deque()
+        self._copies: collections.deque[Chunk] = collections.deque()
         self.requests = 0  # ids of the arms' answers held
         self.copies = 0  # ids of the shadows' answers held
         self.rows = 0  # rows of the arms' answers held
@@ -151,9 +157,15 @@ class Memory:
             self.requests += n
             self.rows += int(chunk.offsets[n])
         self.bytes += int(chunk.bytes[n])
-        self.chunks.append(chunk)
+        chunk.seq = self._added
+        (self._copies if chunk.shadow else self._arms).append(chunk)
         self._added += 1
         self._keep()
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        """Every chunk held, oldest first."""
+        return sorted((*self._arms, *self._copies), key=lambda chunk: chunk.seq)
 
     def add_copies(
         self, label: str, ids: list[str], answer: np.ndarray, offsets: Sequence[int]
@@ -175,33 +187,32 @@ class Memory:
         of any version for the bytes."""
         while True:
             if self.rows > self.remember_rows:
-                at = self._oldest(shadow=False)
-                chunk = self.chunks[at]
+                chunk = self._arms[0]
                 want = int(chunk.offsets[chunk.start]) + self.rows - self.remember_rows
                 k = int(np.searchsorted(chunk.offsets, want)) - chunk.start
             elif self.bytes > self.remember_bytes:
-                at, chunk = 0, self.chunks[0]
+                chunk = self._oldest()
                 want = int(chunk.bytes[chunk.start]) + self.bytes - self.remember_bytes
                 k = int(np.searchsorted(chunk.bytes, want)) - chunk.start
-            elif self.requests > self.remember or self.copies > self.remember:
-                shadow = self.requests <= self.remember
-                at = self._oldest(shadow=shadow)
-                chunk = self.chunks[at]
-                k = (self.copies if shadow else self.requests) - self.remember
+            elif self.requests > self.remember:
+                chunk = self._arms[0]
+                k = self.requests - self.remember
+            elif self.copies > self.remember:
+                chunk = self._copies[0]
+                k = self.copies - self.remember
             else:
                 return
-            self._forget(at, chunk.start + min(max(k, 1), len(chunk.ids) - chunk.start))
+            self._forget(chunk, chunk.start + min(max(k, 1), len(chunk.ids) - chunk.start))
 
-    def _oldest(self, *, shadow: bool) -> int:
-        """Where the oldest chunk of a shadow's (or of an arm's) answers is."""
-        for at, chunk in enumerate(self.chunks):
-            if chunk.shadow == shadow:
-                return at
-        raise AssertionError("no chunk of that kind, yet its count is over")  # pragma: no cover
+    def _oldest(self) -> Chunk:
+        """The oldest chunk held, of either kind."""
+        if not self._copies or (self._arms and self._arms[0].seq < self._copies[0].seq):
+            return self._arms[0]
+        return self._copies[0]
 
-    def _forget(self, at: int, to: int) -> None:
-        """Forget the answers before position *to* of the chunk at *at* (all: drop it)."""
-        chunk = self.chunks[at]
+    def _forget(self, chunk: Chunk, to: int) -> None:
+        """Forget the answers before position *to* of *chunk*, the oldest of its kind
+        (all of them: drop it)."""
         start = chunk.start
         if chunk.shadow:
             self.copies -= to - start
@@ -217,7 +228,7 @@ class Memory:
                 if by_id.get(request_id) is chunk:
                     del by_id[request_id]
         if to == len(chunk.ids):
-            del self.chunks[at]
+            (self._copies if chunk.shadow else self._arms).popleft()
 
     # -- lookups (feedback) --------------------------------------------------------------
 
@@ -249,31 +260,42 @@ class Memory:
     def index(self) -> dict[str, dict[str, Chunk]]:
         """The index of ids, brought up to date with the chunks added since it was."""
         index = self._index
+        afresh = index is None
         if index is None:
             index = self._index = {}
-            self._indexed = self._added - len(self.chunks)
-        new = min(self._added - self._indexed, len(self.chunks))
-        if new:
-            fresh = itertools.islice(self.chunks, len(self.chunks) - new, None)
+            self._indexed = 0
+        if self._indexed < self._added:
+            fresh = sorted(
+                (*self._newer(self._arms), *self._newer(self._copies)), key=lambda c: c.seq
+            )
             for chunk in fresh:  # oldest first: the newest answer to an id wins
                 by_id = index.setdefault(chunk.label, {})
                 by_id.update(zip(chunk.ids[chunk.start :], itertools.repeat(chunk)))
                 chunk.indexed = True
             self._indexed = self._added
-            if new == len(self.chunks):  # (made afresh) what was joined stays joined
-                for chunk in self.chunks:
+            if afresh:  # what was joined stays joined
+                for chunk in fresh:
                     for request_id in chunk.joined or ():
                         if index[chunk.label].get(request_id) is chunk:
                             del index[chunk.label][request_id]
         return index
+
+    def _newer(self, chunks: collections.deque[Chunk]) -> list[Chunk]:
+        """The chunks of *chunks* added since the index was brought up to date."""
+        newer = []
+        for chunk in reversed(chunks):
+            if chunk.seq < self._indexed:
+                break
+            newer.append(chunk)
+        return newer
 
     def view(self) -> dict[str, dict[str, np.ndarray]]:
         """Per request id, each version's answer a join would count; the ids in the order
         of their oldest such answer, the versions in the order they answered."""
         chosen: dict[str, dict[str, tuple[int, int, np.ndarray]]] = {}
         seen: dict[str, set[str]] = {}
-        for n in range(len(self.chunks) - 1, -1, -1):  # newest first: the newest wins
-            chunk = self.chunks[n]
+        for chunk in reversed(self.chunks):  # newest first: the newest wins
+            n = chunk.seq
             older = seen.setdefault(chunk.label, set())
             for i in range(len(chunk.ids) - 1, chunk.start - 1, -1):
                 request_id = chunk.ids[i]

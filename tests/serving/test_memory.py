@@ -122,3 +122,22 @@ def test_a_shadows_answers_are_found_beside_the_arms_and_bounded_alike():
     memory.add(arm(["r4", "r5"]))  # 5 requests: r1's own answer goes, its copy's stays
     assert found(memory, "r1") == {"m:2": [7]}
     assert all(chunk.shadow for chunk, _ in memory.find("r1").values())
+
+
+def test_old_copies_held_while_the_arms_answers_come_and_go():
+    # A shadow's few copies stay (under their bound) while the arms' answers are
+    # forgotten past them: each kind is forgotten from its own oldest, the bytes from
+    # the oldest of either, and lookups and the view keep their order throughout.
+    memory = Memory(8, BIG, 14 * 8)
+    memory.add_copies("m:2", ["c0", "c1"], np.asarray([5, 6]), [0, 1, 2])
+    for k in range(30):
+        memory.add(arm([f"r{k}"]))
+        assert found(memory, "c1") == {"m:2": [6]}
+        assert memory.requests == min(8, k + 1) and memory.copies == 2
+    assert [c.seq for c in memory.chunks] == sorted(c.seq for c in memory.chunks)
+    assert list(memory.view()) == ["c0", "c1"] + [f"r{k}" for k in range(22, 30)]
+    memory.add_copies("m:2", [f"d{i}" for i in range(8)], np.arange(8), list(range(9)))
+    # The copies' bound drops c0 and c1; then the bytes' drops the oldest left: r22, r23.
+    assert memory.bytes == 14 * 8 and memory.copies == 8 and memory.requests == 6
+    assert memory.find("c1") == {} and found(memory, "r29") == {"m:1": [29 % 3]}
+    assert list(memory.view()) == [f"r{k}" for k in range(24, 30)] + [f"d{i}" for i in range(8)]
