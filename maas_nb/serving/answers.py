@@ -7,6 +7,7 @@ of one row per request row (the window remembers them in chunks: see `memory`).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,8 @@ def answer_of(outputs: dict[str, np.ndarray]) -> np.ndarray | None:
 
 def row_bytes(answer: np.ndarray) -> int:
     """The memory of one row of *answer*; a string's characters estimated (`OBJECT_BYTES`)."""
-    per_row = int(np.prod(answer.shape[1:], dtype=np.int64))
+    shape = answer.shape
+    per_row = 1 if len(shape) == 1 else int(np.prod(shape[1:], dtype=np.int64))
     if answer.dtype.kind == "O":
         return per_row * (answer.itemsize + OBJECT_BYTES)
     return per_row * answer.itemsize
@@ -75,6 +77,24 @@ def agreeing_pairs(theirs: Sequence[np.ndarray], mine: Sequence[np.ndarray]) -> 
         except ValueError:  # rows of different shapes: compared pair by pair
             pass
     return sum(agreeing(a, b) for a, b in zip(theirs, mine, strict=True))
+
+
+def agreeing_rows(
+    theirs: Sequence[np.ndarray | None], answer: np.ndarray, offsets: Sequence[int]
+) -> tuple[int, int]:
+    """The rows compared and the rows agreeing between each client's answer in *theirs*
+    (None: not known) and the same request's rows of a shadow's *answer* (request i's
+    are ``offsets[i]:offsets[i + 1]``). When every client's answer is known, all of one
+    dtype, they are compared with *answer* as it is, in one comparison (each request's
+    rows are as many on both sides, so row by row it is the same comparison)."""
+    clients = [client for client in theirs if client is not None]
+    if clients and len(clients) == len(theirs):
+        dtype = clients[0].dtype
+        if all(client.dtype == dtype for client in clients):
+            with contextlib.suppress(ValueError):  # rows of different shapes: pair by pair
+                return len(answer), agreeing(np.concatenate(clients), answer)
+    mine = [answer[offsets[i] : offsets[i + 1]] for i, c in enumerate(theirs) if c is not None]
+    return sum(map(len, mine)), agreeing_pairs(clients, mine)
 
 
 def score(counts: Counts, answer: np.ndarray, truth: list[Any]) -> None:

@@ -16,6 +16,8 @@ import bisect
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 Z95 = 1.959963984540054
 
 #: Latency histogram: bucket 0 is below `LATENCY_MIN_S`; bucket k (1..) covers
@@ -42,6 +44,12 @@ def bucket_bounds(k: int) -> tuple[float, float]:
 
 #: The lower bound of buckets 1.. (bucket 0 is everything below the first).
 _LOWS = [bucket_bounds(k)[0] for k in range(1, LATENCY_BUCKETS)]
+_LOWS_ARRAY = np.asarray(_LOWS)
+
+
+def latency_buckets(seconds: Sequence[float]) -> list[int]:
+    """`latency_bucket` of each of *seconds*, in one search (a batch's latencies)."""
+    return np.searchsorted(_LOWS_ARRAY, seconds, side="right").tolist()
 
 
 def wilson(successes: int, n: int, z: float = Z95) -> list[float] | None:

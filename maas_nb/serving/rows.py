@@ -31,9 +31,7 @@ class Rows:
     @property
     def layout(self) -> tuple:
         """What must match for rows to be concatenated: kind, columns or width, dtype."""
-        if self.kind == DATAFRAME:
-            return (self.kind, tuple((k, v.dtype.str) for k, v in self.data.items()))
-        return (self.kind, self.data.shape[1:], self.data.dtype.str)
+        return layout_of(self.kind, self.data)
 
     def split(self, size: int) -> list[Rows]:
         """Cut into pieces of at most *size* rows (requests bigger than a batch)."""
@@ -47,16 +45,25 @@ class Rows:
         return Rows(self.kind, self.data[start:stop], stop - start)
 
 
+def layout_of(kind: str, data: Any) -> tuple:
+    """`Rows.layout` of rows of *kind* holding *data* (without making the `Rows`)."""
+    if kind == DATAFRAME:
+        return (kind, tuple((k, v.dtype.str) for k, v in data.items()))
+    return (kind, data.shape[1:], data.dtype.str)
+
+
 def concat(parts: Sequence[Rows]) -> Rows:
     """One `Rows` holding *parts* in order."""
     if len(parts) == 1:
         return parts[0]
-    first = parts[0]
-    n = sum(p.n for p in parts)
-    if first.kind == DATAFRAME:
-        data = {k: np.concatenate([p.data[k] for p in parts]) for k in first.data}
-        return Rows(first.kind, data, n)
-    return Rows(first.kind, np.concatenate([p.data for p in parts]), n)
+    return joined(parts[0].kind, [p.data for p in parts], sum(p.n for p in parts))
+
+
+def joined(kind: str, datas: Sequence[Any], n: int) -> Rows:
+    """One `Rows` of *kind* holding *datas* (data of one layout) end to end: *n* rows."""
+    if kind == DATAFRAME:
+        return Rows(kind, {k: np.concatenate([d[k] for d in datas]) for k in datas[0]}, n)
+    return Rows(kind, np.concatenate(datas), n)
 
 
 def model_input(rows: Rows) -> Any:

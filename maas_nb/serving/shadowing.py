@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
 import random
 import time
@@ -36,14 +37,13 @@ import numpy as np
 from .answers import answer_of
 from .batching import Batcher
 from .outcomes import Outcome, OutcomeSink
-from .rows import Rows, concat, slice_outputs
+from .rows import Rows, joined, layout_of, slice_outputs
 from .split import Shadow
 from .window import Window
 
 log = logging.getLogger("maas_nb.serving")
-#: A copy waiting (see `Copies.items`) and one taken for a batch (`Copies.take`).
+#: A copy waiting (see `Copies.items`).
 _Item = tuple[str, Any, int, str, float, "np.ndarray | None"]
-_Copy = tuple[Rows, str, float, "np.ndarray | None"]
 _random = random.random
 _clock = time.perf_counter
 
@@ -84,26 +84,27 @@ class Copies:
             dropped += 1
         return dropped
 
-    def take(self) -> list[_Copy]:
-        """The oldest copies that make one batch, as (rows, request id, sent, the client's
-        answer): at most its rows (a bigger copy alone), of one layout (only those
+    def take(self) -> tuple[Rows, list[_Item]]:
+        """The oldest copies that make one batch: their rows, as one, and the copies
+        (at most the batch's rows, a bigger copy alone; of one layout: only those
         concatenate)."""
         items = self.items
-        kind, data, n, request_id, sent, theirs = items.popleft()
-        first = Rows(kind, data, n)
-        batch, rows = [(first, request_id, sent, theirs)], n
+        first = items.popleft()
+        kind, data, rows = first[0], first[1], first[2]
+        batch = [first]
         size = self.shadow.loaded.batcher.max_batch_size
-        like = first.layout if items else None
-        while items and rows + items[0][2] <= size:
-            kind, data, n, request_id, sent, theirs = items[0]
-            copy = Rows(kind, data, n)
-            if copy.layout != like:
-                break
-            items.popleft()
-            batch.append((copy, request_id, sent, theirs))
-            rows += n
+        if items and rows + items[0][2] <= size:
+            like = layout_of(kind, data)
+            while items and rows + items[0][2] <= size:
+                item = items[0]
+                if item[0] != kind or layout_of(kind, item[1]) != like:
+                    break
+                batch.append(items.popleft())
+                rows += item[2]
         self.rows -= rows
-        return batch
+        if len(batch) == 1:
+            return Rows(kind, data, rows), batch
+        return joined(kind, [item[1] for item in batch], rows), batch
 
 
 class Shadowing:
@@ -162,12 +163,11 @@ class Shadowing:
                 copies.cut += expired
                 if not copies.items:
                     break
-                batch = copies.take()
+                rows, batch = copies.take()
                 shadow = copies.shadow
                 batcher = shadow.loaded.batcher
                 try:
-                    rows = concat([copy[0] for copy in batch])
-                    left = batch[0][2] + shadow.timeout_s - start
+                    left = batch[0][4] + shadow.timeout_s - start
                     outputs = await asyncio.wait_for(batcher.predict(rows), left)
                 except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
                     counts[2] += len(batch)
@@ -203,37 +203,35 @@ class Shadowing:
         self,
         deployment: str,
         shadow: Shadow,
-        batch: list[_Copy],
+        batch: list[_Item],
         outputs: dict[str, np.ndarray],
     ) -> None:
         """Give the shadow's answers to *batch* to the window all at once (it counts
         them if the deployment is watched) and to each sink as an `Outcome` per copy."""
         now, at = _clock(), time.time()
         loaded = shadow.loaded
-        offsets = [0]
-        for copy in batch:
-            offsets.append(offsets[-1] + copy[0].n)
+        offsets = [0, *itertools.accumulate(item[2] for item in batch)]
         if self.window is not None:
             self.window.record_copies(
                 deployment,
                 shadow.label,
-                [copy[1] for copy in batch],
+                [item[3] for item in batch],
                 answer_of(outputs),
                 offsets,
-                [now - copy[2] for copy in batch],
+                [now - item[4] for item in batch],
                 at,
-                [copy[3] for copy in batch],
+                [item[5] for item in batch],
             )
         for sink in self.sinks:
-            for i, (rows, request_id, sent, _) in enumerate(batch):
+            for i, (kind, data, n, request_id, sent, _) in enumerate(batch):
                 outcome = Outcome(
                     deployment,
                     loaded.name,
                     loaded.version,
                     request_id,
                     now - sent,
-                    rows.n,
-                    rows,
+                    n,
+                    Rows(kind, data, n),
                     slice_outputs(outputs, offsets[i], offsets[i + 1]),
                     True,
                     at,

@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from .answers import agreeing_pairs, answer_of, score
+from .answers import agreeing_rows, answer_of, score
 from .counts import Counts
-from .intervals import latency_bucket
+from .intervals import latency_bucket, latency_buckets
 from .memory import Chunk, Memory
 
 BUCKET_S = 10
@@ -204,8 +204,8 @@ class Window:
         counts = filling[2]
         counts.requests += len(notes)
         histogram = counts.latency
-        for _, start in notes:
-            histogram[latency_bucket(now - start)] += 1
+        for bucket in latency_buckets([now - start for _, start in notes]):
+            histogram[bucket] += 1
         answer = answer_of(outputs)
         if answer is None:
             return
@@ -234,7 +234,7 @@ class Window:
         request_ids: Sequence[str],
         answer: np.ndarray | None,
         offsets: Sequence[int],
-        latencies: Iterable[float],
+        latencies: Sequence[float],
         at: float,
         theirs: Sequence[np.ndarray | None],
     ) -> None:
@@ -248,18 +248,14 @@ class Window:
         counts = self._fill(deployment, label, at)[2]
         counts.requests += len(request_ids)
         histogram = counts.latency
-        for seconds in latencies:
-            histogram[latency_bucket(seconds)] += 1
+        for bucket in latency_buckets(latencies):
+            histogram[bucket] += 1
         if answer is None:
             return
         self._flush(deployment)  # the copies' own requests are remembered before them
-        known, mine = [], []
-        for i, client in enumerate(theirs):
-            if client is not None:
-                known.append(client)
-                mine.append(answer[offsets[i] : offsets[i + 1]])
-        counts.compared += sum(map(len, mine))
-        counts.agreed += agreeing_pairs(known, mine)
+        compared, agreed = agreeing_rows(theirs, answer, offsets)
+        counts.compared += compared
+        counts.agreed += agreed
         self._memory_of(deployment).add_copies(label, list(request_ids), answer, offsets)
 
     def _fill(self, deployment: str, label: str, at: float) -> _Filling:

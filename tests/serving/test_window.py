@@ -312,3 +312,29 @@ def test_an_answer_told_directly_is_counted_and_remembered():
     total = window.counts("iris")["iris:1"]
     assert sum(c.fed for c in total.values()) == 150
     assert sum(c.correct for c in total.values()) == 50
+
+
+def test_a_batch_of_latencies_falls_in_the_buckets_one_by_one_would():
+    from maas_nb.serving.intervals import LATENCY_BUCKETS, latency_buckets
+
+    rng = np.random.default_rng(3)
+    seconds = [0.0, 1e-5, 1e6, *rng.lognormal(-6, 2, 500).tolist()]
+    seconds += [bucket_bounds(k)[0] for k in range(1, LATENCY_BUCKETS)]  # on the bounds
+    assert latency_buckets(seconds) == [latency_bucket(s) for s in seconds]
+
+
+def test_a_shadows_batch_agrees_as_its_copies_pair_by_pair_would():
+    from maas_nb.serving.answers import agreeing_pairs, agreeing_rows
+
+    answer = np.asarray([1, 0, 2, 2, 1, 0])
+    offsets = [0, 1, 3, 4, 6]
+    clients = [np.asarray([1]), np.asarray([0, 1]), np.asarray([2]), np.asarray([1, 1])]
+    pairs = [answer[offsets[i] : offsets[i + 1]] for i in range(4)]
+    expected = (6, agreeing_pairs(clients, pairs))
+    assert expected == (6, 4) and agreeing_rows(clients, answer, offsets) == expected
+    unknown = [clients[0], None, clients[2], clients[3]]  # the second's client not known
+    assert agreeing_rows(unknown, answer, offsets) == (4, 3)
+    floats = [clients[0].astype(float), *clients[1:]]  # two dtypes: pair by pair
+    assert agreeing_rows(floats, answer, offsets) == expected
+    wide = np.asarray([[1, 1], [0, 0], [2, 2], [2, 2], [1, 1], [0, 0]])  # other shapes
+    assert agreeing_rows(clients, wide, offsets) == (6, 0)
