@@ -167,9 +167,9 @@ class Window:
         *deployment* in *latency_s*, at *at* (the window's clock: now), and remember it
         (`DEFER` at a time, see `_flush`).
 
-        It runs for every answer on the event loop, called by the request itself (no
-        `Outcome` is made for the window), so the bucket being filled and the answers
-        waiting are kept per (deployment, label) and looked up once."""
+        It runs on the event loop, called by a request whose batch did not tell its
+        answer (`batch_answered`): one split over batches. The bucket being filled and
+        the answers waiting are kept per (deployment, label) and looked up once."""
         if deployment not in self.watched:
             return
         filling = self._fill(deployment, label, self.clock() if at is None else at)

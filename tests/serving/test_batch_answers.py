@@ -7,10 +7,13 @@ import asyncio
 import time
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 
+import maas_nb
 from maas_nb.serving.batching import Batcher
 from maas_nb.serving.rows import Rows
 from maas_nb.serving.window import Window
+from tests.serving.test_traffic import BATCHING, arms
 
 
 def rows(values) -> Rows:
@@ -153,3 +156,42 @@ def test_an_unwatched_deployment_is_not_counted():
     window = Window(lambda name: {}, clock=lambda: 1_000_000.0)
     window.batch_answered("d", "m:1", [("a", 0.0)], {"p": np.asarray([1])}, [0, 1])
     assert window.table == {} and window.answers == {}
+
+
+def test_a_server_counts_and_joins_requests_within_a_batch_and_bigger_ones(start_server, iris):
+    # max_batch_size 16: the 40-row requests are split over batches and tell the window
+    # themselves; the one-row requests are told by their batches. Each is counted once.
+    X, y = iris
+    model = LogisticRegression(max_iter=1000).fit(X, y)
+    registry = maas_nb.api.registry()
+    registry.register(model, "iris", sample=X[:5], alias="production")
+    registry.register(model, "iris", sample=X[:5], alias="candidate")
+    split = arms(("iris@production", 50), ("iris@candidate", 50))
+    registry.put_deployment("iris", "iris@production", {**BATCHING, "traffic": split})
+    server = start_server()
+    (state,) = server.reconcile()
+    assert state["status"] == "ready", state
+    sent = {}  # request id -> rows
+    with server.client() as client:
+        for i in range(30):
+            rows = X[i : i + 40] if i % 3 == 0 else X[i : i + 1]
+            body = {
+                "id": f"q{i}",
+                "inputs": [
+                    {
+                        "name": "input",
+                        "shape": list(rows.shape),
+                        "datatype": "FP64",
+                        "data": rows.ravel().tolist(),
+                    }
+                ],
+            }
+            r = client.post("/v2/models/iris/infer", json=body)
+            assert r.status_code == 200, r.text
+            sent[r.headers["x-maas-request-id"]] = (i, len(rows))
+        summary = client.get("/maas/experiments/iris").json()
+        assert sum(v["requests"] for v in summary["versions"]) == 30
+        truth = [{"id": rid, "truth": y[i : i + n].tolist()} for rid, (i, n) in sent.items()]
+        joined = client.post("/v2/models/iris/feedback", json={"feedback": truth}).json()
+    assert joined["joined"] == 30 and joined["unknown"] == [] and joined["mismatched"] == []
+    assert sorted(sent) == sorted(f"q{i}" for i in range(30))
