@@ -1,11 +1,12 @@
 """The answers a deployment's live window remembers, so that feedback posted later is
 joined to what every version answered.
 
-Answers come in chunks: the answers of one batch of a version's requests (or of up to
-`window.DEFER` requests told one by one), or of one batch of a shadow's copies. A `Chunk`
-holds their request ids in a list and the answers end to end in one numpy array (row
-offsets beside it), so remembering a request costs no Python object of its own beyond its
-id, and the garbage collector never walks what is remembered. A `Memory` holds one
+Answers come in chunks: the answers of one batch of a version's requests (of a small
+batch, or of requests told one by one, `window.DEFER` at a time), or of one batch of a
+shadow's copies. A `Chunk` holds their request ids in a list and the answers end to end
+in one numpy array (row offsets beside it), so remembering a request costs no Python
+object of its own beyond its id, and the garbage collector walks a chunk's two objects,
+not one per answer. A `Memory` holds one
 deployment's chunks, oldest first (the arms' and the shadows' in a queue each, so the
 oldest of a kind is always at a head, never searched for), and forgets the oldest answers
 beyond its bounds, from the head of the oldest chunk of the kind over its bound: the ids
@@ -105,9 +106,9 @@ class Chunk:
         shadow: bool = False,
     ) -> Chunk:
         """The chunk of answers already end to end in *answer* (a batch's; a shadow's:
-        *shadow*), held as it is unless it is a view (its base could be bigger)."""
-        if answer.base is not None:
-            answer = answer.copy()
+        *shadow*), copied: the array a model returned may be one it reuses, and a view
+        would hold its base."""
+        answer = answer.copy()
         at = np.asarray(offsets, np.int64)
         return cls(label, ids, answer, at, at * row_bytes(answer), shadow=shadow)
 

@@ -1,8 +1,8 @@
 """What each answered request leaves behind: an `Outcome`, handed to the pool's sinks.
 
 One record per answer, primary or shadow, for the prediction log (the live comparison's
-window is told a request's answer directly, `Window.answered`, and a shadow's batch of
-answers at once, `Window.record_copies`). A sink's `record` runs on the event loop for
+window is told answers directly, a batch at a time: `Window.batch_answered`,
+`Window.record_copies`). A sink's `record` runs on the event loop for
 every answer, so it must be O(1) and do no I/O there (append to a buffer a thread
 drains). With no sink (the default) no `Outcome` is built at all.
 """

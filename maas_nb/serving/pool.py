@@ -70,7 +70,8 @@ class ModelPool:
         self.sinks: list[OutcomeSink] = []
         self._log_sink: OutcomeSink | None = None  # in `sinks` while a deployment is logged
         #: The live comparison (see `window`), told every answer of a watched deployment
-        #: directly (`Window.answered`, `Window.record_copies`): it is not in `sinks`.
+        #: directly, a batch at a time (`Window.batch_answered`, by each version's batcher;
+        #: `Window.record_copies`): it is not in `sinks`.
         self.window = Window(self.layout)
         self.shadowing = Shadowing(self.sinks, self.window)
         self.metrics = Metrics(self.queue_depth)

@@ -168,8 +168,10 @@ class Window:
         (`DEFER` at a time, see `_flush`).
 
         It runs on the event loop, called by a request whose batch did not tell its
-        answer (`batch_answered`): one split over batches. The bucket being filled and
-        the answers waiting are kept per (deployment, label) and looked up once."""
+        answer (`batch_answered`): one split over batches, one whose deployment was
+        not watched yet when it was queued, or one whose batcher has no such hook.
+        The bucket being filled and the answers waiting are kept per (deployment,
+        label) and looked up once."""
         if deployment not in self.watched:
             return
         filling = self._fill(deployment, label, self.clock() if at is None else at)
@@ -196,7 +198,10 @@ class Window:
         requests of one batch (its batcher's `Batcher.answered`): *notes* holds each
         one's (request id, `time.perf_counter()` when it came), *outputs* the answers end
         to end (request i's rows are ``offsets[i]:offsets[i + 1]``), remembered as one
-        chunk as they are. A request's latency runs to its batch's answer."""
+        chunk (a copy: a model may reuse its output arrays), or, for a batch of fewer
+        than a quarter of `DEFER` requests, waiting with the version's answers told one
+        by one (a chunk each would cost more than its answers). A request's latency runs
+        to its batch's answer."""
         if deployment not in self.watched:
             return
         now = _perf_counter()
@@ -210,6 +215,13 @@ class Window:
         if answer is None:
             return
         pending = filling[3]
+        if len(notes) < DEFER // 4:  # a small batch waits with the others (`_flush`)
+            answer = answer.copy()  # (the model may reuse its array meanwhile)
+            pending.ids.extend(note[0] for note in notes)
+            pending.answers.extend(answer[offsets[i] : offsets[i + 1]] for i in range(len(notes)))
+            if len(pending.ids) >= DEFER:
+                self._remember(pending)
+            return
         if pending.ids:  # remembered in the order they were answered
             self._remember(pending)
         ids = [note[0] for note in notes]
@@ -242,7 +254,7 @@ class Window:
         `answered` counts one each, and remember them as one chunk: *answer* holds them
         end to end (copy i's rows are ``offsets[i]:offsets[i + 1]``). Each copy whose
         client's answer is in *theirs* (None: not known) is compared with it, all in one
-        comparison (`agreeing_pairs`)."""
+        comparison (`agreeing_rows`)."""
         if deployment not in self.watched:
             return
         counts = self._fill(deployment, label, at)[2]

@@ -143,13 +143,32 @@ def test_a_batch_keeps_no_view_of_a_bigger_array_and_cannot_be_changed():
 
 
 def test_answers_told_one_by_one_are_remembered_before_a_later_batch():
-    window = Window(lambda name: {}, clock=lambda: 1_000_000.0, remember=2)
+    window = Window(lambda name: {}, clock=lambda: 1_000_000.0, remember=16)
     window.watch("d")
     window.answered("d", "m:1", "old", 0.001, {"p": np.asarray([1])})
-    window.batch_answered(
-        "d", "m:1", [("x", 0.0), ("y", 0.0)], {"p": np.asarray([0, 0])}, [0, 1, 2]
-    )
-    assert list(window.answers["d"]) == ["x", "y"]  # the oldest, told alone, forgotten first
+    notes = [(f"x{i}", 0.0) for i in range(16)]
+    window.batch_answered("d", "m:1", notes, {"p": np.zeros(16)}, list(range(17)))
+    # the oldest, told alone, is remembered first and forgotten first
+    assert list(window.answers["d"]) == [f"x{i}" for i in range(16)]
+
+
+def test_small_batches_wait_together_and_a_models_own_array_is_left_alone():
+    window = make_window()
+    for k in range(100):  # a quiet deployment: one request a batch
+        own = np.asarray([k % 2])
+        window.batch_answered("d", "m:1", [(f"q{k}", 0.0)], {"p": own}, [0, 1])
+        own[0] = 7  # the model reuses its array: what was remembered does not change
+        assert own.flags.writeable
+    memory = window._memory["d"]
+    assert len(memory.chunks) == 1 and len(window._pending["d", "m:1"].ids) == 100 - 64
+    big = np.arange(20)
+    notes = [(f"b{i}", 0.0) for i in range(20)]
+    window.batch_answered("d", "m:1", notes, {"p": big}, list(range(21)))
+    big[:] = 7
+    assert big.flags.writeable and len(memory.chunks) == 3  # the small ones first
+    answers = window.answers["d"]
+    assert [answers[f"q{k}"]["m:1"].tolist() for k in range(100)] == [[k % 2] for k in range(100)]
+    assert [answers[f"b{i}"]["m:1"].tolist() for i in range(20)] == [[i] for i in range(20)]
 
 
 def test_an_unwatched_deployment_is_not_counted():
