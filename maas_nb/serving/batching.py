@@ -12,30 +12,9 @@ split's traffic sees a tenth of those clients come back: waiting for the rest wo
 only delay it). Requests bigger than a batch are split and reassembled. The queue is
 bounded and answers 503 when full.
 
-Where a batch is predicted depends on what the model's calls cost, by the rows they
-hold: the last ``RECENT`` calls made on the event loop and on the worker thread, each as
-(rows, seconds). A call of n rows costs at most what a recent call of r rows took, times
-n/r when n is more (a batch costs no less for more rows, and no more per row: the call's
-fixed part is shared); the estimate is the least such bound (a call's time only ever
-grows by what else happens meanwhile: the loop's by an outlier such as a first call, the
-thread's by its waits for the GIL); unknown before the first call. Costs by rows matter:
-a model called on the loop for the small batches of a quiet moment must not stay there
-for the full batches of a busy one.
-
-A batch estimated cheaper than ``INLINE_S`` is called on the event loop, since the hop to
-a worker thread and back costs more than the call. One cheaper than ``INLINE_ALONE_S`` is
-called there too while requests come one at a time (the previous batch answered one
-request and nothing else is queued or arriving), and while the thread's calls of about
-as many rows cost ``CONVOY`` times the loop's or more: a model that gives the GIL up
-many times a call (a forest, once per tree) waits for the busy loop's thread each time,
-and those waits cost more than the overlap gains (a 90/10 split of a forest on two
-cores: 0.80x to 0.88x a single version's requests/s). Any other call runs on the
-model's worker thread, off the event loop, so the loop keeps receiving and answering
-meanwhile. After ``PROBE_EVERY`` batches in one place the model is called once in the
-other to measure it afresh there (on the loop, if such a call on the thread costs under
-``INLINE_ALONE_S``; on the thread, if it is on the loop at a cost not cheap in itself:
-the thread's GIL waits, or the lone requests, may have gone). Either way one call at a
-time: a model need not be thread-safe.
+Where a batch is predicted, on the event loop or on the model's own worker thread,
+follows what the model's calls cost (`call_costs`). Either way one call at a time: a
+model need not be thread-safe.
 """
 
 from __future__ import annotations
@@ -51,25 +30,15 @@ from typing import Any
 
 import numpy as np
 
+from .call_costs import INLINE_ALONE_S, INLINE_S, CallCosts
 from .errors import BadRequest, PayloadTooLarge, Unavailable
 from .rows import Rows, concat, slice_outputs
 
 Outputs = dict[str, np.ndarray]
 log = logging.getLogger("maas_nb.serving")
 
-#: A call this cheap (seconds, as measured) costs less than the thread hop it would take.
-INLINE_S = 0.0005
-#: A call this cheap may block the event loop while requests come one at a time.
-INLINE_ALONE_S = 0.005
-#: The calls (on the loop, on the thread) kept, as (rows, seconds), to estimate costs.
-RECENT = 8
 #: The weight of the latest gap in the moving average of the time between requests.
 GAP_WEIGHT = 0.1
-#: A call this many times dearer on the thread than on the loop (and cheaper there than
-#: ``INLINE_ALONE_S``) spends the difference waiting for the GIL: it is made on the loop.
-CONVOY = 1.5
-#: Batches in one place (the thread, the loop) before a call in the other measures it afresh.
-PROBE_EVERY = 256
 
 
 #: Told each batch's answers to the requests that left a note (see `Batcher.predict`):
@@ -120,11 +89,7 @@ class Batcher:
         self._last_batch_done = 0.0
         self._last_arrival = 0.0  # time.monotonic() of the latest request
         self._gap: float | None = None  # moving average of the time between requests
-        # The last RECENT calls on the loop and on the thread: (rows, seconds) each.
-        self._loop_calls: collections.deque[tuple[int, float]] = collections.deque(maxlen=RECENT)
-        self._thread_calls: collections.deque[tuple[int, float]] = collections.deque(maxlen=RECENT)
-        self._thread_batches = 0  # batches on the thread since the last call on the loop
-        self._loop_batches = 0  # batches on the loop since the last call on the thread
+        self.costs = CallCosts()  # what its calls cost, on the loop and on its thread
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def predict(self, rows: Rows, note: Any = None) -> Outputs:
@@ -220,7 +185,7 @@ class Batcher:
     async def _predict_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
         rows = concat([item.rows for item in batch])
         start = time.perf_counter()
-        probe = self._probe_due(rows.n)  # None: no probe; else where to call
+        probe = self.costs.probe_due(rows.n, self._expected_cost)  # None, or where to call
         inline = probe if probe is not None else self._inline(len(batch), rows.n)
         try:
             if inline:
@@ -234,9 +199,9 @@ class Batcher:
         finally:
             seconds = time.perf_counter() - start
             if probe is not None:  # afresh: earlier calls there may be long past
-                (self._loop_calls if probe else self._thread_calls).clear()
-            self.measured(rows.n, seconds, on_loop=inline)
-            self._expected_cost = self.cost_of(rows.n)
+                self.costs.forget(on_loop=probe)
+            self.costs.measured(rows.n, seconds, on_loop=inline)
+            self._expected_cost = self.costs.cost_of(rows.n)
             if self._observe_batch is not None:
                 self._observe_batch(rows.n, seconds)
         offset, offsets = 0, [0]
@@ -245,99 +210,38 @@ class Batcher:
                 item.future.set_result(slice_outputs(outputs, offset, offset + item.rows.n))
             offset += item.rows.n
             offsets.append(offset)
-        if self.answered is not None:
-            self._tell(batch, outputs, offsets)
+        self._tell(batch, outputs, offsets)
 
     def _tell(self, batch: list[_Item], outputs: Outputs, offsets: list[int]) -> None:
         """Tell `answered` the answers of the requests in *batch* that left a note."""
+        answered = self.answered
+        if answered is None:
+            return
         notes = [None if item.future.cancelled() else item.note for item in batch]
-        if None in notes:  # (a copy, a part of a big request, a client gone: rare)
-            kept = [i for i, note in enumerate(notes) if note is not None]
-            if not kept:
-                return
-            notes = [notes[i] for i in kept]
-            outputs = {
-                k: np.concatenate([v[offsets[i] : offsets[i + 1]] for i in kept])
-                for k, v in outputs.items()
-            }
-            offsets = [0]
-            for i in kept:
-                offsets.append(offsets[-1] + batch[i].rows.n)
-        assert self.answered is not None
         try:
-            self.answered(notes, outputs, offsets)
+            if None not in notes:
+                answered(notes, outputs, offsets)
+                return
+            for i, note in enumerate(notes):  # (a copy, part of a big request, a client gone)
+                if note is not None:
+                    answer = slice_outputs(outputs, offsets[i], offsets[i + 1])
+                    answered([note], answer, [0, offsets[i + 1] - offsets[i]])
         except Exception:  # what watches the answers must not fail the batch's clients
             log.exception("telling the answers of a batch of %s failed", self.name)
 
-    def measured(self, rows: int, seconds: float, *, on_loop: bool) -> None:
-        """Count a call of the model: *rows* rows in *seconds*, on the loop or its thread."""
-        if on_loop:
-            self._loop_calls.append((rows, seconds))
-            self._thread_batches = 0
-            self._loop_batches += 1
-        else:
-            self._thread_calls.append((rows, seconds))
-            self._thread_batches += 1
-            self._loop_batches = 0
-
-    def cost_of(self, rows: int, *, on_loop: bool | None = None) -> float | None:
-        """What a call of *rows* rows costs at most, from the recent calls on the loop and
-        on the thread (*on_loop*: there only); None before any call (see the module)."""
-        calls: tuple[collections.deque[tuple[int, float]], ...]
-        if on_loop is None:
-            calls = (self._loop_calls, self._thread_calls)
-        else:
-            calls = (self._loop_calls,) if on_loop else (self._thread_calls,)
-        bounds = [s * rows / max(r, 1) if rows > r else s for recent in calls for r, s in recent]
-        return min(bounds) if bounds else None
-
-    def _convoy(self, rows: int) -> bool:
-        """Whether calls of about *rows* rows (half to twice as many) cost ``CONVOY`` times
-        as much on the thread as on the loop, over two thread calls or more: the thread's
-        spend the difference waiting for the GIL."""
-        loop = [s for r, s in self._loop_calls if rows <= 2 * r and r <= 2 * rows]
-        thread = [s for r, s in self._thread_calls if rows <= 2 * r and r <= 2 * rows]
-        return bool(loop) and len(thread) >= 2 and min(loop) * CONVOY <= min(thread)
-
-    @property
-    def cost(self) -> float | None:
-        """What the model's cheapest call costs (a call of one row); None before the first."""
-        return self.cost_of(1)
-
-    @property
-    def loop_seconds(self) -> float | None:
-        """The cheapest recent call on the event loop (None: none there yet)."""
-        return self.cost_of(1, on_loop=True)
-
     def _inline(self, requests: int, rows: int) -> bool:
         """Whether to call the model on the event loop rather than on its thread."""
-        cost = self.cost_of(rows)
+        cost = self.costs.cost_of(rows)
         if cost is None:
             return False
         if cost < INLINE_S:
             return True
         if cost >= INLINE_ALONE_S:
             return False
-        if self._convoy(rows):
+        if self.costs.convoy(rows):
             return True  # its thread's calls go to waiting for the GIL: the loop's are cheaper
         alone = requests == 1 and self._last_batch_requests <= 1
         return alone and not self._queue and not self.arriving
-
-    def _probe_due(self, rows: int) -> bool | None:
-        """Where to call the model on a batch of *rows* rows once to measure it there
-        afresh (True: the loop), or None. The loop, after ``PROBE_EVERY`` batches on the
-        thread, if such a call there costs under ``INLINE_ALONE_S``; the thread, after as
-        many on the loop at a cost not cheap in itself (there because the thread's calls
-        were dearer, or for requests coming one at a time: either may have changed)."""
-        if self._thread_batches >= PROBE_EVERY:
-            thread = self.cost_of(rows, on_loop=False)
-            if thread is not None and thread < INLINE_ALONE_S:
-                return True
-        if self._loop_batches >= PROBE_EVERY:
-            loop = self._expected_cost  # a call like the last one's
-            if loop is not None and loop >= INLINE_S:
-                return False
-        return None
 
     def _more_expected(self) -> bool:
         if self.arriving > 0:
@@ -401,8 +305,7 @@ class Batcher:
             else:
                 if not item.future.done():
                     item.future.set_result(outputs)
-                if self.answered is not None and item.note is not None:
-                    self._tell([item], outputs, [0, item.rows.n])
+                self._tell([item], outputs, [0, item.rows.n])
 
 
 def model_failed(name: str, exc: BaseException) -> BadRequest:

@@ -71,7 +71,7 @@ class Copies:
         self.items: collections.deque[_Item] = collections.deque()
         self.rows = 0  # the rows in `items`
         batcher = shadow.loaded.batcher
-        self.limit = room(batcher.cost, shadow.timeout_s, batcher)
+        self.limit = room(batcher.costs.cost, shadow.timeout_s, batcher)
         self.cut = 0  # copies cut off since the window last counted them
         self.task: asyncio.Task | None = None
 

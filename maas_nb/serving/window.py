@@ -17,7 +17,8 @@ that ground truth posted later (`join_feedback`) is counted for every version th
 answered. A join is all or nothing: a truth that cannot be scored leaves every id
 unjoined. The answers of a batch are told at once by its batcher (`batch_answered`, on
 the event loop, no I/O): the batch's requests are counted, and their answers remembered
-as one chunk, the batch's own array. A request split over batches tells its answer
+as one chunk, a copy of the batch's array (a small batch's wait with others, as below).
+A request split over batches tells its answer
 itself (`answered`): it counts at once, and its id and answer wait in a list per version
 until `DEFER` of them are remembered as one chunk. A shadow's batch of copies is told at
 once (`record_copies`), with the answers their clients got, so agreement needs no lookup.
@@ -180,11 +181,7 @@ class Window:
         counts.latency[latency_bucket(latency_s)] += 1
         answer = answer_of(outputs)
         if answer is not None:
-            pending = filling[3]
-            pending.ids.append(request_id)
-            pending.answers.append(answer)
-            if len(pending.ids) >= DEFER or len(answer) >= DEFER:  # a big one: bounded now
-                self._remember(pending)
+            self._wait(filling[3], [request_id], [answer])
 
     def batch_answered(
         self,
@@ -215,17 +212,21 @@ class Window:
         if answer is None:
             return
         pending = filling[3]
+        ids = [note[0] for note in notes]
         if len(notes) < DEFER // 4:  # a small batch waits with the others (`_flush`)
             answer = answer.copy()  # (the model may reuse its array meanwhile)
-            pending.ids.extend(note[0] for note in notes)
-            pending.answers.extend(answer[offsets[i] : offsets[i + 1]] for i in range(len(notes)))
-            if len(pending.ids) >= DEFER:
-                self._remember(pending)
+            self._wait(pending, ids, [answer[offsets[i] : offsets[i + 1]] for i in range(len(ids))])
             return
         if pending.ids:  # remembered in the order they were answered
             self._remember(pending)
-        ids = [note[0] for note in notes]
         self._memory_of(deployment).add(Chunk.whole(label, ids, answer, offsets))
+
+    def _wait(self, pending: _Pending, ids: list[str], answers: list[np.ndarray]) -> None:
+        """Add answers to *pending*, remembered once `DEFER` of them (or a big one) wait."""
+        pending.ids += ids
+        pending.answers += answers
+        if len(pending.ids) >= DEFER or max(map(len, answers)) >= DEFER:  # a big one: now
+            self._remember(pending)
 
     def _remember(self, pending: _Pending) -> None:
         """Remember *pending*'s answers as one chunk (see `memory`)."""

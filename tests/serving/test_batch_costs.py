@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from maas_nb.serving import batching
+from maas_nb.serving import batching, call_costs
 from maas_nb.serving.batching import Batcher
 from maas_nb.serving.rows import Rows
 from tests.serving.test_hot_path import rows
@@ -64,7 +64,7 @@ def three_at_a_time(
 
 
 def test_a_model_slowed_down_on_its_thread_is_tried_on_the_loop(monkeypatch):
-    monkeypatch.setattr(batching, "PROBE_EVERY", 8)
+    monkeypatch.setattr(call_costs, "PROBE_EVERY", 8)
 
     def seconds(here: bool, before: list[bool]) -> float:
         # Off the loop it mostly waits (as a forest does for the busy loop's GIL, once
@@ -74,7 +74,9 @@ def test_a_model_slowed_down_on_its_thread_is_tried_on_the_loop(monkeypatch):
     on_loop, batcher = three_at_a_time(monkeypatch, 16, seconds)
     assert on_loop[0] is False  # cost unknown: the thread
     assert on_loop[-4:] == [True] * 4, on_loop  # probed, found cheap there, and kept there
-    assert batcher.loop_seconds is not None and batcher.loop_seconds < batching.INLINE_S
+    assert (
+        batcher.costs.loop_seconds is not None and batcher.costs.loop_seconds < call_costs.INLINE_S
+    )
 
 
 def test_a_rarely_asked_version_does_not_wait_for_clients_gone_elsewhere():
@@ -125,7 +127,7 @@ def test_a_call_of_many_rows_is_costed_by_its_rows():
 def test_a_model_waiting_for_the_gil_on_its_thread_is_called_on_the_loop_until_it_no_longer_does(
     monkeypatch,
 ):
-    monkeypatch.setattr(batching, "PROBE_EVERY", 8)
+    monkeypatch.setattr(call_costs, "PROBE_EVERY", 8)
 
     def seconds(here: bool, before: list[bool]) -> float:
         if here:

@@ -83,7 +83,7 @@ def test_a_cheap_model_is_called_on_the_event_loop_after_its_first_call():
     loop_thread, batcher = asyncio.run(go())
     assert threads[0] != loop_thread  # cost unknown: the worker thread
     assert threads[1:] == [loop_thread] * (len(threads) - 1)
-    assert batcher.loop_seconds is not None and batcher.loop_seconds < INLINE_S
+    assert batcher.costs.loop_seconds is not None and batcher.costs.loop_seconds < INLINE_S
 
 
 def test_a_costly_model_is_called_on_the_loop_only_while_requests_come_one_at_a_time():

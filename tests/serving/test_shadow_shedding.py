@@ -45,7 +45,7 @@ def test_copies_beyond_what_the_shadow_answers_in_its_timeout_are_cut_off_at_onc
 
     async def scenario(sink: ListSink) -> list[tuple[int, ...]]:
         batcher = Batcher(predict, name="slow:2", max_batch_size=4, max_latency_ms=0)
-        batcher.measured(4, 0.5, on_loop=False)  # as measured: 500 ms a call of 4 rows
+        batcher.costs.measured(4, 0.5, on_loop=False)  # as measured: 500 ms a call of 4 rows
         loaded = Loaded("slow", 2, "sklearn", None, batcher, {})
         shadow = Shadow("slow:2", loaded, 100.0, 5.0, "slow:2")  # 9 queued, 1 in flight
         shadowing = Shadowing([sink])
