@@ -64,14 +64,14 @@ class _Flat:
 
     def predict_proba(self, X32: np.ndarray) -> np.ndarray:
         n, width = X32.shape
-        nodes = np.repeat(self.roots[np.newaxis, :], n, axis=0)
+        nodes = self.roots[np.newaxis, :].repeat(n, axis=0)  # (methods: no numpy wrapper)
         starts = (np.arange(n, dtype=np.intp) * width)[:, np.newaxis]
         flat = X32.ravel()
         for _ in range(self.depth):
             # float32 <= float64 compares as float64, as scikit-learn's Tree.apply does.
             left = flat[starts + self.feature[nodes]] <= self.threshold[nodes]
             nodes = np.where(left, self.left[nodes], self.right[nodes])
-        summed = np.cumsum(self.proba[nodes], axis=1)[:, -1, :]  # tree after tree
+        summed = self.proba[nodes].cumsum(axis=1)[:, -1, :]  # tree after tree
         summed /= len(self.roots)
         return summed
 
@@ -154,13 +154,22 @@ def _tree_normalises() -> bool:
 
 
 def _plain_forest(model: Any) -> bool:
-    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
-    from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
-
-    if type(model) not in (RandomForestClassifier, ExtraTreesClassifier):
+    forests, trees = _plain_types()
+    if type(model) not in forests:
         return False
     if getattr(model, "n_outputs_", 2) != 1 or not isinstance(model.n_classes_, (int, np.integer)):
         return False
-    return all(
-        type(t) in (DecisionTreeClassifier, ExtraTreeClassifier) for t in model.estimators_[:1]
+    return all(type(t) in trees for t in model.estimators_[:1])
+
+
+@functools.cache
+def _plain_types() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """The forest classes walked here and the classes of their trees (imported once, not
+    on every call)."""
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+    from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
+
+    return (RandomForestClassifier, ExtraTreesClassifier), (
+        DecisionTreeClassifier,
+        ExtraTreeClassifier,
     )

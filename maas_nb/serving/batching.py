@@ -262,6 +262,7 @@ class Batcher:
 
     async def _maybe_wait_for_more(self) -> None:
         deadline = self._queue[0].queued_at + self.max_latency
+        loop = asyncio.get_running_loop()
         while (
             self._more_expected() and self.queued_rows < self.max_batch_size and not self._closing
         ):
@@ -269,10 +270,13 @@ class Batcher:
             if remaining <= 0:
                 return
             self._wakeup.clear()
+            # A timer that sets the event, not asyncio.wait_for: that makes a task and
+            # two callbacks for every wait (8.4 us a wait against 3.4 on uvloop).
+            timer = loop.call_later(remaining, self._wakeup.set)
             try:
-                await asyncio.wait_for(self._wakeup.wait(), remaining)
-            except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
-                return
+                await self._wakeup.wait()
+            finally:
+                timer.cancel()
 
     def arrived(self) -> None:
         """A request being received has been queued (or failed): re-check the wait."""
