@@ -86,14 +86,14 @@ class Flavor(Protocol):
 
 def _predicts_argmax_of_proba(model: Any) -> bool:
     """Whether ``model.predict`` is exactly ``classes_[argmax(predict_proba)]``."""
-    kind = _argmax_kind(type(model))
+    kind = _argmax_kind(model.__class__)
     if kind is None or getattr(model, "n_outputs_", 1) != 1:
         return False
     return kind == "forest" or hasattr(model, "classes_")
 
 
 @functools.cache
-def _argmax_kind(cls: type) -> str | None:
+def _argmax_kind(cls: Any) -> str | None:
     """What *cls* predicts by its probabilities: "forest" (a scikit-learn forest
     classifier whose ``predict`` is the forests' own), "tree" (a scikit-learn decision
     tree), else None; asked once per class, not on every call (7 us of a small batch's
