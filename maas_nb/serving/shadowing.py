@@ -7,7 +7,7 @@ it, and the shadow's answer is only recorded (compared with the client's, rememb
 feedback, and as an `Outcome` for the pool's sinks), never returned.
 
 One task per queue (`Shadowing._pump`, running while copies wait) hands the shadow a
-batch of copies at a time (up to its ``max_batch_size`` rows, as one request to its
+batch of copies at a time (gathered as they came, see `copies`; as one request to its
 batcher) and records the batch's answers together: the event loop the primary's clients
 wait for pays per batch, not per copy, for the shadow's future, timeout and agreement
 check. A batch not answered within the timeout left to its oldest copy is cut off, and
@@ -15,96 +15,32 @@ a failing one (its queue full, its model raising) is counted, not logged per cop
 
 A shadow that cannot keep up (its batches take longer than the copies arrive) would
 queue copies only to time them out later. So the queue holds at most the rows the
-shadow can answer within its timeout: whole batches, each taking what the last answered
-one took from the queue to its answer (one batch after a timeout; for a new queue the
-batcher's measured cost of a call; unmeasured, what its batcher queues). A copy beyond
-them is cut off at once, counted as timed out, at the cost of a comparison. With the
-queue empty a copy always goes, so the cost is measured afresh.
+shadow can answer within its timeout (`copies.room`): whole batches, each taking what
+the last answered one took from the queue to its answer (one batch after a timeout; for
+a new queue the batcher's measured cost of a call; unmeasured, what its batcher queues).
+A copy beyond them is cut off at once, counted as timed out, at the cost of a
+comparison. With the queue empty a copy always goes, so the cost is measured afresh.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
-import itertools
 import logging
 import random
 import time
-from typing import Any
 
 import numpy as np
 
 from .answers import answer_of
-from .batching import Batcher
+from .copies import Bundle, Copies, room
 from .outcomes import Outcome, OutcomeSink
-from .rows import Rows, joined, layout_of, slice_outputs
+from .rows import Rows, slice_outputs
 from .split import Shadow
 from .window import Window
 
 log = logging.getLogger("maas_nb.serving")
-#: A copy waiting (see `Copies.items`).
-_Item = tuple[str, Any, int, str, float, "np.ndarray | None"]
 _random = random.random
 _clock = time.perf_counter
-
-
-def room(seconds: float | None, timeout_s: float, batcher: Batcher) -> int:
-    """The rows a shadow's queue holds: the whole batches of *batcher* it answers within
-    *timeout_s* when one takes *seconds*, besides the batch in flight and a copy's own
-    (at least one); as many as the batcher queues before any is measured."""
-    if seconds is None:
-        return batcher.max_queue_rows
-    return max(1, int(timeout_s / max(seconds, 1e-9)) - 1) * batcher.max_batch_size
-
-
-class Copies:
-    """The copies waiting for one shadow version of one deployment (oldest first)."""
-
-    __slots__ = ("cut", "items", "limit", "rows", "shadow", "task")
-
-    def __init__(self, shadow: Shadow) -> None:
-        self.shadow = shadow  # the latest split's: its batcher, timeout and label
-        #: Per copy: its rows' kind, data and count, its request id, when it was sent, the
-        #: answer its client got (None: not known). A tuple of these alone is one the
-        #: garbage collector stops tracking: a thousand copies waiting do not lengthen
-        #: every young collection (a `Rows` would).
-        self.items: collections.deque[_Item] = collections.deque()
-        self.rows = 0  # the rows in `items`
-        batcher = shadow.loaded.batcher
-        self.limit = room(batcher.costs.cost, shadow.timeout_s, batcher)
-        self.cut = 0  # copies cut off since the window last counted them
-        self.task: asyncio.Task | None = None
-
-    def expire(self, now: float) -> int:
-        """Drop the copies that waited past the timeout; how many."""
-        items, timeout = self.items, self.shadow.timeout_s
-        dropped = 0
-        while items and items[0][4] + timeout <= now:
-            self.rows -= items.popleft()[2]
-            dropped += 1
-        return dropped
-
-    def take(self) -> tuple[Rows, list[_Item]]:
-        """The oldest copies that make one batch: their rows, as one, and the copies
-        (at most the batch's rows, a bigger copy alone; of one layout: only those
-        concatenate)."""
-        items = self.items
-        first = items.popleft()
-        kind, data, rows = first[0], first[1], first[2]
-        batch = [first]
-        size = self.shadow.loaded.batcher.max_batch_size
-        if items and rows + items[0][2] <= size:
-            like = layout_of(kind, data)
-            while items and rows + items[0][2] <= size:
-                item = items[0]
-                if item[0] != kind or layout_of(kind, item[1]) != like:
-                    break
-                batch.append(items.popleft())
-                rows += item[2]
-        self.rows -= rows
-        if len(batch) == 1:
-            return Rows(kind, data, rows), batch
-        return joined(kind, [item[1] for item in batch], rows), batch
 
 
 class Shadowing:
@@ -143,8 +79,7 @@ class Shadowing:
         else:
             copies.shadow = shadow
             theirs = None if outputs is None else answer_of(outputs)
-            copies.items.append((rows.kind, rows.data, rows.n, request_id, _clock(), theirs))
-            copies.rows += rows.n
+            copies.add(rows, request_id, _clock(), theirs)
         if copies.task is None:  # (a pump that raised left its copies: a new one takes them)
             task = copies.task = asyncio.get_running_loop().create_task(
                 self._pump(deployment, copies)
@@ -156,30 +91,30 @@ class Shadowing:
         """Hand the shadow the waiting copies a batch at a time, until none is left."""
         counts = self.by_deployment[deployment]
         try:
-            while copies.items:
+            while copies.bundles:
                 start = _clock()
                 expired = copies.expire(start)
                 counts[2] += expired
                 copies.cut += expired
-                if not copies.items:
+                if not copies.bundles:
                     break
                 rows, batch = copies.take()
                 shadow = copies.shadow
                 batcher = shadow.loaded.batcher
                 try:
-                    left = batch[0][4] + shadow.timeout_s - start
+                    left = batch.sent[0] + shadow.timeout_s - start
                     outputs = await asyncio.wait_for(batcher.predict(rows), left)
                 except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
-                    counts[2] += len(batch)
-                    copies.cut += len(batch)
+                    counts[2] += len(batch.ids)
+                    copies.cut += len(batch.ids)
                     # Behind: a batch took all the time left. Queue one batch until
                     # one is answered in time (what timed out is still in its batcher).
                     copies.limit = room(shadow.timeout_s, shadow.timeout_s, batcher)
                 except Exception:
-                    counts[3] += len(batch)  # a failure measures nothing: the limit stays
-                    copies.cut += len(batch)
+                    counts[3] += len(batch.ids)  # a failure measures nothing: the limit stays
+                    copies.cut += len(batch.ids)
                 else:
-                    counts[1] += len(batch)
+                    counts[1] += len(batch.ids)
                     # What a batch took here (queued, predicted, answered) sizes the queue.
                     copies.limit = room(_clock() - start, shadow.timeout_s, batcher)
                     try:
@@ -190,7 +125,7 @@ class Shadowing:
         finally:
             copies.task = None
             self._count_cut(deployment, copies)
-            if not copies.items:  # idle: nothing keeps its split's models alive
+            if not copies.bundles:  # idle: nothing keeps its split's models alive
                 self.queues.pop((deployment, copies.shadow.label), None)
 
     def _count_cut(self, deployment: str, copies: Copies) -> None:
@@ -203,35 +138,35 @@ class Shadowing:
         self,
         deployment: str,
         shadow: Shadow,
-        batch: list[_Item],
+        batch: Bundle,
         outputs: dict[str, np.ndarray],
     ) -> None:
         """Give the shadow's answers to *batch* to the window all at once (it counts
         them if the deployment is watched) and to each sink as an `Outcome` per copy."""
         now, at = _clock(), time.time()
         loaded = shadow.loaded
-        offsets = [0, *itertools.accumulate(item[2] for item in batch)]
+        offsets = batch.offsets
         if self.window is not None:
             self.window.record_copies(
                 deployment,
                 shadow.label,
-                [item[3] for item in batch],
+                batch.ids,
                 answer_of(outputs),
                 offsets,
-                [now - item[4] for item in batch],
+                [now - sent for sent in batch.sent],
                 at,
-                [item[5] for item in batch],
+                batch.theirs,
             )
         for sink in self.sinks:
-            for i, (kind, data, n, request_id, sent, _) in enumerate(batch):
+            for i, request_id in enumerate(batch.ids):
                 outcome = Outcome(
                     deployment,
                     loaded.name,
                     loaded.version,
                     request_id,
-                    now - sent,
-                    n,
-                    Rows(kind, data, n),
+                    now - batch.sent[i],
+                    offsets[i + 1] - offsets[i],
+                    batch.rows_of(i),
                     slice_outputs(outputs, offsets[i], offsets[i + 1]),
                     True,
                     at,
@@ -261,7 +196,7 @@ class Shadowing:
     @property
     def waiting(self) -> int:
         """The copies queued for a shadow, not yet handed to it."""
-        return sum(len(copies.items) for copies in self.queues.values())
+        return sum(copies.waiting for copies in self.queues.values())
 
     async def stop(self) -> None:
         """Cancel the shadow copies still waiting."""

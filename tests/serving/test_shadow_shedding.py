@@ -12,9 +12,10 @@ from sklearn.linear_model import LogisticRegression
 
 import maas_nb
 from maas_nb.serving.batching import Batcher
+from maas_nb.serving.copies import room
 from maas_nb.serving.loaded import Loaded
 from maas_nb.serving.rows import Rows
-from maas_nb.serving.shadowing import Shadowing, room
+from maas_nb.serving.shadowing import Shadowing
 from maas_nb.serving.split import Shadow
 from tests.helpers import wait_for
 from tests.serving.test_shadow import ListSink, in_process  # noqa: F401 (the fixture)
@@ -56,8 +57,13 @@ def test_copies_beyond_what_the_shadow_answers_in_its_timeout_are_cut_off_at_onc
         for i in range(45):  # 36 rows fit in the queue, the last 9 are cut off at once
             shadowing.maybe_send("d", shadow, one, f"id{i}")
         seen = [(shadowing.sent, shadowing.timed_out, shadowing.waiting, shadowing.answered)]
-        gc.collect()  # the waiting copies cost young collections nothing: untracked
-        assert not any(map(gc.is_tracked, shadowing.queues["d", "slow:2"].items))
+        # Gathered as they came into the batches they go in: 9 of 4 copies each, and
+        # none of a copy's own parts costs young collections anything (untracked).
+        bundles = shadowing.queues["d", "slow:2"].bundles
+        assert [len(bundle.ids) for bundle in bundles] == [4] * 9
+        gc.collect()
+        parts = [p for b in bundles for p in (*b.datas, *b.ids, *b.sent, *b.theirs)]
+        assert len(parts) == 4 * 36 and not any(map(gc.is_tracked, parts))
         release.set()
         while shadowing.answered + shadowing.timed_out < shadowing.sent:
             await asyncio.sleep(0.001)
