@@ -80,13 +80,19 @@ def agreeing_pairs(theirs: Sequence[np.ndarray], mine: Sequence[np.ndarray]) -> 
 
 
 def agreeing_rows(
-    theirs: Sequence[np.ndarray | None], answer: np.ndarray, offsets: Sequence[int]
+    theirs: Sequence[np.ndarray | None],
+    answer: np.ndarray,
+    offsets: Sequence[int],
+    joined: np.ndarray | None = None,
 ) -> tuple[int, int]:
     """The rows compared and the rows agreeing between each client's answer in *theirs*
     (None: not known) and the same request's rows of a shadow's *answer* (request i's
     are ``offsets[i]:offsets[i + 1]``). When every client's answer is known, all of one
     dtype, they are compared with *answer* as it is, in one comparison (each request's
-    rows are as many on both sides, so row by row it is the same comparison)."""
+    rows are as many on both sides, so row by row it is the same comparison); *joined*:
+    those answers already end to end."""
+    if joined is not None:
+        return len(answer), agreeing(joined, answer)
     clients = [client for client in theirs if client is not None]
     if clients and len(clients) == len(theirs):
         dtype = clients[0].dtype

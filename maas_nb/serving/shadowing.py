@@ -156,6 +156,7 @@ class Shadowing:
                 [now - sent for sent in batch.sent],
                 at,
                 batch.theirs,
+                batch.clients,
             )
         for sink in self.sinks:
             for i, request_id in enumerate(batch.ids):

@@ -250,12 +250,13 @@ class Window:
         latencies: Sequence[float],
         at: float,
         theirs: Sequence[np.ndarray | None],
+        clients: np.ndarray | None = None,
     ) -> None:
         """Count shadow version *label*'s answers to the copies of one of its batches, as
         `answered` counts one each, and remember them as one chunk: *answer* holds them
         end to end (copy i's rows are ``offsets[i]:offsets[i + 1]``). Each copy whose
         client's answer is in *theirs* (None: not known) is compared with it, all in one
-        comparison (`agreeing_rows`)."""
+        comparison (`agreeing_rows`; *clients*: all of them known, end to end)."""
         if deployment not in self.watched:
             return
         counts = self._fill(deployment, label, at)[2]
@@ -266,7 +267,7 @@ class Window:
         if answer is None:
             return
         self._flush(deployment)  # the copies' own requests are remembered before them
-        compared, agreed = agreeing_rows(theirs, answer, offsets)
+        compared, agreed = agreeing_rows(theirs, answer, offsets, clients)
         counts.compared += compared
         counts.agreed += agreed
         self._memory_of(deployment).add_copies(label, list(request_ids), answer, offsets)

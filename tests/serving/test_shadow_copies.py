@@ -77,5 +77,36 @@ def test_expiry_drops_the_copies_past_their_timeout_even_from_inside_a_batch():
         copies.add(_tensor(1), "late", 9.5, None)  # fits in the newest batch
         assert [b.ids for b in copies.bundles] == [["id8", "id9", "late"]]
         assert copies.expire(100.0) == 3 and not copies.bundles and copies.rows == 0
+        # A batch that lost copies to the timeout while still the newest takes no more
+        # rows than the room left behind them.
+        for i in range(3):
+            copies.add(_tensor(1, start=10 * i), f"n{i}", 200.0 + i, None)
+        assert copies.expire(202.0) == 2 and copies.bundles[0].ids == ["n2"]
+        copies.add(_tensor(1, start=30), "n3", 203.0, None)  # fits: 2 of the 2 rows left
+        copies.add(_tensor(1, start=40), "n4", 204.0, None)  # a batch of its own
+        assert [b.ids for b in copies.bundles] == [["n2", "n3"], ["n4"]]
+        assert copies.take()[0].data[:, 0].tolist() == [20.0, 30.0]
+
+    _copies_scenario(check)
+
+
+def test_the_clients_answers_are_joined_only_while_each_is_known_and_of_one_layout():
+    from maas_nb.serving.answers import agreeing_rows
+
+    def check(copies: Copies) -> None:
+        labels = [np.array([1]), np.array([0, 1]), np.array([1])]
+        for i, theirs in enumerate(labels):  # one batch of 4 rows
+            copies.add(_tensor(len(theirs)), f"k{i}", float(i), theirs)
+        for i, theirs in enumerate([np.array([1]), None, np.array([2]), np.array([0])]):
+            copies.add(_tensor(1), f"u{i}", 3.0, theirs)  # one answer unknown
+        for i, theirs in enumerate([np.array([1]), np.array([1.5])]):
+            copies.add(_tensor(1), f"f{i}", 4.0, theirs)  # an int, then a float answer
+        known, unknown, mixed = copies.bundles
+        assert known.clients.tolist() == [1, 0, 1, 1]
+        assert unknown.clients is None and mixed.clients is None
+        shadow = np.array([1, 1, 1, 0])  # agrees with rows 0 and 2 of theirs
+        offsets = known.offsets
+        assert agreeing_rows(known.theirs, shadow, offsets, known.clients) == (4, 2)
+        assert agreeing_rows(known.theirs, shadow, offsets) == (4, 2)  # as when not joined
 
     _copies_scenario(check)

@@ -57,13 +57,15 @@ def test_copies_beyond_what_the_shadow_answers_in_its_timeout_are_cut_off_at_onc
         for i in range(45):  # 36 rows fit in the queue, the last 9 are cut off at once
             shadowing.maybe_send("d", shadow, one, f"id{i}")
         seen = [(shadowing.sent, shadowing.timed_out, shadowing.waiting, shadowing.answered)]
-        # Gathered as they came into the batches they go in: 9 of 4 copies each, and
-        # none of a copy's own parts costs young collections anything (untracked).
+        # Gathered as they came into the batches they go in: 9 of 4 copies each (their
+        # rows copied into one array), and none of a copy's own parts costs young
+        # collections anything (untracked).
         bundles = shadowing.queues["d", "slow:2"].bundles
         assert [len(bundle.ids) for bundle in bundles] == [4] * 9
+        assert all(bundle.data().shape == (4, 2) and not bundle.datas for bundle in bundles)
         gc.collect()
-        parts = [p for b in bundles for p in (*b.datas, *b.ids, *b.sent, *b.theirs)]
-        assert len(parts) == 4 * 36 and not any(map(gc.is_tracked, parts))
+        parts = [p for b in bundles for p in (*b.ids, *b.sent, *b.theirs)]
+        assert len(parts) == 3 * 36 and not any(map(gc.is_tracked, parts))
         release.set()
         while shadowing.answered + shadowing.timed_out < shadowing.sent:
             await asyncio.sleep(0.001)
