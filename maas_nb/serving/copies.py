@@ -43,10 +43,11 @@ class Bundle:
     not an object per copy: a thousand copies waiting do not lengthen every young
     garbage collection.
 
-    The rows are copied end to end into one array as each copy comes (while they are
-    still in the processor's cache: gathering 64 small arrays later, each cold, stalled
-    the loop 64 us), and so are the clients' answers while every one is known and of one
-    layout (`clients`); a table's columns are kept as they came and joined when taken."""
+    From its second copy on, a batch's rows are copied end to end into one array as
+    each copy comes (while they are still in the processor's cache: gathering 64 small
+    arrays later, each cold, stalled the loop 64 us), and so are the clients' answers
+    while every one is known and of one layout (`clients`); a lone copy is kept as it
+    is, and a table's columns as they came, joined when the batch is taken."""
 
     __slots__ = (
         "_clients",
@@ -61,13 +62,11 @@ class Bundle:
         "theirs",
     )
 
-    def __init__(self, kind: str, layout: tuple, data: Any, capacity: int) -> None:
+    def __init__(self, kind: str, layout: tuple, capacity: int) -> None:
         self.kind, self.layout, self.capacity = kind, layout, capacity
-        #: The rows end to end (any kind but a table's), else each copy's data (`datas`);
-        #: a copy filling the batch alone (one of more rows than a batch) is kept as it is.
+        #: From the second copy on, the rows end to end (any kind but a table's); until
+        #: then, and for a table's columns, each copy's data (`datas`).
         self._rows: np.ndarray | None = None
-        if kind != DATAFRAME and len(data) < capacity:
-            self._rows = np.empty((capacity, *data.shape[1:]), data.dtype)
         self.datas: list[Any] = []
         self.ids: list[str] = []
         self.sent: list[float] = []
@@ -86,20 +85,15 @@ class Bundle:
     def add(self, data: Any, n: int, request_id: str, sent: float, theirs: Any) -> None:
         """Add a copy of *n* rows of *data* (that `fits`)."""
         at = self.offsets[-1]
+        if self._rows is None and len(self.ids) == 1 and self.kind != DATAFRAME:
+            self._join_first()
         if self._rows is None:
             self.datas.append(data)
         else:
             self._rows[at : at + n] = data
-        if not self.ids and self._rows is not None and isinstance(theirs, np.ndarray):
-            self._clients = np.empty((self.capacity, *theirs.shape[1:]), theirs.dtype)
         clients = self._clients
         if clients is not None:
-            if (
-                isinstance(theirs, np.ndarray)
-                and len(theirs) == n
-                and theirs.dtype == clients.dtype
-                and theirs.shape[1:] == clients.shape[1:]
-            ):
+            if _fits_in(theirs, n, clients):
                 clients[at : at + n] = theirs
             else:
                 self._clients = None  # not all known and of one layout: pair by pair
@@ -107,6 +101,19 @@ class Bundle:
         self.sent.append(sent)
         self.theirs.append(theirs)
         self.offsets.append(at + n)
+
+    def _join_first(self) -> None:
+        """A second copy comes: the batch's rows (and its clients' answers) are kept end
+        to end from now on, in arrays of the batch's room (not for a lone copy: a batch
+        of one, or of another layout, holds no room it does not use)."""
+        first = self.datas.pop()
+        n = self.offsets[1]
+        self._rows = np.empty((self.capacity, *first.shape[1:]), first.dtype)
+        self._rows[:n] = first
+        theirs = self.theirs[0]
+        if isinstance(theirs, np.ndarray) and len(theirs) == n:
+            self._clients = np.empty((self.capacity, *theirs.shape[1:]), theirs.dtype)
+            self._clients[:n] = theirs
 
     @property
     def clients(self) -> np.ndarray | None:
@@ -142,6 +149,16 @@ class Bundle:
         return gone
 
 
+def _fits_in(theirs: Any, n: int, clients: np.ndarray) -> bool:
+    """Whether a client's answer to *n* rows is known and of the layout of *clients*."""
+    return (
+        isinstance(theirs, np.ndarray)
+        and len(theirs) == n
+        and theirs.dtype == clients.dtype
+        and theirs.shape[1:] == clients.shape[1:]
+    )
+
+
 class Copies:
     """The copies waiting for one shadow version of one deployment, in the batches they
     will go in (oldest first)."""
@@ -169,7 +186,7 @@ class Copies:
         bundle = self.bundles[-1] if self.bundles else None
         if bundle is None or not bundle.fits(layout, rows.n):
             size = max(self.shadow.loaded.batcher.max_batch_size, rows.n)
-            bundle = Bundle(rows.kind, layout, rows.data, size)
+            bundle = Bundle(rows.kind, layout, size)
             self.bundles.append(bundle)
         bundle.add(rows.data, rows.n, request_id, sent, theirs)
         self.rows += rows.n

@@ -55,7 +55,9 @@ def test_copies_gather_into_batches_of_one_layout_and_a_bigger_copy_goes_alone()
         assert np.array_equal(batch.rows_of(1).data, sent[1][1].data)
         assert [t.tolist() for t in batch.theirs] == [[0], [1, 1], [2]]
         assert copies.rows == 9
-        copies.take(), copies.take()
+        rows, _ = copies.take()  # a lone copy is kept as it is: no room for a batch
+        assert rows.data is sent[3][1].data
+        copies.take()
         rows, batch = copies.take()  # the big one, whole: the batcher splits it
         assert rows.n == 6 and batch.ids == ["f"] and rows.data is sent[5][1].data
         assert copies.rows == 1 and copies.waiting == 1
