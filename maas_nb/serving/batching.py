@@ -87,6 +87,7 @@ class Batcher:
         #: What a call of the rows the previous batch held costs (`_arriving_often`).
         self._expected_cost: float | None = None
         self._last_batch_done = 0.0
+        self._timed_out = False  # the wait for more requests ran out (`_time_up`)
         self._last_arrival = 0.0  # time.monotonic() of the latest request
         self._gap: float | None = None  # moving average of the time between requests
         self.costs = CallCosts()  # what its calls cost, on the loop and on its thread
@@ -271,12 +272,21 @@ class Batcher:
                 return
             self._wakeup.clear()
             # A timer that sets the event, not asyncio.wait_for: that makes a task and
-            # two callbacks for every wait (8.4 us a wait against 3.4 on uvloop).
-            timer = loop.call_later(remaining, self._wakeup.set)
+            # two callbacks for every wait (8.4 us a wait against 3.4 on uvloop). Its
+            # firing ends the wait, as wait_for's timeout did: uvloop rounds a delay to
+            # whole milliseconds, and a timer fired early must not spin until the deadline.
+            self._timed_out = False
+            timer = loop.call_later(remaining, self._time_up)
             try:
                 await self._wakeup.wait()
             finally:
                 timer.cancel()
+            if self._timed_out:
+                return
+
+    def _time_up(self) -> None:
+        self._timed_out = True
+        self._wakeup.set()
 
     def arrived(self) -> None:
         """A request being received has been queued (or failed): re-check the wait."""

@@ -129,22 +129,39 @@ class Bundle:
             return self.datas[0]
         return joined(self.kind, self.datas, self.rows).data
 
-    def rows_of(self, i: int) -> Rows:
-        """Copy i's rows."""
-        start, stop = self.offsets[i], self.offsets[i + 1]
+    def _data_of(self, i: int) -> Any:
         if self._rows is not None:
-            return Rows(self.kind, self._rows[start:stop], stop - start)
-        return Rows(self.kind, self.datas[i], stop - start)
+            return self._rows[self.offsets[i] : self.offsets[i + 1]]
+        return self.datas[i]
+
+    def rows_of(self, i: int) -> Rows:
+        """Copy i's rows: its own (a view would hold the whole batch's array, for as
+        long as a sink keeps it)."""
+        data = self._data_of(i)
+        if self._rows is not None:
+            data = data.copy()
+        return Rows(self.kind, data, self.offsets[i + 1] - self.offsets[i])
+
+    def take_from(self, other: Bundle) -> int:
+        """Move *other*'s oldest copies here while they fit (as `fits` says); how many."""
+        k = 0
+        while k < len(other.ids):
+            n = other.offsets[k + 1] - other.offsets[k]
+            if not self.fits(other.layout, n):
+                break
+            theirs = other.theirs[k]
+            self.add(other._data_of(k), n, other.ids[k], other.sent[k], theirs)
+            k += 1
+        return k
 
     def drop_oldest(self, k: int) -> int:
-        """Forget the *k* oldest copies (fewer than all); the rows they held. (The room
-        they held is not reused: a batch that lost copies takes no more.)"""
-        gone = self.offsets[k]
-        self.capacity -= gone
-        if self._rows is not None:
-            self._rows = self._rows[gone:]
+        """Forget the *k* oldest copies (fewer than all); the rows they held. The rest
+        move to the front, so the batch has room for as many rows as before."""
+        gone, rows = self.offsets[k], self.rows
+        if self._rows is not None:  # (numpy copies overlapping slices correctly)
+            self._rows[: rows - gone] = self._rows[gone:rows]
         if self._clients is not None:
-            self._clients = self._clients[gone:]
+            self._clients[: rows - gone] = self._clients[gone:rows]
         del self.datas[:k], self.ids[:k], self.sent[:k], self.theirs[:k]
         self.offsets = [offset - gone for offset in self.offsets[k:]]
         return gone
@@ -209,7 +226,17 @@ class Copies:
         return dropped
 
     def take(self) -> tuple[Rows, Bundle]:
-        """The oldest batch of copies: their rows, as one, and the copies."""
+        """The oldest batch of copies: their rows, as one, and the copies. A batch left
+        short by `expire` is filled up from the next ones first, while their oldest
+        copies fit (a shadow behind, the one time copies expire, gets whole batches)."""
         bundle = self.bundles.popleft()
+        while self.bundles and bundle.rows < bundle.capacity:
+            after = self.bundles[0]
+            moved = bundle.take_from(after)
+            if moved < len(after.ids):
+                if moved:
+                    after.drop_oldest(moved)
+                break
+            self.bundles.popleft()
         self.rows -= bundle.rows
         return Rows(bundle.kind, bundle.data(), bundle.rows), bundle

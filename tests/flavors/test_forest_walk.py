@@ -52,3 +52,23 @@ def test_the_all_at_once_walk_is_built_again_after_a_refit():
     np.testing.assert_array_equal(forest_proba(model, X[:2]), model.predict_proba(X[:2]))
     model.fit(X, X[:, 1] > 0)  # the same object, other trees
     np.testing.assert_array_equal(forest_proba(model, X[:2]), model.predict_proba(X[:2]))
+
+
+class _OwnForest(RandomForestClassifier):
+    """A forest subclass whose ``predict`` may be replaced after it was first called."""
+
+
+def test_a_forest_class_patched_after_its_first_call_is_asked_again():
+    from maas_nb.flavors.base import EstimatorCalls
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(60, 3))
+    model = _OwnForest(n_estimators=5, max_depth=3, random_state=0).fit(X, X[:, 0] > 0)
+    calls = EstimatorCalls()
+    first = calls.predict(model, X[:3])["predictions"]  # the forests' own: argmax walked
+    np.testing.assert_array_equal(first, model.predict(X[:3]))
+    try:
+        _OwnForest.predict = lambda self, X: np.full(len(X), 7)  # e.g. mock.patch.object
+        np.testing.assert_array_equal(calls.predict(model, X[:3])["predictions"], [7, 7, 7])
+    finally:
+        del _OwnForest.predict

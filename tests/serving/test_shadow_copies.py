@@ -53,6 +53,8 @@ def test_copies_gather_into_batches_of_one_layout_and_a_bigger_copy_goes_alone()
         assert np.array_equal(rows.data, expected)
         assert [batch.rows_of(i).n for i in range(3)] == [1, 2, 1]
         assert np.array_equal(batch.rows_of(1).data, sent[1][1].data)
+        # A copy's rows for a sink are its own: a view would hold the whole batch's array.
+        assert not np.shares_memory(batch.rows_of(1).data, rows.data)
         assert [t.tolist() for t in batch.theirs] == [[0], [1, 1], [2]]
         assert copies.rows == 9
         rows, _ = copies.take()  # a lone copy is kept as it is: no room for a batch
@@ -74,20 +76,26 @@ def test_expiry_drops_the_copies_past_their_timeout_even_from_inside_a_batch():
         head = copies.bundles[0]
         assert head.offsets == [0, 1, 2, 3] and head.sent == [5.0, 6.0, 7.0]
         assert copies.rows == 5 and copies.waiting == 5
+        # Taken, the short batch is filled up from the next one: a whole batch.
         rows, batch = copies.take()
-        assert rows.data[:, 0].tolist() == [5.0, 6.0, 7.0] and batch.ids == ["id5", "id6", "id7"]
+        assert rows.data[:, 0].tolist() == [5.0, 6.0, 7.0, 8.0]
+        assert batch.ids == ["id5", "id6", "id7", "id8"] and batch.offsets == [0, 1, 2, 3, 4]
+        assert [b.ids for b in copies.bundles] == [["id9"]] and copies.rows == 1
         copies.add(_tensor(1), "late", 9.5, None)  # fits in the newest batch
-        assert [b.ids for b in copies.bundles] == [["id8", "id9", "late"]]
-        assert copies.expire(100.0) == 3 and not copies.bundles and copies.rows == 0
-        # A batch that lost copies to the timeout while still the newest takes no more
-        # rows than the room left behind them.
+        assert [b.ids for b in copies.bundles] == [["id9", "late"]]
+        assert copies.expire(100.0) == 2 and not copies.bundles and copies.rows == 0
+        # A batch that lost copies to the timeout while still the newest has its room
+        # back: the copies left move to the front.
         for i in range(3):
-            copies.add(_tensor(1, start=10 * i), f"n{i}", 200.0 + i, None)
+            copies.add(_tensor(1, start=10 * i), f"n{i}", 200.0 + i, np.array([i]))
         assert copies.expire(202.0) == 2 and copies.bundles[0].ids == ["n2"]
-        copies.add(_tensor(1, start=30), "n3", 203.0, None)  # fits: 2 of the 2 rows left
-        copies.add(_tensor(1, start=40), "n4", 204.0, None)  # a batch of its own
-        assert [b.ids for b in copies.bundles] == [["n2", "n3"], ["n4"]]
-        assert copies.take()[0].data[:, 0].tolist() == [20.0, 30.0]
+        for i in (3, 4, 5):
+            copies.add(_tensor(1, start=10 * i), f"n{i}", 200.0 + i, np.array([i]))
+        copies.add(_tensor(1, start=60), "n6", 206.0, np.array([6]))  # a batch of its own
+        assert [b.ids for b in copies.bundles] == [["n2", "n3", "n4", "n5"], ["n6"]]
+        rows, batch = copies.take()
+        assert rows.data[:, 0].tolist() == [20.0, 30.0, 40.0, 50.0]
+        assert batch.clients.tolist() == [2, 3, 4, 5]
 
     _copies_scenario(check)
 
