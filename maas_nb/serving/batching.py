@@ -42,9 +42,10 @@ GAP_WEIGHT = 0.1
 
 
 #: Told each batch's answers to the requests that left a note (see `Batcher.predict`):
-#: their notes, the batch's outputs, and each one's rows in them (request i's are
-#: ``offsets[i]:offsets[i + 1]``; the rows of the batch's other requests are in none).
-Answered = Callable[[list[Any], Outputs, list[int]], None]
+#: their notes, the batch's outputs, each one's rows in them (request i's are
+#: ``offsets[i]:offsets[i + 1]``; the rows of the batch's other requests are in none),
+#: and the rows they answer, as the model got them (a shadow copies them all at once).
+Answered = Callable[[list[Any], Outputs, list[int], Rows], None]
 
 
 @dataclass
@@ -211,22 +212,24 @@ class Batcher:
                 item.future.set_result(slice_outputs(outputs, offset, offset + item.rows.n))
             offset += item.rows.n
             offsets.append(offset)
-        self._tell(batch, outputs, offsets)
+        self._tell(batch, outputs, offsets, rows)
 
-    def _tell(self, batch: list[_Item], outputs: Outputs, offsets: list[int]) -> None:
-        """Tell `answered` the answers of the requests in *batch* that left a note."""
+    def _tell(self, batch: list[_Item], outputs: Outputs, offsets: list[int], rows: Rows) -> None:
+        """Tell `answered` the answers of the requests in *batch* that left a note, and
+        the batch's *rows*."""
         answered = self.answered
         if answered is None:
             return
         notes = [None if item.future.cancelled() else item.note for item in batch]
         try:
             if None not in notes:
-                answered(notes, outputs, offsets)
+                answered(notes, outputs, offsets, rows)
                 return
             for i, note in enumerate(notes):  # (a copy, part of a big request, a client gone)
                 if note is not None:
-                    answer = slice_outputs(outputs, offsets[i], offsets[i + 1])
-                    answered([note], answer, [0, offsets[i + 1] - offsets[i]])
+                    start, stop = offsets[i], offsets[i + 1]
+                    answer = slice_outputs(outputs, start, stop)
+                    answered([note], answer, [0, stop - start], rows.slice(start, stop))
         except Exception:  # what watches the answers must not fail the batch's clients
             log.exception("telling the answers of a batch of %s failed", self.name)
 
@@ -319,7 +322,7 @@ class Batcher:
             else:
                 if not item.future.done():
                     item.future.set_result(outputs)
-                self._tell([item], outputs, [0, item.rows.n])
+                self._tell([item], outputs, [0, item.rows.n], item.rows)
 
 
 def model_failed(name: str, exc: BaseException) -> BadRequest:

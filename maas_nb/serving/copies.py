@@ -17,6 +17,7 @@ copy beyond them is cut off at once (see `shadowing`).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import collections
 from typing import Any
 
@@ -102,6 +103,42 @@ class Bundle:
         self.sent.append(sent)
         self.theirs.append(theirs)
         self.offsets.append(at + n)
+
+    def add_all(
+        self,
+        data: np.ndarray,
+        offsets: list[int],
+        ids: list[str],
+        sent: float,
+        clients: np.ndarray | None,
+    ) -> None:
+        """Add at once two or more copies (that `fits` together, not a table's) whose rows
+        are end to end in *data*, copy i's ``offsets[i]:offsets[i + 1]`` (``offsets[0]``
+        is 0), all sent at *sent*; *clients*: their clients' answers end to end (None:
+        not known). Their rows are one block copied, not one copy each."""
+        if self._rows is None:
+            if self.ids:
+                self._join_first()
+            else:
+                self._rows = np.empty((self.capacity, *data.shape[1:]), data.dtype)
+                if clients is not None:
+                    self._clients = np.empty((self.capacity, *clients.shape[1:]), clients.dtype)
+        assert self._rows is not None
+        at, n = self.offsets[-1], offsets[-1]
+        self._rows[at : at + n] = data
+        if self._clients is not None:
+            if _fits_in(clients, n, self._clients):
+                self._clients[at : at + n] = clients
+            else:
+                self._clients = None
+        k = len(ids)
+        self.ids += ids
+        self.sent += [sent] * k
+        if clients is None:
+            self.theirs += [None] * k
+        else:
+            self.theirs += [clients[offsets[i] : offsets[i + 1]] for i in range(k)]
+        self.offsets += [at + offset for offset in offsets[1:]]
 
     def _join_first(self) -> None:
         """A second copy comes: the batch's rows (and its clients' answers) are kept end
@@ -208,6 +245,45 @@ class Copies:
             self.bundles.append(bundle)
         bundle.add(rows.data, rows.n, request_id, sent, theirs)
         self.rows += rows.n
+
+    def add_all(
+        self,
+        rows: Rows,
+        offsets: list[int],
+        ids: list[str],
+        sent: float,
+        clients: np.ndarray | None,
+    ) -> None:
+        """Queue copies of the requests whose rows are end to end in *rows* (request i's
+        ``offsets[i]:offsets[i + 1]``; a batch of the primary's, as its model got them),
+        all sent at *sent*, with their clients' answers end to end in *clients* (None:
+        not known): as `add` would each, but a run of them that goes in one batch at once."""
+        if rows.kind == DATAFRAME:
+            for i, request_id in enumerate(ids):
+                start, stop = offsets[i], offsets[i + 1]
+                theirs = None if clients is None else clients[start:stop]
+                self.add(rows.slice(start, stop), request_id, sent, theirs)
+            return
+        data, layout = rows.data, layout_of(rows.kind, rows.data)
+        size = self.shadow.loaded.batcher.max_batch_size
+        i, k = 0, len(ids)
+        while i < k:
+            start = offsets[i]
+            bundle = self.bundles[-1] if self.bundles else None
+            if bundle is None or not bundle.fits(layout, offsets[i + 1] - start):
+                bundle = Bundle(rows.kind, layout, max(size, offsets[i + 1] - start))
+                self.bundles.append(bundle)
+            # The copies from i on that fit in this batch's room (the first one does).
+            j = bisect.bisect_right(offsets, start + bundle.capacity - bundle.rows, i + 1) - 1
+            stop = offsets[j]
+            theirs = None if clients is None else clients[start:stop]
+            if j == i + 1:  # kept as it is: its own, not a view holding the whole batch
+                bundle.add(data[start:stop].copy(), stop - start, ids[i], sent, theirs)
+            else:
+                at = [offset - start for offset in offsets[i : j + 1]]
+                bundle.add_all(data[start:stop], at, ids[i:j], sent, theirs)
+            i = j
+        self.rows += offsets[k] - offsets[0]
 
     def expire(self, now: float) -> int:
         """Drop the copies that waited past the timeout; how many."""

@@ -70,7 +70,8 @@ class ModelPool:
         self.sinks: list[OutcomeSink] = []
         self._log_sink: OutcomeSink | None = None  # in `sinks` while a deployment is logged
         #: The live comparison (see `window`), told every answer of a watched deployment
-        #: directly, a batch at a time (`Window.batch_answered`, by each version's batcher;
+        #: directly, a batch at a time (`Window.batch_answered`, by each version's batcher
+        #: through `Shadowing.told`, which also copies the batch to a shadow;
         #: `Window.record_copies`): it is not in `sinks`.
         self.window = Window(self.layout)
         self.shadowing = Shadowing(self.sinks, self.window)
@@ -262,7 +263,7 @@ class ModelPool:
                     version,
                     config,
                     metrics.observe_batch,
-                    functools.partial(self.window.batch_answered, slot.name, uri),
+                    functools.partial(self.shadowing.told, slot, uri),
                 )
         except Exception as exc:
             log.warning("deployment %r: loading %s failed: %s", slot.name, uri, exc)

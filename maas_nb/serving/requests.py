@@ -246,7 +246,7 @@ async def predict(
         pool.window.record_error(slot.name, arm.label)  # a no-op unless watched
         raise
     shadow = arm.shadow
-    if shadow is not None:
+    if shadow is not None and not by_batch:  # (by batch: its batch copied it, `told`)
         pool.shadowing.maybe_send(slot.name, shadow, rows, request_id, outputs)
     if pool.sinks or (pool.window.watched and not by_batch):
         _record(pool, slot.name, arm, request_id, start, rows, outputs, told=by_batch)

@@ -35,6 +35,7 @@ from .answers import answer_of
 from .copies import Bundle, Copies, room
 from .outcomes import Outcome, OutcomeSink
 from .rows import Rows, slice_outputs
+from .slot import Slot
 from .split import Shadow
 from .window import Window
 
@@ -66,21 +67,95 @@ class Shadowing:
         the answer its client got (of *outputs*: compared with the shadow's)."""
         if _random() * 100.0 >= shadow.percent:
             return
+        copies = self._copies(deployment, shadow, 1)
+        theirs = None if outputs is None else answer_of(outputs)
+        self._offer(deployment, copies, rows, request_id, _clock(), theirs)
+        self._pumping(deployment, copies)
+
+    def told(
+        self,
+        slot: Slot,
+        label: str,
+        notes: list[tuple[str, float]],
+        outputs: dict[str, np.ndarray],
+        offsets: list[int],
+        rows: Rows,
+    ) -> None:
+        """A batch of version *label* of *slot* was answered (`Batcher.answered`): tell
+        the window, and copy the batch's requests to the arm's shadow, all at once."""
+        if self.window is not None:
+            self.window.batch_answered(slot.name, label, notes, outputs, offsets)
+        split = slot.split
+        if split is None or split.shadow is None:
+            return
+        for arm in split.arms:
+            if arm.label == label:
+                if arm.shadow is not None:
+                    self.send_all(slot.name, arm.shadow, rows, notes, outputs, offsets)
+                return
+
+    def send_all(
+        self,
+        deployment: str,
+        shadow: Shadow,
+        rows: Rows,
+        notes: list[tuple[str, float]],
+        outputs: dict[str, np.ndarray],
+        offsets: list[int],
+    ) -> None:
+        """`maybe_send` each request of one answered batch (request i's rows are
+        ``offsets[i]:offsets[i + 1]`` of *rows*, its id ``notes[i][0]``): at 100% and
+        with room for them all, queued at once; with none left, all cut off at once."""
+        k, percent = len(notes), shadow.percent
+        picked = range(k) if percent >= 100 else [i for i in range(k) if _random() * 100 < percent]
+        if not picked:
+            return
+        copies = self._copies(deployment, shadow, len(picked))
+        theirs, now = answer_of(outputs), _clock()
+        if len(picked) == k and (not copies.rows or copies.rows + offsets[k] <= copies.limit):
+            copies.add_all(rows, offsets, [note[0] for note in notes], now, theirs)
+        elif copies.rows and copies.rows >= copies.limit:  # no room for any: cut off now
+            self.by_deployment[deployment][2] += len(picked)
+            copies.cut += len(picked)
+        else:
+            for i in picked:
+                start, stop = offsets[i], offsets[i + 1]
+                answer = None if theirs is None else theirs[start:stop]
+                self._offer(deployment, copies, rows.slice(start, stop), notes[i][0], now, answer)
+        self._pumping(deployment, copies)
+
+    def _copies(self, deployment: str, shadow: Shadow, sent: int) -> Copies:
+        """*shadow*'s queue of *deployment*'s copies, with *sent* more counted as sent."""
         counts = self.by_deployment.get(deployment)
         if counts is None:
             counts = self.by_deployment[deployment] = [0, 0, 0, 0]
-        counts[0] += 1
+        counts[0] += sent
         copies = self.queues.get((deployment, shadow.label))
         if copies is None:
             copies = self.queues[deployment, shadow.label] = Copies(shadow)
+        copies.shadow = shadow  # the latest split's: its batcher, timeout and label
+        return copies
+
+    def _offer(
+        self,
+        deployment: str,
+        copies: Copies,
+        rows: Rows,
+        request_id: str,
+        sent: float,
+        theirs: np.ndarray | None,
+    ) -> None:
+        """Queue one copy, unless it would time out in the queue: cut off now."""
         if copies.rows and copies.rows + rows.n > copies.limit:
-            counts[2] += 1  # it would time out in the queue: cut off now
+            self.by_deployment[deployment][2] += 1
             copies.cut += 1
         else:
-            copies.shadow = shadow
-            theirs = None if outputs is None else answer_of(outputs)
-            copies.add(rows, request_id, _clock(), theirs)
-        if copies.task is None:  # (a pump that raised left its copies: a new one takes them)
+            copies.add(rows, request_id, sent, theirs)
+
+    def _pumping(self, deployment: str, copies: Copies) -> None:
+        """Start *copies*' pump unless it runs (a pump that raised left its copies: a
+        new one takes them)."""
+        if copies.task is None:
             task = copies.task = asyncio.get_running_loop().create_task(
                 self._pump(deployment, copies)
             )

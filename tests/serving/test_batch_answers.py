@@ -26,14 +26,14 @@ def doubled(batch: Rows) -> dict[str, np.ndarray]:
 
 
 async def told_of(requests, *, predict=doubled, max_batch_size=8):
-    """The notes, outputs and offsets *requests* ((values, note) each, queued together)
-    leave with `answered`, and each request's outputs."""
+    """The notes, outputs, offsets and rows *requests* ((values, note) each, queued
+    together) leave with `answered`, and each request's outputs."""
     told = []
     batcher = Batcher(
         predict,
         name="m:1",
         max_batch_size=max_batch_size,
-        answered=lambda notes, outputs, offsets: told.append((notes, outputs, offsets)),
+        answered=lambda *told_with: told.append(told_with),
     )
     try:
         got = await asyncio.gather(*(batcher.predict(rows(v), note) for v, note in requests))
@@ -43,12 +43,15 @@ async def told_of(requests, *, predict=doubled, max_batch_size=8):
 
 
 def answers_by_note(told) -> dict:
-    """note -> the rows `answered` was told for it."""
+    """note -> the rows `answered` was told for it (each answer beside the input rows
+    it was told with: `doubled` doubles them)."""
     found = {}
-    for notes, outputs, offsets in told:
+    for notes, outputs, offsets, batch in told:
+        assert len(batch.data) == batch.n == offsets[-1]
         for i, note in enumerate(notes):
             assert note not in found, "a request told twice"
             found[note] = outputs["predictions"][offsets[i] : offsets[i + 1]].tolist()
+            assert found[note] == (batch.data[offsets[i] : offsets[i + 1], 0] * 2).tolist()
     return found
 
 
@@ -95,7 +98,7 @@ def test_a_failing_batch_tells_the_requests_answered_one_by_one():
 
 
 def test_a_failing_hook_does_not_fail_the_batch():
-    def broken(notes, outputs, offsets):
+    def broken(notes, outputs, offsets, rows):
         raise RuntimeError("the window broke")
 
     async def run():
