@@ -262,7 +262,7 @@ class Copies:
             for i, request_id in enumerate(ids):
                 start, stop = offsets[i], offsets[i + 1]
                 theirs = None if clients is None else clients[start:stop]
-                self.add(rows.slice(start, stop), request_id, sent, theirs)
+                self.add(rows.part(start, stop), request_id, sent, theirs)
             return
         data, layout = rows.data, layout_of(rows.kind, rows.data)
         size = self.shadow.loaded.batcher.max_batch_size
@@ -278,7 +278,7 @@ class Copies:
             stop = offsets[j]
             theirs = None if clients is None else clients[start:stop]
             if j == i + 1:  # kept as it is: its own, not a view holding the whole batch
-                bundle.add(data[start:stop].copy(), stop - start, ids[i], sent, theirs)
+                bundle.add(rows.part(start, stop).data, stop - start, ids[i], sent, theirs)
             else:
                 at = [offset - start for offset in offsets[i : j + 1]]
                 bundle.add_all(data[start:stop], at, ids[i:j], sent, theirs)

@@ -44,6 +44,17 @@ class Rows:
             return Rows(self.kind, {k: v[start:stop] for k, v in self.data.items()}, stop - start)
         return Rows(self.kind, self.data[start:stop], stop - start)
 
+    def part(self, start: int, stop: int) -> Rows:
+        """Rows *start*:*stop* in arrays of their own (these rows themselves when they
+        are all of them): what is kept after the batch they came in, such as a shadow's
+        copy, must not hold the whole batch's arrays."""
+        if start == 0 and stop == self.n:
+            return self
+        if self.kind == DATAFRAME:
+            columns = {k: v[start:stop].copy() for k, v in self.data.items()}
+            return Rows(self.kind, columns, stop - start)
+        return Rows(self.kind, self.data[start:stop].copy(), stop - start)
+
 
 def layout_of(kind: str, data: Any) -> tuple:
     """`Rows.layout` of rows of *kind* holding *data* (without making the `Rows`)."""

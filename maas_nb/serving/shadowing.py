@@ -121,7 +121,8 @@ class Shadowing:
             for i in picked:
                 start, stop = offsets[i], offsets[i + 1]
                 answer = None if theirs is None else theirs[start:stop]
-                self._offer(deployment, copies, rows.slice(start, stop), notes[i][0], now, answer)
+                part = rows.part(start, stop)  # its own: a copy may wait alone, or for a sink
+                self._offer(deployment, copies, part, notes[i][0], now, answer)
         self._pumping(deployment, copies)
 
     def _copies(self, deployment: str, shadow: Shadow, sent: int) -> Copies:

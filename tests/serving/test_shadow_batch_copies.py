@@ -148,3 +148,39 @@ def test_a_share_below_all_copies_the_requests_drawn(monkeypatch):
         assert shadowing.by_deployment["d"][0] == 3
 
     _shadowing_scenario(check, percent=50.0)
+
+
+def test_a_copy_drawn_alone_from_a_batch_holds_its_own_rows(monkeypatch):
+    draws = iter([0.9, 0.1, 0.9])  # percent 50: only the second
+
+    monkeypatch.setattr(shadowing_module, "_random", lambda: next(draws))
+
+    def check(shadowing: Shadowing, shadow: Shadow) -> None:
+        rows, notes, outputs, offsets = _primary_batch(3)
+        shadowing.send_all("d", shadow, rows, notes, outputs, offsets)
+        (bundle,) = shadowing.queues["d", "s:2"].bundles
+        assert bundle.ids == ["id1"] and bundle.data().tolist() == [[1.0, 1.0]]
+        # Kept alone (no batch's room), its rows are not a view of the primary's batch,
+        # nor what a sink gets of it.
+        assert not np.shares_memory(bundle.data(), rows.data)
+        assert not np.shares_memory(bundle.rows_of(0).data, rows.data)
+
+    _shadowing_scenario(check, percent=50.0)
+
+
+def test_a_table_batch_is_copied_copy_by_copy_into_columns_of_its_own():
+    async def check(shadow: Shadow) -> None:
+        copies = Copies(shadow)
+        table = Rows("dataframe", {"a": np.arange(3.0), "b": np.arange(3)}, 3)
+        copies.add_all(table, [0, 1, 3], ["x", "y"], 0.0, None)
+        (bundle,) = copies.bundles
+        assert bundle.ids == ["x", "y"] and bundle.offsets == [0, 1, 3]
+        assert {k: v.tolist() for k, v in bundle.data().items()} == {
+            "a": [0.0, 1.0, 2.0],
+            "b": [0, 1, 2],
+        }
+        for i in range(2):
+            for column in ("a", "b"):
+                assert not np.shares_memory(bundle.rows_of(i).data[column], table.data[column])
+
+    _scenario(check)
