@@ -10,24 +10,24 @@ random forest of serving.py (100 trees, depth 8, make_classification(5000, 20)) 
 ``rf:1``; the "split" home also holds ``rf:2`` (the same trees) and ``rf:3``, a
 SleepyForest (sleepy_forest.py: 50 ms of sleep per batch, no work). Deployments:
 
-- ``rf`` (alone on its server): rf:1, no log: the log row's reference;
+- ``rf`` (alone on its server): rf:1, no log: the reference across server processes;
 - ``rf-beside``: rf:1 alone, on the server of the next two: the split's and the
   shadow's reference;
 - ``rf-split``: rf:1 and rf:2 at 90/10 (``maas_nb.traffic``);
 - ``rf-shadow``: rf:1 with rf:3 as a shadow of 100% of its requests;
-- ``rf-log`` (alone on its server): rf:1 with the prediction log at 1%
-  (``deploy(log_sample=0.01)``).
+- ``rf-log``: rf:1 with the prediction log at 1% (``deploy(log_sample=0.01)``);
+- ``rf-quiet``: rf:1 not logged, on rf-log's server: the log row's reference.
 
-Each row is compared with a reference in the same server process where it can be. Two
-server processes started alike, serving the same deployment, differ here by up to 5%
-in requests/s and CPU per request, for the whole of a run (memory layout, hash seeds):
-more than rounds average out, and as much as the costs measured. The log row cannot:
-a server's outcome sinks (the log's) serve all its deployments, so beside rf-log a
-reference would pay for the log too; its reference ``rf`` has a server to itself. The
-split is also printed against ``rf`` (across processes), for comparison.
+Each row is compared with a reference in the same server process. Two server processes
+started alike, serving the same deployment, differ here by up to 5% in requests/s and
+CPU per request, for the whole of a run (memory layout, hash seeds): more than rounds
+average out, and as much as the costs measured. rf-quiet pays for being beside a logged
+deployment what an unlogged one does (its log sink is asked about each answer, and
+says no: `OutcomeSink.wants`), not for the log. The split and the log are also printed
+against ``rf`` (across processes), for comparison.
 
-wrk drives one deployment at a time with one-row requests: rf, rf-log, rf-beside and
-rf-split at c=64, then rf-beside and rf-shadow at c=16, each sequence repeated
+wrk drives one deployment at a time with one-row requests: rf, rf-quiet, rf-log,
+rf-beside and rf-split at c=64, then rf-beside and rf-shadow at c=16, each sequence repeated
 ``--rounds`` times back to back (a b c a b c: a burst of load elsewhere on the machine
 hits every row; after the shadowed row, until the shadow's queue has drained), and each
 row's figures are the median over the rounds; the ratios are to its reference of the
@@ -77,17 +77,17 @@ def load() -> str:
     return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
-#: The server (registry home) of each deployment: the log's reference alone on its own,
-#: so no sink (a log sink is the pool's, for all its deployments) touches it.
+#: The server (registry home) of each deployment.
 SERVERS = {
     "rf": "plain",
+    "rf-quiet": "logged",
     "rf-beside": "split",
     "rf-split": "split",
     "rf-shadow": "split",
     "rf-log": "logged",
 }
-#: Each row's reference: in the same server process, but for the log (see the module).
-REFERENCE = {"rf-split": "rf-beside", "rf-shadow": "rf-beside", "rf-log": "rf"}
+#: Each row's reference, in the same server process (see the module).
+REFERENCE = {"rf-split": "rf-beside", "rf-shadow": "rf-beside", "rf-log": "rf-quiet"}
 
 
 def setup(homes: dict[str, Path], forest, X: np.ndarray, calls_path: str) -> None:
@@ -110,6 +110,7 @@ def setup(homes: dict[str, Path], forest, X: np.ndarray, calls_path: str) -> Non
     maas_nb.deploy("rf:1", name="rf-shadow", home=where)
     maas_nb.traffic("rf-shadow", {"1": 100}, shadow={"3": 100}, home=where)
     maas_nb.deploy("rf:1", name="rf-log", home=str(homes["logged"]), log_sample=0.01)
+    maas_nb.deploy("rf:1", name="rf-quiet", home=str(homes["logged"]))
 
 
 def check_split(url: str, X: np.ndarray, n: int = 400) -> collections.Counter:
@@ -172,7 +173,7 @@ def serve(tree: Path, tmp: Path, forest, X: np.ndarray, procs: list) -> Side:
         check_answers(f"maas_nb ({name}, {tree})", target, forest, X)
     seen = check_split(invocations["rf-split"], X)
     print(
-        f"{tree}: answers checked: rf, rf-split, rf-log and rf-shadow agree with the "
+        f"{tree}: answers checked: {', '.join(invocations)} agree with the "
         f"forest's predict; rf-split answered {seen['rf:1']} by rf:1, {seen['rf:2']} by rf:2"
     )
     return Side(tree, homes, calls_path, invocations)
@@ -202,7 +203,13 @@ def run(
 
 #: The cells of each group of rows: (deployment, connections), timed in this order.
 CELLS = {
-    "split": [("rf", SPLIT_C), ("rf-log", SPLIT_C), ("rf-beside", SPLIT_C), ("rf-split", SPLIT_C)],
+    "split": [
+        ("rf", SPLIT_C),
+        ("rf-quiet", SPLIT_C),
+        ("rf-log", SPLIT_C),
+        ("rf-beside", SPLIT_C),
+        ("rf-split", SPLIT_C),
+    ],
     "shadow": [("rf-beside", SHADOW_C), ("rf-shadow", SHADOW_C)],
 }
 
@@ -312,7 +319,8 @@ def _cells(r: dict) -> str:
 def print_rows(rows: dict, runs: dict, logged: int, shadow_rows: int, duration: int) -> None:
     print(f"\n{'row':<48}{'c':>4}{'rps':>9}{'p50 ms':>9}{'p99 ms':>9}{'err':>6}{'x ref':>8}")
     labels = [
-        ("rf", SPLIT_C, "(a) rf:1 alone on a server (log's reference)"),
+        ("rf", SPLIT_C, "rf:1 alone on a server (across processes)"),
+        ("rf-quiet", SPLIT_C, "(a) rf:1 beside (c) (log's reference)"),
         ("rf-log", SPLIT_C, "(c) rf:1, prediction log 1%"),
         ("rf-beside", SPLIT_C, "(a') rf:1 beside (b) (split's reference)"),
         ("rf-split", SPLIT_C, "(b) rf:1/rf:2 at 90/10"),
@@ -329,9 +337,10 @@ def print_rows(rows: dict, runs: dict, logged: int, shadow_rows: int, duration: 
                 f"{label:<48}{c:>4}{r['rps']:>9.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
                 f"{r['errors']:>6}{ratio}"
             )
-    if ("rf-split", SPLIT_C) in rows and ("rf", SPLIT_C) in rows:
-        across = rows["rf-split", SPLIT_C]["rps"] / rows["rf", SPLIT_C]["rps"]
-        print(f"(b) against (a), across server processes: {across:.2f}x")
+    for name, letter in (("rf-split", "b"), ("rf-log", "c")):
+        if (name, SPLIT_C) in rows and ("rf", SPLIT_C) in rows:
+            across = rows[name, SPLIT_C]["rps"] / rows["rf", SPLIT_C]["rps"]
+            print(f"({letter}) against rf alone, across server processes: {across:.2f}x")
     print()
     if ("rf-log", SPLIT_C) in runs:
         answered = sum(r["rps"] for r in runs["rf-log", SPLIT_C]) * duration

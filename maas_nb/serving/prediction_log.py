@@ -2,10 +2,11 @@
 
 A deployment logs when its config holds ``log``: ``{"sample": 0.01, "max_bytes": N}``
 (`LogSettings`; absent, the default, logs nothing). For each answered request (an
-`Outcome`), `PredictionLog.record` draws one random number and, with probability
-*sample*, appends the outcome to an in-memory queue; that is all it does on the event
-loop. The queue is bounded: when the writer falls behind, outcomes are dropped (and
-counted in `dropped`), never waited for.
+`Outcome`), `PredictionLog.wants` draws one random number, before the outcome is
+built, and, with probability *sample*, `take` appends the outcome to an in-memory
+queue; that is all it does on the event loop (an answer not drawn costs no `Outcome`).
+The queue is bounded: when the writer falls behind, outcomes are dropped (and counted
+in `dropped`), never waited for.
 
 A writer thread turns queued outcomes into JSON lines, one per input row (at most
 `MAX_ROWS` rows of one request): ``at``, ``request_id``, ``model``, ``version``,
@@ -135,14 +136,25 @@ class PredictionLog:
 
     # -- on the event loop --------------------------------------------------------------
 
-    def record(self, outcome: Outcome) -> None:
+    def wants(self, deployment: str) -> bool:
+        """The sampling draw for one answer of *deployment* (never, unless it is logged)."""
+        settings = self._settings_of(deployment)
+        return settings is not None and self._random() < settings.sample
+
+    def take(self, outcome: Outcome) -> None:
+        """Queue *outcome*, which `wants` drew, for the writer (dropped if it is behind)."""
         settings = self._settings_of(outcome.deployment)
-        if settings is None or self._random() >= settings.sample:
+        if settings is None:
             return
         if len(self._queue) >= MAX_QUEUED:
             self.dropped += 1
             return
         self._queue.append((outcome, settings))
+
+    def record(self, outcome: Outcome) -> None:
+        """`take` *outcome* if `wants` draws it."""
+        if self.wants(outcome.deployment):
+            self.take(outcome)
 
     def _settings_of(self, deployment: str) -> LogSettings | None:
         raw = self._config_of(deployment)

@@ -27,7 +27,7 @@ from .errors import (
     UnsupportedMediaType,
 )
 from .loaded import Loaded
-from .outcomes import Outcome
+from .outcomes import Outcome, tell_sinks
 from .rows import Rows
 from .slot import Slot
 from .split import Arm, Split
@@ -271,28 +271,29 @@ def _record(
     told: bool,
 ) -> None:
     """Tell the window the answer (`Window.answered`: nothing unless *deployment* is
-    watched; *told*: its batch did) and give the pool's sinks an `Outcome` of it (made
-    once, for all of them)."""
+    watched; *told*: its batch did) and give the pool's sinks that want it an `Outcome`
+    of it (made once, for all of them; none when no sink wants it)."""
     latency = time.perf_counter() - start
     if not told:
         pool.window.answered(deployment, arm.label, request_id, latency, outputs)
-    if not pool.sinks:
-        return
-    loaded = arm.loaded
-    outcome = Outcome(
-        deployment,
-        loaded.name,
-        loaded.version,
-        request_id,
-        latency,
-        rows.n,
-        rows,
-        outputs,
-        False,
-        time.time(),
-    )
-    for sink in pool.sinks:
-        sink.record(outcome)
+    if pool.sinks:
+        loaded = arm.loaded
+        tell_sinks(
+            pool.sinks,
+            deployment,
+            lambda: Outcome(
+                deployment,
+                loaded.name,
+                loaded.version,
+                request_id,
+                latency,
+                rows.n,
+                rows,
+                outputs,
+                False,
+                time.time(),
+            ),
+        )
 
 
 def choose(slot: Slot, split: Split, draw: float, version: int | None) -> Arm:

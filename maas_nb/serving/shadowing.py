@@ -33,7 +33,7 @@ import numpy as np
 
 from .answers import answer_of
 from .copies import Bundle, Copies, room
-from .outcomes import Outcome, OutcomeSink
+from .outcomes import Outcome, OutcomeSink, tell_sinks
 from .rows import Rows, slice_outputs
 from .slot import Slot
 from .split import Shadow
@@ -218,7 +218,8 @@ class Shadowing:
         outputs: dict[str, np.ndarray],
     ) -> None:
         """Give the shadow's answers to *batch* to the window all at once (it counts
-        them if the deployment is watched) and to each sink as an `Outcome` per copy."""
+        them if the deployment is watched) and to the sinks as an `Outcome` per copy
+        they want (`tell_sinks`)."""
         now, at = _clock(), time.time()
         loaded = shadow.loaded
         offsets = batch.offsets
@@ -234,9 +235,12 @@ class Shadowing:
                 batch.theirs,
                 batch.clients,
             )
-        for sink in self.sinks:
-            for i, request_id in enumerate(batch.ids):
-                outcome = Outcome(
+        if not self.sinks:
+            return
+        for i, request_id in enumerate(batch.ids):
+
+            def outcome(i: int = i, request_id: str = request_id) -> Outcome:
+                return Outcome(
                     deployment,
                     loaded.name,
                     loaded.version,
@@ -248,7 +252,8 @@ class Shadowing:
                     True,
                     at,
                 )
-                sink.record(outcome)
+
+            tell_sinks(self.sinks, deployment, outcome)
 
     # The totals over every deployment (`by_deployment` holds them per deployment).
     @property

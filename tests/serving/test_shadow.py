@@ -28,7 +28,10 @@ class ListSink:
     def __init__(self) -> None:
         self.outcomes: list[Outcome] = []
 
-    def record(self, outcome: Outcome) -> None:
+    def wants(self, deployment: str) -> bool:
+        return True
+
+    def take(self, outcome: Outcome) -> None:
         self.outcomes.append(outcome)
 
     def of(self, *, shadow: bool) -> list[Outcome]:
