@@ -1,9 +1,9 @@
 """The answers a deployment's live window remembers, so that feedback posted later is
 joined to what every version answered.
 
-Answers come in chunks: the answers of one batch of a version's requests (of a small
-batch, or of requests told one by one, `window.DEFER` at a time), or of one batch of a
-shadow's copies. A `Chunk` holds their request ids in a list and the answers end to end
+Answers come in chunks: the answers of a version's requests, told by their batches or
+one by one (`window.DEFER` requests or rows at a time), or of one batch of a shadow's
+copies. A `Chunk` holds their request ids in a list and the answers end to end
 in one numpy array (row offsets beside it), so remembering a request costs no Python
 object of its own beyond its id, and the garbage collector walks a chunk's two objects,
 not one per answer. A `Memory` holds one
@@ -77,23 +77,43 @@ class Chunk:
     @classmethod
     def of(cls, label: str, ids: list[str], answers: Sequence[np.ndarray]) -> Chunk:
         """The chunk of *answers* (one per id), concatenated when they can be."""
-        n = len(ids)
-        offsets = np.zeros(n + 1, np.int64)
-        np.cumsum(np.fromiter(map(len, answers), np.int64, n), out=offsets[1:])
+        return cls.of_pieces(label, ids, answers, [(0, len(a)) for a in answers])
+
+    @classmethod
+    def of_pieces(
+        cls,
+        label: str,
+        ids: list[str],
+        pieces: Sequence[np.ndarray],
+        offsets: Sequence[Sequence[int]],
+    ) -> Chunk:
+        """The chunk of the answers in *pieces* (each one or a batch's; piece j holds
+        the answers to the next ``len(offsets[j]) - 1`` ids, answer i its rows
+        ``offsets[j][i]:offsets[j][i + 1]``), concatenated when they can be."""
+        ends, base = [0], 0
+        for local in offsets:
+            ends += [base + stop for stop in local[1:]]
+            base += local[-1]
+        at = np.asarray(ends, np.int64)
         answer: np.ndarray | list[np.ndarray] | None = None
-        if len({dtype.kind for dtype in {a.dtype for a in answers}}) == 1:
+        if len({dtype.kind for dtype in {a.dtype for a in pieces}}) == 1:
             # In one array of their common dtype (strings of different widths and ints
             # of different sizes widen); rows of different shapes stay a list.
             with contextlib.suppress(TypeError, ValueError):
-                answer = np.concatenate(answers)
-        if answer is None:  # a copy each: a view would hold its whole batch's answers
-            answer = [a.copy() for a in answers]
+                answer = np.concatenate(pieces)
+        if answer is None:  # a copy each: a view would hold its whole piece
+            answer = [
+                piece[local[i] : local[i + 1]].copy()
+                for piece, local in zip(pieces, offsets, strict=True)
+                for i in range(len(local) - 1)
+            ]
         if isinstance(answer, np.ndarray):
-            sizes = offsets * row_bytes(answer)
+            sizes = at * row_bytes(answer)
         else:
+            n = len(ids)
             sizes = np.zeros(n + 1, np.int64)
-            np.cumsum(np.fromiter(map(answer_bytes, answers), np.int64, n), out=sizes[1:])
-        return cls(label, ids, answer, offsets, sizes)
+            np.cumsum(np.fromiter(map(answer_bytes, answer), np.int64, n), out=sizes[1:])
+        return cls(label, ids, answer, at, sizes)
 
     @classmethod
     def whole(

@@ -16,12 +16,13 @@ rows or wide answers; each version's: the arm's and the shadow's; see `memory`),
 that ground truth posted later (`join_feedback`) is counted for every version that
 answered. A join is all or nothing: a truth that cannot be scored leaves every id
 unjoined. The answers of a batch are told at once by its batcher (`batch_answered`, on
-the event loop, no I/O): the batch's requests are counted, and their answers remembered
-as one chunk, a copy of the batch's array (a small batch's wait with others, as below).
-A request split over batches tells its answer
-itself (`answered`): it counts at once, and its id and answer wait in a list per version
-until `DEFER` of them are remembered as one chunk. A shadow's batch of copies is told at
-once (`record_copies`), with the answers their clients got, so agreement needs no lookup.
+the event loop, no I/O): the batch's requests are counted at once, and their answers,
+a copy of the batch's array, wait as one piece with the version's others. A request
+split over batches tells its answer itself (`answered`): it counts at once, and its
+answer waits likewise. Once `DEFER` requests or rows wait, they are remembered as one
+chunk (`Chunk.of_pieces`): a chunk per batch cost more than a small batch's answers.
+A shadow's batch of copies is told at once (`record_copies`), with the answers their
+clients got, so agreement needs no lookup.
 
 `summary` (in `experiment`) is the one place rates, quantiles and intervals are computed.
 """
@@ -59,12 +60,16 @@ Table = dict[str, dict[str, dict[int, Counts]]]
 class _Pending:
     """The answers of one version of one deployment not yet remembered (`Window._flush`)."""
 
-    __slots__ = ("answers", "deployment", "ids", "label")
+    __slots__ = ("answers", "deployment", "ids", "label", "offsets", "rows")
 
     def __init__(self, deployment: str, label: str) -> None:
         self.deployment, self.label = deployment, label
         self.ids: list[str] = []
+        #: The answers in pieces (one request's, or a batch's end to end) and each
+        #: piece's offsets (see `Chunk.of_pieces`), and their rows.
         self.answers: list[np.ndarray] = []
+        self.offsets: list[Sequence[int]] = []
+        self.rows = 0
 
 
 #: The bucket `Window.answered` fills for a version: [start, end) seconds, its counts,
@@ -181,7 +186,7 @@ class Window:
         counts.latency[latency_bucket(latency_s)] += 1
         answer = answer_of(outputs)
         if answer is not None:
-            self._wait(filling[3], [request_id], [answer])
+            self._wait(filling[3], request_id, answer)
 
     def batch_answered(
         self,
@@ -194,11 +199,11 @@ class Window:
         """Count and remember, as `answered` does each, version *label*'s answers to the
         requests of one batch (its batcher's `Batcher.answered`): *notes* holds each
         one's (request id, `time.perf_counter()` when it came), *outputs* the answers end
-        to end (request i's rows are ``offsets[i]:offsets[i + 1]``), remembered as one
-        chunk (a copy: a model may reuse its output arrays), or, for a batch of fewer
-        than a quarter of `DEFER` requests, waiting with the version's answers told one
-        by one (a chunk each would cost more than its answers). A request's latency runs
-        to its batch's answer."""
+        to end (request i's rows are ``offsets[i]:offsets[i + 1]``). The batch's answers
+        wait, as one piece (a copy: a model may reuse its output arrays), with the
+        version's others until `DEFER` requests or rows wait, then are remembered as
+        one chunk: a chunk a batch would cost more than a batch's answers, on every
+        batch. A request's latency runs to its batch's answer."""
         if deployment not in self.watched:
             return
         now = _perf_counter()
@@ -206,32 +211,33 @@ class Window:
         counts = filling[2]
         counts.requests += len(notes)
         histogram = counts.latency
-        for bucket in latency_buckets([now - start for _, start in notes]):
-            histogram[bucket] += 1
+        for _, start in notes:  # a search each: for a batch's few, dearer as an array
+            histogram[latency_bucket(now - start)] += 1
         answer = answer_of(outputs)
         if answer is None:
             return
         pending = filling[3]
-        ids = [note[0] for note in notes]
-        if len(notes) < DEFER // 4:  # a small batch waits with the others (`_flush`)
-            answer = answer.copy()  # (the model may reuse its array meanwhile)
-            self._wait(pending, ids, [answer[offsets[i] : offsets[i + 1]] for i in range(len(ids))])
-            return
-        if pending.ids:  # remembered in the order they were answered
+        pending.ids += [note[0] for note in notes]
+        pending.answers.append(answer.copy())
+        pending.offsets.append(offsets)
+        pending.rows += offsets[-1]
+        if len(pending.ids) >= DEFER or pending.rows >= DEFER:
             self._remember(pending)
-        self._memory_of(deployment).add(Chunk.whole(label, ids, answer, offsets))
 
-    def _wait(self, pending: _Pending, ids: list[str], answers: list[np.ndarray]) -> None:
-        """Add answers to *pending*, remembered once `DEFER` of them (or a big one) wait."""
-        pending.ids += ids
-        pending.answers += answers
-        if len(pending.ids) >= DEFER or max(map(len, answers)) >= DEFER:  # a big one: now
+    def _wait(self, pending: _Pending, request_id: str, answer: np.ndarray) -> None:
+        """Add one request's answer to *pending*, remembered once `DEFER` requests or
+        rows wait."""
+        pending.ids.append(request_id)
+        pending.answers.append(answer)
+        pending.offsets.append((0, len(answer)))
+        pending.rows += len(answer)
+        if len(pending.ids) >= DEFER or pending.rows >= DEFER:
             self._remember(pending)
 
     def _remember(self, pending: _Pending) -> None:
         """Remember *pending*'s answers as one chunk (see `memory`)."""
-        chunk = Chunk.of(pending.label, pending.ids, pending.answers)
-        pending.ids, pending.answers = [], []
+        chunk = Chunk.of_pieces(pending.label, pending.ids, pending.answers, pending.offsets)
+        pending.ids, pending.answers, pending.offsets, pending.rows = [], [], [], 0
         self._memory_of(pending.deployment).add(chunk)
 
     def _flush(self, deployment: str | None = None) -> None:

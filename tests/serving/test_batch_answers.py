@@ -155,7 +155,7 @@ def test_answers_told_one_by_one_are_remembered_before_a_later_batch():
     assert list(window.answers["d"]) == [f"x{i}" for i in range(16)]
 
 
-def test_small_batches_wait_together_and_a_models_own_array_is_left_alone():
+def test_batches_wait_together_and_a_models_own_array_is_left_alone():
     window = make_window()
     for k in range(100):  # a quiet deployment: one request a batch
         own = np.asarray([k % 2])
@@ -168,10 +168,45 @@ def test_small_batches_wait_together_and_a_models_own_array_is_left_alone():
     notes = [(f"b{i}", 0.0) for i in range(20)]
     window.batch_answered("d", "m:1", notes, {"p": big}, list(range(21)))
     big[:] = 7
-    assert big.flags.writeable and len(memory.chunks) == 3  # the small ones first
+    assert big.flags.writeable and len(memory.chunks) == 1  # 56 wait: fewer than 64
+    wide = np.arange(30)  # three requests of 10 rows: 86 rows wait, a chunk is made
+    notes = [(f"w{i}", 0.0) for i in range(3)]
+    window.batch_answered("d", "m:1", notes, {"p": wide}, [0, 10, 20, 30])
+    wide[:] = 7
+    assert len(memory.chunks) == 2 and not window._pending["d", "m:1"].ids
     answers = window.answers["d"]
     assert [answers[f"q{k}"]["m:1"].tolist() for k in range(100)] == [[k % 2] for k in range(100)]
     assert [answers[f"b{i}"]["m:1"].tolist() for i in range(20)] == [[i] for i in range(20)]
+    assert [answers[f"w{i}"]["m:1"].tolist() for i in range(3)] == [
+        list(range(10 * i, 10 * i + 10)) for i in range(3)
+    ]
+    assert list(answers) == [*(f"q{k}" for k in range(100)), *(f"b{i}" for i in range(20))] + [
+        f"w{i}" for i in range(3)
+    ]  # remembered in the order they were answered
+
+
+def test_batches_and_single_answers_that_do_not_concatenate_wait_together():
+    """Pieces of different layouts (a batch's, a request's told alone, strings and
+    numbers) make one chunk of an answer each, every one its own rows."""
+    window = make_window()
+    window.answered("d", "m:1", "alone", 0.001, {"p": np.asarray([[1.5, 2.5]])})
+    labels = np.asarray(["x", "yy", "zzz"])
+    notes = [("s0", 0.0), ("s1", 0.0)]
+    window.batch_answered("d", "m:1", notes, {"p": labels}, [0, 1, 3])
+    numbers = np.arange(70)  # 70 rows: the three pieces become one chunk now
+    window.batch_answered("d", "m:1", [("n", 0.0)], {"p": numbers}, [0, 70])
+    labels[:] = "?"
+    numbers[:] = -1
+    memory = window._memory["d"]
+    (chunk,) = memory.chunks
+    assert isinstance(chunk.answer, list) and len(chunk.answer) == 4
+    answers = window.answers["d"]
+    assert answers["alone"]["m:1"].tolist() == [[1.5, 2.5]]
+    assert answers["s0"]["m:1"].tolist() == ["x"]
+    assert answers["s1"]["m:1"].tolist() == ["yy", "zzz"]
+    assert answers["n"]["m:1"].tolist() == list(range(70))
+    assert all(a.base is None for a in chunk.answer)  # rows of its own, each
+    assert memory.rows == 1 + 3 + 70
 
 
 def test_an_unwatched_deployment_is_not_counted():

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
+from maas_nb.serving.answers import answer_bytes
 from maas_nb.serving.memory import Chunk, Memory
 
 BIG = 10**9
@@ -141,3 +144,36 @@ def test_old_copies_held_while_the_arms_answers_come_and_go():
     assert memory.bytes == 14 * 8 and memory.copies == 8 and memory.requests == 6
     assert memory.find("c1") == {} and found(memory, "r29") == {"m:1": [29 % 3]}
     assert list(memory.view()) == [f"r{k}" for k in range(24, 30)] + [f"d{i}" for i in range(8)]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_chunk_of_pieces_holds_each_answer_its_rows_and_bytes(seed):
+    """Batches' answers end to end (and answers told alone), as pieces: each answer as
+    it was, kept when the pieces change later, with its rows and bytes."""
+    rng = np.random.default_rng(seed)
+    kind = ["int", "float2d", "str", "mixed"][seed % 4]
+    pieces, offsets, answers = [], [], []
+    for _ in range(int(rng.integers(1, 6))):
+        sizes = rng.integers(0 if kind != "mixed" else 1, 4, int(rng.integers(1, 5)))
+        ends = [0, *np.cumsum(sizes).tolist()]
+        rows = ends[-1]
+        if kind == "int" or (kind == "mixed" and rng.random() < 0.5):
+            piece = rng.integers(0, 9, rows)
+        elif kind == "str" or kind == "mixed":
+            piece = np.asarray([f"s{v}" * int(v % 3 + 1) for v in rng.integers(0, 9, rows)])
+        else:
+            piece = rng.random((rows, 2))
+        pieces.append(piece)
+        offsets.append(ends)
+        answers += [piece[a:b] for a, b in itertools.pairwise(ends)]
+    ids = [f"r{i}" for i in range(len(answers))]
+    expected = [a.tolist() for a in answers]
+    chunk = Chunk.of_pieces("m:1", ids, pieces, offsets)
+    for piece in pieces:
+        piece[...] = piece[::-1]  # the pieces change later: the chunk's answers do not
+    assert [chunk.answer_at(i).tolist() for i in range(len(ids))] == expected
+    assert chunk.offsets.tolist() == [0, *np.cumsum([len(a) for a in expected]).tolist()]
+    sizes = [
+        answer_bytes(np.asarray(a, dtype=chunk.answer_at(i).dtype)) for i, a in enumerate(expected)
+    ]
+    assert chunk.bytes.tolist() == [0, *np.cumsum(sizes).tolist()]
