@@ -63,13 +63,16 @@ import httpx
 import numpy as np
 from answers import check_answers
 from drive import BENCH, ROOT, free_port, start, stop, wait_live, wrk
+from experiment_report import (
+    SHADOW_C,
+    SPLIT_C,
+    cells_text,
+    medians,
+    print_rows,
+    print_versus,
+)
 from machine import cores
 from sleepy_forest import SleepyForest, rows_predicted, sleepy_forest
-
-SPLIT_C = 64
-SHADOW_C = 16
-SPLIT_LEAST = 0.9  # (b) and (c) at least this share of (a)'s requests/s
-SHADOW_P99_MOST = 1.10  # the shadowed primary's p99 at most this times the plain one
 
 
 def load() -> str:
@@ -86,8 +89,6 @@ SERVERS = {
     "rf-shadow": "split",
     "rf-log": "logged",
 }
-#: Each row's reference, in the same server process (see the module).
-REFERENCE = {"rf-split": "rf-beside", "rf-shadow": "rf-beside", "rf-log": "rf-quiet"}
 
 
 def setup(homes: dict[str, Path], forest, X: np.ndarray, calls_path: str) -> None:
@@ -240,40 +241,20 @@ def measure(
                 if name == "rf-shadow":
                     _drained(side.calls_path)  # the shadow's queue drained before the next row
                 where = f"{key:<7}" if len(sides) > 1 else ""
-                print(f"  round {i + 1} {where}{name:<9} c={c:<3} {_cells(r)}  {r['load']}")
+                print(f"  round {i + 1} {where}{name:<9} c={c:<3} {cells_text(r)}  {r['load']}")
     rows = {}
     for key, side in sides.items():
         shadow_rows = rows_predicted(side.calls_path) - shadow_before[key]
         logged = 0
         if "split" in groups:
             logged = _wait_logged(side.homes["logged"], logged_before[key])
-        rows[key] = {cell: _median(value) for cell, value in runs[key].items()}
+        rows[key] = {cell: medians(value) for cell, value in runs[key].items()}
         if len(sides) > 1:
             print(f"\n{key}: {side.tree}")
         print_rows(rows[key], runs[key], logged, shadow_rows, duration)
     if len(sides) > 1:
         print_versus(runs["ours"], runs["before"])
     return rows["ours"]
-
-
-def print_versus(ours: dict, before: dict) -> None:
-    """Each row's ratio to its reference on both sides: the median of the rounds' own."""
-    print("ours vs before (the median over the rounds of each round's ratio):")
-    for name, c in ours:
-        if name not in REFERENCE:
-            continue
-        ratios = {
-            key: [
-                (r["rps"] / ref["rps"], r["p99"] / ref["p99"] - 1)
-                for r, ref in zip(side[name, c], side[REFERENCE[name], c], strict=True)
-            ]
-            for key, side in (("ours", ours), ("before", before))
-        }
-        med = {key: np.median(v, axis=0) for key, v in ratios.items()}
-        print(
-            f"  {name:<9} c={c:<3} rps x ref: {med['ours'][0]:.2f} vs {med['before'][0]:.2f}"
-            f"   p99 over ref: {med['ours'][1]:+.1%} vs {med['before'][1]:+.1%}"
-        )
 
 
 def _wait_logged(home: Path, before: int, timeout: float = 10.0) -> int:
@@ -297,82 +278,6 @@ def _drained(calls_path: str, timeout: float = 30.0) -> None:
             return
         last = now
         time.sleep(0.5)  # a batch of the shadow takes 50 ms
-
-
-def _median(runs: list[dict]) -> dict:
-    """Each figure's median over the rounds (one round hit by another process's burst
-    moves a mean, not a median of three), errors summed."""
-    return {
-        "rps": float(np.median([r["rps"] for r in runs])),
-        "p50": float(np.median([r["p50"] for r in runs])),
-        "p99": float(np.median([r["p99"] for r in runs])),
-        "errors": sum(r["errors"] for r in runs),
-    }
-
-
-def _cells(r: dict) -> str:
-    return (
-        f"{r['rps']:>8.0f} rps  p50 {r['p50']:>6.2f} ms  p99 {r['p99']:>6.2f} ms  err {r['errors']}"
-    )
-
-
-def print_rows(rows: dict, runs: dict, logged: int, shadow_rows: int, duration: int) -> None:
-    print(f"\n{'row':<48}{'c':>4}{'rps':>9}{'p50 ms':>9}{'p99 ms':>9}{'err':>6}{'x ref':>8}")
-    labels = [
-        ("rf", SPLIT_C, "rf:1 alone on a server (across processes)"),
-        ("rf-quiet", SPLIT_C, "(a) rf:1 beside (c) (log's reference)"),
-        ("rf-log", SPLIT_C, "(c) rf:1, prediction log 1%"),
-        ("rf-beside", SPLIT_C, "(a') rf:1 beside (b) (split's reference)"),
-        ("rf-split", SPLIT_C, "(b) rf:1/rf:2 at 90/10"),
-        ("rf-beside", SHADOW_C, "rf:1 beside the shadowed (shadow's reference)"),
-        ("rf-shadow", SHADOW_C, "rf:1 + shadow rf:3 (50 ms/batch) at 100%"),
-    ]
-    for name, c, label in labels:
-        if (name, c) in rows:
-            r = rows[name, c]
-            ratio = (
-                f"{r['rps'] / rows[REFERENCE[name], c]['rps']:>7.2f}x" if name in REFERENCE else ""
-            )
-            print(
-                f"{label:<48}{c:>4}{r['rps']:>9.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
-                f"{r['errors']:>6}{ratio}"
-            )
-    for name, letter in (("rf-split", "b"), ("rf-log", "c")):
-        if (name, SPLIT_C) in rows and ("rf", SPLIT_C) in rows:
-            across = rows[name, SPLIT_C]["rps"] / rows["rf", SPLIT_C]["rps"]
-            print(f"({letter}) against rf alone, across server processes: {across:.2f}x")
-    print()
-    if ("rf-log", SPLIT_C) in runs:
-        answered = sum(r["rps"] for r in runs["rf-log", SPLIT_C]) * duration
-        print(
-            f"rf-log logged {logged} one-row requests of about {answered:.0f} answered "
-            f"({logged / max(answered, 1):.2%}; sampled at 1%)"
-        )
-    if ("rf-shadow", SHADOW_C) in runs:
-        copied = sum(r["rps"] for r in runs["rf-shadow", SHADOW_C]) * duration
-        print(
-            f"rf-shadow's shadow rf:3 predicted {shadow_rows} rows of about {copied:.0f} "
-            "copied (the rest timed out or found its queue full, as a slow shadow should)"
-        )
-    print("\nissue 16 targets (this run):")
-    for name in ("rf-split", "rf-log"):
-        if (name, SPLIT_C) in rows:
-            reference = REFERENCE[name]
-            ratio = rows[name, SPLIT_C]["rps"] / rows[reference, SPLIT_C]["rps"]
-            verdict = "met" if ratio >= SPLIT_LEAST else "NOT met"
-            print(
-                f"  {name} c={SPLIT_C}: {ratio:.2f}x {reference} "
-                f"(target >= {SPLIT_LEAST:g}x): {verdict}"
-            )
-    if ("rf-shadow", SHADOW_C) in rows:
-        plain = rows[REFERENCE["rf-shadow"], SHADOW_C]["p99"]
-        shadowed = rows["rf-shadow", SHADOW_C]["p99"]
-        growth = shadowed / plain - 1
-        verdict = "met" if growth <= SHADOW_P99_MOST - 1 else "NOT met"
-        print(
-            f"  rf-shadow c={SHADOW_C}: p99 {shadowed:.2f} ms vs {plain:.2f} ms without a "
-            f"shadow, {growth:+.1%} (target <= +{SHADOW_P99_MOST - 1:.0%}): {verdict}"
-        )
 
 
 def main() -> None:
