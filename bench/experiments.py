@@ -43,7 +43,8 @@ median of the rounds' ratios (a burst of load elsewhere hits both sides alike).
 
 Before timing, every deployment answers X[:1] and X[:16] as the forest's own predict,
 rf-split's answers name both versions in about a 90/10 ratio (X-Maas-Version), and
-after timing the prediction log and the shadow's own count show they did their work.
+after timing the prediction log and the server's count of the shadow's answers (``/metrics``)
+show they did their work.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ import collections
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -72,7 +74,7 @@ from experiment_report import (
     print_versus,
 )
 from machine import cores
-from sleepy_forest import SleepyForest, rows_predicted, sleepy_forest
+from sleepy_forest import SleepyForest, sleepy_forest
 
 
 def load() -> str:
@@ -91,7 +93,7 @@ SERVERS = {
 }
 
 
-def setup(homes: dict[str, Path], forest, X: np.ndarray, calls_path: str) -> None:
+def setup(homes: dict[str, Path], forest, X: np.ndarray) -> None:
     """Register the versions and make the four deployments on the running servers."""
     import maas_nb
     from maas_nb.registry import Registry
@@ -100,7 +102,7 @@ def setup(homes: dict[str, Path], forest, X: np.ndarray, calls_path: str) -> Non
         Registry(home).register(forest, "rf", sample=X[:5])
     split = Registry(homes["split"])
     split.register(forest, "rf", sample=X[:5])
-    sleepy = sleepy_forest(forest, calls_path)
+    sleepy = sleepy_forest(forest)
     trusted = [f"{SleepyForest.__module__}.{SleepyForest.__qualname__}"]
     split.register(sleepy, "rf", sample=X[:5], trusted_types=trusted)
     maas_nb.deploy("rf:1", name="rf", home=str(homes["plain"]))
@@ -147,7 +149,7 @@ class Side:
 
     tree: Path
     homes: dict[str, Path]
-    calls_path: str  # where its SleepyForest counts the rows it predicted
+    urls: dict[str, str]  # each server's base URL
     invocations: dict[str, str]
 
 
@@ -155,7 +157,6 @@ def serve(tree: Path, tmp: Path, forest, X: np.ndarray, procs: list) -> Side:
     """Start *tree*'s servers (added to *procs*), make the deployments, check answers."""
     tmp.mkdir(parents=True, exist_ok=True)
     homes = {key: tmp / f"experiments-{key}" for key in ("plain", "split", "logged")}
-    calls_path = str(tmp / "sleepy-calls.txt")
     ports = {key: free_port() for key in homes}
     urls = {key: f"http://127.0.0.1:{port}" for key, port in ports.items()}
     started = {}
@@ -168,7 +169,7 @@ def serve(tree: Path, tmp: Path, forest, X: np.ndarray, procs: list) -> Side:
         procs.append(started[key])
     for key, proc in started.items():
         wait_live(f"{urls[key]}/v2/health/live", proc)
-    setup(homes, forest, X, calls_path)
+    setup(homes, forest, X)
     invocations = {name: f"{urls[key]}/models/{name}/invocations" for name, key in SERVERS.items()}
     for name, target in invocations.items():
         check_answers(f"maas_nb ({name}, {tree})", target, forest, X)
@@ -177,7 +178,7 @@ def serve(tree: Path, tmp: Path, forest, X: np.ndarray, procs: list) -> Side:
         f"{tree}: answers checked: {', '.join(invocations)} agree with the "
         f"forest's predict; rf-split answered {seen['rf:1']} by rf:1, {seen['rf:2']} by rf:2"
     )
-    return Side(tree, homes, calls_path, invocations)
+    return Side(tree, homes, urls, invocations)
 
 
 def run(
@@ -227,7 +228,7 @@ def measure(
         key: collections.defaultdict(list) for key in sides
     }
     logged_before = {k: logged_rows(s.homes["logged"], "rf-log") for k, s in sides.items()}
-    shadow_before = {k: rows_predicted(s.calls_path) for k, s in sides.items()}
+    shadow_before = {k: shadow_counts(s.urls["split"])[0] for k, s in sides.items()}
     print(
         f"\nissue 16 experiment rows: rf (100 trees, depth 8), one-row requests, wrk "
         f"{duration} s per cell, {rounds} round(s) back to back, {cores()}"
@@ -239,12 +240,12 @@ def measure(
                 r["load"] = load()
                 runs[key][name, c].append(r)
                 if name == "rf-shadow":
-                    _drained(side.calls_path)  # the shadow's queue drained before the next row
+                    _drained(side.urls["split"])  # the shadow's queue drained before the next row
                 where = f"{key:<7}" if len(sides) > 1 else ""
                 print(f"  round {i + 1} {where}{name:<9} c={c:<3} {cells_text(r)}  {r['load']}")
     rows = {}
     for key, side in sides.items():
-        shadow_rows = rows_predicted(side.calls_path) - shadow_before[key]
+        shadow_rows = shadow_counts(side.urls["split"])[0] - shadow_before[key]
         logged = 0
         if "split" in groups:
             logged = _wait_logged(side.homes["logged"], logged_before[key])
@@ -269,11 +270,22 @@ def _wait_logged(home: Path, before: int, timeout: float = 10.0) -> int:
     return max(last, 0)
 
 
-def _drained(calls_path: str, timeout: float = 30.0) -> None:
-    """Wait until the shadow has predicted nothing new for half a second."""
+def shadow_counts(base: str) -> tuple[int, int]:
+    """rf-shadow's copies its shadow answered, and those answered, timed out or failed,
+    from the server's ``/metrics`` (one-row requests: a copy is a row)."""
+    text = httpx.get(f"{base}/metrics", trust_env=False, timeout=30).text
+    counts = {}
+    for name in ("answered", "timeouts", "errors"):
+        found = re.search(rf'^maas_shadow_{name}_total{{deployment="rf-shadow"}} (\d+)', text, re.M)
+        counts[name] = int(found.group(1)) if found else 0
+    return counts["answered"], sum(counts.values())
+
+
+def _drained(base: str, timeout: float = 30.0) -> None:
+    """Wait until rf-shadow's shadow has settled no copy for half a second."""
     deadline, last = time.monotonic() + timeout, -1
     while time.monotonic() < deadline:
-        now = rows_predicted(calls_path)
+        now = shadow_counts(base)[1]
         if now == last:
             return
         last = now

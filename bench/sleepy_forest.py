@@ -5,9 +5,10 @@ target asks. It is the forest's subclass (the same inputs and classes as the pri
 it can shadow it), but its ``predict_proba`` only sleeps and answers even odds: the
 target is about a slow shadow (latency, no CPU), and a shadow's answers never reach the
 client. (maas_nb's own tree kernel takes exact classes only, so ``predict_proba`` is
-what the server calls.) Each call appends its row count to ``calls_path_`` (when set),
-so the benchmark can tell how many rows the shadow predicted in the server's process.
-It is registered with ``trusted_types`` and served with bench/ on the server's path.
+what the server calls.) It does nothing else: experiments.py counts the rows it answered
+from the server's ``/metrics`` (``maas_shadow_answered_total``), not by I/O in the model,
+which would take the GIL a few more times a call. It is registered with
+``trusted_types`` and served with bench/ on the server's path.
 """
 
 from __future__ import annotations
@@ -26,26 +27,11 @@ class SleepyForest(RandomForestClassifier):
 
     def predict_proba(self, X):
         time.sleep(SLEEP_S)
-        proba = np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
-        path = getattr(self, "calls_path_", "")
-        if path:
-            with open(path, "a") as f:
-                f.write(f"{len(proba)}\n")
-        return proba
+        return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
 
 
-def sleepy_forest(forest: RandomForestClassifier, calls_path: str = "") -> SleepyForest:
-    """A SleepyForest holding *forest*'s fitted trees, counting its rows in *calls_path*."""
+def sleepy_forest(forest: RandomForestClassifier) -> SleepyForest:
+    """A SleepyForest holding *forest*'s fitted trees."""
     copy: Any = SleepyForest(**forest.get_params())
     copy.__dict__.update(forest.__dict__)
-    copy.calls_path_ = calls_path
     return copy
-
-
-def rows_predicted(calls_path: str) -> int:
-    """The rows a SleepyForest counted in *calls_path* so far."""
-    try:
-        with open(calls_path) as f:
-            return sum(int(line) for line in f if line.strip())
-    except FileNotFoundError:
-        return 0
