@@ -233,11 +233,8 @@ async def predict(
     batcher = arm.loaded.batcher
     # A watched deployment's answers are told to the window by their batch, all at once
     # (`Window.batch_answered`); a request of more rows than a batch, by itself.
-    by_batch = (
-        slot.name in pool.window.watched
-        and batcher.answered is not None
-        and rows.n <= batcher.max_batch_size
-    )
+    watched = slot.name in pool.window.watched
+    by_batch = watched and batcher.answered is not None and rows.n <= batcher.max_batch_size
     try:
         outputs = await batcher.predict(rows, (request_id, start) if by_batch else None)
     except PayloadTooLarge:
@@ -248,7 +245,7 @@ async def predict(
     shadow = arm.shadow
     if shadow is not None and not by_batch:  # (by batch: its batch copied it, `told`)
         pool.shadowing.maybe_send(slot.name, shadow, rows, request_id, outputs)
-    if pool.sinks or (pool.window.watched and not by_batch):
+    if pool.sinks or (watched and not by_batch):
         _record(pool, slot.name, arm, request_id, start, rows, outputs, told=by_batch)
     return Answer(arm, extra, outputs, request_id)
 

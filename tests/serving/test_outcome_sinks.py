@@ -1,7 +1,7 @@
 """Sinks are asked before an `Outcome` is built: an answer no sink wants (a deployment
 beside a logged one, or a logged one's answer not drawn) costs no `Outcome`, and one
 wanted is built once for every sink that wants it, on a real server for primaries and
-shadows alike."""
+shadows alike; and a deployment beside a watched one does not call the window."""
 
 from __future__ import annotations
 
@@ -99,3 +99,36 @@ def _reconciled(in_process) -> list[dict]:  # noqa: F811
         response = client.post("/maas/reconcile")
         response.raise_for_status()
         return response.json()
+
+
+def test_a_deployment_beside_a_watched_one_tells_the_window_nothing(in_process, iris):  # noqa: F811
+    """A plain deployment on a server whose other deployment runs an experiment: its
+    requests do not call the window at all (before, each called `Window.answered`,
+    which returned at once)."""
+    X, y = iris
+    registry = maas_nb.api.registry()
+    registry.register(LogisticRegression(max_iter=1000).fit(X, y), "iris", sample=X[:5])
+    registry.register(LogisticRegression(max_iter=1000).fit(X, y), "iris", sample=X[:5])
+    registry.put_deployment("plain", "iris:1", {})
+    traffic = [{"target": "iris:1", "weight": 50}, {"target": "iris:2", "weight": 50}]
+    registry.put_deployment("split", "iris:1", {"generation": 2, "traffic": traffic})
+    assert {s["status"] for s in _reconciled(in_process)} == {"ready"}
+    window = in_process.pool.window
+    assert window.watched == {"split"}
+    told: list[str] = []
+    answered, batch_answered = window.answered, window.batch_answered
+    window.answered = lambda deployment, *a, **k: (
+        told.append(deployment) or answered(deployment, *a, **k)
+    )
+    window.batch_answered = lambda deployment, *a, **k: (
+        told.append(deployment) or (batch_answered(deployment, *a, **k))
+    )
+    with in_process.client() as client:
+        for name in ("plain", "split"):
+            for i in range(10):
+                r = client.post(
+                    f"/models/{name}/invocations", json={"instances": X[i : i + 1].tolist()}
+                )
+                assert r.status_code == 200, r.text
+    assert "plain" not in told
+    assert told.count("split") >= 1
