@@ -75,11 +75,6 @@ class Chunk:
         self.seq = 0  # its place among the chunks its memory was given (`Memory.add`)
 
     @classmethod
-    def of(cls, label: str, ids: list[str], answers: Sequence[np.ndarray]) -> Chunk:
-        """The chunk of *answers* (one per id), concatenated when they can be."""
-        return cls.of_pieces(label, ids, answers, [(0, len(a)) for a in answers])
-
-    @classmethod
     def of_pieces(
         cls,
         label: str,

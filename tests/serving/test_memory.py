@@ -13,8 +13,13 @@ from maas_nb.serving.memory import Chunk, Memory
 BIG = 10**9
 
 
+def chunk_of(label: str, ids: list[str], answers: list[np.ndarray]) -> Chunk:
+    """The chunk of *answers*, one per id (each its own piece)."""
+    return Chunk.of_pieces(label, ids, answers, [(0, len(a)) for a in answers])
+
+
 def arm(ids: list[str], label: str = "m:1") -> Chunk:
-    return Chunk.of(label, ids, [np.asarray([int(i[1:]) % 3]) for i in ids])
+    return chunk_of(label, ids, [np.asarray([int(i[1:]) % 3]) for i in ids])
 
 
 def found(memory: Memory, request_id: str) -> dict[str, list]:
@@ -34,30 +39,30 @@ def test_the_oldest_answers_are_forgotten_one_by_one_not_a_chunk_at_a_time():
 
 def test_rows_and_bytes_bound_what_is_held():
     memory = Memory(BIG, 10, BIG)
-    memory.add(Chunk.of("m:1", ["a", "b", "c"], [np.arange(4), np.arange(4), np.arange(4)]))
+    memory.add(chunk_of("m:1", ["a", "b", "c"], [np.arange(4), np.arange(4), np.arange(4)]))
     assert list(memory.view()) == ["b", "c"] and memory.rows == 8
     memory = Memory(BIG, BIG, 100)  # int64 rows: 12 fit
-    memory.add(Chunk.of("m:1", ["a", "b"], [np.arange(8), np.arange(5)]))
+    memory.add(chunk_of("m:1", ["a", "b"], [np.arange(8), np.arange(5)]))
     assert list(memory.view()) == ["b"] and memory.bytes == 40
 
 
 def test_answers_that_do_not_concatenate_are_kept_one_by_one():
     answers = [np.asarray(["setosa"]), np.asarray(["virginica", "x"]), np.asarray([[1.5, 2.5]])]
-    chunk = Chunk.of("m:1", ["a", "b", "c"], answers)
+    chunk = chunk_of("m:1", ["a", "b", "c"], answers)
     assert isinstance(chunk.answer, list)
     assert [chunk.answer_at(i).tolist() for i in range(3)] == [a.tolist() for a in answers]
     assert chunk.bytes[-1] == sum(a.nbytes for a in answers)
-    mixed = Chunk.of("m:1", ["a", "b"], [np.asarray(["1"]), np.asarray([1])])
+    mixed = chunk_of("m:1", ["a", "b"], [np.asarray(["1"]), np.asarray([1])])
     assert [mixed.answer_at(i).tolist() for i in range(2)] == [["1"], [1]]  # not widened
-    widths = Chunk.of("m:1", ["a", "b"], answers[:2])  # strings of two widths: one array
+    widths = chunk_of("m:1", ["a", "b"], answers[:2])  # strings of two widths: one array
     assert isinstance(widths.answer, np.ndarray) and widths.answer.dtype == np.dtype("<U9")
     assert [widths.answer_at(i).tolist() for i in range(2)] == [["setosa"], ["virginica", "x"]]
 
 
 def test_a_joined_id_is_found_no_more_nor_its_older_answer_after_a_rebuild():
     memory = Memory(BIG, BIG, BIG)
-    memory.add(Chunk.of("m:1", ["dup", "a"], [np.asarray([1]), np.asarray([2])]))
-    memory.add(Chunk.of("m:1", ["dup"], [np.asarray([3])]))  # a client reusing its id
+    memory.add(chunk_of("m:1", ["dup", "a"], [np.asarray([1]), np.asarray([2])]))
+    memory.add(chunk_of("m:1", ["dup"], [np.asarray([3])]))  # a client reusing its id
     where = memory.find("dup")
     assert found(memory, "dup") == {"m:1": [3]}  # the newest answer
     memory.joined("dup", where)
@@ -65,7 +70,7 @@ def test_a_joined_id_is_found_no_more_nor_its_older_answer_after_a_rebuild():
     memory._index = None  # made afresh, from the chunks
     assert memory.find("dup") == {} and found(memory, "a") == {"m:1": [2]}
     assert "dup" not in memory.view()
-    memory.add(Chunk.of("m:1", ["dup"], [np.asarray([4])]))  # asked again: a new request
+    memory.add(chunk_of("m:1", ["dup"], [np.asarray([4])]))  # asked again: a new request
     assert found(memory, "dup") == {"m:1": [4]}
 
 
@@ -96,7 +101,7 @@ def test_each_kind_over_its_bound_loses_its_own_oldest_answers():
 def test_answers_remembered_cannot_be_changed_through_what_is_read():
     memory = Memory(BIG, BIG, BIG)
     memory.add(arm(["r1", "r2"]))
-    memory.add(Chunk.of("m:3", ["r1"], [np.asarray(["a", 1], dtype=object), np.zeros((2, 2))][:1]))
+    memory.add(chunk_of("m:3", ["r1"], [np.asarray(["a", 1], dtype=object), np.zeros((2, 2))][:1]))
     for answers in memory.view().values():
         for answer in answers.values():
             with pytest.raises(ValueError, match="read-only"):
@@ -106,7 +111,7 @@ def test_answers_remembered_cannot_be_changed_through_what_is_read():
 
 def test_a_copy_answered_after_its_id_was_joined_is_not_remembered():
     memory = Memory(BIG, BIG, BIG)
-    memory.add(Chunk.of("m:1", ["y", "z"], [np.asarray([0]), np.asarray([0])]))
+    memory.add(chunk_of("m:1", ["y", "z"], [np.asarray([0]), np.asarray([0])]))
     memory.joined("y", memory.find("y"))
     memory.add_copies("m:2", ["y", "z"], np.asarray([5, 6, 7]), [0, 2, 3])
     assert memory.find("y") == {}
