@@ -68,3 +68,11 @@ def write_notebook(
     nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
     nbformat.write(nb, path)
     return path
+
+
+def offer(sink, outcome) -> None:
+    """Offer *outcome* to *sink* as the server does (`tell_sinks`): taken only if the sink
+    `wants` this answer of its deployment (a prediction log draws its sample there)."""
+    from maas_nb.serving.outcomes import tell_sinks
+
+    tell_sinks([sink], outcome.deployment, lambda: outcome)

@@ -151,11 +151,6 @@ class PredictionLog:
             return
         self._queue.append((outcome, settings))
 
-    def record(self, outcome: Outcome) -> None:
-        """`take` *outcome* if `wants` draws it."""
-        if self.wants(outcome.deployment):
-            self.take(outcome)
-
     def _settings_of(self, deployment: str) -> LogSettings | None:
         raw = self._config_of(deployment)
         cached = self._settings.get(deployment)

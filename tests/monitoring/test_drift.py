@@ -20,6 +20,7 @@ from maas_nb.monitoring import compare
 from maas_nb.registry import reference
 from maas_nb.serving.outcomes import Outcome
 from maas_nb.serving.prediction_log import PredictionLog
+from tests.helpers import offer
 
 FEATURES = ["age", "income", "score", "tenure"]
 SEEDS = [0, 1, 2, 3, 4]
@@ -52,7 +53,8 @@ def log_traffic(
     log = PredictionLog(home, lambda name: {"sample": 1.0}, rng=random.Random(0))
     for start in range(0, len(frame), per_request):
         batch = frame.iloc[start : start + per_request]
-        log.record(
+        offer(
+            log,
             Outcome(
                 deployment=deployment,
                 model=deployment,
@@ -64,7 +66,7 @@ def log_traffic(
                 outputs={"predictions": np.zeros(len(batch))},
                 shadow=shadow,
                 at=1_700_000_000.0 + start,
-            )
+            ),
         )
     log.close()
 
@@ -182,8 +184,8 @@ def test_the_log_reads_as_a_dataframe(home, churn):
 def test_an_output_named_like_a_feature_is_prefixed(home):
     log = PredictionLog(home, lambda name: {"sample": 1.0})
     frame = pd.DataFrame({"predictions": [1.0], "x": [2.0]})
-    log.record(
-        Outcome("d", "m", 1, "r", 0.001, 1, frame, {"predictions": np.array([3])}, False, 0.0)
+    offer(
+        log, Outcome("d", "m", 1, "r", 0.001, 1, frame, {"predictions": np.array([3])}, False, 0.0)
     )
     log.close()
     row = maas_nb.prediction_log("d").iloc[0]

@@ -14,6 +14,7 @@ import maas_nb
 from maas_nb.cli import main
 from maas_nb.serving.outcomes import Outcome
 from maas_nb.serving.prediction_log import PredictionLog
+from tests.helpers import offer
 
 
 def run(capsys, *argv):
@@ -35,7 +36,7 @@ def logged(home):
     for i in range(0, 200, 10):
         batch = live[i : i + 10]
         outputs = {"predictions": batch[:, 0]}
-        log.record(Outcome("line", "line", 1, f"r{i}", 0.001, 10, batch, outputs, False, 0.0))
+        offer(log, Outcome("line", "line", 1, f"r{i}", 0.001, 10, batch, outputs, False, 0.0))
     log.close()
     return live
 

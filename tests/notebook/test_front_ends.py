@@ -20,7 +20,7 @@ from maas_nb.commands import COMMANDS, Result
 from maas_nb.commands.render import as_text
 from maas_nb.serving.outcomes import Outcome
 from maas_nb.serving.prediction_log import PredictionLog
-from tests.helpers import write_notebook
+from tests.helpers import offer, write_notebook
 
 #: Keys whose values are new on every call: ids, times, a deployment's revision.
 VOLATILE = {
@@ -161,10 +161,11 @@ def test_every_shared_verb_returns_the_same_result_from_both_front_ends(
     # The server's own sink writes the log that both front ends read.
     log = PredictionLog(maas_nb.registry().home, lambda name: {"sample": 1.0})
     rows = np.array(ip.user_ns["rows"])
-    log.record(
+    offer(
+        log,
         Outcome(
             "iris", "iris", 1, "r1", 0.002, 2, rows, {"predictions": np.array([0, 2])}, False, 0.0
-        )
+        ),
     )
     log.close()
     assert both("predictions iris").data[1]["x2"] == 5.2

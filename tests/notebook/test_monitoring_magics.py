@@ -8,6 +8,7 @@ import numpy as np
 from maas_nb.registry.reference import KEY
 from maas_nb.serving.outcomes import Outcome
 from maas_nb.serving.prediction_log import PredictionLog
+from tests.helpers import offer
 from tests.notebook.conftest import out
 
 TRAIN = """
@@ -35,7 +36,7 @@ def test_drift_and_predictions_in_a_notebook(ip, home):
     log = PredictionLog(home, lambda name: {"sample": 1.0})
     X = ip.user_ns["X_test"] + np.array([0.0, 0.0, 3.0, 0.0])  # petal length moved a lot
     outputs = {"predictions": np.zeros(len(X), dtype=int)}
-    log.record(Outcome("iris", "iris", 1, "r", 0.001, len(X), X, outputs, False, 0.0))
+    offer(log, Outcome("iris", "iris", 1, "r", 0.001, len(X), X, outputs, False, 0.0))
     log.close()
     lines = out(ip, "drift iris").splitlines()
     assert [(line.split()[0], line.split()[-1]) for line in lines[1:]] == [

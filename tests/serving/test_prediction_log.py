@@ -31,7 +31,7 @@ from maas_nb.serving.prediction_log import (
     log_dir,
 )
 from maas_nb.serving.rows import Rows
-from tests.helpers import wait_for
+from tests.helpers import offer, wait_for
 
 
 def outcome(i: int = 0, rows: int = 2, deployment: str = "iris", **changes) -> Outcome:
@@ -70,7 +70,7 @@ def test_the_sample_rate_holds_within_five_standard_deviations(tmp_path, seed, r
     n = 20_000
     log = sink(tmp_path, {"sample": rate}, seed)
     for i in range(n):
-        log.record(outcome(i, rows=1))
+        offer(log, outcome(i, rows=1))
     log.close()
     logged = len(read_lines(tmp_path))
     bound = 5 * math.sqrt(n * rate * (1 - rate))
@@ -86,7 +86,7 @@ def test_the_sample_rate_holds_within_five_standard_deviations(tmp_path, seed, r
 def test_nothing_is_logged_unless_a_deployment_asks(tmp_path, config):
     log = sink(tmp_path, config)
     for i in range(100):
-        log.record(outcome(i))
+        offer(log, outcome(i))
     log.close()
     assert not log_dir(tmp_path, "iris").exists()
 
@@ -121,8 +121,8 @@ def test_bad_settings_say_what_was_wrong(value, message):
 
 def test_a_bad_config_on_the_server_logs_nothing_and_says_so(tmp_path, caplog):
     log = sink(tmp_path, {"sample": 5})
-    log.record(outcome())
-    log.record(outcome(1))
+    offer(log, outcome())
+    offer(log, outcome(1))
     log.close()
     assert not log_dir(tmp_path, "iris").exists()
     warned = [r.getMessage() for r in caplog.records if "is not logged" in r.getMessage()]
@@ -132,8 +132,8 @@ def test_a_bad_config_on_the_server_logs_nothing_and_says_so(tmp_path, caplog):
 
 def test_a_line_per_row_with_inputs_outputs_version_latency_and_id(tmp_path):
     log = sink(tmp_path, {"sample": 1.0})
-    log.record(outcome(7, rows=2))
-    log.record(outcome(8, rows=1, shadow=True, version=2))
+    offer(log, outcome(7, rows=2))
+    offer(log, outcome(8, rows=1, shadow=True, version=2))
     log.close()
     first, second, shadow = read_lines(tmp_path)
     assert first == {
@@ -156,9 +156,9 @@ def test_frames_text_and_missing_values_are_logged_by_name(tmp_path):
 
     log = sink(tmp_path, {"sample": 1.0})
     frame = pd.DataFrame({"sl": [1.0, float("nan")], "kind": ["a", "b"]})
-    log.record(outcome(rows=2, inputs=frame, outputs={"predictions": np.array(["x", "y"])}))
-    log.record(outcome(rows=1, inputs=["some text"], outputs={"predictions": np.array([0.5])}))
-    log.record(outcome(rows=1, inputs=None))  # a sink may be given no inputs
+    offer(log, outcome(rows=2, inputs=frame, outputs={"predictions": np.array(["x", "y"])}))
+    offer(log, outcome(rows=1, inputs=["some text"], outputs={"predictions": np.array([0.5])}))
+    offer(log, outcome(rows=1, inputs=None))  # a sink may be given no inputs
     log.close()
     rows = read_lines(tmp_path)
     assert [r["inputs"] for r in rows] == [
@@ -173,8 +173,8 @@ def test_frames_text_and_missing_values_are_logged_by_name(tmp_path):
 def test_the_servers_decoded_rows_are_logged_by_column(tmp_path):
     log = sink(tmp_path, {"sample": 1.0})
     frame = Rows("dataframe", {"sl": np.array([1.5]), "kind": np.array(["a"], dtype=object)}, 1)
-    log.record(outcome(rows=1, inputs=frame))
-    log.record(outcome(rows=1, inputs=Rows("tensor", np.array([[1.0, 2.0]]), 1)))
+    offer(log, outcome(rows=1, inputs=frame))
+    offer(log, outcome(rows=1, inputs=Rows("tensor", np.array([[1.0, 2.0]]), 1)))
     log.close()
     assert [r["inputs"] for r in read_lines(tmp_path)] == [
         {"sl": 1.5, "kind": "a"},
@@ -191,7 +191,7 @@ def test_the_log_stays_within_its_size_limit_and_keeps_the_newest(tmp_path):
     log = sink(tmp_path, {"sample": 1.0, "max_bytes": max_bytes})
     sizes = []
     for i in range(3_000):
-        log.record(outcome(i, rows=1))
+        offer(log, outcome(i, rows=1))
         if i % 100 == 99:
             log.flush()
             files = list(log_dir(tmp_path, "iris").glob(f"*{SUFFIX}"))
@@ -209,8 +209,8 @@ def test_the_log_stays_within_its_size_limit_and_keeps_the_newest(tmp_path):
 
 def test_deployments_have_logs_of_their_own(tmp_path):
     log = sink(tmp_path, {"sample": 1.0})
-    log.record(outcome(1, deployment="a"))
-    log.record(outcome(2, deployment="b"))
+    offer(log, outcome(1, deployment="a"))
+    offer(log, outcome(2, deployment="b"))
     log.close()
     assert [r["request_id"] for r in read_lines(tmp_path, "a")] == ["req-1"] * 2
     assert [r["request_id"] for r in read_lines(tmp_path, "b")] == ["req-2"] * 2
@@ -222,7 +222,7 @@ def test_record_never_waits_for_the_disk(tmp_path):
     many = [outcome(i, rows=1) for i in range(MAX_QUEUED + 5_000)]
     start = time.perf_counter()
     for o in many:
-        log.record(o)
+        offer(log, o)
     per_record = (time.perf_counter() - start) / len(many)
     assert per_record < 50e-6, f"{per_record * 1e6:.1f} us per record"
     assert (log.dropped, log.written) == (5_000, 0)
@@ -231,10 +231,10 @@ def test_record_never_waits_for_the_disk(tmp_path):
 
 def test_the_writer_thread_writes_soon_and_close_writes_the_rest(tmp_path):
     log = sink(tmp_path, {"sample": 1.0}, interval_s=0.05).start()
-    log.record(outcome(1))
+    offer(log, outcome(1))
     wait_for(lambda: len(read_lines(tmp_path)) == 2, timeout=10, what="the writer")
     for i in range(2, 50):
-        log.record(outcome(i))
+        offer(log, outcome(i))
     log.close()
     assert len(read_lines(tmp_path)) == 98
 
@@ -255,7 +255,7 @@ def test_the_server_logs_through_its_pool_with_the_deployment_config(home, class
             pool = inner.state.pool
             (log,) = [s for s in pool.sinks if isinstance(s, PredictionLog)]
             for name in ("iris", "quiet"):
-                pool.sinks[0].record(outcome(1, deployment=name))
+                offer(pool.sinks[0], outcome(1, deployment=name))
         return log
 
     log = asyncio.run(lifespan())
