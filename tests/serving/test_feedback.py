@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import json
 
+import httpx
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -17,7 +18,6 @@ import maas_nb
 from maas_nb.serving.workers import run_directory
 from tests.helpers import wait_for
 from tests.serving.test_traffic import BATCHING, arms, infer_body
-from tests.serving.test_workers import fresh
 
 N = 1000
 
@@ -56,13 +56,12 @@ def three_versions(iris):
 def send(server, X, y, *, new_connections: bool = False) -> dict[str, list]:
     """N requests of one row each; per version, (request id, row index) of its answers."""
     answered: dict[str, list] = collections.defaultdict(list)
-    with server.client() as client:
+    # Without keep-alive each request opens a connection: whichever worker accepts it answers.
+    limits = httpx.Limits(max_keepalive_connections=0) if new_connections else httpx.Limits()
+    with server.client(limits=limits) as client:
         for i in range(N):
             k = i % len(X)
-            if new_connections:
-                r = fresh(server, "POST", "/v2/models/iris/infer", json=infer_body(X[k]))
-            else:
-                r = client.post("/v2/models/iris/infer", json=infer_body(X[k]))
+            r = client.post("/v2/models/iris/infer", json=infer_body(X[k]))
             assert r.status_code == 200, r.text
             answered[r.headers["x-maas-version"]].append((r.headers["x-maas-request-id"], k))
     return answered
