@@ -45,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import time
 import warnings
 from typing import Any
@@ -68,6 +69,10 @@ from .deployment import Deployment
 HTTP_HOST_ENV = "MAAS_RAY_HTTP_HOST"
 HTTP_PORT_ENV = "MAAS_RAY_HTTP_PORT"
 APP_PREFIX = "maas-"
+#: The Ray Client server's port when a ``ray://`` address names none (Ray's default).
+RAY_CLIENT_PORT = 10001
+#: Seconds a ``ray://`` address has to accept a TCP connection before Ray's connect.
+PROBE_S = 5.0
 #: The name of the one Serve deployment in each maas application.
 SERVE_DEPLOYMENT = ray_app.SERVE_DEPLOYMENT
 
@@ -123,12 +128,18 @@ class RayTarget:
 
     # -- the cluster --------------------------------------------------------------------
 
-    def connect(self) -> Any:
-        """Ray Serve, connected to the cluster and started on it if needed."""
+    def connect(self, *, probe_s: float = PROBE_S) -> Any:
+        """Ray Serve, connected to the cluster and started on it if needed.
+
+        A Ray Client address (``ray://``) is first tried with a plain TCP connect of at
+        most *probe_s* seconds: when nothing answers there, Ray's own connect would retry
+        for about 35 s before failing the same way (a panel would hang that long)."""
         serve = import_serve()
         import ray
 
         if not ray.is_initialized():
+            if self.address.startswith("ray://"):
+                _probe(self.address, probe_s)
             try:
                 ray.init(
                     address=self.address,
@@ -277,7 +288,7 @@ class RayTarget:
         """Every Ray deployment's state as its replicas say, overruled by Ray Serve's health
         (`serve_health`): ``replicas`` is the number of replicas running, ``replicas_wanted``
         the number Serve is aiming for."""
-        self.connect()
+        self.connect(probe_s=timeout)
         from ray.serve.context import _get_global_client
 
         client = _get_global_client()
@@ -360,3 +371,19 @@ def serve_health(app: dict[str, Any] | None, entry: dict[str, Any], wanted: int)
 def plain(value: Any) -> str:
     """The name of one of Serve's states, which its details give as enums or strings."""
     return str(getattr(value, "value", value) or "")
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Raise `ServerUnavailableError` unless a TCP connection to the Ray Client *address*
+    (``ray://HOST[:PORT]``, port 10001 by default) opens within *timeout* seconds."""
+    where = urlsplit(address)
+    host, port = where.hostname or "", where.port or RAY_CLIENT_PORT
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ServerUnavailableError(
+            f"Cannot connect to the Ray cluster {address!r}: nothing answers at "
+            f"{host}:{port} ({exc or type(exc).__name__}). Start one (ray start --head), "
+            "or name a running one (--target ray://HEAD:10001, $MAAS_DEPLOY_TARGET)."
+        ) from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -84,3 +85,31 @@ def test_an_unreadable_target_makes_only_its_rows_unknown(registry, classifier, 
     assert (listed["far"]["deploy_target"], listed["far"]["status"]) == (gone, "unknown")
     assert (listed["far"]["replicas"], listed["far"]["replicas_wanted"]) == (None, 2)
     assert (listed["iris"]["deploy_target"], listed["iris"]["replicas"]) == ("local", None)
+
+
+def test_a_ray_client_address_nothing_answers_at_is_told_before_ray_tries(tmp_path):
+    """A ``ray://`` target nobody listens at is read as a problem from the TCP probe, and
+    Ray's own connect (about 35 s of retries) is never started: the panel and
+    ``maas deployments`` answer at once."""
+    with socket.socket() as taken:  # a port nobody listens at
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+    script = textwrap.dedent(
+        f"""
+        import json, ray
+        from maas_nb.deploying import live_view
+
+        view = live_view(target="ray://127.0.0.1:{port}")
+        print(json.dumps({{"problems": view["problems"], "ray": ray.is_initialized()}}))
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MAAS_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.splitlines()[-1])
+    assert seen["ray"] is False  # ray.init was never called
+    [problem] = seen["problems"].values()
+    assert f"nothing answers at 127.0.0.1:{port}" in problem
+    assert "ray start --head" in problem
