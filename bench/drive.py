@@ -3,12 +3,14 @@ profile_serving.py."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -38,14 +40,18 @@ def wait_live(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
-def start(args: list[str], env: dict | None = None, cwd: Path = ROOT) -> subprocess.Popen:
-    return subprocess.Popen(
-        args,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def start(
+    args: list[str], env: dict | None = None, cwd: Path = ROOT, log: Path | None = None
+) -> subprocess.Popen:
+    """Start *args*; its output goes to *log* (appended) if given, else nowhere."""
+    with open(log or os.devnull, "ab") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            args,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def stop(procs: Iterable[subprocess.Popen]) -> None:
@@ -62,13 +68,7 @@ def stop(procs: Iterable[subprocess.Popen]) -> None:
 
 def wrk(url: str, body: str, connections: int, duration: int) -> dict:
     """requests/s, p50 and p99 (ms) and errors of *connections* clients POSTing *body*."""
-    script = BENCH / "results" / "post.lua"
-    script.parent.mkdir(exist_ok=True)
-    script.write_text(
-        'wrk.method = "POST"\n'
-        f"wrk.body = {json.dumps(body)}\n"
-        'wrk.headers["Content-Type"] = "application/json"\n'
-    )
+    script = _post_script(body)
     threads = min(connections, 2)
     out = subprocess.run(
         [
@@ -99,6 +99,23 @@ def wrk(url: str, body: str, connections: int, duration: int) -> dict:
 def _ms(text: str) -> float:
     value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def _post_script(body: str) -> Path:
+    """A wrk script POSTing *body*, one file per body, written whole before it is named:
+    two wrk runs at once (together.py) never read a half-written script."""
+    text = (
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(body)}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    script = BENCH / "results" / f"post-{hashlib.sha256(text.encode()).hexdigest()[:16]}.lua"
+    if not script.exists():
+        script.parent.mkdir(exist_ok=True)
+        part = script.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
+        part.write_text(text)
+        part.replace(script)
+    return script
 
 
 def _errors(out: str) -> int:

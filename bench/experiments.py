@@ -1,7 +1,7 @@
 """Issue 16's experiment rows: what a traffic split, the prediction log and a shadow cost.
 
     python bench/experiments.py [--duration 10] [--rounds 3] [--rows split,shadow]
-                                [--tree PATH] [--versus PATH]
+                                [--tree PATH] [--versus PATH | --together]
     python bench/serving.py --experiments    (only these rows)
     python bench/serving.py                  (these rows after the model table)
 
@@ -40,6 +40,9 @@ the same setup: a change's effect, run after run. ``--versus PATH`` runs that
 checkout's three servers beside ours and times each cell on ours, then on theirs, round
 after round: each side's rows, and each row's ratio to its own side's reference as the
 median of the rounds' ratios (a burst of load elsewhere hits both sides alike).
+``--together`` times each row at the same moment as its reference, on twin servers
+(together.py): the verdict this machine's changing CPU speed cannot move. Each server's
+output is kept in its temporary directory (``server-*.log``).
 
 Before timing, every deployment answers X[:1] and X[:16] as the forest's own predict,
 rf-split's answers name both versions in about a 90/10 ratio (X-Maas-Version), and
@@ -75,6 +78,7 @@ from experiment_report import (
 )
 from machine import cores
 from sleepy_forest import SleepyForest, sleepy_forest
+from together import measure_together
 
 
 def load() -> str:
@@ -165,7 +169,7 @@ def serve(tree: Path, tmp: Path, forest, X: np.ndarray, procs: list) -> Side:
         command += ["--port", str(ports[key]), "--log-level", "warning"]
         # BENCH on the path: the server imports sleepy_forest to load rf:3.
         env = {"PYTHONPATH": f"{tree}{os.pathsep}{BENCH}"}
-        started[key] = start(command, env=env, cwd=tree)
+        started[key] = start(command, env=env, cwd=tree, log=tmp / f"server-{key}.log")
         procs.append(started[key])
     for key, proc in started.items():
         wait_live(f"{urls[key]}/v2/health/live", proc)
@@ -191,13 +195,19 @@ def run(
     groups: tuple[str, ...] = ("split", "shadow"),
     tree: Path = ROOT,
     versus: Path | None = None,
+    together: bool = False,
 ) -> dict:
     """Measure the rows on servers of our own (and of the checkout *versus*, cell by
-    cell in turn with ours); print them and return ours."""
+    cell in turn with ours; or, *together*, on twin servers of ours, each row at the
+    same time as its reference: together.py); print them and return ours."""
     trees = {"ours": tree} if versus is None else {"ours": tree, "before": versus}
+    if together:  # twin servers of *tree*, each row timed at once with its reference
+        trees = {"x": tree, "y": tree}
     procs: list[subprocess.Popen] = []
     try:
         sides = {key: serve(path, tmp / key, forest, X, procs) for key, path in trees.items()}
+        if together:
+            return measure_together(sides, X, duration, rounds, groups, _drained)
         return measure(sides, X, duration, rounds, groups)
     finally:
         stop(procs)
@@ -303,6 +313,11 @@ def main() -> None:
     parser.add_argument(
         "--versus", type=Path, help="also serve from this checkout, cell by cell in turn"
     )
+    parser.add_argument(
+        "--together",
+        action="store_true",
+        help="time each row at once with its reference, on twin servers (together.py)",
+    )
     args = parser.parse_args()
     from serving import fit
     from sklearn.datasets import make_classification
@@ -324,6 +339,7 @@ def main() -> None:
         groups=groups,
         tree=tree,
         versus=versus,
+        together=args.together,
     )
 
 
