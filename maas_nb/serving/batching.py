@@ -201,7 +201,7 @@ class Batcher:
         finally:
             seconds = time.perf_counter() - start
             if probe is not None:  # afresh: earlier calls there may be long past
-                self.costs.forget(on_loop=probe)
+                self.costs.forget(rows.n, on_loop=probe)
             self.costs.measured(rows.n, seconds, on_loop=inline)
             self._expected_cost = self.costs.cost_of(rows.n)
             if self._observe_batch is not None:

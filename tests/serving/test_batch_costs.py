@@ -163,3 +163,26 @@ def test_a_busy_version_whose_batch_was_cut_short_still_waits_for_its_clients():
     # a batch of two a call is quicker than the gap; after a full one again, they do:
     # the cheap call of two rows does not stand for a full batch's.
     assert asyncio.run(go()) == [True, False, True]
+
+
+def test_a_new_model_waiting_for_the_gil_on_its_thread_is_tried_on_the_loop_soon(monkeypatch):
+    """Costs unknown, a new model's calls go to its thread; with no call on the loop to
+    compare with, the loop is tried after FIRST_PROBE_EVERY batches, not PROBE_EVERY
+    (256: a server's first seconds under load)."""
+
+    def seconds(here: bool, before: list[bool]) -> float:
+        return 0.0015 if here else 0.003  # the thread's calls wait for the GIL
+
+    on_loop, _ = three_at_a_time(monkeypatch, 20, seconds)
+    first = call_costs.FIRST_PROBE_EVERY
+    assert first < call_costs.PROBE_EVERY
+    assert on_loop == [False] * first + [True] * (20 - first), on_loop
+
+
+def test_a_probe_forgets_only_the_calls_like_its_own():
+    costs = call_costs.CallCosts()
+    for n, seconds in ((6, 0.0003), (60, 0.001), (64, 0.0011)):
+        costs.measured(n, seconds, on_loop=True)
+    costs.forget(50, on_loop=True)  # a probe of 50 rows measures those afresh
+    assert list(costs.loop_calls) == [(6, 0.0003)]
+    assert costs.probe_due(6, 0.0003) is None  # small calls: known on the loop, cheap
