@@ -72,3 +72,32 @@ def test_a_forest_class_patched_after_its_first_call_is_asked_again():
         np.testing.assert_array_equal(calls.predict(model, X[:3])["predictions"], [7, 7, 7])
     finally:
         del _OwnForest.predict
+
+
+def test_rows_on_and_beside_every_threshold_take_scikit_learns_branch():
+    """The all-at-once walk compares float32 values with float32 thresholds rounded down
+    from scikit-learn's float64 ones: rows whose values sit exactly on a threshold's
+    float32 neighbours (below, nearest, above) branch as scikit-learn does."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(400, 4)) * np.array([1.0, 1e-3, 1e4, 3.0])
+    model = RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(
+        X, (X[:, 0] > 0) ^ (X[:, 1] > 0)
+    )
+    rows = []
+    for tree in model.estimators_:
+        t = tree.tree_
+        for node in np.flatnonzero(t.children_left != -1):
+            near = np.float32(t.threshold[node])
+            for value in (
+                np.nextafter(near, np.float32(-np.inf)),
+                near,
+                np.nextafter(near, np.float32(np.inf)),
+            ):
+                row = X[node % len(X)].astype(np.float32)
+                row[t.feature[node]] = value
+                rows.append(row)
+    rows = np.asarray(rows, dtype=np.float32)
+    depth = max(t.tree_.max_depth for t in model.estimators_)
+    for start in range(0, len(rows), forests.SMALL // depth):  # each batch walked all at once
+        batch = rows[start : start + forests.SMALL // depth]
+        np.testing.assert_array_equal(forest_proba(model, batch), model.predict_proba(batch))
