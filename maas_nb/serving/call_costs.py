@@ -115,23 +115,25 @@ class CallCosts:
         many on the loop at a cost not cheap in itself (there because the thread's calls
         were dearer, or for requests coming one at a time: either may have changed).
         After ``FIRST_PROBE_EVERY`` only, when the place to probe has no call like it."""
-        if self._thread_batches >= self._probe_after(self.loop_calls, rows):
+        if _probe_due(self._thread_batches, self.loop_calls, rows):
             thread = self.cost_of(rows, on_loop=False)
             if thread is not None and thread < INLINE_ALONE_S:
                 return True
         if (
-            self._loop_batches >= self._probe_after(self.thread_calls, rows)
+            _probe_due(self._loop_batches, self.thread_calls, rows)
             and expected is not None
             and expected >= INLINE_S
         ):
             return False
         return None
 
-    @staticmethod
-    def _probe_after(there: Calls, rows: int) -> int:
-        """Batches elsewhere before a probe in the place of the calls *there*: sooner when
-        none of them held about *rows* rows."""
-        return PROBE_EVERY if _like(there, rows) else FIRST_PROBE_EVERY
+
+def _probe_due(batches: int, there: Calls, rows: int) -> bool:
+    """Whether *batches* elsewhere call for a probe in the place of the calls *there*:
+    ``PROBE_EVERY``, or ``FIRST_PROBE_EVERY`` when none of them held about *rows* rows."""
+    if batches < FIRST_PROBE_EVERY:  # the common case, without looking at the calls
+        return False
+    return batches >= PROBE_EVERY or not _like(there, rows)
 
 
 def _like(calls: Calls, rows: int) -> list[float]:
