@@ -101,6 +101,24 @@ def iris_server(start_server, classifier, iris):
     return server
 
 
+@pytest.fixture(scope="module")
+def shared_iris_server(tmp_path_factory, classifier, iris):
+    """`iris_server`'s deployment on a server of its own home, shared by a module's tests
+    that only send requests (bad ones included: it must keep serving them all)."""
+    X, _ = iris
+    home = tmp_path_factory.mktemp("shared-iris")
+    registry = Registry(home)
+    registry.register(classifier, "iris", sample=X[:5], alias="production")
+    registry.put_deployment("iris", "iris@production", {"max_batch_size": 16, "max_latency_ms": 2})
+    server = spawn_server(home)
+    try:
+        states = server.reconcile()
+        assert [s["status"] for s in states] == ["ready"], json.dumps(states)
+        yield server
+    finally:
+        stop(server)
+
+
 @pytest.fixture
 def frame_server(start_server, iris):
     """A server with a model fitted on a DataFrame (columns sl, sw, pl, pw) as 'frame'."""

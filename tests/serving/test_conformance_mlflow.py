@@ -33,9 +33,9 @@ BODIES = [
 ]
 
 
-def test_documented_json_bodies(iris_server, classifier):
+def test_documented_json_bodies(shared_iris_server, classifier):
     expected = {"predictions": classifier.predict(ROWS).tolist()}
-    with iris_server.client() as c:
+    with shared_iris_server.client() as c:
         for body in BODIES:
             for path in ("/invocations", "/models/iris/invocations"):
                 r = c.post(path, json=body)

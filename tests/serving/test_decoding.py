@@ -337,9 +337,9 @@ PREDICT_ROUTES = [
 
 
 @pytest.mark.parametrize(("path", "body"), PREDICT_ROUTES)
-def test_an_untyped_cross_site_post_is_refused(iris_server, path, body):
+def test_an_untyped_cross_site_post_is_refused(shared_iris_server, path, body):
     content = json.dumps(body).encode()
-    with httpx.Client(base_url=iris_server.url, trust_env=False) as browser:
+    with httpx.Client(base_url=shared_iris_server.url, trust_env=False) as browser:
         answer = browser.post(path, content=content, headers=BROWSER)
         assert answer.status_code == 415
         if path.endswith("/invocations"):  # MLflow refuses every untyped body, in its words
@@ -358,11 +358,11 @@ def test_an_untyped_cross_site_post_is_refused(iris_server, path, body):
         assert browser.post(path, content=content).status_code == 200
 
 
-def test_tritonclient_without_content_type_still_works(iris_server, iris):
+def test_tritonclient_without_content_type_still_works(shared_iris_server, iris):
     import tritonclient.http as triton
 
     X, _ = iris
-    client = triton.InferenceServerClient(iris_server.url.removeprefix("http://"))
+    client = triton.InferenceServerClient(shared_iris_server.url.removeprefix("http://"))
     for binary in (False, True):
         tensor_in = triton.InferInput("input", [2, 4], "FP64")
         tensor_in.set_data_from_numpy(X[:2], binary_data=binary)

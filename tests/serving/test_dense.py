@@ -144,10 +144,10 @@ def test_deep_brackets_are_left_to_the_standard_parser():
     assert scan.loads(body) is None
 
 
-def test_deep_brackets_get_a_clear_400(iris_server):
+def test_deep_brackets_get_a_clear_400(shared_iris_server):
     depth = 150_000
     body = b'{"instances": ' + b"[" * depth + b"]" * depth + b"}"
-    with iris_server.client() as client:
+    with shared_iris_server.client() as client:
         for path in ("/v1/models/iris:predict", "/models/iris/invocations"):
             answer = client.post(path, content=body, headers={"Content-Type": "application/json"})
             assert answer.status_code == 400

@@ -72,21 +72,23 @@ def tensor(shape, data, datatype="FP64"):
         ("GET", "/v2/models/iris/versions/2/ready", None, {}, 404, "version 2 is not deployed"),
     ],
 )
-def test_odd_requests_get_clear_4xx(iris_server, method, path, body, headers, status, message):
-    with iris_server.client() as c:
+def test_odd_requests_get_clear_4xx(
+    shared_iris_server, method, path, body, headers, status, message
+):
+    with shared_iris_server.client() as c:
         r = c.request(method, path, json=body, headers=headers)
     assert r.status_code == status, r.text
     assert message in r.json()["error"]
 
 
-def test_records_are_read_by_key_not_by_position(iris_server, classifier, iris):
+def test_records_are_read_by_key_not_by_position(shared_iris_server, classifier, iris):
     X, _ = iris
     row = X[0].tolist()
     records = [
         dict(zip("abcd", row, strict=True)),
         {k: v for k, v in reversed(list(zip("abcd", row, strict=True)))},
     ]
-    with iris_server.client() as c:
+    with shared_iris_server.client() as c:
         r = c.post("/invocations", json={"dataframe_records": records})
         assert r.json() == {"predictions": classifier.predict(X[[0, 0]]).tolist()}
         r = c.post(
@@ -156,10 +158,10 @@ def test_rows_of_different_layouts_are_never_batched_together(start_server, text
         )
 
 
-def test_booleans_sent_as_uint64_are_numbers_not_a_500(iris_server, classifier):
+def test_booleans_sent_as_uint64_are_numbers_not_a_500(shared_iris_server, classifier):
     # Found by schemathesis: NumPy cannot compare a bool with 2**64 - 1 (OverflowError, 500).
     data = [True, False, True, False]
-    with iris_server.client() as c:
+    with shared_iris_server.client() as c:
         r = c.post(INFER, json=tensor([1, 4], data, "UINT64"))
         assert r.status_code == 200, r.text
         assert r.json()["outputs"][0]["data"] == classifier.predict([[1, 0, 1, 0]]).tolist()

@@ -118,8 +118,8 @@ def test_a_slow_model_stays_on_its_thread():
     assert loop_thread not in threads
 
 
-def test_a_head_request_gets_its_head_though_no_body_follows(iris_server):
-    with httpx.Client(base_url=iris_server.url, timeout=5, trust_env=False) as c:
+def test_a_head_request_gets_its_head_though_no_body_follows(shared_iris_server):
+    with httpx.Client(base_url=shared_iris_server.url, timeout=5, trust_env=False) as c:
         response = c.head("/v2/health/live")
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/json"

@@ -5,7 +5,7 @@ import pytest
 import maas_nb
 
 
-def test_invocation_formats(iris_server, classifier, iris):
+def test_invocation_formats(shared_iris_server, classifier, iris):
     X, _ = iris
     expected = classifier.predict(X[:3]).tolist()
     bodies = [
@@ -14,7 +14,7 @@ def test_invocation_formats(iris_server, classifier, iris):
         {"dataframe_split": {"columns": ["a", "b", "c", "d"], "data": X[:3].tolist()}},
         {"dataframe_records": [dict(zip("abcd", row, strict=True)) for row in X[:3].tolist()]},
     ]
-    with iris_server.client() as c:
+    with shared_iris_server.client() as c:
         for body in bodies:
             for path in ("/invocations", "/models/iris/invocations"):
                 r = c.post(path, json=body)
@@ -75,8 +75,8 @@ def test_invocations_needs_exactly_one_deployment(iris_server, classifier):
         ([1, 2], "The request body must be a JSON object, got list."),
     ],
 )
-def test_bad_invocations(iris_server, body, message):
-    with iris_server.client() as c:
+def test_bad_invocations(shared_iris_server, body, message):
+    with shared_iris_server.client() as c:
         r = c.post("/invocations", json=body)
     assert r.status_code == 400
     assert r.json()["message"].startswith(message)

@@ -10,8 +10,8 @@ import maas_nb
 from tests.conftest import CORPUS
 
 
-def test_server_metadata_and_health(iris_server):
-    with iris_server.client() as c:
+def test_server_metadata_and_health(shared_iris_server):
+    with shared_iris_server.client() as c:
         assert c.get("/v2").json()["name"] == "maas_nb"
         assert c.get("/v2/health/live").json() == {"live": True}
         assert c.get("/v2/health/ready").status_code == 200
@@ -31,13 +31,13 @@ def test_server_metadata_and_health(iris_server):
         assert c.get("/v2/models/iris/versions/1/ready").status_code == 200
 
 
-def test_infer_matches_the_model(iris_server, classifier, iris):
+def test_infer_matches_the_model(shared_iris_server, classifier, iris):
     X, _ = iris
     body = {
         "id": "req-1",
         "inputs": [{"name": "input", "shape": [3, 4], "datatype": "FP64", "data": X[:3].tolist()}],
     }
-    with iris_server.client() as c:
+    with shared_iris_server.client() as c:
         r = c.post("/v2/models/iris/infer", json=body)
     assert r.status_code == 200, r.text
     out = r.json()
@@ -66,7 +66,7 @@ def test_infer_on_a_version_and_requested_outputs(iris_server, iris):
     }
 
 
-def test_binary_tensor_extension(iris_server, classifier, iris):
+def test_binary_tensor_extension(shared_iris_server, classifier, iris):
     X, _ = iris
     data = X[:2].astype("<f8").tobytes()
     header = json.dumps(
@@ -82,7 +82,7 @@ def test_binary_tensor_extension(iris_server, classifier, iris):
             "outputs": [{"name": "predictions", "parameters": {"binary_data": True}}],
         }
     ).encode()
-    with iris_server.client() as c:
+    with shared_iris_server.client() as c:
         r = c.post(
             "/v2/models/iris/infer",
             content=header + data,
@@ -230,8 +230,8 @@ def test_dataframe_model_takes_one_input_per_column(frame_server):
         ),
     ],
 )
-def test_bad_requests_get_400_with_a_message(iris_server, body, status, message):
-    with iris_server.client() as c:
+def test_bad_requests_get_400_with_a_message(shared_iris_server, body, status, message):
+    with shared_iris_server.client() as c:
         r = c.post("/v2/models/iris/infer", json=body)
         assert r.status_code == status
         assert message in r.json()["error"]
@@ -281,10 +281,10 @@ def test_unknown_model_and_malformed_json(iris_server):
     ],
 )
 def test_integer_and_bool_inputs_are_converted_to_the_signature_dtype(
-    iris_server, classifier, datatype, data
+    shared_iris_server, classifier, datatype, data
 ):
     body = {"inputs": [{"name": "input", "shape": [1, 4], "datatype": datatype, "data": data}]}
-    with iris_server.client() as c:
+    with shared_iris_server.client() as c:
         r = c.post("/v2/models/iris/infer", json=body)
     assert r.status_code == 200, r.text
     expected = classifier.predict(np.asarray([data], dtype="float64")).tolist()

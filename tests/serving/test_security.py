@@ -155,8 +155,8 @@ def test_body_over_the_limit_is_413(start_server, classifier, iris):
         assert c.post("/v1/models/iris:predict", json={"instances": rows[:2]}).status_code == 200
 
 
-def test_token_less_server_answers_only_local_host_names(iris_server):
-    with iris_server.client() as c:
+def test_token_less_server_answers_only_local_host_names(shared_iris_server):
+    with shared_iris_server.client() as c:
         r = c.get("/v2/models/iris", headers={"Host": "evil.example"})
         assert r.status_code == 400
         assert r.json()["error"].startswith("Host 'evil.example' is not served here")
@@ -167,8 +167,8 @@ def test_token_less_server_answers_only_local_host_names(iris_server):
     "content_type",
     ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
 )
-def test_cross_site_form_content_types_are_refused(iris_server, content_type):
-    with iris_server.client() as c:
+def test_cross_site_form_content_types_are_refused(shared_iris_server, content_type):
+    with shared_iris_server.client() as c:
         r = c.post(
             "/v1/models/iris:predict",
             content=b'{"instances": [[1, 2, 3, 4]]}',

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 
-def test_row_and_columnar_predict(iris_server, classifier, iris):
+def test_row_and_columnar_predict(shared_iris_server, classifier, iris):
     X, _ = iris
-    with iris_server.client() as c:
+    with shared_iris_server.client() as c:
         rows = c.post("/v1/models/iris:predict", json={"instances": X[:2].tolist()}).json()
         assert [r["predictions"] for r in rows["predictions"]] == classifier.predict(X[:2]).tolist()
         np.testing.assert_allclose(
@@ -20,10 +20,10 @@ def test_row_and_columnar_predict(iris_server, classifier, iris):
         assert named["predictions"][0]["predictions"] == classifier.predict(X[:1])[0]
 
 
-def test_versions_and_labels(iris_server, iris):
+def test_versions_and_labels(shared_iris_server, iris):
     X, _ = iris
     body = {"instances": X[:1].tolist()}
-    with iris_server.client() as c:
+    with shared_iris_server.client() as c:
         assert c.post("/v1/models/iris/versions/1:predict", json=body).status_code == 200
         assert c.post("/v1/models/iris/labels/production:predict", json=body).status_code == 200
         r = c.post("/v1/models/iris/labels/staging:predict", json=body)
@@ -32,8 +32,8 @@ def test_versions_and_labels(iris_server, iris):
         assert c.post("/v1/models/iris/versions/3:predict", json=body).status_code == 404
 
 
-def test_status_and_metadata(iris_server):
-    with iris_server.client() as c:
+def test_status_and_metadata(shared_iris_server):
+    with shared_iris_server.client() as c:
         status = c.get("/v1/models/iris").json()
         assert status == {
             "model_version_status": [
@@ -63,8 +63,8 @@ def test_status_and_metadata(iris_server):
         ({"instances": []}, "instances: the request has no rows."),
     ],
 )
-def test_bad_predict_requests(iris_server, body, message):
-    with iris_server.client() as c:
+def test_bad_predict_requests(shared_iris_server, body, message):
+    with shared_iris_server.client() as c:
         r = c.post("/v1/models/iris:predict", json=body)
     assert r.status_code == 400
     assert r.json()["error"].startswith(message)

@@ -217,8 +217,8 @@ PROTOCOLS = [
 
 
 @pytest.mark.parametrize(("path", "send"), PROTOCOLS)
-def test_every_protocol_says_version_generation_and_request_id(iris_server, path, send):
-    with iris_server.client() as client:
+def test_every_protocol_says_version_generation_and_request_id(shared_iris_server, path, send):
+    with shared_iris_server.client() as client:
         first = client.post(path, **send)
         second = client.post(path, **send)
     for r in (first, second):
@@ -232,8 +232,8 @@ def test_every_protocol_says_version_generation_and_request_id(iris_server, path
         assert first.json()["model_version"] == "1"
 
 
-def test_the_clients_oip_id_is_the_request_id(iris_server):
-    with iris_server.client() as client:
+def test_the_clients_oip_id_is_the_request_id(shared_iris_server):
+    with shared_iris_server.client() as client:
         r = client.post("/v2/models/iris/infer", json=infer_body(np.array(ROW), "order-17"))
     assert r.status_code == 200, r.text
     assert (r.json()["id"], r.headers["x-maas-request-id"]) == ("order-17", "order-17")

@@ -13,9 +13,9 @@ def client_for(server):
 
 
 @pytest.mark.parametrize("binary", [True, False])
-def test_infer_with_tritonclient(iris_server, classifier, iris, binary):
+def test_infer_with_tritonclient(shared_iris_server, classifier, iris, binary):
     X, _ = iris
-    client = client_for(iris_server)
+    client = client_for(shared_iris_server)
     try:
         assert client.is_server_live()
         assert client.is_server_ready()
@@ -56,8 +56,8 @@ def test_tritonclient_sends_text_as_bytes(start_server, text_pipeline):
         client.close()
 
 
-def test_tritonclient_sees_our_errors(iris_server):
-    client = client_for(iris_server)
+def test_tritonclient_sees_our_errors(shared_iris_server):
+    client = client_for(shared_iris_server)
     try:
         inp = httpclient.InferInput("input", [1, 3], "FP64")
         inp.set_data_from_numpy(np.zeros((1, 3)))
