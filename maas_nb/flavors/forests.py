@@ -88,15 +88,14 @@ def _children_side_by_side(left: np.ndarray, right: np.ndarray) -> tuple[np.ndar
     n = len(left)
     old = np.zeros(n, dtype=np.intp)
     child = np.arange(n, dtype=np.intp)
-    placed = 1
-    for i in range(n):  # once per fitted forest, when its first small batch comes
-        if i >= placed:
-            break
+    i, placed = 0, 1
+    while i < placed:  # once per fitted forest, when its first small batch comes
         node = old[i]
         if left[node] != -1:
             child[i] = placed
             old[placed], old[placed + 1] = left[node], right[node]
             placed += 2
+        i += 1
     return old, child
 
 

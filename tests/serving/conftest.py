@@ -88,33 +88,35 @@ def start_server(home):
         stop(server)
 
 
-@pytest.fixture
-def iris_server(start_server, classifier, iris):
-    """A server with iris:1 (LogisticRegression) deployed as 'iris'."""
-    X, _ = iris
-    registry = maas_nb.api.registry()
+def _deploy_iris(registry: Registry, classifier, X) -> None:
+    """iris:1 (LogisticRegression) as 'iris', through its production alias."""
     registry.register(classifier, "iris", sample=X[:5], alias="production")
     registry.put_deployment("iris", "iris@production", {"max_batch_size": 16, "max_latency_ms": 2})
-    server = start_server()
+
+
+def _reconciled(server: Server) -> Server:
+    """*server*, once it has loaded what its registry deploys (all ready)."""
     states = server.reconcile()
     assert [s["status"] for s in states] == ["ready"], json.dumps(states)
     return server
+
+
+@pytest.fixture
+def iris_server(start_server, classifier, iris):
+    """A server with iris:1 (LogisticRegression) deployed as 'iris'."""
+    _deploy_iris(maas_nb.api.registry(), classifier, iris[0])
+    return _reconciled(start_server())
 
 
 @pytest.fixture(scope="module")
 def shared_iris_server(tmp_path_factory, classifier, iris):
     """`iris_server`'s deployment on a server of its own home, shared by a module's tests
     that only send requests (bad ones included: it must keep serving them all)."""
-    X, _ = iris
     home = tmp_path_factory.mktemp("shared-iris")
-    registry = Registry(home)
-    registry.register(classifier, "iris", sample=X[:5], alias="production")
-    registry.put_deployment("iris", "iris@production", {"max_batch_size": 16, "max_latency_ms": 2})
+    _deploy_iris(Registry(home), classifier, iris[0])
     server = spawn_server(home)
     try:
-        states = server.reconcile()
-        assert [s["status"] for s in states] == ["ready"], json.dumps(states)
-        yield server
+        yield _reconciled(server)
     finally:
         stop(server)
 
