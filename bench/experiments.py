@@ -207,7 +207,12 @@ def run(
     try:
         sides = {key: serve(path, tmp / key, forest, X, procs) for key, path in trees.items()}
         if together:
-            return measure_together(sides, X, duration, rounds, groups, _drained)
+            ratios = measure_together(sides, X, duration, rounds, groups, _drained)
+            if "shadow" in groups:
+                for key, side in sides.items():
+                    answered, settled = shadow_counts(side.urls["split"])
+                    print(f"  {key}: rf-shadow's shadow answered {answered} copies of {settled}")
+            return ratios
         return measure(sides, X, duration, rounds, groups)
     finally:
         stop(procs)

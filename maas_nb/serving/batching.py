@@ -13,8 +13,9 @@ only delay it). Requests bigger than a batch are split and reassembled. The queu
 bounded and answers 503 when full.
 
 Where a batch is predicted, on the event loop or on the model's own worker thread,
-follows what the model's calls cost (`call_costs`). Either way one call at a time: a
-model need not be thread-safe.
+follows what the model's calls cost (`call_costs`); a shadow's model is called in a
+process of its own instead (`model_process`). Either way one call at a time: a model
+need not be thread-safe.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ import numpy as np
 
 from .call_costs import INLINE_ALONE_S, INLINE_S, CallCosts
 from .errors import BadRequest, PayloadTooLarge, Unavailable
+from .model_process import ModelProcess
 from .rows import Rows, concat, slice_outputs
 
 Outputs = dict[str, np.ndarray]
@@ -61,7 +63,7 @@ class Batcher:
 
     def __init__(
         self,
-        predict: Callable[[Rows], Outputs],
+        predict: Callable[[Rows], Outputs] | None,
         *,
         name: str,
         max_batch_size: int = 64,
@@ -69,8 +71,11 @@ class Batcher:
         max_queue_rows: int | None = None,
         observe_batch: Callable[[int, float], None] | None = None,
         answered: Answered | None = None,
+        process: ModelProcess | None = None,
     ) -> None:
         self._predict = predict
+        #: The model's own process (*predict* unused): every batch is called there.
+        self.process = process
         self.name = name
         self.max_batch_size = max(1, int(max_batch_size))
         self.max_latency = max(0.0, float(max_latency_ms)) / 1000
@@ -162,6 +167,8 @@ class Batcher:
         self._wakeup.set()
         await self._task
         self._executor.shutdown(wait=True)
+        if self.process is not None:
+            await self.process.close()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -187,14 +194,19 @@ class Batcher:
     async def _predict_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
         rows = concat([item.rows for item in batch])
         start = time.perf_counter()
-        probe = self.costs.probe_due(rows.n, self._expected_cost)  # None, or where to call
+        probe = None if self.process else self.costs.probe_due(rows.n, self._expected_cost)
         inline = probe if probe is not None else self._inline(len(batch), rows.n)
         try:
             if inline:
+                assert self._predict is not None
                 outputs = self._predict(rows)
             else:
-                outputs = await loop.run_in_executor(self._executor, self._predict, rows)
-        except Exception:
+                outputs = await self._off_loop(loop, rows)
+        except Exception as exc:
+            if len(batch) == 1:  # its own failure: calling it again would only repeat it
+                if not batch[0].future.done():
+                    batch[0].future.set_exception(model_failed(self.name, exc))
+                return
             # One bad request must not fail the others batched with it.
             await self._predict_one_by_one(batch)
             return
@@ -233,10 +245,17 @@ class Batcher:
         except Exception:  # what watches the answers must not fail the batch's clients
             log.exception("telling the answers of a batch of %s failed", self.name)
 
+    def _off_loop(self, loop: asyncio.AbstractEventLoop, rows: Rows) -> Awaitable[Outputs]:
+        """A call of the model on its thread, or in its process."""
+        if self.process is not None:
+            return self.process.call(rows)
+        assert self._predict is not None
+        return loop.run_in_executor(self._executor, self._predict, rows)
+
     def _inline(self, requests: int, rows: int) -> bool:
         """Whether to call the model on the event loop rather than on its thread."""
         cost = self.costs.cost_of(rows)
-        if cost is None:
+        if cost is None or self.process is not None:
             return False
         if cost < INLINE_S:
             return True
@@ -315,7 +334,7 @@ class Batcher:
         loop = asyncio.get_running_loop()
         for item in batch:
             try:
-                outputs = await loop.run_in_executor(self._executor, self._predict, item.rows)
+                outputs = await self._off_loop(loop, item.rows)
             except Exception as exc:
                 if not item.future.done():
                     item.future.set_exception(model_failed(self.name, exc))

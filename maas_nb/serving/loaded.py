@@ -1,4 +1,5 @@
-"""One model version in memory: loaded from the registry, warmed, with its batcher."""
+"""One model version in memory: loaded from the registry, warmed, with its batcher (or,
+a shadow's, loaded in a process of its own: `model_process`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ..flavors.signature import Signature
 from ..registry import Registry
 from . import warming
 from .batching import Answered, Batcher, predictor
+from .model_process import ModelProcess
 
 #: The config keys that say how the traffic is split, not how a version is served: a
 #: change of them alone reuses the versions already loaded (a promote, a rollback or a
@@ -32,10 +34,11 @@ class Loaded:
     batcher: Batcher
     config: dict[str, Any]
     labels: tuple[str, ...] | None = None  # the class of each probabilities column
+    apart: bool = False  # called in a process of its own
 
     @property
     def key(self) -> tuple:
-        return (self.version, serving_key(self.config))
+        return (self.version, serving_key(self.config), self.apart)
 
 
 async def load(
@@ -45,17 +48,39 @@ async def load(
     config: dict[str, Any],
     observe_batch: Callable[..., Any] | None = None,
     answered: Answered | None = None,
+    *,
+    apart: bool = False,
 ) -> Loaded:
     """Version *version* of model *name* loaded, warmed and given a batcher (*config*:
-    its batching settings; *observe_batch* and *answered*: its hooks, see `Batcher`)."""
+    its batching settings; *observe_batch* and *answered*: its hooks, see `Batcher`);
+    *apart*: in a process of its own, not in this one."""
     uri = f"{name}:{version}"
+    if apart:
+        record = await asyncio.to_thread(registry.get, uri)
+        process = await ModelProcess.start(registry.home, uri)
+        batcher = _batcher(None, uri, config, observe_batch, answered, process)
+        return Loaded(
+            name, version, record.flavor, record.signature, batcher, config, process.labels, True
+        )
     record, model = await asyncio.to_thread(_load_model, registry, uri)
     flavor = flavors.get(record.flavor)
     predict = predictor(flavor, model)
     labels = class_labels(flavor.classes(model))
     if record.signature is not None:
         await asyncio.to_thread(warming.warm, predict, record.signature, uri)
-    batcher = Batcher(
+    batcher = _batcher(predict, uri, config, observe_batch, answered)
+    return Loaded(name, version, record.flavor, record.signature, batcher, config, labels)
+
+
+def _batcher(
+    predict: Callable[..., Any] | None,
+    uri: str,
+    config: dict[str, Any],
+    observe_batch: Callable[..., Any] | None,
+    answered: Answered | None,
+    process: ModelProcess | None = None,
+) -> Batcher:
+    return Batcher(
         predict,
         name=uri,
         max_batch_size=int(config["max_batch_size"]),
@@ -63,8 +88,8 @@ async def load(
         max_queue_rows=config.get("max_queue_rows"),
         observe_batch=observe_batch,
         answered=answered,
+        process=process,
     )
-    return Loaded(name, version, record.flavor, record.signature, batcher, config, labels)
 
 
 def _load_model(registry: Registry, uri: str) -> tuple[Any, Any]:

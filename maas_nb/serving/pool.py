@@ -256,7 +256,8 @@ class ModelPool:
         try:
             for version in want.versions():
                 uri = f"{want.model}:{version}"
-                reuse = have.get((version, serving_key(config)))
+                apart = version not in {v for _, v, _ in want.arms}  # a shadow's alone
+                reuse = have.get((version, serving_key(config), apart))
                 made[version] = reuse or await load(
                     self.registry,
                     want.model,
@@ -264,6 +265,7 @@ class ModelPool:
                     config,
                     metrics.observe_batch,
                     functools.partial(self.shadowing.told, slot, uri),
+                    apart=apart,
                 )
         except Exception as exc:
             log.warning("deployment %r: loading %s failed: %s", slot.name, uri, exc)

@@ -97,6 +97,29 @@ def test_a_failing_batch_tells_the_requests_answered_one_by_one():
     assert answers_by_note(told) == {"a": [2], "c": [6]}
 
 
+def test_a_lone_failing_request_calls_the_model_once():
+    calls = []
+
+    def failing(batch: Rows) -> dict[str, np.ndarray]:
+        calls.append(batch.n)
+        raise ValueError("never")
+
+    async def run():
+        batcher = Batcher(failing, name="m:1")
+        try:
+            await batcher.predict(rows([1, 2]))
+        finally:
+            await batcher.close()
+
+    try:
+        asyncio.run(run())
+    except Exception as exc:
+        assert "could not predict on this input: ValueError: never" in str(exc)
+    else:
+        raise AssertionError("the failing request succeeded")
+    assert calls == [2]  # not called again on its own: it was alone
+
+
 def test_a_failing_hook_does_not_fail_the_batch():
     def broken(notes, outputs, offsets, rows):
         raise RuntimeError("the window broke")

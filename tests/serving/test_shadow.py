@@ -1,12 +1,14 @@
 """Shadow traffic on a real uvicorn server (in this process, to reach its pool's sinks):
-answers recorded as outcomes, never returned, and a slow shadow cut off by its timeout
-while the clients get their answers."""
+answers recorded as outcomes, never returned, a slow shadow cut off by its timeout
+while the clients get their answers, and a shadow's model in a process of its own."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -18,7 +20,7 @@ import maas_nb
 from maas_nb.serving.app import create_app
 from maas_nb.serving.outcomes import Outcome
 from maas_nb.serving.pool import ModelPool
-from tests.custom_models import GatedRegressor
+from tests.custom_models import GatedRegressor, ProcessReporter
 from tests.helpers import wait_for
 
 
@@ -171,3 +173,53 @@ def test_a_slow_shadow_does_not_hold_the_client_and_is_cut_off_by_its_timeout(
     if timeout_ms > 1000:  # within its timeout, the shadow's answers are recorded
         wait_for(lambda: len(sink.of(shadow=True)) == 20, timeout=60, what="shadow answers")
         assert shadowing.timed_out == 0
+
+
+def _process_state(pid: int) -> str | None:
+    """The state letter of process *pid* (None: gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+def test_a_shadow_runs_in_a_process_of_its_own_that_a_crash_does_not_take_the_server(
+    in_process, iris
+):
+    X, y = iris
+    registry = maas_nb.api.registry()
+    registry.register(LogisticRegression(max_iter=1000).fit(X, y), "iris", sample=X[:5])
+    trusted = ["tests.custom_models.ProcessReporter"]
+    registry.register(ProcessReporter().fit(X), "iris", sample=X[:5], trusted_types=trusted)
+    shadow = {"target": "iris:2", "percent": 100.0, "timeout_ms": 30_000.0}
+    registry.put_deployment("iris", "iris:1", {"generation": 2, "shadow": shadow})
+    sink = ListSink()
+    in_process.pool.sinks.append(sink)
+    assert in_process.reconcile()["status"] == "ready"
+    shadowing = in_process.pool.shadowing
+
+    def send(row: np.ndarray, answered: int) -> set[int]:
+        with in_process.client() as client:
+            r = client.post("/v2/models/iris/infer", json=row_body(row))
+        assert r.status_code == 200, r.text
+        assert r.headers["x-maas-version"] == "iris:1"
+        what = "the shadow's answer or failure"
+        wait_for(lambda: shadowing.answered + shadowing.failed == answered, timeout=60, what=what)
+        return {int(p) for o in sink.of(shadow=True) for p in o.outputs["predictions"]}
+
+    pids = send(X[0], 1)
+    (pid,) = pids
+    assert pid != os.getpid()  # this test's process is the server's
+    assert f"PPid:\t{os.getpid()}\n" in Path(f"/proc/{pid}/status").read_text()
+    crash = X[0].copy()
+    crash[0] = -1.0  # ends the shadow's process mid-batch
+    assert send(crash, 2) == {pid}
+    assert shadowing.failed == 1
+    wait_for(lambda: _process_state(pid) is None, timeout=30, what="the crashed process reaped")
+    pids = send(X[1], 3)  # the next batch starts a new process
+    assert len(pids) == 2 and pid in pids
+    (again,) = pids - {pid}
+    registry.delete_deployment("iris")
+    with in_process.client() as client:
+        assert client.post("/maas/reconcile").json() == []
+    wait_for(lambda: _process_state(again) is None, timeout=30, what="the process stopped")

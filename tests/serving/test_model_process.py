@@ -1,0 +1,71 @@
+"""A model version called in a process of its own (`model_process`): what it sends back
+is read with an allow-list, a version it cannot load says why, and it answers what the
+model in this process would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import maas_nb
+from maas_nb.serving import model_process
+from maas_nb.serving.model_process import ModelProcess, ModelProcessError, answer, frame
+from maas_nb.serving.rows import Rows
+
+
+class _Runs:
+    def __reduce__(self):
+        return (os.system, ("echo this must not run",))
+
+
+def test_arrays_of_every_kind_come_back_and_nothing_else_does():
+    outputs = {
+        "floats": np.zeros((2, 3), np.float32),
+        "ints": np.arange(3),
+        "strings": np.array(["a", "bc"]),
+        "objects": np.array(["a", None, np.float64(1.5)], dtype=object),
+        "times": np.array(["2020-01-01"], dtype="datetime64[D]"),
+    }
+    got = answer(frame(("ok", outputs))[4:])[1]
+    assert set(got) == set(outputs)
+    for name, value in outputs.items():
+        assert got[name].dtype == value.dtype and got[name].tolist() == value.tolist()
+    with pytest.raises(ModelProcessError, match=r"sent posix\.system, which is not part"):
+        answer(pickle.dumps(("ok", _Runs())))
+    # A module the pickle names is never imported for its sake.
+    with pytest.raises(ModelProcessError, match="not part of a numpy array"):
+        answer(pickle.dumps(("ok", model_process.ModelProcess)))
+
+
+def test_a_version_it_cannot_load_says_why(home):
+    async def start():
+        return await ModelProcess.start(home, "nothing:1")
+
+    with pytest.raises(ModelProcessError, match="nothing:1 could not be loaded in its process"):
+        asyncio.run(start())
+
+
+def test_it_answers_as_the_model_does_and_stops_when_closed(home, iris):
+    X, y = iris
+    model = LogisticRegression(max_iter=1000).fit(X, y)
+    maas_nb.api.registry().register(model, "iris", sample=X[:5])
+
+    async def run():
+        process = await ModelProcess.start(home, "iris:1")
+        pid = process.pid
+        try:
+            outputs = await process.call(Rows("tensor", X[:7], 7))
+        finally:
+            await process.close()
+        return process, pid, outputs
+
+    process, pid, outputs = asyncio.run(run())
+    assert process.labels == ("0", "1", "2")
+    assert outputs["predictions"].tolist() == model.predict(X[:7]).tolist()
+    assert np.allclose(outputs["probabilities"], model.predict_proba(X[:7]))
+    assert pid is not None and not os.path.exists(f"/proc/{pid}")
