@@ -165,8 +165,9 @@ class ModelProcess:
 
     async def call(self, rows: Rows) -> Outputs:
         """The model's outputs for *rows*; raises what the model raised (as a
-        `RuntimeError` naming its type), or `ModelProcessError` if the child died (the
-        next call starts a new one)."""
+        `RuntimeError` naming its type), or `ModelProcessError` if the child died. After
+        a death, or a call cancelled mid-way (its child killed), the next call starts a
+        new child."""
         async with self._lock:
             if self._proc is None or self._proc.returncode is not None:
                 await self._spawn()
@@ -174,6 +175,11 @@ class ModelProcess:
                 reply = await self._exchange(("predict", rows))
             except ModelProcessError:
                 self._proc = None
+                raise
+            except BaseException:  # cancelled: its answer would be read as the next call's
+                proc, self._proc = self._proc, None
+                if proc is not None and proc.returncode is None:
+                    proc.kill()
                 raise
         if reply[0] == "ok":
             return reply[1]

@@ -16,6 +16,7 @@ import maas_nb
 from maas_nb.serving import model_process
 from maas_nb.serving.model_process import ModelProcess, ModelProcessError, answer, frame
 from maas_nb.serving.rows import Rows
+from tests.custom_models import GatedRegressor
 
 
 class _Runs:
@@ -69,3 +70,30 @@ def test_it_answers_as_the_model_does_and_stops_when_closed(home, iris):
     assert outputs["predictions"].tolist() == model.predict(X[:7]).tolist()
     assert np.allclose(outputs["probabilities"], model.predict_proba(X[:7]))
     assert pid is not None and not os.path.exists(f"/proc/{pid}")
+
+
+def test_a_call_cancelled_midway_leaves_no_answer_for_the_next(home, iris, tmp_path):
+    X, _ = iris
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    (gate / "open").touch()  # open while it is registered and warmed up
+    trusted = ["tests.custom_models.GatedRegressor"]
+    slow = GatedRegressor(str(gate)).fit(X)
+    maas_nb.api.registry().register(slow, "gated", sample=X[:5], trusted_types=trusted)
+
+    async def run():
+        process = await ModelProcess.start(home, "gated:1")
+        first = process.pid
+        try:
+            (gate / "open").unlink()
+            with pytest.raises(TimeoutError):  # its call waits at the gate, then is cancelled
+                await asyncio.wait_for(process.call(Rows("tensor", X[:3], 3)), 0.5)
+            (gate / "open").touch()
+            outputs = await process.call(Rows("tensor", X[5:7], 2))
+            return first, process.pid, outputs
+        finally:
+            await process.close()
+
+    first, second, outputs = asyncio.run(run())
+    assert outputs["predictions"].tolist() == X[5:7].sum(axis=1).tolist()
+    assert first != second and not os.path.exists(f"/proc/{first}")
