@@ -3,12 +3,14 @@
 A shadow's calls must cost the primary's clients nothing. Called on a worker thread of
 the server they cost the event loop the GIL: the thread takes it back after each wait
 (a sleep, a system call), and the busy loop is made to let go each time. Measured at
-c=16 beside a shadow sleeping 50 ms a batch: the primary's p99 +6.6% over no shadow with
-the calls on a thread, -2.9% with them off it (bench/experiments.py --together, 12
-rounds each). So a shadow's model runs in a child process: the server sends it a
-batch's rows and reads its outputs back through pipes, on the event loop, with no
-thread. A shadow that crashes (a segfault in a library, an `os._exit`) takes only its
-process down: the next batch starts it afresh.
+c=16 beside a shadow sleeping 50 ms a batch, the loop's thread blocked 0.011-0.012
+times a request (0.005 with no shadow), the shadow's thread 0.023-0.027. So a shadow's
+model runs in a child process: the server sends it a batch's rows and reads its outputs
+back through pipes, on the event loop, with no thread; the loop's thread then blocks
+0.005 times a request, as with no shadow. A shadow that crashes (a segfault in a
+library, an `os._exit`) takes only its process down: the next batch starts it afresh,
+unless it died soon after its start twice in a row (then the next start waits,
+`RESTART_S` doubled for each more, at most `RESTART_MOST_S`; its batches fail meanwhile).
 
 Messages are pickled, each after its length (4 bytes). The child's are read with an
 allow-list of the objects numpy arrays are rebuilt from (resolved in modules already
@@ -31,6 +33,7 @@ import os
 import pickle
 import struct
 import sys
+import time
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -42,6 +45,11 @@ log = logging.getLogger("maas_nb.serving")
 _LENGTH = struct.Struct("!I")
 #: How long a child is given to exit once its input is closed, before it is killed.
 EXIT_S = 5.0
+#: A child that dies (or fails to load) sooner than this after its start died quickly:
+#: after two such in a row, the next start waits this long, doubled for each more.
+RESTART_S = 5.0
+#: The longest wait before a start.
+RESTART_MOST_S = 60.0
 
 
 class ModelProcessError(RuntimeError):
@@ -115,6 +123,10 @@ class ModelProcess:
         self.labels: tuple[str, ...] | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
+        self.restart_s = RESTART_S
+        self._started = 0.0  # time.monotonic() of the latest start
+        self.quick_deaths = 0  # children in a row that died soon after their start
+        self._not_before = 0.0  # no start before this time.monotonic()
 
     @classmethod
     async def start(cls, home: os.PathLike[str] | str, uri: str) -> ModelProcess:
@@ -128,6 +140,7 @@ class ModelProcess:
         return None if self._proc is None else self._proc.pid
 
     async def _spawn(self) -> None:
+        self._started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -143,8 +156,16 @@ class ModelProcess:
             raise
         if reply[0] != "ready":
             await self._stop(proc)
+            self._died()
             raise ModelProcessError(f"{self.uri} could not be loaded in its process: {reply[1]}")
         self.labels = reply[1]
+
+    def _died(self) -> None:
+        """Count a child's death (or failed load), and so when the next may start."""
+        now = time.monotonic()
+        self.quick_deaths = self.quick_deaths + 1 if now - self._started < self.restart_s else 0
+        wait = 0.0 if self.quick_deaths < 2 else self.restart_s * 2 ** (self.quick_deaths - 2)
+        self._not_before = now + min(wait, RESTART_MOST_S)
 
     async def _exchange(self, message: Any) -> Any:
         proc = self._proc
@@ -156,6 +177,7 @@ class ModelProcess:
             return answer(await proc.stdout.readexactly(length))
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             await self._stop(proc)
+            self._died()
             code = proc.returncode
             log.warning("the process of %s (pid %d) exited with code %s", self.uri, proc.pid, code)
             raise ModelProcessError(
@@ -170,11 +192,19 @@ class ModelProcess:
         new child."""
         async with self._lock:
             if self._proc is None or self._proc.returncode is not None:
+                wait = self._not_before - time.monotonic()
+                if wait > 0:
+                    raise ModelProcessError(
+                        f"the process of {self.uri} died {self.quick_deaths} times in a row, "
+                        f"each within {self.restart_s:g} s of its start; it starts again in "
+                        f"{wait:.1f} s (see the server's log for why it died)"
+                    )
                 await self._spawn()
             try:
                 reply = await self._exchange(("predict", rows))
             except ModelProcessError:
-                self._proc = None
+                if self._proc is not None and self._proc.returncode is not None:
+                    self._proc = None  # died: the next call starts another
                 raise
             except BaseException:  # cancelled: its answer would be read as the next call's
                 proc, self._proc = self._proc, None

@@ -16,7 +16,7 @@ import maas_nb
 from maas_nb.serving import model_process
 from maas_nb.serving.model_process import ModelProcess, ModelProcessError, answer, frame
 from maas_nb.serving.rows import Rows
-from tests.custom_models import GatedRegressor
+from tests.custom_models import GatedRegressor, ProcessReporter
 
 
 class _Runs:
@@ -97,3 +97,28 @@ def test_a_call_cancelled_midway_leaves_no_answer_for_the_next(home, iris, tmp_p
     first, second, outputs = asyncio.run(run())
     assert outputs["predictions"].tolist() == X[5:7].sum(axis=1).tolist()
     assert first != second and not os.path.exists(f"/proc/{first}")
+
+
+def test_a_process_that_keeps_dying_soon_after_its_start_waits_before_the_next(home, iris):
+    X, _ = iris
+    trusted = ["tests.custom_models.ProcessReporter"]
+    maas_nb.api.registry().register(
+        ProcessReporter().fit(X), "reporter", sample=X[:5], trusted_types=trusted
+    )
+    crash = X[:2].copy()
+    crash[0, 0] = -1.0  # ends the process mid-call
+
+    async def run():
+        process = await ModelProcess.start(home, "reporter:1")
+        process.restart_s = 120.0  # "soon" enough for any machine's start
+        try:
+            for _ in range(2):  # the first death starts the next at once, the second not
+                with pytest.raises(ModelProcessError, match="exited with code 3"):
+                    await process.call(Rows("tensor", crash, 2))
+            with pytest.raises(ModelProcessError, match=r"died 2 times in a row.*starts again"):
+                await process.call(Rows("tensor", X[:2], 2))
+            assert process.pid is None
+        finally:
+            await process.close()
+
+    asyncio.run(run())
