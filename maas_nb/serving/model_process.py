@@ -16,7 +16,8 @@ Messages are pickled, each after its length (4 bytes). The child's are read with
 allow-list of the objects numpy arrays are rebuilt from (resolved in modules already
 imported, and compared as objects, never by name): a child's answer cannot run code
 in the server. The registry's home and the server's ``sys.path`` go to the child on its
-standard input, never in its arguments; the child loads the version as the server would
+standard input, never in its arguments (its environment is the server's, less the
+server's token); the child loads the version as the server would
 (digests verified, trusted types only), and its standard output carries the messages
 alone (what the model prints goes to standard error, the server's log).
 
@@ -140,6 +141,8 @@ class ModelProcess:
         return None if self._proc is None else self._proc.pid
 
     async def _spawn(self) -> None:
+        from .server import TOKEN_ENV
+
         self._started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -147,6 +150,7 @@ class ModelProcess:
             __name__,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            env={k: v for k, v in os.environ.items() if k != TOKEN_ENV},  # not its business
         )
         self._proc = proc
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,7 +52,8 @@ def test_a_version_it_cannot_load_says_why(home):
         asyncio.run(start())
 
 
-def test_it_answers_as_the_model_does_and_stops_when_closed(home, iris):
+def test_it_answers_as_the_model_does_and_stops_when_closed(home, iris, monkeypatch):
+    monkeypatch.setenv("MAAS_TOKEN", "the-servers-secret")
     X, y = iris
     model = LogisticRegression(max_iter=1000).fit(X, y)
     maas_nb.api.registry().register(model, "iris", sample=X[:5])
@@ -60,6 +62,9 @@ def test_it_answers_as_the_model_does_and_stops_when_closed(home, iris):
         process = await ModelProcess.start(home, "iris:1")
         pid = process.pid
         try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            assert f"MAAS_HOME={home}".encode() in environ
+            assert not [v for v in environ if v.startswith(b"MAAS_TOKEN=")]
             outputs = await process.call(Rows("tensor", X[:7], 7))
         finally:
             await process.close()
