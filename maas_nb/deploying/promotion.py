@@ -4,9 +4,10 @@
 the deployment's traffic to that alias at 100 (the shadow, stickiness and guard dropped,
 the generation + 1) in ONE registry transaction, so a server never sees the alias moved
 without the split changed, or the other way round; then it waits until the server
-serves that generation. The server already holds the candidate (it served it as an arm),
-so the switch is a swap of splits: requests in flight finish on the version that took
-them, and none fails.
+serves that generation. The server already holds a candidate that served as an arm, so
+the switch is a swap of splits (a candidate that was only a shadow ran in a process of
+its own: it is loaded into the server first, while the old split serves): requests in
+flight finish on the version that took them, and none fails.
 
 The row remembers the promotion (``promoted``: the alias, the version it named before
 and the one it names now). `rollback` undoes it when it is the last change of the

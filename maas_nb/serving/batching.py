@@ -165,10 +165,12 @@ class Batcher:
         """Finish what is queued, then stop."""
         self._closing = True
         self._wakeup.set()
-        await self._task
-        self._executor.shutdown(wait=True)
-        if self.process is not None:
-            await self.process.close()
+        try:
+            await self._task
+            self._executor.shutdown(wait=True)
+        finally:
+            if self.process is not None:
+                await self.process.close()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -196,12 +198,14 @@ class Batcher:
         start = time.perf_counter()
         probe = None if self.process else self.costs.probe_due(rows.n, self._expected_cost)
         inline = probe if probe is not None else self._inline(len(batch), rows.n)
+        called = False
         try:
             if inline:
                 assert self._predict is not None
                 outputs = self._predict(rows)
             else:
                 outputs = await self._off_loop(loop, rows)
+            called = True
         except Exception as exc:
             if len(batch) == 1:  # its own failure: calling it again would only repeat it
                 if not batch[0].future.done():
@@ -214,7 +218,9 @@ class Batcher:
             seconds = time.perf_counter() - start
             if probe is not None:  # afresh: earlier calls there may be long past
                 self.costs.forget(rows.n, on_loop=probe)
-            self.costs.measured(rows.n, seconds, on_loop=inline)
+            # A process's failed call, or one that started it, tells nothing of a call's cost.
+            if self.process is None or (called and not self.process.fresh):
+                self.costs.measured(rows.n, seconds, on_loop=inline)
             self._expected_cost = self.costs.cost_of(rows.n)
             if self._observe_batch is not None:
                 self._observe_batch(rows.n, seconds)

@@ -19,7 +19,9 @@ from .model_process import ModelProcess
 
 #: The config keys that say how the traffic is split, not how a version is served: a
 #: change of them alone reuses the versions already loaded (a promote, a rollback or a
-#: new guard swaps splits of the versions in memory; "log" is read at each request).
+#: new guard swaps splits of the versions in memory; "log" is read at each request),
+#: except a version that becomes a shadow alone, or stops being one: it is loaded afresh,
+#: in its own process or in the server's (`Loaded.apart`).
 TRAFFIC_KEYS = frozenset({"traffic", "generation", "sticky", "shadow", "log", "guard", "promoted"})
 
 
@@ -58,7 +60,11 @@ async def load(
     if apart:
         record = await asyncio.to_thread(registry.get, uri)
         process = await ModelProcess.start(registry.home, uri)
-        batcher = _batcher(None, uri, config, observe_batch, answered, process)
+        try:
+            batcher = _batcher(None, uri, config, observe_batch, answered, process)
+        except BaseException:
+            await process.close()
+            raise
         return Loaded(
             name, version, record.flavor, record.signature, batcher, config, process.labels, True
         )

@@ -5,115 +5,45 @@ the server they cost the event loop the GIL: the thread takes it back after each
 (a sleep, a system call), and the busy loop is made to let go each time. Measured at
 c=16 beside a shadow sleeping 50 ms a batch, the loop's thread blocked 0.011-0.012
 times a request (0.005 with no shadow), the shadow's thread 0.023-0.027. So a shadow's
-model runs in a child process: the server sends it a batch's rows and reads its outputs
-back through pipes, on the event loop, with no thread; the loop's thread then blocks
-0.005 times a request, as with no shadow. A shadow that crashes (a segfault in a
-library, an `os._exit`) takes only its process down: the next batch starts it afresh,
-unless it died soon after its start twice in a row (then the next start waits,
-`RESTART_S` doubled for each more, at most `RESTART_MOST_S`; its batches fail meanwhile).
+model runs in a child process (`model_child`): the server sends it a batch's rows and
+reads its outputs back through pipes (`model_pipe`), on the event loop, with no thread;
+the loop's thread then blocks 0.005 times a request, as with no shadow.
 
-Messages are pickled, each after its length (4 bytes). The child's are read with an
-allow-list of the objects numpy arrays are rebuilt from (resolved in modules already
-imported, and compared as objects, never by name): a child's answer cannot run code
-in the server. The registry's home and the server's ``sys.path`` go to the child on its
-standard input, never in its arguments (its environment is the server's, less the
-server's token); the child loads the version as the server would
-(digests verified, trusted types only), and its standard output carries the messages
-alone (what the model prints goes to standard error, the server's log).
+A shadow that crashes (a segfault in a library, an `os._exit`) takes only its process
+down: a later call starts another, at once, unless the process died soon after it was
+ready (or failed to load) twice in a row: then the next start waits `RESTART_S`,
+doubled for each more such death, at most `RESTART_MOST_S`, and calls fail meanwhile.
+A call cancelled midway, or answered with more than `model_pipe.MOST_BYTES`, kills its
+child: the pipes are out of step.
 
-Run as ``python -m maas_nb.serving.model_process`` by `ModelProcess.start` only.
+The child gets the registry's home and the version on its standard input, never in its
+arguments; its environment is the server's, less the server's token, with the server's
+``sys.path`` as ``PYTHONPATH``. It loads the version as the server would (digests
+verified, trusted types only).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import logging
 import os
-import pickle
-import struct
 import sys
 import time
-from typing import Any, BinaryIO
 
 import numpy as np
 
+from .model_pipe import LENGTH, MOST_BYTES, ModelProcessError, answer, frame
 from .rows import Rows
 
 Outputs = dict[str, np.ndarray]
 log = logging.getLogger("maas_nb.serving")
-_LENGTH = struct.Struct("!I")
 #: How long a child is given to exit once its input is closed, before it is killed.
 EXIT_S = 5.0
-#: A child that dies (or fails to load) sooner than this after its start died quickly:
-#: after two such in a row, the next start waits this long, doubled for each more.
+#: A child that dies this soon after it was ready (or fails to load) died quickly: after
+#: two such deaths in a row, the next start waits this long, doubled for each more.
 RESTART_S = 5.0
 #: The longest wait before a start.
 RESTART_MOST_S = 60.0
-
-
-class ModelProcessError(RuntimeError):
-    """The child failed to load, died, or sent what it must not."""
-
-
-def frame(message: Any) -> bytes:
-    """*message* pickled, after its length."""
-    data = pickle.dumps(message, protocol=5)
-    return _LENGTH.pack(len(data)) + data
-
-
-def _allowed() -> frozenset[int]:
-    """The ids of the objects pickles of numpy arrays (of every kind outputs have) are
-    rebuilt from, as the unpickler resolves them."""
-    samples: list[Any] = [
-        np.zeros((2, 2), np.float32),
-        np.array([1, 2]),
-        np.array([True]),
-        np.array(["a", None], dtype=object),
-        np.array(["a", "bc"]),
-        np.array([b"a"]),
-        np.array(["2020-01-01"], dtype="datetime64[D]"),
-        np.array([1], dtype="timedelta64[s]"),
-        np.zeros(2, dtype=[("a", "f8"), ("b", "i4")]),
-        np.array([np.float64(1), np.int64(2), np.bool_(True), np.str_("a")], dtype=object),
-    ]
-    with contextlib.suppress(AttributeError):  # numpy >= 2 only
-        samples.append(np.array(["a"], dtype=np.dtypes.StringDType()))
-    found: set[int] = set()
-
-    class Recording(pickle.Unpickler):
-        def find_class(self, module: str, name: str) -> Any:
-            obj = super().find_class(module, name)
-            found.add(id(obj))
-            return obj
-
-    for sample in samples:
-        Recording(io.BytesIO(pickle.dumps(sample, protocol=5))).load()
-    return frozenset(found)
-
-
-_ALLOWED = _allowed()
-
-
-class _Answers(pickle.Unpickler):
-    """Unpickles only what numpy arrays are made of (see the module)."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        obj: Any = sys.modules.get(module)  # never imported for a pickle's sake
-        for part in name.split("."):
-            obj = getattr(obj, part, None)
-        if obj is None or id(obj) not in _ALLOWED:
-            raise ModelProcessError(
-                f"the model's process sent {module}.{name}, which is not part of a numpy "
-                "array: outputs must be arrays of numbers, strings or booleans"
-            )
-        return obj
-
-
-def answer(data: bytes) -> Any:
-    """A message from a child (*data*: its pickle), unpickled with the allow-list."""
-    return _Answers(io.BytesIO(data)).load()
 
 
 class ModelProcess:
@@ -124,10 +54,12 @@ class ModelProcess:
         self.labels: tuple[str, ...] | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
+        self._closed = False
         self.restart_s = RESTART_S
-        self._started = 0.0  # time.monotonic() of the latest start
-        self.quick_deaths = 0  # children in a row that died soon after their start
+        self._ready_at = 0.0  # time.monotonic() when the latest child was ready
+        self.quick_deaths = 0  # children in a row that died soon after they were ready
         self._not_before = 0.0  # no start before this time.monotonic()
+        self.fresh = False  # the latest call started a child (its time was the load's)
 
     @classmethod
     async def start(cls, home: os.PathLike[str] | str, uri: str) -> ModelProcess:
@@ -143,88 +75,113 @@ class ModelProcess:
     async def _spawn(self) -> None:
         from .server import TOKEN_ENV
 
-        self._started = time.monotonic()
+        env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}  # not its business
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            __name__,
+            "maas_nb.serving.model_child",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
-            env={k: v for k, v in os.environ.items() if k != TOKEN_ENV},  # not its business
+            env=env,
         )
         self._proc = proc
         try:
-            reply = await self._exchange(("load", self.home, self.uri, list(sys.path)))
-        except BaseException:
+            reply = answer(await self._exchange(frame(("load", self.home, self.uri))))
+            if reply[0] != "ready":
+                raise ModelProcessError(
+                    f"{self.uri} could not be loaded in its process: {reply[1]}"
+                )
+        except BaseException as exc:
+            self._proc = None
             await self._stop(proc)
+            if not isinstance(exc, asyncio.CancelledError):
+                self._died(quick=True)
             raise
-        if reply[0] != "ready":
-            await self._stop(proc)
-            self._died()
-            raise ModelProcessError(f"{self.uri} could not be loaded in its process: {reply[1]}")
-        self.labels = reply[1]
+        self.labels, self._ready_at = reply[1], time.monotonic()
 
-    def _died(self) -> None:
-        """Count a child's death (or failed load), and so when the next may start."""
+    def _died(self, *, quick: bool) -> None:
+        """Count a child's death, and so when the next may start."""
         now = time.monotonic()
-        self.quick_deaths = self.quick_deaths + 1 if now - self._started < self.restart_s else 0
+        self.quick_deaths = self.quick_deaths + 1 if quick else 0
         wait = 0.0 if self.quick_deaths < 2 else self.restart_s * 2 ** (self.quick_deaths - 2)
         self._not_before = now + min(wait, RESTART_MOST_S)
 
-    async def _exchange(self, message: Any) -> Any:
+    def _died_serving(self) -> None:
+        """Count the death of the child that was ready (it exited by itself)."""
+        self._proc = None
+        self._died(quick=time.monotonic() - self._ready_at < self.restart_s)
+
+    def _exited(self, proc: asyncio.subprocess.Process) -> str:
+        """Say in the log that *proc* exited by itself; the same words for an error."""
+        code = proc.returncode
+        log.warning("the process of %s (pid %d) exited with code %s", self.uri, proc.pid, code)
+        return f"the process of {self.uri} (pid {proc.pid}) exited with code {code}"
+
+    async def _exchange(self, data: bytes) -> bytes:
+        """Send *data* (a frame) to the child; its answer's pickle."""
         proc = self._proc
         assert proc is not None and proc.stdin is not None and proc.stdout is not None
         try:
-            proc.stdin.write(frame(message))
+            proc.stdin.write(data)
             await proc.stdin.drain()
-            (length,) = _LENGTH.unpack(await proc.stdout.readexactly(_LENGTH.size))
-            return answer(await proc.stdout.readexactly(length))
+            (length,) = LENGTH.unpack(await proc.stdout.readexactly(LENGTH.size))
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             await self._stop(proc)
-            self._died()
-            code = proc.returncode
-            log.warning("the process of %s (pid %d) exited with code %s", self.uri, proc.pid, code)
             raise ModelProcessError(
-                f"the process of {self.uri} (pid {proc.pid}) exited with code {code}; "
-                "the next batch starts it again (see the server's log for its last words)"
+                f"{self._exited(proc)}; a later call starts it again (see the server's log "
+                "for its last words)"
             ) from exc
+        if length > MOST_BYTES:
+            raise ModelProcessError(
+                f"the process of {self.uri} sent an answer of {length} bytes, over the "
+                f"{MOST_BYTES} allowed: it was stopped"
+            )
+        return await proc.stdout.readexactly(length)
 
     async def call(self, rows: Rows) -> Outputs:
         """The model's outputs for *rows*; raises what the model raised (as a
-        `RuntimeError` naming its type), or `ModelProcessError` if the child died. After
-        a death, or a call cancelled mid-way (its child killed), the next call starts a
-        new child."""
+        `RuntimeError` naming its type), or `ModelProcessError` (see the module)."""
+        data = frame(("predict", rows))  # a pickling error leaves the child as it is
         async with self._lock:
-            if self._proc is None or self._proc.returncode is not None:
+            if self._closed:
+                raise ModelProcessError(f"the process of {self.uri} is closed")
+            if self._proc is not None and self._proc.returncode is not None:
+                self._exited(self._proc)  # between calls
+                self._died_serving()
+            self.fresh = self._proc is None
+            if self._proc is None:
                 wait = self._not_before - time.monotonic()
                 if wait > 0:
                     raise ModelProcessError(
-                        f"the process of {self.uri} died {self.quick_deaths} times in a row, "
-                        f"each within {self.restart_s:g} s of its start; it starts again in "
-                        f"{wait:.1f} s (see the server's log for why it died)"
+                        f"the process of {self.uri} died {self.quick_deaths} times in a "
+                        f"row, each within {self.restart_s:g} s of being ready; it starts "
+                        f"again in {wait:.1f} s (see the server's log for why it died)"
                     )
                 await self._spawn()
+            proc = self._proc
             try:
-                reply = await self._exchange(("predict", rows))
-            except ModelProcessError:
-                if self._proc is not None and self._proc.returncode is not None:
-                    self._proc = None  # died: the next call starts another
+                raw = await self._exchange(data)
+            except BaseException:  # died, cancelled or too big: the pipes are out of step
+                if proc is not None and proc.returncode is not None:
+                    self._died_serving()
+                elif proc is not None:
+                    self._proc = None
+                    proc.kill()  # reaped by the event loop's child watcher
                 raise
-            except BaseException:  # cancelled: its answer would be read as the next call's
-                proc, self._proc = self._proc, None
-                if proc is not None and proc.returncode is None:
-                    proc.kill()
-                raise
+        reply = answer(raw)  # refused: the whole answer was read, the pipes are in step
         if reply[0] == "ok":
             return reply[1]
         raise RuntimeError(f"{reply[1]}: {reply[2]}")
 
     async def close(self) -> None:
-        """Stop the child: its input closed, then killed if it has not exited in time."""
+        """Stop the child: its input closed, then killed if it has not exited in time.
+        Later calls are refused."""
+        self._closed = True
         async with self._lock:
             if self._proc is not None:
-                await self._stop(self._proc)
-                self._proc = None
+                proc, self._proc = self._proc, None
+                await self._stop(proc)
 
     @staticmethod
     async def _stop(proc: asyncio.subprocess.Process) -> None:
@@ -232,66 +189,6 @@ class ModelProcess:
             proc.stdin.close()
         try:
             await asyncio.wait_for(proc.wait(), EXIT_S)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # (not the builtin's alias before Python 3.11)
             proc.kill()
             await proc.wait()
-
-
-# -- the child --------------------------------------------------------------------------
-
-
-def _read(source: BinaryIO) -> Any:
-    header = source.read(_LENGTH.size)
-    if len(header) < _LENGTH.size:
-        return None  # the server closed our input: exit
-    (length,) = _LENGTH.unpack(header)
-    return pickle.loads(source.read(length))  # noqa: S301  (from the server that started us)
-
-
-def _write(sink: BinaryIO, message: Any) -> None:
-    sink.write(frame(message))
-    sink.flush()
-
-
-def main() -> int:
-    """Load the version the server names, then answer its batches until input ends."""
-    source = sys.stdin.buffer
-    sink = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # what the model prints goes to standard error, not into the messages
-    first = _read(source)
-    if first is None:
-        return 0
-    _, home, uri, path = first
-    sys.path[:] = path
-    try:
-        predict, labels = _load(home, uri)
-    except Exception as exc:
-        _write(sink, ("failed", f"{type(exc).__name__}: {exc}"))
-        return 1
-    _write(sink, ("ready", labels))
-    while (message := _read(source)) is not None:
-        try:
-            _write(sink, ("ok", predict(message[1])))
-        except Exception as exc:
-            _write(sink, ("error", type(exc).__name__, str(exc)))
-    return 0
-
-
-def _load(home: str, uri: str) -> tuple[Any, tuple[str, ...] | None]:
-    from .. import flavors
-    from ..registry import Registry
-    from . import warming
-    from .batching import predictor
-    from .loaded import class_labels
-
-    registry = Registry(home)
-    record, model = registry.get(uri), registry.load(uri)
-    flavor = flavors.get(record.flavor)
-    predict = predictor(flavor, model)
-    if record.signature is not None:
-        warming.warm(predict, record.signature, uri)
-    return predict, class_labels(flavor.classes(model))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import os
 import pickle
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +17,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import maas_nb
-from maas_nb.serving import model_process
-from maas_nb.serving.model_process import ModelProcess, ModelProcessError, answer, frame
+from maas_nb.serving import model_pipe, model_process
+from maas_nb.serving.model_pipe import ModelProcessError, answer, frame
+from maas_nb.serving.model_process import ModelProcess
 from maas_nb.serving.rows import Rows
 from tests.custom_models import GatedRegressor, ProcessReporter
 
@@ -39,9 +43,39 @@ def test_arrays_of_every_kind_come_back_and_nothing_else_does():
         assert got[name].dtype == value.dtype and got[name].tolist() == value.tolist()
     with pytest.raises(ModelProcessError, match=r"sent posix\.system, which is not part"):
         answer(pickle.dumps(("ok", _Runs())))
-    # A module the pickle names is never imported for its sake.
     with pytest.raises(ModelProcessError, match="not part of a numpy array"):
-        answer(pickle.dumps(("ok", model_process.ModelProcess)))
+        answer(pickle.dumps(("ok", ModelProcess)))
+
+
+def test_a_name_in_an_answer_is_never_looked_up_for_its_sake():
+    # numpy imports a submodule on first access of its name (its module __getattr__):
+    # checked in a fresh interpreter, where nothing imported numpy.f2py before.
+    code = """if True:
+        import sys
+        from maas_nb.serving.model_pipe import ModelProcessError, answer
+        assert "numpy.f2py" not in sys.modules
+        try:
+            answer(b"\\x80\\x02cnumpy\\nf2py\\n.")
+        except ModelProcessError as exc:
+            print(exc)
+        print("numpy.f2py" in sys.modules)
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == [
+        "the model's process sent numpy.f2py, which is not part of a numpy array: outputs "
+        "must be arrays of numbers, strings or booleans",
+        "False",
+    ]
+
+
+def test_an_answer_cannot_set_attributes_of_the_servers_functions():
+    ((module, name),) = [k for k in model_pipe.ALLOWED if k[1] == "_frombuffer"]
+    function = model_pipe.ALLOWED[module, name]
+    # BUILD with slot state (None, {"__qualname__": "x"}) on the function it named.
+    state = b"N}X\x0c\x00\x00\x00__qualname__X\x01\x00\x00\x00xs\x86b."
+    got = answer(b"\x80\x02c" + f"{module}\n{name}\n".encode() + state)
+    assert got is not function and got.__qualname__ == "x"  # a copy took it
+    assert function.__qualname__ == "_frombuffer"
 
 
 def test_a_version_it_cannot_load_says_why(home):
@@ -127,3 +161,32 @@ def test_a_process_that_keeps_dying_soon_after_its_start_waits_before_the_next(h
             await process.close()
 
     asyncio.run(run())
+
+
+def test_ctrl_c_is_the_servers_and_a_too_big_answer_ends_the_child(home, iris, monkeypatch):
+    X, y = iris
+    model = LogisticRegression(max_iter=1000).fit(X, y)
+    maas_nb.api.registry().register(model, "iris", sample=X[:5])
+
+    async def run():
+        process = await ModelProcess.start(home, "iris:1")
+        first = process.pid
+        try:
+            os.kill(first, signal.SIGINT)  # as Ctrl-C at the server's terminal sends it
+            got = await process.call(Rows("tensor", X[:3], 3))
+            assert process.pid == first
+            assert got["predictions"].tolist() == model.predict(X[:3]).tolist()
+            most = model_process.MOST_BYTES
+            monkeypatch.setattr(model_process, "MOST_BYTES", 100)
+            with pytest.raises(ModelProcessError, match=r"answer of \d+ bytes, over the 100"):
+                await process.call(Rows("tensor", X[:3], 3))
+            assert process.pid is None
+            monkeypatch.setattr(model_process, "MOST_BYTES", most)
+            got = await process.call(Rows("tensor", X[3:5], 2))
+            return first, process.pid, got
+        finally:
+            await process.close()
+
+    first, second, got = asyncio.run(run())
+    assert got["predictions"].tolist() == model.predict(X[3:5]).tolist()
+    assert second not in (None, first)

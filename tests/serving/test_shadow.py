@@ -203,8 +203,12 @@ def test_a_shadow_runs_in_a_process_of_its_own_that_a_crash_does_not_take_the_se
             r = client.post("/v2/models/iris/infer", json=row_body(row))
         assert r.status_code == 200, r.text
         assert r.headers["x-maas-version"] == "iris:1"
-        what = "the shadow's answer or failure"
-        wait_for(lambda: shadowing.answered + shadowing.failed == answered, timeout=60, what=what)
+
+        def settled() -> bool:  # (the count goes up just before the sinks are told)
+            done = shadowing.answered + shadowing.failed == answered
+            return done and len(sink.of(shadow=True)) == shadowing.answered
+
+        wait_for(settled, timeout=60, what="the shadow's answer or failure")
         return {int(p) for o in sink.of(shadow=True) for p in o.outputs["predictions"]}
 
     pids = send(X[0], 1)
