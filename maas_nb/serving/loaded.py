@@ -68,12 +68,7 @@ async def load(
         return Loaded(
             name, version, record.flavor, record.signature, batcher, config, process.labels, True
         )
-    record, model = await asyncio.to_thread(_load_model, registry, uri)
-    flavor = flavors.get(record.flavor)
-    predict = predictor(flavor, model)
-    labels = class_labels(flavor.classes(model))
-    if record.signature is not None:
-        await asyncio.to_thread(warming.warm, predict, record.signature, uri)
+    record, predict, labels = await asyncio.to_thread(prepared, registry, uri)
     batcher = _batcher(predict, uri, config, observe_batch, answered)
     return Loaded(name, version, record.flavor, record.signature, batcher, config, labels)
 
@@ -98,8 +93,17 @@ def _batcher(
     )
 
 
-def _load_model(registry: Registry, uri: str) -> tuple[Any, Any]:
-    return registry.get(uri), registry.load(uri)
+def prepared(
+    registry: Registry, uri: str
+) -> tuple[Any, Callable[..., Any], tuple[str, ...] | None]:
+    """Version *uri* loaded (digests verified) and warmed: its record, the function a
+    batcher calls and its class labels; in the server or in its own process."""
+    record, model = registry.get(uri), registry.load(uri)
+    flavor = flavors.get(record.flavor)
+    predict = predictor(flavor, model)
+    if record.signature is not None:
+        warming.warm(predict, record.signature, uri)
+    return record, predict, class_labels(flavor.classes(model))
 
 
 def serving_key(config: dict[str, Any]) -> tuple:

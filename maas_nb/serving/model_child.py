@@ -58,19 +58,11 @@ def main() -> int:
 
 
 def _load(home: str, uri: str) -> tuple[Any, tuple[str, ...] | None]:
-    from .. import flavors
     from ..registry import Registry
-    from . import warming
-    from .batching import predictor
-    from .loaded import class_labels
+    from .loaded import prepared
 
-    registry = Registry(home)
-    record, model = registry.get(uri), registry.load(uri)
-    flavor = flavors.get(record.flavor)
-    predict = predictor(flavor, model)
-    if record.signature is not None:
-        warming.warm(predict, record.signature, uri)
-    return predict, class_labels(flavor.classes(model))
+    _, predict, labels = prepared(Registry(home), uri)
+    return predict, labels
 
 
 if __name__ == "__main__":
